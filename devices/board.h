@@ -1,0 +1,15 @@
+// The device catalogue and the fixed part of the board. main() and the fuzzer use these; the
+// dm core never names a device.
+#pragma once
+
+#include "dm/machine.h"
+
+namespace hvmd::devices {
+
+// Every device type a user can name with -device / device_add.
+void register_devices(DeviceRegistry& registry);
+
+// The devices a machine type always has (pc / xenfv: the i440FX host bridge at 00:00.0, ...).
+Result<void> build_board(Machine& machine);
+
+}  // namespace hvmd::devices

@@ -1,0 +1,33 @@
+// The i440FX host bridge at 00:00.0. Besides its own config space it implements PCI
+// configuration mechanism #1 on ports 0xcf8/0xcfc, which makes every function's config space
+// reachable through port I/O (under qtest and KVM; under Xen the hypervisor decodes it itself
+// and sends PCI-config requests, but still forwards the ports).
+#pragma once
+
+#include "dm/io_handler.h"
+#include "dm/pci/pci_device.h"
+
+namespace hvmd::devices {
+
+class I440fx final : public pci::PciDevice {
+ public:
+  explicit I440fx(Dispatcher& dispatcher);
+  std::string_view type() const override { return "i440FX-pcihost"; }
+  void unrealize() override;
+
+  uint64_t config_port_read(uint64_t offset, unsigned size);
+  void config_port_write(uint64_t offset, unsigned size, uint64_t value);
+
+ protected:
+  void reset_device() override { config_address_ = 0; }
+  void save_device(StateWriter& out) const override { out.u32(config_address_); }
+  Result<void> load_device(StateReader& in) override;
+
+ private:
+  Dispatcher& dispatcher_;
+  MemberIoHandler<I440fx, &I440fx::config_port_read, &I440fx::config_port_write> ports_{*this};
+  Dispatcher::MappingId ports_mapping_;
+  uint32_t config_address_ = 0;
+};
+
+}  // namespace hvmd::devices

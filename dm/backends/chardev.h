@@ -1,0 +1,98 @@
+// Character devices: the byte streams QMP monitors, the qtest protocol and serial ports attach to
+// (-chardev socket|pty|stdio|file|null, and the short forms of -qmp/-serial/-qtest). A Chardev
+// produces connections: one for a client socket, stdio, pty or file; one per accepted client for a
+// listening socket. All I/O is non-blocking on the event loop.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "dm/event_loop.h"
+#include "dm/result.h"
+#include "dm/sub_options.h"
+
+namespace hvmd {
+
+struct ChardevSpec {
+  enum class Kind { kSocket, kPty, kStdio, kFile, kNull };
+  std::string id;
+  Kind kind = Kind::kNull;
+  std::string path;  // socket or file path
+  int fd = -1;       // socket,fd=N: an inherited socket (listening if server)
+  bool server = false;
+  bool wait = true;  // server: block start-up until the first client connects
+
+  // From -chardev BACKEND,id=ID,...
+  static Result<ChardevSpec> from_options(const SubOptions& options);
+  // From the short forms: unix:PATH[,server=on][,wait=off], stdio, pty, null, file:PATH.
+  static Result<ChardevSpec> from_short(std::string_view text, std::string id);
+  // QMP's query-chardev filename, e.g. "unix:/run/qmp.sock,server=on", "pty:/dev/pts/3".
+  std::string describe(const std::string& pty_path) const;
+};
+
+class CharConnection : public std::enable_shared_from_this<CharConnection> {
+ public:
+  using DataFn = std::function<void(std::string_view data)>;
+  using CloseFn = std::function<void()>;
+  // Bytes queued for a slow reader beyond this close the connection rather than grow memory.
+  static constexpr size_t kMaxQueued = 16 << 20;
+
+  CharConnection(EventLoop& loop, int in_fd, int out_fd, bool owns_fds);
+  ~CharConnection();
+  CharConnection(const CharConnection&) = delete;
+  CharConnection& operator=(const CharConnection&) = delete;
+
+  void start(DataFn on_data, CloseFn on_close);
+  void write(std::string_view data);
+  void close();
+  bool is_open() const { return open_; }
+
+ private:
+  void on_readable();
+  void flush();
+  void update_watch();
+
+  EventLoop& loop_;
+  int in_fd_;
+  int out_fd_;
+  bool owns_fds_;
+  bool open_ = true;
+  bool out_is_file_ = false;
+  std::string queued_;
+  DataFn on_data_;
+  CloseFn on_close_;
+};
+
+class Chardev {
+ public:
+  using ConnectFn = std::function<void(std::shared_ptr<CharConnection>)>;
+  static Result<std::unique_ptr<Chardev>> open(const ChardevSpec& spec, EventLoop& loop);
+  ~Chardev();
+  Chardev(const Chardev&) = delete;
+  Chardev& operator=(const Chardev&) = delete;
+
+  const ChardevSpec& spec() const { return spec_; }
+  // Receives every connection; one made before this is set is delivered now.
+  void on_connect(ConnectFn fn);
+  std::string describe() const { return spec_.describe(pty_path_); }
+  const std::string& pty_path() const { return pty_path_; }
+
+ private:
+  Chardev(const ChardevSpec& spec, EventLoop& loop) : spec_(spec), loop_(loop) {}
+  Result<void> start();
+  Result<void> start_socket();
+  void accept_client();
+  void deliver(std::shared_ptr<CharConnection> connection);
+
+  ChardevSpec spec_;
+  EventLoop& loop_;
+  int listen_fd_ = -1;
+  int pty_slave_fd_ = -1;
+  std::string pty_path_;
+  ConnectFn on_connect_;
+  std::shared_ptr<CharConnection> pending_;
+};
+
+}  // namespace hvmd

@@ -1,0 +1,324 @@
+#include "dm/command_line.h"
+
+#include <boost/program_options.hpp>
+
+#include <cctype>
+
+namespace hvmd {
+namespace po = boost::program_options;
+namespace {
+
+constexpr uint64_t kMinRam = 2ull << 20;
+constexpr uint64_t kMaxRam = 1ull << 40;
+constexpr uint64_t kMaxCpus = 128;  // HVM guests: one ioreq slot per vCPU in a 4 KiB page
+
+struct OptionInfo {
+  const char* name;
+  const char* arg;  // nullptr: a flag
+  const char* help;
+};
+
+constexpr OptionInfo kOptions[] = {
+    {"machine", "TYPE[,accel=A]", "board: pc or xenfv (alias -M)"},
+    {"M", "TYPE", "same as -machine"},
+    {"accel", "qtest|kvm|xen", "where guest accesses come from"},
+    {"m", "SIZE", "guest RAM (MiB, or with a K/M/G suffix; size=SIZE form too)"},
+    {"smp", "N[,maxcpus=M]", "number of vCPUs"},
+    {"name", "NAME", "guest name"},
+    {"uuid", "UUID", "guest UUID"},
+    {"chardev", "BACKEND,id=ID,...", "character device: socket, pty, stdio, file, null"},
+    {"mon", "chardev=ID,mode=control", "QMP monitor on a chardev"},
+    {"qmp", "DEV", "QMP monitor on unix:PATH[,server=on,wait=off], stdio, ..."},
+    {"serial", "DEV", "serial port backend: pty, stdio, null, file:PATH, chardev:ID, none"},
+    {"display", "none", "display type (only none)"},
+    {"nographic", nullptr, "no display"},
+    {"vnc", "none|HOST:DISPLAY", "VNC server for the display"},
+    {"nodefaults", nullptr, "no default devices"},
+    {"no-user-config", nullptr, "accepted for compatibility (hvmd reads no config files)"},
+    {"S", nullptr, "do not start the guest until 'cont' (QMP)"},
+    {"no-shutdown", nullptr, "stop, rather than exit, when the guest powers off"},
+    {"device", "DRIVER[,PROP=VALUE...]", "add a device (-device help lists them)"},
+    {"drive", "file=PATH,...", "block device backend"},
+    {"netdev", "TYPE,id=ID,...", "network backend"},
+    {"qtest", "DEV", "serve the qtest protocol on DEV (unix:PATH, stdio)"},
+    {"qtest-log", "FILE", "log the qtest exchange to FILE"},
+    {"D", "FILE", "write hvmd's log to FILE"},
+    {"pidfile", "FILE", "write the process id to FILE"},
+    {"daemonize", nullptr, "detach once ready"},
+    {"help", nullptr, "this list (also -h)"},
+    {"version", nullptr, "print the version"},
+};
+
+Result<uint64_t> parse_ram(const std::string& text) {
+  auto options = SubOptions::parse(text, "size");
+  if (!options) return make_error("-m %s: %s", text.c_str(), options.error().message.c_str());
+  OptionReader r(*options, "-m " + text);
+  auto size = r.size("size", 1ull << 20);
+  if (!size) return size.error();
+  r.ignore("slots");
+  r.ignore("maxmem");
+  HVMD_TRY(r.finish());
+  if (!*size) return make_error("-m %s: missing size", text.c_str());
+  uint64_t bytes = (**size + 4095) & ~4095ull;
+  if (bytes < kMinRam || bytes > kMaxRam)
+    return make_error("-m %s: guest RAM must be between 2 MiB and 1 TiB", text.c_str());
+  return bytes;
+}
+
+Result<void> parse_smp(const std::string& text, MachineOptions& machine) {
+  auto options = SubOptions::parse(text, "cpus");
+  if (!options) return make_error("-smp %s: %s", text.c_str(), options.error().message.c_str());
+  OptionReader r(*options, "-smp " + text);
+  auto cpus = r.number("cpus", kMaxCpus);
+  if (!cpus) return cpus.error();
+  auto max = r.number("maxcpus", kMaxCpus);
+  if (!max) return max.error();
+  for (const char* key : {"sockets", "dies", "cores", "threads"}) {
+    auto v = r.number(key, kMaxCpus);
+    if (!v) return v.error();
+  }
+  HVMD_TRY(r.finish());
+  unsigned n = static_cast<unsigned>(cpus->value_or(max->value_or(1)));
+  if (n == 0) return make_error("-smp %s: at least one vCPU is needed", text.c_str());
+  if (*max && **max < n) return make_error("-smp %s: maxcpus is below cpus", text.c_str());
+  machine.cpus = n;
+  return ok();
+}
+
+bool valid_uuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+Result<Accel> parse_accel(const std::string& text) {
+  auto options = SubOptions::parse(text, "accel");
+  if (!options) return options.error();
+  std::string name = options->get("accel").value_or("");
+  // "kvm:tcg" style fallbacks: the first one this build knows wins.
+  auto colon = name.find(':');
+  if (colon != std::string::npos) name = name.substr(0, colon);
+  if (name == "qtest") return Accel::kQtest;
+  if (name == "kvm") return Accel::kKvm;
+  if (name == "xen") return Accel::kXen;
+  return make_error("-accel %s: accelerator '%s' is not supported (qtest, kvm, xen)",
+                    text.c_str(), name.c_str());
+}
+
+Result<void> parse_machine(const std::string& text, Config& config) {
+  auto options = SubOptions::parse(text, "type");
+  if (!options) return make_error("-machine %s: %s", text.c_str(), options.error().message.c_str());
+  OptionReader r(*options, "-machine " + text);
+  if (auto type = r.string("type")) {
+    if (*type == "pc" || type->starts_with("pc-i440fx"))
+      config.machine.type = "pc";
+    else if (*type == "xenfv" || type->starts_with("xenfv-"))
+      config.machine.type = "xenfv";
+    else
+      return make_error("-machine %s: machine type '%s' is not supported (pc, xenfv)",
+                        text.c_str(), type->c_str());
+  }
+  if (auto accel = r.string("accel")) {
+    auto parsed = parse_accel(*accel);
+    if (!parsed) return parsed.error();
+    config.accel = *parsed;
+  }
+  r.ignore("suppress-vmdesc");  // a migration-stream detail of QEMU's; hvmd has no vmdesc
+  HVMD_TRY(r.finish());
+  if (config.machine.type == "xenfv" && !config.accel) config.accel = Accel::kXen;
+  return ok();
+}
+
+Result<std::string> add_short_chardev(Config& config, const std::string& text,
+                                      const std::string& id) {
+  if (text.starts_with("chardev:")) {
+    std::string ref = text.substr(8);
+    if (!config.find_chardev(ref)) return make_error("chardev '%s' not found", ref.c_str());
+    return ref;
+  }
+  auto spec = ChardevSpec::from_short(text, id);
+  if (!spec) return spec.error();
+  config.chardevs.push_back(*spec);
+  return id;
+}
+
+// The last occurrence of a single-valued option wins, as in QEMU.
+template <typename Fn>
+Result<void> each(const po::variables_map& vm, const char* name, Fn&& fn) {
+  if (!vm.count(name)) return ok();
+  for (const auto& value : vm[name].as<std::vector<std::string>>()) HVMD_TRY(fn(value));
+  return ok();
+}
+
+}  // namespace
+
+const ChardevSpec* Config::find_chardev(const std::string& id) const {
+  for (const auto& c : chardevs)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+std::string command_line_help() {
+  std::string out = "usage: hvmd [options]\n\n";
+  for (const auto& o : kOptions) {
+    std::string left = std::string("  -") + o.name + (o.arg ? std::string(" ") + o.arg : "");
+    if (left.size() < 36) left.resize(36, ' ');
+    out += left + " " + o.help + "\n";
+  }
+  return out;
+}
+
+Result<Config> parse_command_line(int argc, const char* const* argv) {
+  po::options_description desc;
+  for (const auto& o : kOptions) {
+    if (o.arg)
+      desc.add_options()(o.name, po::value<std::vector<std::string>>()->composing());
+    else
+      desc.add_options()(o.name, po::bool_switch());
+  }
+  desc.add_options()("h", po::bool_switch());
+  po::variables_map vm;
+  try {
+    auto style = po::command_line_style::allow_long | po::command_line_style::allow_long_disguise |
+                 po::command_line_style::long_allow_next |
+                 po::command_line_style::long_allow_adjacent;
+    auto parsed = po::command_line_parser(argc, argv).options(desc).style(style).run();
+    // Boost returns words it cannot match as positional tokens (an unknown "-foo" included) and
+    // store() drops them silently; hvmd takes no positional arguments, so each is an error.
+    for (const auto& option : parsed.options) {
+      if (option.position_key < 0 || option.original_tokens.empty()) continue;
+      const std::string& word = option.original_tokens.front();
+      if (word.starts_with("-")) return make_error("unknown option '%s'", word.c_str());
+      return make_error("unexpected argument '%s'", word.c_str());
+    }
+    po::store(parsed, vm);
+  } catch (const po::error_with_option_name& e) {
+    std::string name = e.get_option_name();
+    while (name.starts_with("--")) name.erase(0, 1);
+    if (dynamic_cast<const po::unknown_option*>(&e)) return make_error("unknown option '%s'", name.c_str());
+    if (dynamic_cast<const po::invalid_command_line_syntax*>(&e))
+      return make_error("option '%s' needs a value", name.c_str());
+    return make_error("option '%s': %s", name.c_str(), e.what());
+  } catch (const po::error& e) {
+    return make_error("%s", e.what());
+  }
+
+  Config config;
+  config.show_help = vm["help"].as<bool>() || vm["h"].as<bool>();
+  config.show_version = vm["version"].as<bool>();
+  config.nodefaults = vm["nodefaults"].as<bool>();
+  config.start_paused = vm["S"].as<bool>();
+  config.no_shutdown = vm["no-shutdown"].as<bool>();
+  config.daemonize = vm["daemonize"].as<bool>();
+
+  HVMD_TRY(each(vm, "M", [&](const std::string& v) { return parse_machine(v, config); }));
+  HVMD_TRY(each(vm, "machine", [&](const std::string& v) { return parse_machine(v, config); }));
+  HVMD_TRY(each(vm, "accel", [&](const std::string& v) -> Result<void> {
+    auto accel = parse_accel(v);
+    if (!accel) return accel.error();
+    config.accel = *accel;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "m", [&](const std::string& v) -> Result<void> {
+    auto ram = parse_ram(v);
+    if (!ram) return ram.error();
+    config.machine.ram_bytes = *ram;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "smp", [&](const std::string& v) { return parse_smp(v, config.machine); }));
+  HVMD_TRY(each(vm, "name", [&](const std::string& v) -> Result<void> {
+    auto options = SubOptions::parse(v, "guest");
+    if (!options) return make_error("-name %s: %s", v.c_str(), options.error().message.c_str());
+    OptionReader r(*options, "-name " + v);
+    config.machine.name = r.string("guest").value_or("");
+    r.ignore("debug-threads");
+    r.ignore("process");
+    return r.finish();
+  }));
+  HVMD_TRY(each(vm, "uuid", [&](const std::string& v) -> Result<void> {
+    if (!valid_uuid(v)) return make_error("-uuid %s: not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", v.c_str());
+    config.machine.uuid = v;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "chardev", [&](const std::string& v) -> Result<void> {
+    auto options = SubOptions::parse(v, "backend");
+    if (!options) return make_error("-chardev %s: %s", v.c_str(), options.error().message.c_str());
+    auto spec = ChardevSpec::from_options(*options);
+    if (!spec) return spec.error();
+    if (config.find_chardev(spec->id)) return make_error("-chardev %s: duplicate id '%s'", v.c_str(), spec->id.c_str());
+    config.chardevs.push_back(*spec);
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "mon", [&](const std::string& v) -> Result<void> {
+    auto options = SubOptions::parse(v, "chardev");
+    if (!options) return make_error("-mon %s: %s", v.c_str(), options.error().message.c_str());
+    OptionReader r(*options, "-mon " + v);
+    auto chardev = r.string("chardev");
+    auto mode = r.string("mode").value_or("readline");
+    r.ignore("pretty");
+    HVMD_TRY(r.finish());
+    if (mode != "control")
+      return make_error("-mon %s: mode '%s' is not supported (only mode=control, QMP)", v.c_str(), mode.c_str());
+    if (!chardev || !config.find_chardev(*chardev))
+      return make_error("-mon %s: chardev '%s' not found", v.c_str(), chardev.value_or("").c_str());
+    config.monitors.push_back({*chardev});
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "qmp", [&](const std::string& v) -> Result<void> {
+    auto id = add_short_chardev(config, v, "compat_monitor" + std::to_string(config.monitors.size()));
+    if (!id) return make_error("-qmp %s: %s", v.c_str(), id.error().message.c_str());
+    config.monitors.push_back({*id});
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "serial", [&](const std::string& v) -> Result<void> {
+    if (v == "none") return ok();
+    auto id = add_short_chardev(config, v, "serial" + std::to_string(config.serials.size()));
+    if (!id) return make_error("-serial %s: %s", v.c_str(), id.error().message.c_str());
+    config.serials.push_back(*id);
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "display", [&](const std::string& v) -> Result<void> {
+    if (v != "none") return make_error("-display %s: only '-display none' is supported (use -vnc)", v.c_str());
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "vnc", [&](const std::string& v) -> Result<void> {
+    config.vnc = v;
+    return ok();
+  }));
+  auto collect = [&](const char* option, const char* implied, std::vector<SubOptions>& out) {
+    return each(vm, option, [&, option, implied](const std::string& v) -> Result<void> {
+      auto options = SubOptions::parse(v, implied);
+      if (!options) return make_error("-%s %s: %s", option, v.c_str(), options.error().message.c_str());
+      out.push_back(std::move(*options));
+      return ok();
+    });
+  };
+  HVMD_TRY(collect("device", "driver", config.devices));
+  HVMD_TRY(collect("drive", "", config.drives));
+  HVMD_TRY(collect("netdev", "type", config.netdevs));
+  HVMD_TRY(each(vm, "qtest", [&](const std::string& v) -> Result<void> {
+    auto spec = ChardevSpec::from_short(v, "qtest");
+    if (!spec) return make_error("-qtest %s: %s", v.c_str(), spec.error().message.c_str());
+    config.qtest = *spec;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "qtest-log", [&](const std::string& v) -> Result<void> {
+    config.qtest_log = v;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "D", [&](const std::string& v) -> Result<void> {
+    config.log_file = v;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "pidfile", [&](const std::string& v) -> Result<void> {
+    config.pidfile = v;
+    return ok();
+  }));
+  if (config.qtest && !config.accel) config.accel = Accel::kQtest;
+  return config;
+}
+
+}  // namespace hvmd

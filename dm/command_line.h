@@ -1,0 +1,48 @@
+// hvmd's command line: the subset of QEMU's options that libxl passes for qemu-xen and that
+// QEMU-style test programs use. Everything else, and every bad value, is an error naming it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dm/backends/chardev.h"
+#include "dm/machine.h"
+#include "dm/sub_options.h"
+
+namespace hvmd {
+
+enum class Accel { kQtest, kKvm, kXen };
+
+struct MonitorSpec {
+  std::string chardev;
+};
+
+struct Config {
+  MachineOptions machine;
+  std::optional<Accel> accel;
+  std::vector<ChardevSpec> chardevs;
+  std::vector<MonitorSpec> monitors;    // QMP monitors, each on a chardev
+  std::vector<std::string> serials;     // chardev ids for COM1.. in order
+  std::vector<SubOptions> devices;      // -device, in order
+  std::vector<SubOptions> drives;       // -drive
+  std::vector<SubOptions> netdevs;      // -netdev
+  std::string vnc = "none";
+  bool nodefaults = false;
+  bool start_paused = false;            // -S
+  bool no_shutdown = false;
+  bool daemonize = false;
+  std::optional<ChardevSpec> qtest;     // -qtest
+  std::string qtest_log;
+  std::string log_file;                 // -D
+  std::string pidfile;
+  bool show_help = false;
+  bool show_version = false;
+
+  const ChardevSpec* find_chardev(const std::string& id) const;
+};
+
+Result<Config> parse_command_line(int argc, const char* const* argv);
+std::string command_line_help();
+
+}  // namespace hvmd

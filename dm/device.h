@@ -1,0 +1,35 @@
+// Device: what every emulated device is to the machine. A device gets its wiring (dispatcher,
+// interrupt lines, guest memory, clock) from the Machine when it is created, registers its regions,
+// and from then on is reached only through those regions' IoHandlers.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "dm/result.h"
+#include "dm/state.h"
+
+namespace hvmd {
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  // The driver name users pass to -device / device_add ("i440FX-pcihost", "e1000").
+  virtual std::string_view type() const = 0;
+  // Bumped whenever save() changes layout; load() accepts the versions it knows.
+  virtual uint32_t state_version() const { return 1; }
+  // Back to power-on state (system_reset, reset port).
+  virtual void reset() {}
+  virtual void save(StateWriter& out) const = 0;
+  virtual Result<void> load(StateReader& in, uint32_t version) = 0;
+  // Undo registration before the device is destroyed (device_del).
+  virtual void unrealize() {}
+
+  const std::string& id() const { return id_; }
+  void set_id(std::string id) { id_ = std::move(id); }
+
+ private:
+  std::string id_;
+};
+
+}  // namespace hvmd

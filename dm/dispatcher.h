@@ -1,0 +1,117 @@
+// Dispatcher: routes every IoRequest to the device that claims it.
+//  - port I/O through a flat 64 Ki-entry table (one load per access);
+//  - MMIO through a sorted vector of non-overlapping ranges (binary search);
+//  - PCI configuration space by segment/bus/devfn.
+// Rep and data-pointer requests are unrolled here, once, with the guest-memory checks, so no
+// device ever sees a guest pointer. Unclaimed reads return all-ones; unclaimed writes are dropped.
+// Mappings can be added, moved and removed at any time (BAR relocation); where two overlap, the
+// most recently mapped one wins, as a predictable stand-in for hardware's undefined decode.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dm/guest_memory.h"
+#include "dm/io_handler.h"
+#include "dm/io_request.h"
+
+namespace hvmd {
+
+// A function's configuration space, as the PCI framework exposes it to the dispatcher.
+class PciConfigTarget {
+ public:
+  virtual ~PciConfigTarget() = default;
+  virtual uint32_t config_read(uint32_t reg, unsigned size) = 0;
+  virtual void config_write(uint32_t reg, unsigned size, uint32_t value) = 0;
+};
+
+// Transports that must tell a hypervisor where devices live (Xen's ioreq-server ranges, KVM
+// memory slots) observe the dispatcher's mappings through this.
+class MappingListener {
+ public:
+  virtual ~MappingListener() = default;
+  virtual void ports_changed(uint64_t base, uint64_t length, bool mapped) = 0;
+  virtual void mmio_changed(uint64_t base, uint64_t length, bool mapped) = 0;
+  virtual void pci_changed(PciAddress address, bool mapped) = 0;
+};
+
+class Dispatcher {
+ public:
+  using MappingId = uint32_t;
+  static constexpr MappingId kNoMapping = 0;
+  static constexpr uint32_t kPortSpace = 0x10000;
+  static constexpr uint32_t kPciConfigSize = 256;
+  // Xen never sends more than a page's worth of items; anything larger is a broken transport
+  // or a hostile request, and is truncated here.
+  static constexpr uint64_t kMaxRepBytes = 64 * 1024;
+
+  struct Mapping {
+    IoKind kind = IoKind::kPort;
+    uint64_t base = 0;
+    uint64_t length = 0;
+    IoHandler* handler = nullptr;
+    std::string name;
+    uint64_t sequence = 0;  // 0: slot is free
+  };
+
+  explicit Dispatcher(GuestMemory* memory);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  void set_listener(MappingListener* listener) { listener_ = listener; }
+
+  MappingId map_ports(uint64_t base, uint64_t length, IoHandler* handler, std::string name);
+  MappingId map_mmio(uint64_t base, uint64_t length, IoHandler* handler, std::string name);
+  void move(MappingId id, uint64_t new_base);
+  void unmap(MappingId id);
+  void map_pci(PciAddress address, PciConfigTarget* target);
+  void unmap_pci(PciAddress address);
+  PciConfigTarget* pci_target(PciAddress address) const;
+
+  // The complete path of one trapped access, as a transport hands it over.
+  void handle(IoRequest& request);
+
+  // Single accesses, for devices' own decoders (0xcf8/0xcfc) and for qtest.
+  uint64_t port_read(uint64_t port, unsigned size);
+  void port_write(uint64_t port, unsigned size, uint64_t value);
+  uint64_t mmio_read(uint64_t addr, unsigned size);
+  void mmio_write(uint64_t addr, unsigned size, uint64_t value);
+  uint32_t pci_read(PciAddress address, uint32_t reg, unsigned size);
+  void pci_write(PciAddress address, uint32_t reg, unsigned size, uint32_t value);
+
+  // Live mappings (free slots have sequence 0), e.g. for the fuzzer to aim at.
+  const std::vector<Mapping>& mappings() const { return mappings_; }
+  std::vector<PciAddress> pci_addresses() const;
+
+ private:
+  struct MmioRange {
+    uint64_t start;
+    uint64_t end;  // exclusive
+    uint32_t slot;
+  };
+  using PciBusTable = std::array<PciConfigTarget*, 256>;
+
+  MappingId add(IoKind kind, uint64_t base, uint64_t length, IoHandler* handler, std::string name);
+  void refresh(IoKind kind, uint64_t base, uint64_t length);
+  void refresh_ports(uint64_t base, uint64_t length);
+  void rebuild_mmio();
+  const MmioRange* find_mmio(uint64_t addr) const;
+  void notify(const Mapping& m, bool mapped);
+  uint64_t access(IoKind kind, uint64_t addr, unsigned size, bool is_write, uint64_t value);
+  uint64_t access_split(IoKind kind, uint64_t addr, unsigned size, bool is_write, uint64_t value);
+  void handle_repeated(IoRequest& request);
+
+  GuestMemory* memory_;
+  MappingListener* listener_ = nullptr;
+  std::vector<Mapping> mappings_;  // slot 0 is never used
+  uint64_t next_sequence_ = 1;
+  std::unique_ptr<uint16_t[]> port_table_;  // port -> mapping slot
+  std::vector<MmioRange> mmio_;             // sorted, non-overlapping
+  std::array<std::unique_ptr<PciBusTable>, 256> pci_buses_;
+};
+
+}  // namespace hvmd

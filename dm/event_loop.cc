@@ -1,0 +1,84 @@
+#include "dm/event_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace hvmd {
+
+EventLoop::EventLoop(Clock& clock) : clock_(clock) {}
+
+EventLoop::~EventLoop() {
+  if (timer_fd_ >= 0) close(timer_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+Result<void> EventLoop::init() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return make_error("epoll_create1: %s", strerror(errno));
+  // Host-clock timers wake the loop through a timerfd; the virtual clock needs none.
+  if (clock_.mode() == Clock::Mode::kHost) {
+    timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (timer_fd_ < 0) return make_error("timerfd_create: %s", strerror(errno));
+    return watch(timer_fd_, EPOLLIN, [this](uint32_t) {
+      uint64_t expirations;
+      while (read(timer_fd_, &expirations, sizeof(expirations)) > 0) {
+      }
+      armed_deadline_ = Clock::kNever;
+      clock_.run_expired();
+    });
+  }
+  return ok();
+}
+
+Result<void> EventLoop::watch(int fd, uint32_t events, Callback callback) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  bool existing = callbacks_.count(fd) != 0;
+  if (epoll_ctl(epoll_fd_, existing ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0)
+    return make_error("epoll_ctl(fd %d): %s", fd, strerror(errno));
+  callbacks_[fd] = std::make_shared<Callback>(std::move(callback));
+  return ok();
+}
+
+void EventLoop::unwatch(int fd) {
+  if (callbacks_.erase(fd)) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+}
+
+void EventLoop::arm_timerfd() {
+  if (timer_fd_ < 0) return;
+  int64_t deadline = clock_.next_deadline();
+  if (deadline == armed_deadline_) return;
+  armed_deadline_ = deadline;
+  itimerspec spec{};
+  if (deadline != Clock::kNever) {
+    deadline = std::max<int64_t>(deadline, 1);  // 0 would disarm
+    spec.it_value.tv_sec = deadline / 1'000'000'000;
+    spec.it_value.tv_nsec = deadline % 1'000'000'000;
+  }
+  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+void EventLoop::run_once(int timeout_ms) {
+  if (clock_.mode() == Clock::Mode::kHost) clock_.run_expired();
+  arm_timerfd();
+  epoll_event events[32];
+  int n = epoll_wait(epoll_fd_, events, 32, timeout_ms);
+  for (int i = 0; i < n && !stopping_; ++i) {
+    auto it = callbacks_.find(events[i].data.fd);
+    if (it == callbacks_.end()) continue;  // unwatched by an earlier callback this round
+    auto callback = it->second;            // keeps it alive if the callback unwatches itself
+    (*callback)(events[i].events);
+  }
+}
+
+int EventLoop::run() {
+  while (!stopping_) run_once(-1);
+  return status_;
+}
+
+}  // namespace hvmd

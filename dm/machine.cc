@@ -1,0 +1,185 @@
+#include "dm/machine.h"
+
+#include <algorithm>
+
+#include "dm/log.h"
+#include "dm/pci/pci_device.h"
+
+namespace hvmd {
+
+void DeviceRegistry::add(DeviceType type) { types_.push_back(std::move(type)); }
+
+const DeviceType* DeviceRegistry::find(std::string_view name) const {
+  for (const auto& t : types_)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+const char* run_state_name(RunState state) {
+  switch (state) {
+    case RunState::kPrelaunch:
+      return "prelaunch";
+    case RunState::kRunning:
+      return "running";
+    case RunState::kPaused:
+      return "paused";
+    case RunState::kShutdown:
+      return "shutdown";
+  }
+  return "?";
+}
+
+Machine::Machine(MachineOptions options, Clock& clock, GuestMemory& memory, InterruptSink& sink,
+                 const DeviceRegistry& registry)
+    : options_(std::move(options)),
+      clock_(clock),
+      memory_(memory),
+      sink_(sink),
+      registry_(registry),
+      dispatcher_(&memory),
+      pci_bus_(dispatcher_, &sink) {}
+
+Machine::~Machine() {
+  // Unregister in reverse order of creation, before members the devices point into go away.
+  for (auto it = devices_.rbegin(); it != devices_.rend(); ++it) it->device->unrealize();
+}
+
+Result<Device*> Machine::install(std::unique_ptr<Device> device, bool pci,
+                                 std::optional<uint8_t> devfn, bool removable) {
+  if (pci) {
+    auto* pci_device = dynamic_cast<pci::PciDevice*>(device.get());
+    if (!pci_device) return make_error("'%s' is not a PCI device", std::string(device->type()).c_str());
+    auto address = pci_bus_.plug(*pci_device, devfn);
+    if (!address) return address.error();
+  }
+  std::string key = device->id();
+  if (key.empty()) key = std::string(device->type()) + "#" + std::to_string(anonymous_count_++);
+  devices_.push_back({std::move(device), std::move(key), removable});
+  return devices_.back().device.get();
+}
+
+Result<Device*> Machine::add_board_device(std::unique_ptr<Device> device,
+                                          std::optional<uint8_t> devfn) {
+  bool pci = dynamic_cast<pci::PciDevice*>(device.get()) != nullptr;
+  return install(std::move(device), pci, devfn, false);
+}
+
+Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug) {
+  auto driver = description.get("driver");
+  if (!driver) return make_error("device description '%s' lacks a driver", description.to_string().c_str());
+  const DeviceType* type = registry_.find(*driver);
+  if (!type) return make_error("'%s' is not a valid device model name", driver->c_str());
+  if (hotplug && !type->hotpluggable)
+    return make_error("device '%s' does not support hotplugging", driver->c_str());
+  OptionReader props(description, "device '" + *driver + "'");
+  props.ignore("driver");
+  auto id = props.string("id");
+  if (id) {
+    if (id->empty() || !isalpha(static_cast<unsigned char>((*id)[0])))
+      return make_error("device id '%s' must start with a letter", id->c_str());
+    if (find_device(*id)) return make_error("duplicate device id '%s'", id->c_str());
+  }
+  std::optional<uint8_t> devfn;
+  if (type->pci) {
+    if (auto bus = props.string("bus"); bus && *bus != "pci.0")
+      return make_error("device '%s': bus '%s' not found", driver->c_str(), bus->c_str());
+    if (auto addr = props.string("addr")) {
+      auto parsed = pci::parse_devfn(*addr);
+      if (!parsed) return parsed.error();
+      devfn = *parsed;
+    }
+  }
+  auto device = type->create(*this, props);
+  if (!device) return device.error();
+  HVMD_TRY(props.finish());
+  if (id) (*device)->set_id(*id);
+  return install(std::move(*device), type->pci, devfn, true);
+}
+
+Result<void> Machine::remove_device(const std::string& id) {
+  auto it = std::find_if(devices_.begin(), devices_.end(),
+                         [&](const Entry& e) { return e.device->id() == id; });
+  if (it == devices_.end()) return make_error("device '%s' not found", id.c_str());
+  const DeviceType* type = registry_.find(it->device->type());
+  if (!it->removable || !type || !type->hotpluggable)
+    return make_error("device '%s' does not support hot-unplug", id.c_str());
+  if (auto* pci_device = dynamic_cast<pci::PciDevice*>(it->device.get()))
+    pci_bus_.unplug(*pci_device);
+  else
+    it->device->unrealize();
+  devices_.erase(it);
+  return ok();
+}
+
+Device* Machine::find_device(std::string_view id) const {
+  for (const auto& e : devices_)
+    if (!id.empty() && e.device->id() == id) return e.device.get();
+  return nullptr;
+}
+
+std::vector<Device*> Machine::devices() const {
+  std::vector<Device*> out;
+  for (const auto& e : devices_) out.push_back(e.device.get());
+  return out;
+}
+
+void Machine::reset() {
+  for (const auto& e : devices_) e.device->reset();
+}
+
+std::vector<uint8_t> Machine::save_state() const {
+  StateWriter out;
+  out.u32(kStateMagic);
+  out.u32(kStateFormatVersion);
+  out.u32(static_cast<uint32_t>(devices_.size()));
+  for (const auto& e : devices_) {
+    out.begin_section(e.key, e.device->type(), e.device->state_version());
+    e.device->save(out);
+    out.end_section();
+  }
+  return out.data();
+}
+
+Result<void> Machine::load_state(std::span<const uint8_t> data) {
+  StateReader in(data);
+  auto magic = in.u32();
+  if (!magic || *magic != kStateMagic) return make_error("not an hvmd device-state stream");
+  auto version = in.u32();
+  if (!version || *version != kStateFormatVersion)
+    return make_error("unsupported device-state format version");
+  auto count = in.u32();
+  if (!count) return count.error();
+  if (*count != devices_.size())
+    return make_error("device state holds %u devices, this machine has %zu", *count,
+                      devices_.size());
+  // Parse and check every section before touching any device, so a bad stream changes nothing
+  // it can avoid changing.
+  std::vector<StateReader::Section> sections;
+  for (uint32_t i = 0; i < *count; ++i) {
+    auto section = in.section();
+    if (!section) return section.error();
+    sections.push_back(std::move(*section));
+  }
+  if (!in.at_end()) return make_error("device state has trailing bytes");
+  for (const auto& s : sections) {
+    auto it = std::find_if(devices_.begin(), devices_.end(),
+                           [&](const Entry& e) { return e.key == s.id; });
+    if (it == devices_.end()) return make_error("device state for unknown device '%s'", s.id.c_str());
+    if (it->device->type() != s.type)
+      return make_error("device state for '%s' is of type '%s', not '%s'", s.id.c_str(),
+                        s.type.c_str(), std::string(it->device->type()).c_str());
+    if (s.version > it->device->state_version())
+      return make_error("device state for '%s' is version %u, newer than this hvmd", s.id.c_str(),
+                        s.version);
+  }
+  for (const auto& s : sections) {
+    auto it = std::find_if(devices_.begin(), devices_.end(),
+                           [&](const Entry& e) { return e.key == s.id; });
+    StateReader body(s.body);
+    HVMD_TRY(it->device->load(body, s.version));
+    if (!body.at_end()) return make_error("device state for '%s' has trailing bytes", s.id.c_str());
+  }
+  return ok();
+}
+
+}  // namespace hvmd

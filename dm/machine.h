@@ -1,0 +1,109 @@
+// Machine: the assembled board. It owns the devices and the wiring they share (dispatcher, PCI bus,
+// clock, guest memory, interrupt sink), creates devices by driver name from the registry, and runs
+// whole-machine operations: reset, hotplug, save and restore.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dm/clock.h"
+#include "dm/device.h"
+#include "dm/dispatcher.h"
+#include "dm/guest_memory.h"
+#include "dm/interrupts.h"
+#include "dm/pci/pci_bus.h"
+#include "dm/sub_options.h"
+
+namespace hvmd {
+
+class Machine;
+
+struct DeviceType {
+  std::string name;
+  std::string description;
+  bool pci = false;           // plugged into the PCI bus (honours addr=)
+  bool hotpluggable = false;  // may be added and removed while the machine runs
+  // Creates the device, reading its properties from props. The machine checks afterwards that
+  // no property went unread.
+  std::function<Result<std::unique_ptr<Device>>(Machine&, OptionReader& props)> create;
+};
+
+class DeviceRegistry {
+ public:
+  void add(DeviceType type);
+  const DeviceType* find(std::string_view name) const;
+  const std::vector<DeviceType>& types() const { return types_; }
+
+ private:
+  std::vector<DeviceType> types_;
+};
+
+struct MachineOptions {
+  std::string type = "pc";  // pc or xenfv
+  uint64_t ram_bytes = 128ull << 20;
+  unsigned cpus = 1;
+  std::string name;
+  std::string uuid;
+};
+
+enum class RunState { kPrelaunch, kRunning, kPaused, kShutdown };
+const char* run_state_name(RunState state);
+
+class Machine {
+ public:
+  Machine(MachineOptions options, Clock& clock, GuestMemory& memory, InterruptSink& sink,
+          const DeviceRegistry& registry);
+  ~Machine();
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  const MachineOptions& options() const { return options_; }
+  Dispatcher& dispatcher() { return dispatcher_; }
+  pci::PciBus& pci_bus() { return pci_bus_; }
+  Clock& clock() { return clock_; }
+  GuestMemory& memory() { return memory_; }
+  InterruptSink& interrupt_sink() { return sink_; }
+  const DeviceRegistry& registry() const { return registry_; }
+
+  // A device from a -device / device_add description: driver=NAME[,id=ID][,addr=S.F][,props].
+  Result<Device*> add_device(const SubOptions& description, bool hotplug);
+  // A device the board itself provides (not user-removable). PCI devices go to devfn.
+  Result<Device*> add_board_device(std::unique_ptr<Device> device, std::optional<uint8_t> devfn);
+  Result<void> remove_device(const std::string& id);
+  Device* find_device(std::string_view id) const;
+  std::vector<Device*> devices() const;
+
+  void reset();
+  RunState run_state() const { return run_state_; }
+  void set_run_state(RunState state) { run_state_ = state; }
+
+  // Whole-machine device state in hvmd's format (see dm/state.h).
+  std::vector<uint8_t> save_state() const;
+  Result<void> load_state(std::span<const uint8_t> data);
+
+ private:
+  struct Entry {
+    std::unique_ptr<Device> device;
+    std::string key;  // section name in saved state: the id, or type#N for anonymous devices
+    bool removable;
+  };
+  Result<Device*> install(std::unique_ptr<Device> device, bool pci, std::optional<uint8_t> devfn,
+                          bool removable);
+
+  MachineOptions options_;
+  Clock& clock_;
+  GuestMemory& memory_;
+  InterruptSink& sink_;
+  const DeviceRegistry& registry_;
+  Dispatcher dispatcher_;
+  pci::PciBus pci_bus_;
+  std::vector<Entry> devices_;
+  unsigned anonymous_count_ = 0;
+  RunState run_state_ = RunState::kRunning;
+};
+
+}  // namespace hvmd

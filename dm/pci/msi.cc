@@ -1,0 +1,190 @@
+#include "dm/pci/msi.h"
+
+#include <bit>
+
+namespace hvmd::pci {
+
+Msi::Msi(ConfigSpace& config, uint8_t cap, unsigned vectors, bool is_64bit, bool maskable)
+    : config_(config), cap_(cap), vectors_(vectors), is_64bit_(is_64bit), maskable_(maskable) {
+  uint16_t control = static_cast<uint16_t>(std::countr_zero(vectors) << kMsiControlMmcShift);
+  if (is_64bit) control |= kMsiControl64Bit;
+  if (maskable) control |= kMsiControlMaskable;
+  config_.set16(cap_ + kMsiControl, control);
+  config_.set_write_mask(cap_ + kMsiControl, 2, kMsiControlEnable | kMsiControlMmeMask);
+  config_.set_write_mask(cap_ + kMsiAddressLow, 4, 0xfffffffc);
+  if (is_64bit) config_.set_write_mask(cap_ + kMsiAddressHigh, 4, 0xffffffff);
+  config_.set_write_mask(data_reg(), 2, 0xffff);
+  if (maskable) {
+    uint32_t vector_bits = vectors == 32 ? 0xffffffff : (1u << vectors) - 1;
+    config_.set_write_mask(mask_reg(), 4, vector_bits);
+  }
+}
+
+unsigned Msi::capability_length(bool is_64bit, bool maskable) {
+  return (is_64bit ? 14 : 10) + (maskable ? 10 : 0);
+}
+
+bool Msi::enabled() const { return config_.get16(cap_ + kMsiControl) & kMsiControlEnable; }
+
+unsigned Msi::enabled_vectors() const {
+  unsigned log2 = (config_.get16(cap_ + kMsiControl) & kMsiControlMmeMask) >> kMsiControlMmeShift;
+  // A guest may enable more than the device is capable of; hardware caps it.
+  return std::min(1u << std::min(log2, 5u), vectors_);
+}
+
+MsiMessage Msi::message(unsigned vector) const {
+  MsiMessage m;
+  m.address = config_.get32(cap_ + kMsiAddressLow);
+  if (is_64bit_) m.address |= uint64_t{config_.get32(cap_ + kMsiAddressHigh)} << 32;
+  // With n vectors enabled the device replaces the low log2(n) bits of the data with the vector.
+  uint32_t data = config_.get16(data_reg());
+  unsigned n = enabled_vectors();
+  m.data = (data & ~(n - 1)) | (vector & (n - 1));
+  return m;
+}
+
+void Msi::notify(InterruptSink* sink, unsigned vector) {
+  if (!enabled() || vector >= enabled_vectors() || !sink) return;
+  if (maskable_ && (config_.get32(mask_reg()) >> vector & 1)) {
+    config_.set32(pending_reg(), config_.get32(pending_reg()) | 1u << vector);
+    return;
+  }
+  sink->send_msi(message(vector));
+}
+
+void Msi::config_written(InterruptSink* sink) {
+  if (!maskable_ || !enabled() || !sink) return;
+  uint32_t deliverable = config_.get32(pending_reg()) & ~config_.get32(mask_reg());
+  for (unsigned v = 0; v < enabled_vectors(); ++v) {
+    if (!(deliverable >> v & 1)) continue;
+    config_.set32(pending_reg(), config_.get32(pending_reg()) & ~(1u << v));
+    sink->send_msi(message(v));
+  }
+}
+
+void Msi::reset() {
+  config_.set16(cap_ + kMsiControl, config_.get16(cap_ + kMsiControl) &
+                                        ~(kMsiControlEnable | kMsiControlMmeMask));
+  config_.set32(cap_ + kMsiAddressLow, 0);
+  if (is_64bit_) config_.set32(cap_ + kMsiAddressHigh, 0);
+  config_.set16(data_reg(), 0);
+  if (maskable_) {
+    config_.set32(mask_reg(), 0);
+    config_.set32(pending_reg(), 0);
+  }
+}
+
+Msix::Msix(ConfigSpace& config, uint8_t cap, unsigned vectors, uint8_t bar, uint32_t table_offset,
+           uint32_t pba_offset)
+    : config_(config),
+      cap_(cap),
+      vectors_(vectors),
+      table_offset_(table_offset),
+      pba_offset_(pba_offset),
+      table_(vectors * 4),
+      pending_((vectors + 63) / 64) {
+  config_.set16(cap_ + kMsixControl, static_cast<uint16_t>(vectors - 1));
+  config_.set32(cap_ + kMsixTable, table_offset | bar);
+  config_.set32(cap_ + kMsixPba, pba_offset | bar);
+  config_.set_write_mask(cap_ + kMsixControl, 2, kMsixControlEnable | kMsixControlFunctionMask);
+  reset();
+}
+
+bool Msix::enabled() const { return config_.get16(cap_ + kMsixControl) & kMsixControlEnable; }
+bool Msix::function_masked() const {
+  return config_.get16(cap_ + kMsixControl) & kMsixControlFunctionMask;
+}
+bool Msix::vector_masked(unsigned vector) const {
+  return table_[vector * 4 + kMsixEntryControl / 4] & kMsixEntryMasked;
+}
+
+void Msix::reset() {
+  config_.set16(cap_ + kMsixControl, static_cast<uint16_t>(vectors_ - 1));
+  std::fill(table_.begin(), table_.end(), 0);
+  for (unsigned v = 0; v < vectors_; ++v) table_[v * 4 + 3] = kMsixEntryMasked;
+  std::fill(pending_.begin(), pending_.end(), 0);
+}
+
+void Msix::notify(InterruptSink* sink, unsigned vector) {
+  if (!enabled() || vector >= vectors_ || !sink) return;
+  if (function_masked() || vector_masked(vector)) {
+    pending_[vector / 64] |= 1ull << (vector % 64);
+    return;
+  }
+  const uint32_t* e = &table_[vector * 4];
+  sink->send_msi({uint64_t{e[0]} | uint64_t{e[1]} << 32, e[2]});
+}
+
+void Msix::deliver_pending(InterruptSink* sink) {
+  if (!enabled() || function_masked() || !sink) return;
+  for (unsigned v = 0; v < vectors_; ++v) {
+    uint64_t bit = 1ull << (v % 64);
+    if (!(pending_[v / 64] & bit) || vector_masked(v)) continue;
+    pending_[v / 64] &= ~bit;
+    notify(sink, v);
+  }
+}
+
+void Msix::config_written(InterruptSink* sink) {
+  sink_ = sink;
+  deliver_pending(sink);
+}
+
+bool Msix::claims(uint64_t offset) const {
+  return (offset >= table_offset_ && offset < table_offset_ + vectors_ * kMsixEntrySize) ||
+         (offset >= pba_offset_ && offset < pba_offset_ + pending_.size() * 8);
+}
+
+uint64_t Msix::read(uint64_t offset, unsigned size) {
+  uint64_t value = 0;
+  for (unsigned i = 0; i < size; ++i) {
+    uint64_t o = offset + i;
+    uint8_t byte = 0;
+    if (o >= table_offset_ && o < table_offset_ + vectors_ * kMsixEntrySize) {
+      uint64_t t = o - table_offset_;
+      byte = static_cast<uint8_t>(table_[t / 4] >> (8 * (t % 4)));
+    } else if (o >= pba_offset_ && o < pba_offset_ + pending_.size() * 8) {
+      uint64_t p = o - pba_offset_;
+      byte = static_cast<uint8_t>(pending_[p / 8] >> (8 * (p % 8)));
+    }
+    value |= uint64_t{byte} << (8 * i);
+  }
+  return value;
+}
+
+void Msix::write(uint64_t offset, unsigned size, uint64_t value) {
+  // Only the table is writable (the PBA is read-only); entries take byte, dword or qword writes.
+  for (unsigned i = 0; i < size; ++i) {
+    uint64_t o = offset + i;
+    if (o < table_offset_ || o >= table_offset_ + vectors_ * kMsixEntrySize) continue;
+    uint64_t t = o - table_offset_;
+    uint32_t& word = table_[t / 4];
+    unsigned shift = 8 * (t % 4);
+    word = (word & ~(0xffu << shift)) | static_cast<uint32_t>((value >> (8 * i)) & 0xff) << shift;
+    if (t % kMsixEntrySize == kMsixEntryControl) word &= kMsixEntryMasked;  // other bits reserved
+  }
+  deliver_pending(sink_);
+}
+
+void Msix::save(StateWriter& out) const {
+  for (uint32_t w : table_) out.u32(w);
+  for (uint64_t p : pending_) out.u64(p);
+}
+
+Result<void> Msix::load(StateReader& in) {
+  for (uint32_t& w : table_) {
+    auto v = in.u32();
+    if (!v) return v.error();
+    w = *v;
+  }
+  for (unsigned v = 0; v < vectors_; ++v) table_[v * 4 + 3] &= kMsixEntryMasked;
+  for (uint64_t& p : pending_) {
+    auto v = in.u64();
+    if (!v) return v.error();
+    p = *v;
+  }
+  if (vectors_ % 64) pending_.back() &= (1ull << (vectors_ % 64)) - 1;
+  return ok();
+}
+
+}  // namespace hvmd::pci

@@ -1,0 +1,80 @@
+// MSI and MSI-X for emulated devices. Both keep their guest-visible state where the guest put it
+// (the MSI capability in config space, the MSI-X table in a BAR) and deliver through the
+// InterruptSink. A masked vector's message is remembered as pending and sent on unmask.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "dm/interrupts.h"
+#include "dm/io_handler.h"
+#include "dm/pci/config_space.h"
+#include "dm/state.h"
+
+namespace hvmd::pci {
+
+class Msi {
+ public:
+  // vectors: 1, 2, 4, 8, 16 or 32. Lays the capability out at cap in config.
+  Msi(ConfigSpace& config, uint8_t cap, unsigned vectors, bool is_64bit, bool maskable);
+  static unsigned capability_length(bool is_64bit, bool maskable);
+
+  bool enabled() const;
+  void notify(InterruptSink* sink, unsigned vector);
+  // After a guest config write: delivers pending vectors the write unmasked.
+  void config_written(InterruptSink* sink);
+  void reset();
+
+ private:
+  uint32_t data_reg() const { return cap_ + (is_64bit_ ? 0x0c : 0x08); }
+  uint32_t mask_reg() const { return data_reg() + 4; }
+  uint32_t pending_reg() const { return data_reg() + 8; }
+  unsigned enabled_vectors() const;
+  MsiMessage message(unsigned vector) const;
+
+  ConfigSpace& config_;
+  uint8_t cap_;
+  unsigned vectors_;
+  bool is_64bit_;
+  bool maskable_;
+};
+
+// MSI-X: the capability in config space plus the table and PBA, which live in a BAR. The device
+// forwards accesses to that part of its BAR to table_read/table_write (or maps this object as the
+// BAR's handler if the BAR holds nothing else).
+class Msix final : public IoHandler {
+ public:
+  Msix(ConfigSpace& config, uint8_t cap, unsigned vectors, uint8_t bar, uint32_t table_offset,
+       uint32_t pba_offset);
+  static constexpr unsigned capability_length() { return kMsixCapLength; }
+
+  bool enabled() const;
+  unsigned vectors() const { return vectors_; }
+  void notify(InterruptSink* sink, unsigned vector);
+  void config_written(InterruptSink* sink);
+  void reset();
+  void save(StateWriter& out) const;
+  Result<void> load(StateReader& in);
+
+  // Accesses at offsets within the BAR. claims() tells whether an offset is the table's or PBA's.
+  bool claims(uint64_t offset) const;
+  uint64_t read(uint64_t offset, unsigned size) override;
+  void write(uint64_t offset, unsigned size, uint64_t value) override;
+  void bind_sink(InterruptSink* sink) { sink_ = sink; }
+
+ private:
+  bool function_masked() const;
+  bool vector_masked(unsigned vector) const;
+  void deliver_pending(InterruptSink* sink);
+
+  ConfigSpace& config_;
+  uint8_t cap_;
+  unsigned vectors_;
+  uint32_t table_offset_;
+  uint32_t pba_offset_;
+  InterruptSink* sink_ = nullptr;
+  std::vector<uint32_t> table_;   // 4 dwords per vector
+  std::vector<uint64_t> pending_;  // one bit per vector
+};
+
+}  // namespace hvmd::pci

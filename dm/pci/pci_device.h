@@ -1,0 +1,120 @@
+// PciDevice: a PCI function. It owns its ConfigSpace, lays out its BARs, expansion ROM and
+// capabilities at construction, and keeps the dispatcher's mappings in step with what the guest
+// programs: a BAR is decoded only while its command-register enable is set and its address is
+// sane, and moves when the guest writes a new address.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "dm/device.h"
+#include "dm/device_memory.h"
+#include "dm/dispatcher.h"
+#include "dm/interrupts.h"
+#include "dm/pci/config_space.h"
+#include "dm/pci/msi.h"
+
+namespace hvmd::pci {
+
+struct Identity {
+  uint16_t vendor = 0;
+  uint16_t device = 0;
+  uint32_t class_code = 0;  // class << 16 | subclass << 8 | prog-if
+  uint8_t revision = 0;
+  uint16_t subsystem_vendor = 0;
+  uint16_t subsystem = 0;
+  bool multi_function = false;
+  uint8_t interrupt_pin = 0;  // 0 none, 1 INTA# .. 4 INTD#
+};
+
+enum class BarType { kIo, kMemory32, kMemory64 };
+
+struct BarInfo {
+  BarType type = BarType::kIo;
+  uint64_t size = 0;  // 0: BAR not implemented
+  bool prefetchable = false;
+  uint64_t address = 0;  // where it is decoded, or kUnmapped
+  static constexpr uint64_t kUnmapped = ~0ull;
+};
+
+class PciBus;
+
+class PciDevice : public Device, public PciConfigTarget {
+ public:
+  explicit PciDevice(const Identity& identity);
+  ~PciDevice() override;
+
+  // Called by PciBus when the function is plugged in.
+  void attach(PciBus& bus, PciAddress address);
+  void unrealize() override;
+  PciAddress address() const { return address_; }
+
+  uint32_t config_read(uint32_t reg, unsigned size) override;
+  void config_write(uint32_t reg, unsigned size, uint32_t value) override;
+
+  void reset() override;
+  void save(StateWriter& out) const override;
+  Result<void> load(StateReader& in, uint32_t version) override;
+
+  const ConfigSpace& config() const { return config_; }
+  const BarInfo& bar(int index) const { return bars_[index].info; }
+  const BarInfo& rom_bar() const { return rom_.info; }
+  Msix* msix() { return msix_.get(); }
+  Msi* msi() { return msi_.get(); }
+
+ protected:
+  ConfigSpace& mutable_config() { return config_; }
+  // Layout, during construction. Sizes are powers of two (I/O >= 4, memory >= 16 bytes).
+  void add_bar(int index, BarType type, uint64_t size, IoHandler* handler,
+               bool prefetchable = false);
+  void set_rom(std::unique_ptr<DeviceMemory> rom);
+  uint8_t add_capability(uint8_t id, unsigned length);
+  void add_msi(unsigned vectors, bool is_64bit, bool maskable);
+  void add_msix(unsigned vectors, int bar, uint32_t table_offset, uint32_t pba_offset);
+
+  // INTx output through the pin in the identity; honours the command register's INTx disable
+  // and mirrors the level into the status register's interrupt bit.
+  void set_intx(bool level);
+  void notify_msi(unsigned vector);
+  void notify_msix(unsigned vector);
+
+  // Hook for device-specific registers, called after the generic write was applied.
+  virtual void config_written(uint32_t reg, unsigned size, uint32_t value);
+  // Hook to reset device-specific state; the base resets config space and mappings.
+  virtual void reset_device() {}
+  virtual void save_device(StateWriter& /*out*/) const {}
+  virtual Result<void> load_device(StateReader& /*in*/) { return ok(); }
+
+  Dispatcher* dispatcher() const;
+  InterruptSink* interrupt_sink() const;
+
+ private:
+  struct Bar {
+    BarInfo info;
+    IoHandler* handler = nullptr;
+    Dispatcher::MappingId mapping = Dispatcher::kNoMapping;
+  };
+  uint64_t decoded_address(const Bar& bar, uint32_t reg) const;
+  void update_mapping(Bar& bar, uint32_t reg, const char* what);
+  void update_mappings();
+  void update_intx();
+  void unmap_all();
+
+  ConfigSpace config_;
+  std::array<uint8_t, kConfigSize> power_on_config_{};
+  std::array<Bar, kBarCount> bars_{};
+  Bar rom_;
+  std::unique_ptr<DeviceMemory> rom_memory_;
+  std::unique_ptr<Msi> msi_;
+  std::unique_ptr<Msix> msix_;
+  uint8_t last_capability_ = 0;
+  uint32_t next_capability_ = kFirstCapability;
+  bool intx_level_ = false;
+  IrqLine intx_;
+  PciBus* bus_ = nullptr;
+  PciAddress address_;
+};
+
+}  // namespace hvmd::pci

@@ -1,0 +1,174 @@
+#include "dm/qmp/machine_commands.h"
+
+#include "dm/pci/pci_device.h"
+
+namespace hvmd::qmp {
+namespace {
+
+const char* class_description(uint16_t class_code) {
+  switch (class_code) {
+    case 0x0101: return "IDE controller";
+    case 0x0200: return "Ethernet controller";
+    case 0x0300: return "VGA controller";
+    case 0x0600: return "Host bridge";
+    case 0x0601: return "ISA bridge";
+    case 0x0680: return "Bridge";
+    case 0x0c03: return "USB controller";
+    default: return nullptr;
+  }
+}
+
+Json describe_bar(int index, const pci::BarInfo& bar) {
+  Json region = {{"bar", index},
+                 {"type", bar.type == pci::BarType::kIo ? "io" : "memory"},
+                 {"address", bar.address},
+                 {"size", bar.size}};
+  if (bar.type != pci::BarType::kIo) {
+    region["prefetch"] = bar.prefetchable;
+    region["mem_type_64"] = bar.type == pci::BarType::kMemory64;
+  }
+  return region;
+}
+
+Json describe_function(const pci::PciDevice& device) {
+  const auto& config = device.config();
+  uint16_t class_code = config.get16(pci::kClassProgIf + 1);
+  Json class_info = {{"class", class_code}};
+  if (const char* desc = class_description(class_code)) class_info["desc"] = desc;
+  Json info = {{"bus", device.address().bus},
+               {"slot", device.address().device()},
+               {"function", device.address().function()},
+               {"class_info", class_info},
+               {"id",
+                {{"vendor", config.get16(pci::kVendorId)},
+                 {"device", config.get16(pci::kDeviceId)},
+                 {"subsystem-vendor", config.get16(pci::kSubsystemVendorId)},
+                 {"subsystem", config.get16(pci::kSubsystemId)}}},
+               {"qdev_id", device.id()}};
+  uint8_t pin = config.get8(pci::kInterruptPin);
+  if (pin) {
+    info["irq_pin"] = pin;
+    info["irq"] = config.get8(pci::kInterruptLine);
+  }
+  Json regions = Json::array();
+  for (int i = 0; i < pci::kBarCount; ++i)
+    if (device.bar(i).size) regions.push_back(describe_bar(i, device.bar(i)));
+  if (device.rom_bar().size) regions.push_back(describe_bar(6, device.rom_bar()));
+  info["regions"] = regions;
+  return info;
+}
+
+Reply no_arguments(const Json& arguments) { return check_arguments(arguments, {}); }
+
+}  // namespace
+
+Json describe_pci_bus(Machine& machine) {
+  Json devices = Json::array();
+  for (unsigned devfn = 0; devfn < 256; ++devfn)
+    if (const auto* device = machine.pci_bus().at(static_cast<uint8_t>(devfn)))
+      devices.push_back(describe_function(*device));
+  return Json::array({{{"bus", 0}, {"devices", devices}}});
+}
+
+Result<SubOptions> device_options_from_json(const Json& arguments) {
+  SubOptions options;
+  for (const auto& [key, value] : arguments.items()) {
+    if (value.is_string())
+      options.set(key, value.get<std::string>());
+    else if (value.is_boolean())
+      options.set(key, value.get<bool>() ? "on" : "off");
+    else if (value.is_number_integer())
+      options.set(key, value.dump());
+    else
+      return make_error("Parameter '%s' must be a string, number or boolean", key.c_str());
+  }
+  return options;
+}
+
+void register_machine_commands(Server& server, Machine& machine, MachineHooks hooks) {
+  server.add_command("query-version", [](const Json& args) {
+    if (auto r = no_arguments(args); !r.ok) return r;
+    Server::Version v;
+    return Reply::success(
+        {{"qemu", {{"major", v.major}, {"minor", v.minor}, {"micro", v.micro}}},
+         {"package", "hvmd"}});
+  });
+  server.add_command("query-commands", [&server](const Json& args) {
+    if (auto r = no_arguments(args); !r.ok) return r;
+    Json list = Json::array();
+    for (const auto& name : server.command_names()) list.push_back({{"name", name}});
+    return Reply::success(list);
+  });
+  server.add_command("query-status", [&machine](const Json& args) {
+    if (auto r = no_arguments(args); !r.ok) return r;
+    RunState state = machine.run_state();
+    return Reply::success({{"running", state == RunState::kRunning},
+                           {"singlestep", false},
+                           {"status", run_state_name(state)}});
+  });
+  server.add_command("query-name", [&machine](const Json& args) {
+    if (auto r = no_arguments(args); !r.ok) return r;
+    Json out = Json::object();
+    if (!machine.options().name.empty()) out["name"] = machine.options().name;
+    return Reply::success(out);
+  });
+  server.add_command("query-pci", [&machine](const Json& args) {
+    if (auto r = no_arguments(args); !r.ok) return r;
+    return Reply::success(describe_pci_bus(machine));
+  });
+  server.add_command("stop", [&server, &machine](const Json& args) {
+    if (auto r = no_arguments(args); !r.ok) return r;
+    if (machine.run_state() == RunState::kRunning) {
+      machine.set_run_state(RunState::kPaused);
+      server.emit_event("STOP");
+    }
+    return Reply::success();
+  });
+  server.add_command("cont", [&server, &machine](const Json& args) {
+    if (auto r = no_arguments(args); !r.ok) return r;
+    // libxl sends cont to a guest that may already run; that is not an error.
+    if (machine.run_state() == RunState::kShutdown)
+      return Reply::error("Resetting the Virtual Machine is required");
+    if (machine.run_state() != RunState::kRunning) {
+      machine.set_run_state(RunState::kRunning);
+      server.emit_event("RESUME");
+    }
+    return Reply::success();
+  });
+  server.add_command("system_reset", [&server, &machine](const Json& args) {
+    if (auto r = no_arguments(args); !r.ok) return r;
+    machine.reset();
+    server.emit_event("RESET", {{"guest", false}, {"reason", "host-qmp-system-reset"}});
+    return Reply::success();
+  });
+  server.add_command("quit", [&server, hooks](const Json& args) {
+    if (auto r = no_arguments(args); !r.ok) return r;
+    server.emit_event("SHUTDOWN", {{"guest", false}, {"reason", "host-qmp-quit"}});
+    hooks.quit();
+    return Reply::success();
+  });
+  server.add_command("device_add", [&machine](const Json& args) {
+    auto driver = argument(args, "driver", Json::value_t::string);
+    if (!driver) return Reply::error("Parameter 'driver' is missing");
+    auto options = device_options_from_json(args);
+    if (!options) return Reply::error(options.error().message);
+    auto device = machine.add_device(*options, /*hotplug=*/true);
+    if (!device) return Reply::error(device.error().message);
+    return Reply::success();
+  });
+  server.add_command("device_del", [&server, &machine](const Json& args) {
+    if (auto r = check_arguments(args, {"id"}); !r.ok) return r;
+    auto id = argument(args, "id", Json::value_t::string);
+    if (!id) return Reply::error("Parameter 'id' is missing");
+    std::string name = *id;
+    if (!machine.find_device(name))
+      return Reply::error("Device '" + name + "' not found", "DeviceNotFound");
+    if (auto removed = machine.remove_device(name); !removed)
+      return Reply::error(removed.error().message);
+    server.emit_event("DEVICE_DELETED",
+                      {{"device", name}, {"path", "/machine/peripheral/" + name}});
+    return Reply::success();
+  });
+}
+
+}  // namespace hvmd::qmp

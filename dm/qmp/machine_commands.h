@@ -1,0 +1,23 @@
+// The QMP commands that act on the machine: queries, run control, reset, hotplug.
+#pragma once
+
+#include <functional>
+
+#include "dm/machine.h"
+#include "dm/qmp/qmp_server.h"
+
+namespace hvmd::qmp {
+
+struct MachineHooks {
+  std::function<void()> quit;  // stops the daemon after the reply is sent
+};
+
+void register_machine_commands(Server& server, Machine& machine, MachineHooks hooks);
+
+// query-pci's description of bus 0, as QEMU's PciInfo schema has it.
+Json describe_pci_bus(Machine& machine);
+
+// A device_add argument object as -device sub-options (JSON strings, numbers and booleans).
+Result<SubOptions> device_options_from_json(const Json& arguments);
+
+}  // namespace hvmd::qmp

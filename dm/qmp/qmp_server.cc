@@ -1,0 +1,199 @@
+#include "dm/qmp/qmp_server.h"
+
+#include <sys/time.h>
+
+#include <cctype>
+
+namespace hvmd::qmp {
+
+Session::Session(Server& server, SendFn send) : server_(server), send_(std::move(send)) {
+  server_.register_session(this);
+}
+
+Session::~Session() { server_.unregister_session(this); }
+
+void Session::send_json(const Json& message) {
+  // Invalid UTF-8 from a client echoed back in an error must not throw.
+  send_(message.dump(-1, ' ', false, Json::error_handler_t::replace) + "\r\n");
+}
+
+void Session::greet() { send_json(server_.greeting()); }
+
+void Session::reject(const Json* id, const std::string& desc, const std::string& error_class) {
+  Json reply = {{"error", {{"class", error_class}, {"desc", desc}}}};
+  if (id) reply["id"] = *id;
+  send_json(reply);
+}
+
+void Session::finish_junk() {
+  if (junk_.empty()) return;
+  junk_.clear();
+  reject(nullptr, "JSON parse error, invalid keyword", "GenericError");
+}
+
+// Splits the byte stream into JSON values by tracking nesting outside strings; each complete
+// top-level object or array is dispatched. Anything else at the top level is an error.
+void Session::feed(std::string_view data) {
+  for (char c : data) {
+    if (depth_ == 0) {
+      if (c == '{' || c == '[') {
+        finish_junk();
+        buffer_.assign(1, c);
+        depth_ = 1;
+        overflow_ = false;
+      } else if (isspace(static_cast<unsigned char>(c))) {
+        finish_junk();
+      } else if (junk_.size() < 64) {
+        junk_ += c;
+      }
+      continue;
+    }
+    if (!overflow_) buffer_ += c;
+    if (buffer_.size() > kMaxMessage && !overflow_) {
+      overflow_ = true;
+      buffer_.clear();
+    }
+    if (in_string_) {
+      if (escape_)
+        escape_ = false;
+      else if (c == '\\')
+        escape_ = true;
+      else if (c == '"')
+        in_string_ = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{' || c == '[') {
+      ++depth_;
+    } else if (c == '}' || c == ']') {
+      if (--depth_ == 0) {
+        if (overflow_)
+          reject(nullptr, "JSON message too large", "GenericError");
+        else
+          dispatch(buffer_);
+        buffer_.clear();
+      }
+    }
+  }
+}
+
+void Session::dispatch(const std::string& text) {
+  Json request = Json::parse(text, nullptr, false);
+  if (request.is_discarded()) return reject(nullptr, "JSON parse error", "GenericError");
+  if (!request.is_object()) return reject(nullptr, "QMP input must be a JSON object", "GenericError");
+  const Json* id = request.contains("id") ? &request["id"] : nullptr;
+  for (const auto& [key, value] : request.items()) {
+    if (key != "execute" && key != "arguments" && key != "id")
+      return reject(id, "QMP input member '" + key + "' is unexpected", "GenericError");
+  }
+  if (!request.contains("execute")) return reject(id, "QMP input lacks member 'execute'", "GenericError");
+  if (!request["execute"].is_string())
+    return reject(id, "QMP input member 'execute' must be a string", "GenericError");
+  std::string command = request["execute"];
+  Json arguments = Json::object();
+  if (request.contains("arguments")) {
+    if (!request["arguments"].is_object())
+      return reject(id, "QMP input member 'arguments' must be an object", "GenericError");
+    arguments = request["arguments"];
+  }
+  if (command == "qmp_capabilities") {
+    if (negotiated_)
+      return reject(id, "Capabilities negotiation is already complete, command ignored",
+                    "CommandNotFound");
+    Reply check = check_arguments(arguments, {"enable"});
+    if (!check.ok) return reject(id, check.error_desc, check.error_class);
+    if (arguments.contains("enable")) {
+      const Json& enable = arguments["enable"];
+      if (!enable.is_array()) return reject(id, "Invalid parameter type for 'enable', expected: array", "GenericError");
+      for (const auto& cap : enable)
+        return reject(id, "Capability '" + (cap.is_string() ? cap.get<std::string>() : cap.dump()) +
+                              "' not available", "GenericError");
+    }
+    negotiated_ = true;
+  } else if (!negotiated_) {
+    return reject(id, "Expecting capabilities negotiation with 'qmp_capabilities'",
+                  "CommandNotFound");
+  }
+  Reply reply = Reply::success();
+  if (command != "qmp_capabilities") {
+    const Server::Handler* handler = server_.find(command);
+    if (!handler) return reject(id, "The command " + command + " has not been found", "CommandNotFound");
+    reply = (*handler)(arguments);
+  }
+  if (!reply.ok) return reject(id, reply.error_desc, reply.error_class);
+  Json out = {{"return", reply.value}};
+  if (id) out["id"] = *id;
+  send_json(out);
+}
+
+void Server::add_command(std::string name, Handler handler) {
+  handlers_[std::move(name)] = std::move(handler);
+}
+
+const Server::Handler* Server::find(const std::string& name) const {
+  auto it = handlers_.find(name);
+  return it == handlers_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Server::command_names() const {
+  std::vector<std::string> names{"qmp_capabilities"};
+  for (const auto& [name, handler] : handlers_) names.push_back(name);
+  return names;
+}
+
+Json Server::greeting() const {
+  Version v;
+  return {{"QMP",
+           {{"version", {{"qemu", {{"micro", v.micro}, {"minor", v.minor}, {"major", v.major}}},
+                         {"package", "hvmd"}}},
+            {"capabilities", Json::array()}}}};
+}
+
+void Server::attach(Chardev& chardev) {
+  chardev.on_connect([this](std::shared_ptr<CharConnection> connection) {
+    auto entry = std::make_unique<Connection>();
+    Connection* raw = entry.get();
+    raw->connection = std::move(connection);
+    CharConnection* conn = raw->connection.get();
+    raw->session = std::make_unique<Session>(*this, [conn](std::string_view s) { conn->write(s); });
+    connections_.push_back(std::move(entry));
+    raw->session->greet();
+    // start() may run the whole exchange and the close at once (input from a regular file), so
+    // nothing touches raw after it.
+    raw->connection->start([raw](std::string_view data) { raw->session->feed(data); },
+                           [this, raw] {
+                             std::erase_if(connections_,
+                                           [raw](const auto& c) { return c.get() == raw; });
+                           });
+  });
+}
+
+void Server::emit_event(const std::string& name, Json data) {
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  Json event = {{"event", name},
+                {"data", std::move(data)},
+                {"timestamp", {{"seconds", now.tv_sec}, {"microseconds", now.tv_usec}}}};
+  for (Session* s : sessions_)
+    if (s->negotiated()) s->send_json(event);
+}
+
+Reply check_arguments(const Json& arguments, std::initializer_list<std::string_view> allowed) {
+  for (const auto& [key, value] : arguments.items()) {
+    bool known = false;
+    for (auto a : allowed) known = known || a == key;
+    if (!known) return Reply::error("Parameter '" + key + "' is unexpected");
+  }
+  return Reply::success();
+}
+
+const Json* argument(const Json& arguments, const char* name, Json::value_t type) {
+  auto it = arguments.find(name);
+  if (it == arguments.end()) return nullptr;
+  if (it->type() != type && !(type == Json::value_t::number_unsigned && it->is_number_integer()))
+    return nullptr;
+  return &*it;
+}
+
+}  // namespace hvmd::qmp

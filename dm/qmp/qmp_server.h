@@ -1,0 +1,100 @@
+// QMP, the QEMU Machine Protocol, as libxl and QEMU-style test programs speak it: a greeting,
+// capabilities negotiation, then {"execute", "arguments", "id"} commands answered with
+// {"return"} or {"error": {"class", "desc"}}, plus asynchronous {"event"} messages.
+// Malformed input gets an error object and the connection stays up.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "dm/backends/chardev.h"
+
+namespace hvmd::qmp {
+
+using Json = nlohmann::json;
+
+struct Reply {
+  bool ok = true;
+  Json value = Json::object();
+  std::string error_class = "GenericError";
+  std::string error_desc;
+
+  static Reply success(Json value = Json::object()) { return {true, std::move(value), {}, {}}; }
+  static Reply error(std::string desc, std::string error_class = "GenericError") {
+    return {false, nullptr, std::move(error_class), std::move(desc)};
+  }
+};
+
+class Server;
+
+// One monitor connection's protocol state. Independent of sockets so it can be tested directly.
+class Session {
+ public:
+  // Objects larger than this are refused; QMP commands are small.
+  static constexpr size_t kMaxMessage = 1 << 20;
+  using SendFn = std::function<void(std::string_view line)>;
+
+  Session(Server& server, SendFn send);
+  ~Session();
+  void greet();
+  void feed(std::string_view data);
+  bool negotiated() const { return negotiated_; }
+  void send_json(const Json& message);
+
+ private:
+  void dispatch(const std::string& text);
+  void reject(const Json* id, const std::string& desc, const std::string& error_class);
+  void finish_junk();
+
+  Server& server_;
+  SendFn send_;
+  bool negotiated_ = false;
+  std::string buffer_;
+  std::string junk_;
+  int depth_ = 0;
+  bool in_string_ = false;
+  bool escape_ = false;
+  bool overflow_ = false;
+};
+
+class Server {
+ public:
+  using Handler = std::function<Reply(const Json& arguments)>;
+  struct Version {
+    int major = 8, minor = 2, micro = 0;  // the QEMU interface level hvmd speaks
+  };
+
+  void add_command(std::string name, Handler handler);
+  const Handler* find(const std::string& name) const;
+  std::vector<std::string> command_names() const;
+
+  // Each connection of the chardev becomes a monitor session.
+  void attach(Chardev& chardev);
+  // Sends an event to every negotiated session.
+  void emit_event(const std::string& name, Json data = Json::object());
+
+  Json greeting() const;
+  void register_session(Session* s) { sessions_.push_back(s); }
+  void unregister_session(Session* s) { std::erase(sessions_, s); }
+
+ private:
+  struct Connection {
+    std::shared_ptr<CharConnection> connection;
+    std::unique_ptr<Session> session;
+  };
+  std::map<std::string, Handler> handlers_;
+  std::vector<Session*> sessions_;
+  std::vector<std::unique_ptr<Connection>> connections_;
+};
+
+// Helpers for command handlers: typed argument access with QMP-style errors.
+Reply check_arguments(const Json& arguments, std::initializer_list<std::string_view> allowed);
+const Json* argument(const Json& arguments, const char* name, Json::value_t type);
+
+}  // namespace hvmd::qmp

@@ -14,6 +14,7 @@ namespace hvmd {
 struct MsiMessage {
   uint64_t address = 0;
   uint32_t data = 0;
+  bool operator==(const MsiMessage&) const = default;
 };
 
 class InterruptSink {

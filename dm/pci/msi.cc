@@ -161,7 +161,8 @@ void Msix::write(uint64_t offset, unsigned size, uint64_t value) {
     uint32_t& word = table_[t / 4];
     unsigned shift = 8 * (t % 4);
     word = (word & ~(0xffu << shift)) | static_cast<uint32_t>((value >> (8 * i)) & 0xff) << shift;
-    if (t % kMsixEntrySize == kMsixEntryControl) word &= kMsixEntryMasked;  // other bits reserved
+    // Vector control bits other than the mask are reserved and read as zero.
+    if (t % kMsixEntrySize >= kMsixEntryControl) word &= kMsixEntryMasked;
   }
   deliver_pending(sink_);
 }

@@ -1,0 +1,92 @@
+// Black-box: PCI enumeration through configuration mechanism #1, as firmware does it.
+#include <gtest/gtest.h>
+
+#include "tests/qtest/qtest_client.h"
+
+namespace hvmd::test {
+namespace {
+
+constexpr uint8_t kHostBridge = 0x00;  // 00:00.0
+
+TEST(PciHost, HostBridgeIdentity) {
+  QtestClient qt;
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x00, 4), 0x12378086u);  // device:vendor
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x08, 4), 0x06000002u);  // class 0600, rev 02
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x0e, 1), 0x00u);         // header type 0
+  // Byte and word reads land on the right bytes of the dword.
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x02, 2), 0x1237u);
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x0b, 1), 0x06u);
+}
+
+TEST(PciHost, ConfigAddressRegister) {
+  QtestClient qt;
+  qt.outl(0xcf8, 0xffffffff);
+  // Reserved bits 30:24 and 1:0 read as zero.
+  EXPECT_EQ(qt.inl(0xcf8), 0x80fffffcu);
+  // With the enable bit clear no config cycle happens.
+  qt.outl(0xcf8, 0x00000000);
+  EXPECT_EQ(qt.inl(0xcfc), 0xffffffffu);
+  // Narrow accesses to 0xcf8 are not CONFIG_ADDRESS accesses.
+  qt.outl(0xcf8, 0x80000000);
+  qt.outb(0xcf8, 0x12);
+  EXPECT_EQ(qt.inl(0xcf8), 0x80000000u);
+  EXPECT_EQ(qt.inb(0xcfb), 0xffu);
+}
+
+TEST(PciHost, EmptySlotsReadAllOnes) {
+  QtestClient qt;
+  for (uint8_t slot = 1; slot < 32; ++slot)
+    EXPECT_EQ(qt.pci_config_read(static_cast<uint8_t>(slot << 3), 0x00, 4), 0xffffffffu)
+        << "slot " << int(slot);
+  // Another bus: nothing there either.
+  qt.outl(0xcf8, 0x80010000);
+  EXPECT_EQ(qt.inl(0xcfc), 0xffffffffu);
+  // Writes to absent functions are dropped without effect.
+  qt.pci_config_write(0x28, 0x04, 2, 0xffff);
+  EXPECT_EQ(qt.pci_config_read(0x28, 0x04, 2), 0xffffu);
+}
+
+TEST(PciHost, WriteMasks) {
+  QtestClient qt;
+  // Identity is read-only.
+  qt.pci_config_write(kHostBridge, 0x00, 4, 0xdeadbeef);
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x00, 4), 0x12378086u);
+  // PAM registers hold the bits firmware programs to shadow the BIOS.
+  qt.pci_config_write(kHostBridge, 0x5a, 1, 0xff);
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x5a, 1), 0x33u);
+  // The latency timer is plain read/write.
+  qt.pci_config_write(kHostBridge, 0x0d, 1, 0x40);
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x0d, 1), 0x40u);
+}
+
+TEST(PciHost, SystemResetRestoresConfig) {
+  QtestClient qt;
+  qt.pci_config_write(kHostBridge, 0x59, 1, 0x30);
+  ASSERT_EQ(qt.pci_config_read(kHostBridge, 0x59, 1), 0x30u);
+  EXPECT_TRUE(qt.qmp("system_reset").contains("return"));
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x59, 1), 0x00u);
+  ASSERT_FALSE(qt.events().empty());
+  EXPECT_EQ(qt.events().back()["event"], "RESET");
+}
+
+TEST(PciHost, QueryPciDescribesTheBus) {
+  QtestClient qt;
+  Json reply = qt.qmp("query-pci");
+  ASSERT_TRUE(reply.contains("return")) << reply.dump();
+  const Json& buses = reply["return"];
+  ASSERT_EQ(buses.size(), 1u);
+  EXPECT_EQ(buses[0]["bus"], 0);
+  const Json& devices = buses[0]["devices"];
+  ASSERT_EQ(devices.size(), 1u);
+  const Json& host = devices[0];
+  EXPECT_EQ(host["slot"], 0);
+  EXPECT_EQ(host["function"], 0);
+  EXPECT_EQ(host["id"]["vendor"], 0x8086);
+  EXPECT_EQ(host["id"]["device"], 0x1237);
+  EXPECT_EQ(host["class_info"]["class"], 0x0600);
+  EXPECT_EQ(host["class_info"]["desc"], "Host bridge");
+  EXPECT_TRUE(host["regions"].empty());
+}
+
+}  // namespace
+}  // namespace hvmd::test

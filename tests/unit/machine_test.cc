@@ -1,0 +1,150 @@
+#include "dm/machine.h"
+
+#include <gtest/gtest.h>
+
+#include "devices/board.h"
+#include "dm/qmp/machine_commands.h"
+#include "dm/pci/pci_device.h"
+#include "tests/unit/test_devices.h"
+
+namespace hvmd::test {
+namespace {
+
+// A hot-pluggable PCI device with one property and one register, to exercise the framework.
+class Scratch final : public pci::PciDevice {
+ public:
+  explicit Scratch(uint32_t initial)
+      : PciDevice({.vendor = 0x1b36, .device = 0x0005, .class_code = 0xff0000}), value_(initial) {
+    add_bar(0, pci::BarType::kIo, 4, &regs_);
+  }
+  std::string_view type() const override { return "scratch"; }
+  uint64_t reg_read(uint64_t, unsigned) { return value_; }
+  void reg_write(uint64_t, unsigned, uint64_t v) { value_ = static_cast<uint32_t>(v); }
+
+ protected:
+  void save_device(StateWriter& out) const override { out.u32(value_); }
+  Result<void> load_device(StateReader& in) override {
+    auto v = in.u32();
+    if (!v) return v.error();
+    value_ = *v;
+    return ok();
+  }
+
+ private:
+  uint32_t value_;
+  MemberIoHandler<Scratch, &Scratch::reg_read, &Scratch::reg_write> regs_{*this};
+};
+
+class MachineTest : public ::testing::Test {
+ protected:
+  MachineTest() {
+    devices::register_devices(registry);
+    registry.add({.name = "scratch", .description = "test", .pci = true, .hotpluggable = true,
+                  .create = [](Machine&, OptionReader& props) -> Result<std::unique_ptr<Device>> {
+                    auto v = props.number("value", UINT32_MAX);
+                    if (!v) return v.error();
+                    return std::unique_ptr<Device>(new Scratch(static_cast<uint32_t>(v->value_or(0))));
+                  }});
+    EXPECT_TRUE(devices::build_board(machine).ok());
+  }
+  Result<Device*> add(const std::string& text, bool hotplug = false) {
+    auto options = SubOptions::parse(text, "driver");
+    EXPECT_TRUE(options.ok());
+    return machine.add_device(*options, hotplug);
+  }
+  // Programs the scratch device's I/O BAR at port through the host bridge, as firmware would.
+  void map_scratch(uint8_t devfn, uint16_t port) {
+    auto& d = machine.dispatcher();
+    d.port_write(0xcf8, 4, 0x80000000u | uint32_t{devfn} << 8 | pci::kBar0);
+    d.port_write(0xcfc, 4, port);
+    d.port_write(0xcf8, 4, 0x80000000u | uint32_t{devfn} << 8 | pci::kCommand);
+    d.port_write(0xcfc, 2, pci::kCommandIo);
+  }
+
+  Clock clock{Clock::Mode::kVirtual};
+  HostRam ram{RamLayout::pc(32 << 20)};
+  FakeInterrupts irq;
+  DeviceRegistry registry;
+  Machine machine{MachineOptions{}, clock, ram, irq, registry};
+};
+
+TEST_F(MachineTest, DevicePropertiesAreChecked) {
+  EXPECT_EQ(add("scratch,value=5,frob=1").error().message, "device 'scratch': unknown parameter 'frob'");
+  EXPECT_FALSE(add("scratch,value=lots").ok());
+  EXPECT_FALSE(add("scratch,id=1bad").ok());
+  EXPECT_FALSE(add("scratch,bus=pci.7").ok());
+  EXPECT_FALSE(add("scratch,addr=0").ok());  // the host bridge is there
+  ASSERT_TRUE(add("scratch,id=s0,addr=5").ok());
+  EXPECT_EQ(add("scratch,id=s0").error().message, "duplicate device id 's0'");
+}
+
+TEST_F(MachineTest, HotplugAndUnplug) {
+  ASSERT_TRUE(add("scratch,id=hot,addr=4,value=7", /*hotplug=*/true).ok());
+  map_scratch(0x20, 0xc000);
+  EXPECT_EQ(machine.dispatcher().port_read(0xc000, 4), 7u);
+  EXPECT_TRUE(machine.remove_device("hot").ok());
+  EXPECT_EQ(machine.dispatcher().port_read(0xc000, 4), 0xffffffffu);
+  EXPECT_EQ(machine.dispatcher().pci_read(PciAddress{0, 0, 0x20}, 0, 4), 0xffffffffu);
+  EXPECT_FALSE(machine.remove_device("hot").ok());
+  EXPECT_FALSE(machine.remove_device("").ok());
+}
+
+TEST_F(MachineTest, QmpDeviceAddAndDel) {
+  qmp::Server server;
+  qmp::register_machine_commands(server, machine, {.quit = [] {}});
+  std::vector<std::string> sent;
+  qmp::Session session(server, [&](std::string_view s) { sent.emplace_back(s); });
+  session.feed(R"({"execute":"qmp_capabilities"})");
+  session.feed(R"({"execute":"device_add","arguments":{"driver":"scratch","id":"s1","addr":"6","value":42}})");
+  session.feed(R"({"execute":"query-pci"})");
+  session.feed(R"({"execute":"device_del","arguments":{"id":"s1"}})");
+  ASSERT_EQ(sent.size(), 5u);
+  EXPECT_EQ(qmp::Json::parse(sent[1])["return"], qmp::Json::object());
+  auto devices = qmp::Json::parse(sent[2])["return"][0]["devices"];
+  ASSERT_EQ(devices.size(), 2u);
+  EXPECT_EQ(devices[1]["qdev_id"], "s1");
+  EXPECT_EQ(devices[1]["slot"], 6);
+  EXPECT_EQ(devices[1]["regions"][0]["type"], "io");
+  EXPECT_EQ(devices[1]["regions"][0]["size"], 4);
+  auto event = qmp::Json::parse(sent[3]);
+  EXPECT_EQ(event["event"], "DEVICE_DELETED");
+  EXPECT_EQ(event["data"]["device"], "s1");
+  EXPECT_EQ(qmp::Json::parse(sent[4])["return"], qmp::Json::object());
+}
+
+TEST_F(MachineTest, SaveAndLoadWholeMachine) {
+  ASSERT_TRUE(add("scratch,id=s,addr=3,value=1").ok());
+  map_scratch(0x18, 0xc100);
+  machine.dispatcher().port_write(0xc100, 4, 0xabcd);
+  machine.dispatcher().port_write(0xcf8, 4, 0x80000058);  // leave CONFIG_ADDRESS at PAM0's dword
+  std::vector<uint8_t> state = machine.save_state();
+
+  machine.reset();
+  EXPECT_EQ(machine.dispatcher().port_read(0xc100, 4), 0xffffffffu);
+  ASSERT_TRUE(machine.load_state(state).ok());
+  EXPECT_EQ(machine.dispatcher().port_read(0xc100, 4), 0xabcdu);
+  EXPECT_EQ(machine.dispatcher().port_read(0xcf8, 4), 0x80000058u);
+
+  // Hostile streams: every truncation and a corrupted header are refused.
+  for (size_t cut = 0; cut < state.size(); cut += 7) {
+    std::vector<uint8_t> partial(state.begin(), state.begin() + static_cast<long>(cut));
+    EXPECT_FALSE(machine.load_state(partial).ok()) << cut;
+  }
+  std::vector<uint8_t> bad = state;
+  bad[0] ^= 1;
+  EXPECT_FALSE(machine.load_state(bad).ok());
+  std::vector<uint8_t> longer = state;
+  longer.push_back(0);
+  EXPECT_FALSE(machine.load_state(longer).ok());
+}
+
+TEST_F(MachineTest, LoadRejectsAnotherMachinesState) {
+  std::vector<uint8_t> bare = machine.save_state();
+  ASSERT_TRUE(add("scratch,id=s,addr=3").ok());
+  auto loaded = machine.load_state(bare);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.error().message.find("devices"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hvmd::test

@@ -44,9 +44,10 @@ class Dispatcher {
   static constexpr MappingId kNoMapping = 0;
   static constexpr uint32_t kPortSpace = 0x10000;
   static constexpr uint32_t kPciConfigSize = 256;
-  // Xen never sends more than a page's worth of items; anything larger is a broken transport
-  // or a hostile request, and is truncated here.
-  static constexpr uint64_t kMaxRepBytes = 64 * 1024;
+  // Xen and KVM split string I/O at page boundaries, so one request never carries more than a
+  // page's worth of items; anything larger is a broken transport or a hostile request, and is
+  // truncated here.
+  static constexpr uint64_t kMaxRepBytes = 4096;
 
   struct Mapping {
     IoKind kind = IoKind::kPort;

@@ -1,5 +1,6 @@
 #include "dm/log.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -89,6 +90,7 @@ bool RateLimiter::allow(uint64_t* suppressed) {
 }
 
 void guest_message(RateLimiter& limiter, const char* format, ...) {
+  if (Level::kWarning > g_level) return;
   uint64_t suppressed = 0;
   if (!limiter.allow(&suppressed)) return;
   char prefix[64] = "guest: ";

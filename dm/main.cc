@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -67,21 +68,41 @@ Result<void> write_pidfile(const std::string& path) {
   return ok();
 }
 
-Result<void> daemonize() {
+// -daemonize: forks before anything is set up (epoll, signalfd and sockets belong to the process
+// that created them), and the parent waits until the child reports that it serves (exit 0) or
+// fails (the child's exit status), so errors still reach the caller's terminal.
+Result<int> fork_daemon() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return make_error("pipe: %s", strerror(errno));
   pid_t pid = fork();
   if (pid < 0) return make_error("fork: %s", strerror(errno));
-  if (pid > 0) _exit(0);
+  if (pid > 0) {
+    close(fds[1]);
+    char ready;
+    if (read(fds[0], &ready, 1) == 1) _exit(0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  }
+  close(fds[0]);
   setsid();
+  return fds[1];
+}
+
+void daemon_ready(int fd) {
+  if (fd < 0) return;
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null >= 0) {
     dup2(null, STDIN_FILENO);
     dup2(null, STDOUT_FILENO);
     close(null);
   }
-  return ok();
+  char ready = 1;
+  (void)!write(fd, &ready, 1);
+  close(fd);
 }
 
-Result<int> run_qtest(const Config& config) {
+Result<int> run_qtest(const Config& config, int daemon_fd) {
   if (!config.qtest) return make_error("-accel qtest needs -qtest DEV (e.g. -qtest unix:PATH)");
   Clock clock(Clock::Mode::kVirtual);
   EventLoop loop(clock);
@@ -121,8 +142,8 @@ Result<int> run_qtest(const Config& config) {
   qtest::QtestServer qtest(machine, interrupts, loop);
   HVMD_TRY(qtest.start(*config.qtest, config.qtest_log));
 
-  if (config.daemonize) HVMD_TRY(daemonize());
   HVMD_TRY(write_pidfile(config.pidfile));
+  daemon_ready(daemon_fd);
   int status = loop.run();
   if (!config.pidfile.empty()) unlink(config.pidfile.c_str());
   return status;
@@ -152,10 +173,16 @@ int main(int argc, char** argv) {
     if (auto opened = log::open_file(config->log_file); !opened) return fail(opened.error());
   }
   if (!config->accel) return fail(make_error("no accelerator chosen: pass -accel qtest|kvm|xen"));
+  int daemon_fd = -1;
+  if (config->daemonize) {
+    auto fd = fork_daemon();
+    if (!fd) return fail(fd.error());
+    daemon_fd = *fd;
+  }
   Result<int> status = 0;
   switch (*config->accel) {
     case Accel::kQtest:
-      status = run_qtest(*config);
+      status = run_qtest(*config, daemon_fd);
       break;
     case Accel::kKvm:
       status = make_error("-accel kvm: the KVM runner is not part of this build yet");

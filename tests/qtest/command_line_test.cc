@@ -1,5 +1,13 @@
 // Black-box: hvmd's command line, as libxl and test programs pass it, and its errors.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
 
 #include "tests/qtest/qtest_client.h"
 
@@ -59,20 +67,105 @@ TEST(CommandLine, StartsTheWayLibqtestStartsQemu) {
   EXPECT_EQ(qt.qmp("query-name")["return"]["name"], "guest");
 }
 
-TEST(CommandLine, QmpServerSocketAndPidfile) {
+// Connects to a Unix socket and returns the first line it sends.
+int connect_unix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) return -1;
+  return fd;
+}
+
+std::string read_line(int fd) {
+  std::string line;
+  char c;
+  pollfd p{fd, POLLIN, 0};
+  while (poll(&p, 1, 5000) == 1 && read(fd, &c, 1) == 1 && c != '\n') line += c;
+  return line;
+}
+
+std::string temp_dir() {
   char dir[] = "/tmp/hvmd-cl-XXXXXX";
-  ASSERT_TRUE(mkdtemp(dir));
-  std::string qmp = std::string(dir) + "/qmp", pidfile = std::string(dir) + "/pid";
-  QtestClient qt({"-qmp", "unix:" + qmp + ",server=on,wait=off", "-pidfile", pidfile});
-  FILE* f = fopen(pidfile.c_str(), "r");
-  ASSERT_NE(f, nullptr);
+  return mkdtemp(dir) ? dir : "";
+}
+
+int read_pidfile(const std::string& path) {
   int pid = 0;
-  EXPECT_EQ(fscanf(f, "%d", &pid), 1);
-  fclose(f);
-  EXPECT_EQ(pid, qt.pid());
+  if (FILE* f = fopen(path.c_str(), "r")) {
+    if (fscanf(f, "%d", &pid) != 1) pid = 0;
+    fclose(f);
+  }
+  return pid;
+}
+
+TEST(CommandLine, QmpServerSocketAsLibxlPassesIt) {
+  std::string dir = temp_dir();
+  std::string qmp = dir + "/qmp-libxl-1", pidfile = dir + "/pid";
+  QtestClient qt({"-chardev", "socket,id=libxl-cmd,path=" + qmp + ",server=on,wait=off", "-mon",
+                  "chardev=libxl-cmd,mode=control", "-pidfile", pidfile});
+  EXPECT_EQ(read_pidfile(pidfile), qt.pid());
+  // Two clients at once, as libxl and xentop may be.
+  for (int i = 0; i < 2; ++i) {
+    int fd = connect_unix(qmp);
+    ASSERT_GE(fd, 0);
+    EXPECT_NE(read_line(fd).find("\"QMP\""), std::string::npos);
+    const char* request = "{\"execute\":\"qmp_capabilities\",\"id\":1}{\"execute\":\"query-status\",\"id\":2}";
+    ASSERT_GT(write(fd, request, strlen(request)), 0);
+    EXPECT_EQ(Json::parse(read_line(fd))["id"], 1);
+    EXPECT_EQ(Json::parse(read_line(fd))["return"]["status"], "running");
+    close(fd);
+  }
   EXPECT_EQ(qt.terminate(), 0);
   EXPECT_NE(access(pidfile.c_str(), F_OK), 0);  // removed on exit
-  rmdir(dir);
+  EXPECT_NE(access(qmp.c_str(), F_OK), 0);      // the socket too
+  rmdir(dir.c_str());
+}
+
+// True while pid exists and has not exited (a detached daemon's zombie may wait for a reaper).
+bool process_running(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  auto paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
+}
+
+TEST(CommandLine, DaemonizeDetachesOnceServing) {
+  std::string dir = temp_dir();
+  std::string pidfile = dir + "/pid";
+  QtestClient qt({"-daemonize", "-pidfile", pidfile});
+  // The process we started returns at once with status 0; the daemon goes on serving.
+  EXPECT_EQ(qt.wait_exit(), 0);
+  int daemon = read_pidfile(pidfile);
+  ASSERT_GT(daemon, 0);
+  EXPECT_EQ(qt.qmp("query-status")["return"]["status"], "running");
+  EXPECT_EQ(qt.pci_config_read(0, 0, 2), 0x8086u);
+  kill(daemon, SIGTERM);
+  for (int i = 0; i < 500 && process_running(daemon); ++i) usleep(10000);
+  EXPECT_FALSE(process_running(daemon));
+  rmdir(dir.c_str());
+}
+
+TEST(CommandLine, LogAndQtestLogFiles) {
+  std::string dir = temp_dir();
+  std::string log = dir + "/hvmd.log", qtest_log = dir + "/qtest.log";
+  {
+    // -qtest-log given last wins over the client's /dev/null.
+    QtestClient qt({"-D", log, "-qtest-log", qtest_log, "-serial", "null"});
+    EXPECT_EQ(qt.inb(0x80), 0xffu);
+    EXPECT_EQ(qt.terminate(), 0);
+  }
+  std::ifstream qlog(qtest_log);
+  std::string all((std::istreambuf_iterator<char>(qlog)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("] inb 128"), std::string::npos) << all;
+  EXPECT_NE(all.find("] OK 0x00ff"), std::string::npos) << all;
+  std::ifstream dlog(log);
+  std::string diagnostics((std::istreambuf_iterator<char>(dlog)), std::istreambuf_iterator<char>());
+  EXPECT_NE(diagnostics.find("-serial"), std::string::npos) << diagnostics;
+  unlink(log.c_str());
+  unlink(qtest_log.c_str());
+  rmdir(dir.c_str());
 }
 
 }  // namespace

@@ -21,8 +21,8 @@ void register_devices(DeviceRegistry& registry) {
 }
 
 Result<void> build_board(Machine& machine) {
-  auto host = machine.add_board_device(std::make_unique<I440fx>(machine.dispatcher()),
-                                       kHostBridgeDevfn);
+  auto host =
+      machine.add_board_device(std::make_unique<I440fx>(machine.dispatcher()), kHostBridgeDevfn);
   if (!host) return host.error();
   return ok();
 }

@@ -7,7 +7,9 @@
 namespace hvmd {
 
 Timer::Timer(Clock& clock, Callback callback) : clock_(clock), callback_(std::move(callback)) {}
-Timer::~Timer() { cancel(); }
+Timer::~Timer() {
+  cancel();
+}
 
 void Timer::arm_at(int64_t deadline_ns) {
   deadline_ = deadline_ns;
@@ -16,7 +18,9 @@ void Timer::arm_at(int64_t deadline_ns) {
   clock_.schedule(this);
 }
 
-void Timer::arm_after(int64_t delay_ns) { arm_at(clock_.now_ns() + std::max<int64_t>(0, delay_ns)); }
+void Timer::arm_after(int64_t delay_ns) {
+  arm_at(clock_.now_ns() + std::max<int64_t>(0, delay_ns));
+}
 
 void Timer::cancel() {
   if (!armed_) return;

@@ -104,8 +104,8 @@ Result<Accel> parse_accel(const std::string& text) {
   if (name == "qtest") return Accel::kQtest;
   if (name == "kvm") return Accel::kKvm;
   if (name == "xen") return Accel::kXen;
-  return make_error("-accel %s: accelerator '%s' is not supported (qtest, kvm, xen)",
-                    text.c_str(), name.c_str());
+  return make_error("-accel %s: accelerator '%s' is not supported (qtest, kvm, xen)", text.c_str(),
+                    name.c_str());
 }
 
 Result<void> parse_machine(const std::string& text, Config& config) {
@@ -118,8 +118,8 @@ Result<void> parse_machine(const std::string& text, Config& config) {
     else if (*type == "xenfv" || type->starts_with("xenfv-"))
       config.machine.type = "xenfv";
     else
-      return make_error("-machine %s: machine type '%s' is not supported (pc, xenfv)",
-                        text.c_str(), type->c_str());
+      return make_error("-machine %s: machine type '%s' is not supported (pc, xenfv)", text.c_str(),
+                        type->c_str());
   }
   if (auto accel = r.string("accel")) {
     auto parsed = parse_accel(*accel);
@@ -198,7 +198,8 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
   } catch (const po::error_with_option_name& e) {
     std::string name = e.get_option_name();
     while (name.starts_with("--")) name.erase(0, 1);
-    if (dynamic_cast<const po::unknown_option*>(&e)) return make_error("unknown option '%s'", name.c_str());
+    if (dynamic_cast<const po::unknown_option*>(&e))
+      return make_error("unknown option '%s'", name.c_str());
     if (dynamic_cast<const po::invalid_command_line_syntax*>(&e))
       return make_error("option '%s' needs a value", name.c_str());
     return make_error("option '%s': %s", name.c_str(), e.what());
@@ -239,7 +240,8 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     return r.finish();
   }));
   HVMD_TRY(each(vm, "uuid", [&](const std::string& v) -> Result<void> {
-    if (!valid_uuid(v)) return make_error("-uuid %s: not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", v.c_str());
+    if (!valid_uuid(v))
+      return make_error("-uuid %s: not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", v.c_str());
     config.machine.uuid = v;
     return ok();
   }));
@@ -248,7 +250,8 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     if (!options) return make_error("-chardev %s: %s", v.c_str(), options.error().message.c_str());
     auto spec = ChardevSpec::from_options(*options);
     if (!spec) return spec.error();
-    if (config.find_chardev(spec->id)) return make_error("-chardev %s: duplicate id '%s'", v.c_str(), spec->id.c_str());
+    if (config.find_chardev(spec->id))
+      return make_error("-chardev %s: duplicate id '%s'", v.c_str(), spec->id.c_str());
     config.chardevs.push_back(*spec);
     return ok();
   }));
@@ -261,14 +264,16 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     r.ignore("pretty");
     HVMD_TRY(r.finish());
     if (mode != "control")
-      return make_error("-mon %s: mode '%s' is not supported (only mode=control, QMP)", v.c_str(), mode.c_str());
+      return make_error("-mon %s: mode '%s' is not supported (only mode=control, QMP)", v.c_str(),
+                        mode.c_str());
     if (!chardev || !config.find_chardev(*chardev))
       return make_error("-mon %s: chardev '%s' not found", v.c_str(), chardev.value_or("").c_str());
     config.monitors.push_back({*chardev});
     return ok();
   }));
   HVMD_TRY(each(vm, "qmp", [&](const std::string& v) -> Result<void> {
-    auto id = add_short_chardev(config, v, "compat_monitor" + std::to_string(config.monitors.size()));
+    auto id =
+        add_short_chardev(config, v, "compat_monitor" + std::to_string(config.monitors.size()));
     if (!id) return make_error("-qmp %s: %s", v.c_str(), id.error().message.c_str());
     config.monitors.push_back({*id});
     return ok();
@@ -281,7 +286,8 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     return ok();
   }));
   HVMD_TRY(each(vm, "display", [&](const std::string& v) -> Result<void> {
-    if (v != "none") return make_error("-display %s: only '-display none' is supported (use -vnc)", v.c_str());
+    if (v != "none")
+      return make_error("-display %s: only '-display none' is supported (use -vnc)", v.c_str());
     return ok();
   }));
   HVMD_TRY(each(vm, "vnc", [&](const std::string& v) -> Result<void> {
@@ -291,7 +297,8 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
   auto collect = [&](const char* option, const char* implied, std::vector<SubOptions>& out) {
     return each(vm, option, [&, option, implied](const std::string& v) -> Result<void> {
       auto options = SubOptions::parse(v, implied);
-      if (!options) return make_error("-%s %s: %s", option, v.c_str(), options.error().message.c_str());
+      if (!options)
+        return make_error("-%s %s: %s", option, v.c_str(), options.error().message.c_str());
       out.push_back(std::move(*options));
       return ok();
     });

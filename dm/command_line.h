@@ -22,19 +22,19 @@ struct Config {
   MachineOptions machine;
   std::optional<Accel> accel;
   std::vector<ChardevSpec> chardevs;
-  std::vector<MonitorSpec> monitors;    // QMP monitors, each on a chardev
-  std::vector<std::string> serials;     // chardev ids for COM1.. in order
-  std::vector<SubOptions> devices;      // -device, in order
-  std::vector<SubOptions> drives;       // -drive
-  std::vector<SubOptions> netdevs;      // -netdev
+  std::vector<MonitorSpec> monitors;  // QMP monitors, each on a chardev
+  std::vector<std::string> serials;   // chardev ids for COM1.. in order
+  std::vector<SubOptions> devices;    // -device, in order
+  std::vector<SubOptions> drives;     // -drive
+  std::vector<SubOptions> netdevs;    // -netdev
   std::string vnc = "none";
   bool nodefaults = false;
-  bool start_paused = false;            // -S
+  bool start_paused = false;  // -S
   bool no_shutdown = false;
   bool daemonize = false;
-  std::optional<ChardevSpec> qtest;     // -qtest
+  std::optional<ChardevSpec> qtest;  // -qtest
   std::string qtest_log;
-  std::string log_file;                 // -D
+  std::string log_file;  // -D
   std::string pidfile;
   bool show_help = false;
   bool show_version = false;

@@ -14,7 +14,9 @@ void DirtyBitmap::mark(uint64_t offset, uint64_t length) {
   for (uint64_t page = first; page <= last && page < bits_.size(); ++page) bits_[page] = true;
 }
 
-void DirtyBitmap::mark_all() { std::fill(bits_.begin(), bits_.end(), true); }
+void DirtyBitmap::mark_all() {
+  std::fill(bits_.begin(), bits_.end(), true);
+}
 
 std::vector<bool> DirtyBitmap::take() {
   std::vector<bool> out(bits_.size(), false);
@@ -30,7 +32,9 @@ DeviceMemory::DeviceMemory(std::string name, uint64_t size, Access access)
   data_ = static_cast<uint8_t*>(p);
 }
 
-DeviceMemory::~DeviceMemory() { munmap(data_, size_); }
+DeviceMemory::~DeviceMemory() {
+  munmap(data_, size_);
+}
 
 uint64_t DeviceMemory::read(uint64_t offset, unsigned size) {
   if (offset >= size_ || size > size_ - offset) return all_ones(size);

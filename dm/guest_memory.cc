@@ -41,9 +41,8 @@ bool GuestMemory::write(uint64_t gpa, const void* in, uint64_t length) {
 }
 
 bool GuestMemory::fill(uint64_t gpa, uint8_t value, uint64_t length) {
-  bool ok = for_each_chunk(gpa, length, [&](std::span<uint8_t> s, uint64_t) {
-    std::memset(s.data(), value, s.size());
-  });
+  bool ok = for_each_chunk(
+      gpa, length, [&](std::span<uint8_t> s, uint64_t) { std::memset(s.data(), value, s.size()); });
   if (ok) mark_dirty(gpa, length);
   return ok;
 }

@@ -31,6 +31,8 @@ class MemberIoHandler final : public IoHandler {
 };
 
 // All-ones of an access size: what an unclaimed read returns.
-constexpr uint64_t all_ones(unsigned size) { return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1; }
+constexpr uint64_t all_ones(unsigned size) {
+  return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
 
 }  // namespace hvmd

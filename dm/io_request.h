@@ -9,7 +9,8 @@ namespace hvmd {
 enum class IoKind : uint8_t {
   kPort,       // x86 port I/O; addr is the port
   kMmio,       // memory-mapped I/O; addr is the guest-physical address
-  kPciConfig,  // addr is PciConfigAddress::encode(): segment/bus/devfn in the high half, register low
+  kPciConfig,  // addr is PciConfigAddress::encode(): segment/bus/devfn in the high half, register
+               // low
 };
 
 // A PCI function's place, plus the register offset for config accesses.

@@ -61,8 +61,12 @@ Result<void> open_file(const std::string& path) {
   return ok();
 }
 
-void set_level(Level level) { g_level = level; }
-Level level() { return g_level; }
+void set_level(Level level) {
+  g_level = level;
+}
+Level level() {
+  return g_level;
+}
 
 void message(Level level, const char* format, ...) {
   if (level > g_level) return;
@@ -95,8 +99,8 @@ void guest_message(RateLimiter& limiter, const char* format, ...) {
   if (!limiter.allow(&suppressed)) return;
   char prefix[64] = "guest: ";
   if (suppressed)
-    snprintf(prefix, sizeof(prefix), "guest (%llu similar suppressed): ",
-             static_cast<unsigned long long>(suppressed));
+    snprintf(prefix, sizeof(prefix),
+             "guest (%llu similar suppressed): ", static_cast<unsigned long long>(suppressed));
   va_list args;
   va_start(args, format);
   vmessage(Level::kWarning, prefix, format, args);

@@ -42,15 +42,15 @@ void guest_message(RateLimiter& limiter, const char* format, ...)
 #define HVMD_ERROR(...) ::hvmd::log::message(::hvmd::log::Level::kError, __VA_ARGS__)
 #define HVMD_WARN(...) ::hvmd::log::message(::hvmd::log::Level::kWarning, __VA_ARGS__)
 #define HVMD_INFO(...) ::hvmd::log::message(::hvmd::log::Level::kInfo, __VA_ARGS__)
-#define HVMD_DEBUG(...)                                                      \
-  do {                                                                       \
-    if (::hvmd::log::level() >= ::hvmd::log::Level::kDebug)                  \
-      ::hvmd::log::message(::hvmd::log::Level::kDebug, __VA_ARGS__);         \
+#define HVMD_DEBUG(...)                                              \
+  do {                                                               \
+    if (::hvmd::log::level() >= ::hvmd::log::Level::kDebug)          \
+      ::hvmd::log::message(::hvmd::log::Level::kDebug, __VA_ARGS__); \
   } while (0)
 
 // For anything a guest can trigger: a device doing what hardware would with bad input.
-#define HVMD_GUEST_LOG(...)                                                  \
-  do {                                                                       \
-    static ::hvmd::log::RateLimiter hvmd_limiter_;                           \
-    ::hvmd::log::guest_message(hvmd_limiter_, __VA_ARGS__);                  \
+#define HVMD_GUEST_LOG(...)                                 \
+  do {                                                      \
+    static ::hvmd::log::RateLimiter hvmd_limiter_;          \
+    ::hvmd::log::guest_message(hvmd_limiter_, __VA_ARGS__); \
   } while (0)

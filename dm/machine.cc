@@ -7,7 +7,9 @@
 
 namespace hvmd {
 
-void DeviceRegistry::add(DeviceType type) { types_.push_back(std::move(type)); }
+void DeviceRegistry::add(DeviceType type) {
+  types_.push_back(std::move(type));
+}
 
 const DeviceType* DeviceRegistry::find(std::string_view name) const {
   for (const auto& t : types_)
@@ -48,7 +50,8 @@ Result<Device*> Machine::install(std::unique_ptr<Device> device, bool pci,
                                  std::optional<uint8_t> devfn, bool removable) {
   if (pci) {
     auto* pci_device = dynamic_cast<pci::PciDevice*>(device.get());
-    if (!pci_device) return make_error("'%s' is not a PCI device", std::string(device->type()).c_str());
+    if (!pci_device)
+      return make_error("'%s' is not a PCI device", std::string(device->type()).c_str());
     auto address = pci_bus_.plug(*pci_device, devfn);
     if (!address) return address.error();
   }
@@ -66,7 +69,8 @@ Result<Device*> Machine::add_board_device(std::unique_ptr<Device> device,
 
 Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug) {
   auto driver = description.get("driver");
-  if (!driver) return make_error("device description '%s' lacks a driver", description.to_string().c_str());
+  if (!driver)
+    return make_error("device description '%s' lacks a driver", description.to_string().c_str());
   const DeviceType* type = registry_.find(*driver);
   if (!type) return make_error("'%s' is not a valid device model name", driver->c_str());
   if (hotplug && !type->hotpluggable)
@@ -164,7 +168,8 @@ Result<void> Machine::load_state(std::span<const uint8_t> data) {
   for (const auto& s : sections) {
     auto it = std::find_if(devices_.begin(), devices_.end(),
                            [&](const Entry& e) { return e.key == s.id; });
-    if (it == devices_.end()) return make_error("device state for unknown device '%s'", s.id.c_str());
+    if (it == devices_.end())
+      return make_error("device state for unknown device '%s'", s.id.c_str());
     if (it->device->type() != s.type)
       return make_error("device state for '%s' is of type '%s', not '%s'", s.id.c_str(),
                         s.type.c_str(), std::string(it->device->type()).c_str());

@@ -115,8 +115,9 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   }));
 
   HostRam ram(RamLayout::pc(config.machine.ram_bytes));
-  if (!ram.valid()) return make_error("-m: cannot reserve %llu bytes of guest RAM",
-                                      static_cast<unsigned long long>(config.machine.ram_bytes));
+  if (!ram.valid())
+    return make_error("-m: cannot reserve %llu bytes of guest RAM",
+                      static_cast<unsigned long long>(config.machine.ram_bytes));
   qtest::QtestInterrupts interrupts(ram);
   DeviceRegistry registry;
   devices::register_devices(registry);
@@ -124,8 +125,9 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   HVMD_TRY(devices::build_board(machine));
   for (const auto& device : config.devices) {
     auto added = machine.add_device(device, /*hotplug=*/false);
-    if (!added) return make_error("-device %s: %s", device.to_string().c_str(),
-                                  added.error().message.c_str());
+    if (!added)
+      return make_error("-device %s: %s", device.to_string().c_str(),
+                        added.error().message.c_str());
   }
   HVMD_TRY(check_backends(config));
   if (config.start_paused) machine.set_run_state(RunState::kPrelaunch);

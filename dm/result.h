@@ -19,7 +19,7 @@ Error make_error(const char* format, ...) __attribute__((format(printf, 1, 2)));
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -62,7 +62,9 @@ class [[nodiscard]] Result<void> {
   bool ok_ = true;
 };
 
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+  return {};
+}
 
 }  // namespace hvmd
 
@@ -70,8 +72,8 @@ inline Result<void> ok() { return {}; }
 // line number so nested uses do not shadow each other.
 #define HVMD_TRY_CONCAT_(a, b) a##b
 #define HVMD_TRY_NAME_(line) HVMD_TRY_CONCAT_(hvmd_try_result_, line)
-#define HVMD_TRY(expr)                                                     \
-  do {                                                                     \
-    auto HVMD_TRY_NAME_(__LINE__) = (expr);                                \
+#define HVMD_TRY(expr)                                                           \
+  do {                                                                           \
+    auto HVMD_TRY_NAME_(__LINE__) = (expr);                                      \
     if (!HVMD_TRY_NAME_(__LINE__).ok()) return HVMD_TRY_NAME_(__LINE__).error(); \
   } while (0)

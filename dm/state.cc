@@ -49,7 +49,6 @@ Result<void> StateReader::take(void* out, size_t n) {
   return ok();
 }
 
-
 Result<uint8_t> StateReader::u8() {
   uint8_t v = 0;
   HVMD_TRY(take(&v, 1));

@@ -1,7 +1,8 @@
 // Device state save/restore (xen-save-devices-state, xen-load-devices-state, and live migration).
 // The format is hvmd's own: a magic and version, then one section per device, each tagged with the
 // device's id, type and the section's version, holding explicit little-endian fields. A reader
-// treats the stream as hostile: every length is checked and a short or malformed stream is an error.
+// treats the stream as hostile: every length is checked and a short or malformed stream is an
+// error.
 #pragma once
 
 #include <cstdint>

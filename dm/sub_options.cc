@@ -23,8 +23,9 @@ Result<SubOptions> SubOptions::parse(std::string_view text, std::string_view imp
     const std::string& item = items[i];
     auto eq = item.find('=');
     if (i == 0 && !implied_key.empty() && eq == std::string::npos) {
-      if (item.empty()) return make_error("missing %.*s in '%.*s'", int(implied_key.size()),
-                                          implied_key.data(), int(text.size()), text.data());
+      if (item.empty())
+        return make_error("missing %.*s in '%.*s'", int(implied_key.size()), implied_key.data(),
+                          int(text.size()), text.data());
       out.items_.emplace_back(implied_key, item);
       continue;
     }
@@ -66,8 +67,9 @@ Result<uint64_t> parse_number(std::string_view text, uint64_t max) {
   char* end = nullptr;
   unsigned long long v = strtoull(s.c_str(), &end, 0);
   if (*end != '\0' || errno == ERANGE) return make_error("'%s' is not a number", s.c_str());
-  if (v > max) return make_error("%s is out of range (at most %llu)", s.c_str(),
-                                 static_cast<unsigned long long>(max));
+  if (v > max)
+    return make_error("%s is out of range (at most %llu)", s.c_str(),
+                      static_cast<unsigned long long>(max));
   return static_cast<uint64_t>(v);
 }
 
@@ -88,12 +90,28 @@ Result<uint64_t> parse_size(std::string_view text, uint64_t default_unit) {
   uint64_t unit = default_unit;
   if (suffix.size() == 1 || (suffix.size() == 2 && (suffix[1] == 'B' || suffix[1] == 'b'))) {
     switch (suffix[0]) {
-      case 'B': case 'b': unit = 1; break;
-      case 'K': case 'k': unit = 1ull << 10; break;
-      case 'M': case 'm': unit = 1ull << 20; break;
-      case 'G': case 'g': unit = 1ull << 30; break;
-      case 'T': case 't': unit = 1ull << 40; break;
-      default: return make_error("'%s' has an unknown size suffix", s.c_str());
+      case 'B':
+      case 'b':
+        unit = 1;
+        break;
+      case 'K':
+      case 'k':
+        unit = 1ull << 10;
+        break;
+      case 'M':
+      case 'm':
+        unit = 1ull << 20;
+        break;
+      case 'G':
+      case 'g':
+        unit = 1ull << 30;
+        break;
+      case 'T':
+      case 't':
+        unit = 1ull << 40;
+        break;
+      default:
+        return make_error("'%s' has an unknown size suffix", s.c_str());
     }
   } else if (!suffix.empty()) {
     return make_error("'%s' is not a size", s.c_str());
@@ -108,31 +126,28 @@ std::optional<std::string> OptionReader::string(std::string_view key) {
   return options_.get(key);
 }
 
-Result<std::optional<uint64_t>> OptionReader::number(std::string_view key, uint64_t max) {
+template <typename T, typename Parse>
+Result<std::optional<T>> OptionReader::parsed(std::string_view key, Parse&& parse) {
   auto text = string(key);
-  if (!text) return std::optional<uint64_t>{};
-  auto v = parse_number(*text, max);
-  if (!v) return make_error("%s: %.*s: %s", what_.c_str(), int(key.size()), key.data(),
-                            v.error().message.c_str());
-  return std::optional<uint64_t>{*v};
+  if (!text) return std::optional<T>{};
+  Result<T> value = parse(*text);
+  if (!value)
+    return make_error("%s: %.*s: %s", what_.c_str(), int(key.size()), key.data(),
+                      value.error().message.c_str());
+  return std::optional<T>{*value};
+}
+
+Result<std::optional<uint64_t>> OptionReader::number(std::string_view key, uint64_t max) {
+  return parsed<uint64_t>(key, [max](const std::string& t) { return parse_number(t, max); });
 }
 
 Result<std::optional<bool>> OptionReader::boolean(std::string_view key) {
-  auto text = string(key);
-  if (!text) return std::optional<bool>{};
-  auto v = parse_bool(*text);
-  if (!v) return make_error("%s: %.*s: %s", what_.c_str(), int(key.size()), key.data(),
-                            v.error().message.c_str());
-  return std::optional<bool>{*v};
+  return parsed<bool>(key, [](const std::string& t) { return parse_bool(t); });
 }
 
 Result<std::optional<uint64_t>> OptionReader::size(std::string_view key, uint64_t default_unit) {
-  auto text = string(key);
-  if (!text) return std::optional<uint64_t>{};
-  auto v = parse_size(*text, default_unit);
-  if (!v) return make_error("%s: %.*s: %s", what_.c_str(), int(key.size()), key.data(),
-                            v.error().message.c_str());
-  return std::optional<uint64_t>{*v};
+  return parsed<uint64_t>(
+      key, [default_unit](const std::string& t) { return parse_size(t, default_unit); });
 }
 
 Result<void> OptionReader::finish() const {

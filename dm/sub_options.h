@@ -47,6 +47,10 @@ class OptionReader {
   const std::string& what() const { return what_; }
 
  private:
+  // Reads key and converts it with parse (text -> Result<T>), naming the key in errors.
+  template <typename T, typename Parse>
+  Result<std::optional<T>> parsed(std::string_view key, Parse&& parse);
+
   const SubOptions& options_;
   std::string what_;
   std::set<std::string, std::less<>> used_;

@@ -17,8 +17,7 @@ I440fx::I440fx(Dispatcher& dispatcher)
   config.set_write_mask(kPam0 + 4, kPamCount - 4, 0x333333);
   config.set8(kSmram, kSmramDefault);
   config.set_write_mask(kSmram, 1, 0x78);  // D_OPEN, D_CLS, D_LCK, G_SMRAME
-  ports_mapping_ =
-      dispatcher.map_ports(kConfigAddressPort, kConfigPorts, &ports_, "pci-config");
+  ports_mapping_ = dispatcher.map_ports(kConfigAddressPort, kConfigPorts, &ports_, "pci-config");
 }
 
 void I440fx::unrealize() {
@@ -40,7 +39,8 @@ uint64_t I440fx::config_port_read(uint64_t offset, unsigned size) {
 
 void I440fx::config_port_write(uint64_t offset, unsigned size, uint64_t value) {
   if (offset < kConfigDataOffset) {
-    if (offset == 0 && size == 4) config_address_ = static_cast<uint32_t>(value) & kConfigAddressMask;
+    if (offset == 0 && size == 4)
+      config_address_ = static_cast<uint32_t>(value) & kConfigAddressMask;
     return;
   }
   if (!(config_address_ & kConfigEnable)) return;

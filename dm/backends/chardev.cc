@@ -16,7 +16,9 @@
 namespace hvmd {
 namespace {
 
-void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void set_nonblocking(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 bool is_regular_file(int fd) {
   struct stat st {};
@@ -52,7 +54,8 @@ Result<ChardevSpec> ChardevSpec::from_options(const SubOptions& options) {
   OptionReader r(options, "chardev '" + options.get("id").value_or("") + "'");
   r.ignore("backend");
   auto id = r.string("id");
-  if (!id || id->empty()) return make_error("-chardev %s: missing id=", options.to_string().c_str());
+  if (!id || id->empty())
+    return make_error("-chardev %s: missing id=", options.to_string().c_str());
   spec.id = *id;
   if (backend == "socket") {
     spec.kind = Kind::kSocket;
@@ -77,8 +80,9 @@ Result<ChardevSpec> ChardevSpec::from_options(const SubOptions& options) {
   } else if (backend == "null") {
     spec.kind = Kind::kNull;
   } else {
-    return make_error("chardev '%s': backend '%s' is not supported (socket, pty, stdio, file, null)",
-                      id->c_str(), backend.value_or("").c_str());
+    return make_error(
+        "chardev '%s': backend '%s' is not supported (socket, pty, stdio, file, null)", id->c_str(),
+        backend.value_or("").c_str());
   }
   r.ignore("logfile");  // accepted for compatibility, not used
   HVMD_TRY(r.finish());
@@ -106,8 +110,10 @@ Result<ChardevSpec> ChardevSpec::from_short(std::string_view text, std::string i
     HVMD_TRY(apply_socket_keys(spec, r));
     HVMD_TRY(r.finish());
   } else {
-    return make_error("'%.*s' is not a supported character device (unix:PATH, stdio, pty, "
-                      "null, file:PATH)", int(text.size()), text.data());
+    return make_error(
+        "'%.*s' is not a supported character device (unix:PATH, stdio, pty, "
+        "null, file:PATH)",
+        int(text.size()), text.data());
   }
   return spec;
 }
@@ -133,7 +139,9 @@ CharConnection::CharConnection(EventLoop& loop, int in_fd, int out_fd, bool owns
   out_is_file_ = out_fd_ >= 0 && is_regular_file(out_fd_);
 }
 
-CharConnection::~CharConnection() { close(); }
+CharConnection::~CharConnection() {
+  close();
+}
 
 void CharConnection::start(DataFn on_data, CloseFn on_close) {
   on_data_ = std::move(on_data);
@@ -318,7 +326,8 @@ Result<void> Chardev::start_socket() {
   if (spec_.wait) {
     HVMD_INFO("waiting for a connection on %s", spec_.describe("").c_str());
     int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) return make_error("chardev '%s': accept: %s", spec_.id.c_str(), strerror(errno));
+    if (client < 0)
+      return make_error("chardev '%s': accept: %s", spec_.id.c_str(), strerror(errno));
     pending_ = std::make_shared<CharConnection>(loop_, client, client, true);
   }
   set_nonblocking(listen_fd_);

@@ -19,8 +19,12 @@ void ConfigSpace::guest_write(uint32_t reg, unsigned size, uint32_t value) {
   }
 }
 
-uint16_t ConfigSpace::get16(uint32_t reg) const { return static_cast<uint16_t>(read(reg, 2)); }
-uint32_t ConfigSpace::get32(uint32_t reg) const { return read(reg, 4); }
+uint16_t ConfigSpace::get16(uint32_t reg) const {
+  return static_cast<uint16_t>(read(reg, 2));
+}
+uint32_t ConfigSpace::get32(uint32_t reg) const {
+  return read(reg, 4);
+}
 
 void ConfigSpace::set16(uint32_t reg, uint16_t value) {
   bytes_[reg] = static_cast<uint8_t>(value);

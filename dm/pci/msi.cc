@@ -24,7 +24,9 @@ unsigned Msi::capability_length(bool is_64bit, bool maskable) {
   return (is_64bit ? 14 : 10) + (maskable ? 10 : 0);
 }
 
-bool Msi::enabled() const { return config_.get16(cap_ + kMsiControl) & kMsiControlEnable; }
+bool Msi::enabled() const {
+  return config_.get16(cap_ + kMsiControl) & kMsiControlEnable;
+}
 
 unsigned Msi::enabled_vectors() const {
   unsigned log2 = (config_.get16(cap_ + kMsiControl) & kMsiControlMmeMask) >> kMsiControlMmeShift;
@@ -63,8 +65,8 @@ void Msi::config_written(InterruptSink* sink) {
 }
 
 void Msi::reset() {
-  config_.set16(cap_ + kMsiControl, config_.get16(cap_ + kMsiControl) &
-                                        ~(kMsiControlEnable | kMsiControlMmeMask));
+  config_.set16(cap_ + kMsiControl,
+                config_.get16(cap_ + kMsiControl) & ~(kMsiControlEnable | kMsiControlMmeMask));
   config_.set32(cap_ + kMsiAddressLow, 0);
   if (is_64bit_) config_.set32(cap_ + kMsiAddressHigh, 0);
   config_.set16(data_reg(), 0);
@@ -90,7 +92,9 @@ Msix::Msix(ConfigSpace& config, uint8_t cap, unsigned vectors, uint8_t bar, uint
   reset();
 }
 
-bool Msix::enabled() const { return config_.get16(cap_ + kMsixControl) & kMsixControlEnable; }
+bool Msix::enabled() const {
+  return config_.get16(cap_ + kMsixControl) & kMsixControlEnable;
+}
 bool Msix::function_masked() const {
   return config_.get16(cap_ + kMsixControl) & kMsixControlFunctionMask;
 }

@@ -73,7 +73,7 @@ class Msix final : public IoHandler {
   uint32_t table_offset_;
   uint32_t pba_offset_;
   InterruptSink* sink_ = nullptr;
-  std::vector<uint32_t> table_;   // 4 dwords per vector
+  std::vector<uint32_t> table_;    // 4 dwords per vector
   std::vector<uint64_t> pending_;  // one bit per vector
 };
 

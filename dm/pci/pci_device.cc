@@ -8,7 +8,9 @@
 namespace hvmd::pci {
 namespace {
 
-constexpr uint32_t bar_reg(int index) { return kBar0 + 4 * static_cast<uint32_t>(index); }
+constexpr uint32_t bar_reg(int index) {
+  return kBar0 + 4 * static_cast<uint32_t>(index);
+}
 
 }  // namespace
 
@@ -42,8 +44,12 @@ void PciDevice::attach(PciBus& bus, PciAddress address) {
   if (msix_) msix_->bind_sink(bus.interrupt_sink());
 }
 
-Dispatcher* PciDevice::dispatcher() const { return bus_ ? &bus_->dispatcher() : nullptr; }
-InterruptSink* PciDevice::interrupt_sink() const { return bus_ ? bus_->interrupt_sink() : nullptr; }
+Dispatcher* PciDevice::dispatcher() const {
+  return bus_ ? &bus_->dispatcher() : nullptr;
+}
+InterruptSink* PciDevice::interrupt_sink() const {
+  return bus_ ? bus_->interrupt_sink() : nullptr;
+}
 
 void PciDevice::add_bar(int index, BarType type, uint64_t size, IoHandler* handler,
                         bool prefetchable) {
@@ -60,8 +66,8 @@ void PciDevice::add_bar(int index, BarType type, uint64_t size, IoHandler* handl
     return;
   }
   size = std::max<uint64_t>(size, 16);
-  uint32_t flags = (type == BarType::kMemory64 ? kBarMemType64 : 0) |
-                   (prefetchable ? kBarPrefetchable : 0);
+  uint32_t flags =
+      (type == BarType::kMemory64 ? kBarMemType64 : 0) | (prefetchable ? kBarPrefetchable : 0);
   config_.set32(reg, flags);
   config_.set_write_mask(reg, 4, static_cast<uint32_t>(~(size - 1)) & kBarMemAddressMask);
   if (type == BarType::kMemory64)
@@ -73,8 +79,8 @@ void PciDevice::set_rom(std::unique_ptr<DeviceMemory> rom) {
   rom_.info = {BarType::kMemory32, size, false, BarInfo::kUnmapped};
   rom_.handler = rom.get();
   rom_memory_ = std::move(rom);
-  config_.set_write_mask(kRomAddress, 4, (static_cast<uint32_t>(~(size - 1)) & kRomAddressMask) |
-                                             kRomEnable);
+  config_.set_write_mask(kRomAddress, 4,
+                         (static_cast<uint32_t>(~(size - 1)) & kRomAddressMask) | kRomEnable);
 }
 
 uint8_t PciDevice::add_capability(uint8_t id, unsigned length) {
@@ -104,7 +110,9 @@ void PciDevice::add_msix(unsigned vectors, int bar, uint32_t table_offset, uint3
                                  pba_offset);
 }
 
-uint32_t PciDevice::config_read(uint32_t reg, unsigned size) { return config_.read(reg, size); }
+uint32_t PciDevice::config_read(uint32_t reg, unsigned size) {
+  return config_.read(reg, size);
+}
 
 void PciDevice::config_write(uint32_t reg, unsigned size, uint32_t value) {
   if (reg >= kConfigSize || size > kConfigSize - reg) return;
@@ -171,8 +179,7 @@ void PciDevice::update_mapping(Bar& bar, uint32_t reg, const char* what) {
 }
 
 void PciDevice::update_mappings() {
-  static constexpr const char* kNames[kBarCount] = {"bar0", "bar1", "bar2",
-                                                     "bar3", "bar4", "bar5"};
+  static constexpr const char* kNames[kBarCount] = {"bar0", "bar1", "bar2", "bar3", "bar4", "bar5"};
   for (int i = 0; i < kBarCount; ++i) update_mapping(bars_[i], bar_reg(i), kNames[i]);
   update_mapping(rom_, kRomAddress, "rom");
 }
@@ -241,7 +248,8 @@ Result<void> PciDevice::load(StateReader& in, uint32_t /*version*/) {
   auto& bytes = config_.mutable_bytes();
   for (uint32_t reg = 0; reg < kConfigSize; ++reg) {
     uint8_t writable = config_.writable_bits(reg);
-    bytes[reg] = static_cast<uint8_t>((saved[reg] & writable) | (power_on_config_[reg] & ~writable));
+    bytes[reg] =
+        static_cast<uint8_t>((saved[reg] & writable) | (power_on_config_[reg] & ~writable));
   }
   if (msix_) HVMD_TRY(msix_->load(in));
   HVMD_TRY(load_device(in));

@@ -56,10 +56,10 @@ inline constexpr uint8_t kCapMsix = 0x11;
 // MSI capability (offsets from the capability).
 inline constexpr uint32_t kMsiControl = 0x02;
 inline constexpr uint32_t kMsiAddressLow = 0x04;
-inline constexpr uint32_t kMsiAddressHigh = 0x08;           // 64-bit only
+inline constexpr uint32_t kMsiAddressHigh = 0x08;  // 64-bit only
 inline constexpr uint16_t kMsiControlEnable = 1 << 0;
-inline constexpr uint16_t kMsiControlMmcShift = 1;          // multiple message capable, log2
-inline constexpr uint16_t kMsiControlMmeShift = 4;          // multiple message enable, log2
+inline constexpr uint16_t kMsiControlMmcShift = 1;  // multiple message capable, log2
+inline constexpr uint16_t kMsiControlMmeShift = 4;  // multiple message enable, log2
 inline constexpr uint16_t kMsiControlMmeMask = 7 << 4;
 inline constexpr uint16_t kMsiControl64Bit = 1 << 7;
 inline constexpr uint16_t kMsiControlMaskable = 1 << 8;

@@ -7,14 +7,22 @@ namespace {
 
 const char* class_description(uint16_t class_code) {
   switch (class_code) {
-    case 0x0101: return "IDE controller";
-    case 0x0200: return "Ethernet controller";
-    case 0x0300: return "VGA controller";
-    case 0x0600: return "Host bridge";
-    case 0x0601: return "ISA bridge";
-    case 0x0680: return "Bridge";
-    case 0x0c03: return "USB controller";
-    default: return nullptr;
+    case 0x0101:
+      return "IDE controller";
+    case 0x0200:
+      return "Ethernet controller";
+    case 0x0300:
+      return "VGA controller";
+    case 0x0600:
+      return "Host bridge";
+    case 0x0601:
+      return "ISA bridge";
+    case 0x0680:
+      return "Bridge";
+    case 0x0c03:
+      return "USB controller";
+    default:
+      return nullptr;
   }
 }
 
@@ -58,7 +66,9 @@ Json describe_function(const pci::PciDevice& device) {
   return info;
 }
 
-Reply no_arguments(const Json& arguments) { return check_arguments(arguments, {}); }
+Reply no_arguments(const Json& arguments) {
+  return check_arguments(arguments, {});
+}
 
 }  // namespace
 
@@ -89,9 +99,8 @@ void register_machine_commands(Server& server, Machine& machine, MachineHooks ho
   server.add_command("query-version", [](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;
     Server::Version v;
-    return Reply::success(
-        {{"qemu", {{"major", v.major}, {"minor", v.minor}, {"micro", v.micro}}},
-         {"package", "hvmd"}});
+    return Reply::success({{"qemu", {{"major", v.major}, {"minor", v.minor}, {"micro", v.micro}}},
+                           {"package", "hvmd"}});
   });
   server.add_command("query-commands", [&server](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;

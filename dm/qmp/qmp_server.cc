@@ -10,14 +10,18 @@ Session::Session(Server& server, SendFn send) : server_(server), send_(std::move
   server_.register_session(this);
 }
 
-Session::~Session() { server_.unregister_session(this); }
+Session::~Session() {
+  server_.unregister_session(this);
+}
 
 void Session::send_json(const Json& message) {
   // Invalid UTF-8 from a client echoed back in an error must not throw.
   send_(message.dump(-1, ' ', false, Json::error_handler_t::replace) + "\r\n");
 }
 
-void Session::greet() { send_json(server_.greeting()); }
+void Session::greet() {
+  send_json(server_.greeting());
+}
 
 void Session::reject(const Json* id, const std::string& desc, const std::string& error_class) {
   Json reply = {{"error", {{"class", error_class}, {"desc", desc}}}};
@@ -81,13 +85,15 @@ void Session::feed(std::string_view data) {
 void Session::dispatch(const std::string& text) {
   Json request = Json::parse(text, nullptr, false);
   if (request.is_discarded()) return reject(nullptr, "JSON parse error", "GenericError");
-  if (!request.is_object()) return reject(nullptr, "QMP input must be a JSON object", "GenericError");
+  if (!request.is_object())
+    return reject(nullptr, "QMP input must be a JSON object", "GenericError");
   const Json* id = request.contains("id") ? &request["id"] : nullptr;
   for (const auto& [key, value] : request.items()) {
     if (key != "execute" && key != "arguments" && key != "id")
       return reject(id, "QMP input member '" + key + "' is unexpected", "GenericError");
   }
-  if (!request.contains("execute")) return reject(id, "QMP input lacks member 'execute'", "GenericError");
+  if (!request.contains("execute"))
+    return reject(id, "QMP input lacks member 'execute'", "GenericError");
   if (!request["execute"].is_string())
     return reject(id, "QMP input member 'execute' must be a string", "GenericError");
   std::string command = request["execute"];
@@ -105,10 +111,13 @@ void Session::dispatch(const std::string& text) {
     if (!check.ok) return reject(id, check.error_desc, check.error_class);
     if (arguments.contains("enable")) {
       const Json& enable = arguments["enable"];
-      if (!enable.is_array()) return reject(id, "Invalid parameter type for 'enable', expected: array", "GenericError");
+      if (!enable.is_array())
+        return reject(id, "Invalid parameter type for 'enable', expected: array", "GenericError");
       for (const auto& cap : enable)
-        return reject(id, "Capability '" + (cap.is_string() ? cap.get<std::string>() : cap.dump()) +
-                              "' not available", "GenericError");
+        return reject(id,
+                      "Capability '" + (cap.is_string() ? cap.get<std::string>() : cap.dump()) +
+                          "' not available",
+                      "GenericError");
     }
     negotiated_ = true;
   } else if (!negotiated_) {
@@ -118,7 +127,8 @@ void Session::dispatch(const std::string& text) {
   Reply reply = Reply::success();
   if (command != "qmp_capabilities") {
     const Server::Handler* handler = server_.find(command);
-    if (!handler) return reject(id, "The command " + command + " has not been found", "CommandNotFound");
+    if (!handler)
+      return reject(id, "The command " + command + " has not been found", "CommandNotFound");
     reply = (*handler)(arguments);
   }
   if (!reply.ok) return reject(id, reply.error_desc, reply.error_class);
@@ -145,8 +155,9 @@ std::vector<std::string> Server::command_names() const {
 Json Server::greeting() const {
   Version v;
   return {{"QMP",
-           {{"version", {{"qemu", {{"micro", v.micro}, {"minor", v.minor}, {"major", v.major}}},
-                         {"package", "hvmd"}}},
+           {{"version",
+             {{"qemu", {{"micro", v.micro}, {"minor", v.minor}, {"major", v.major}}},
+              {"package", "hvmd"}}},
             {"capabilities", Json::array()}}}};
 }
 

@@ -35,11 +35,16 @@ std::string hex(uint64_t value, int width) {
 // The access size of in*/out*/read*/write* commands from their last letter.
 unsigned size_suffix(std::string_view command) {
   switch (command.back()) {
-    case 'b': return 1;
-    case 'w': return 2;
-    case 'l': return 4;
-    case 'q': return 8;
-    default: return 0;
+    case 'b':
+      return 1;
+    case 'w':
+      return 2;
+    case 'l':
+      return 4;
+    case 'q':
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -83,7 +88,8 @@ QtestProtocol::QtestProtocol(Machine& machine, QtestInterrupts& interrupts, Send
       log_(log),
       start_ns_(monotonic_ns()) {
   interrupts_.set_pin_listener([this](unsigned pin, bool level) {
-    if (intercepting_) reply(std::string("IRQ ") + (level ? "raise " : "lower ") + std::to_string(pin));
+    if (intercepting_)
+      reply(std::string("IRQ ") + (level ? "raise " : "lower ") + std::to_string(pin));
   });
 }
 
@@ -260,7 +266,8 @@ std::string QtestProtocol::execute(const std::vector<std::string_view>& words) {
     return "OK " + std::to_string(clock.advance_to(target));
   }
   if (command == "clock_set") {
-    if (words.size() != 2 || !arg(1, &a) || a > uint64_t(INT64_MAX)) return "FAIL usage: clock_set NS";
+    if (words.size() != 2 || !arg(1, &a) || a > uint64_t(INT64_MAX))
+      return "FAIL usage: clock_set NS";
     // Time never runs backwards; setting an earlier time leaves it where it is.
     return "OK " + std::to_string(machine_.clock().advance_to(static_cast<int64_t>(a)));
   }

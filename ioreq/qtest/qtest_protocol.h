@@ -1,7 +1,7 @@
 // QEMU's qtest line protocol, served by hvmd so QEMU-style test programs and fuzz reproducers can
 // drive our devices unchanged. One request per line; replies "OK [VALUE]" or "FAIL reason";
-// interrupt changes on intercepted IOAPIC pins arrive asynchronously as "IRQ raise N"/"IRQ lower N".
-// Guest RAM is hvmd's own (sized by -m); memory commands outside RAM go to MMIO devices.
+// interrupt changes on intercepted IOAPIC pins arrive asynchronously as "IRQ raise N"/"IRQ lower
+// N". Guest RAM is hvmd's own (sized by -m); memory commands outside RAM go to MMIO devices.
 #pragma once
 
 #include <array>

@@ -3,8 +3,8 @@
 #include <benchmark/benchmark.h>
 
 #include "dm/dispatcher.h"
-#include "dm/pci/pci_device.h"
 #include "dm/pci/pci_bus.h"
+#include "dm/pci/pci_device.h"
 
 namespace hvmd {
 namespace {
@@ -35,7 +35,8 @@ class Function final : public pci::PciDevice {
 struct Bench {
   Bench() {
     // 24 MMIO ranges and a dozen port ranges, like a guest with VGA, NIC, USB, IDE and platform.
-    for (int i = 0; i < 24; ++i) dispatcher.map_mmio(0xfe000000 + i * 0x10000ull, 0x1000, &reg, "m");
+    for (int i = 0; i < 24; ++i)
+      dispatcher.map_mmio(0xfe000000 + i * 0x10000ull, 0x1000, &reg, "m");
     for (int i = 0; i < 12; ++i) dispatcher.map_ports(0x100 + i * 0x10, 8, &reg, "p");
     (void)bus.plug(function, 0x18);
   }
@@ -76,8 +77,8 @@ BENCHMARK(BM_MmioRead);
 
 void BM_PciConfigRead(benchmark::State& state) {
   Bench b;
-  IoRequest r{.addr = PciAddress::make(0, 3, 0).config_addr(0x08), .size = 4,
-              .kind = IoKind::kPciConfig};
+  IoRequest r{
+      .addr = PciAddress::make(0, 3, 0).config_addr(0x08), .size = 4, .kind = IoKind::kPciConfig};
   for (auto _ : state) {
     b.dispatcher.handle(r);
     benchmark::DoNotOptimize(r.data);

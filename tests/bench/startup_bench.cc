@@ -1,8 +1,8 @@
 // Start-up time and idle memory of a device model, measured from outside: wall time from fork to
 // the QMP greeting on its monitor socket, and the resident set once it has served
 // qmp_capabilities and a query.
-//   hvmd_startup_bench hvmd BINARY [RUNS]   hvmd -machine pc -accel qtest, as test programs start it
-//   hvmd_startup_bench qemu BINARY [RUNS]   qemu -machine pc -accel tcg -S (Debian's QEMU has no
+//   hvmd_startup_bench hvmd BINARY [RUNS]   hvmd -machine pc -accel qtest, as test programs start
+//   it hvmd_startup_bench qemu BINARY [RUNS]   qemu -machine pc -accel tcg -S (Debian's QEMU has no
 //                                           qtest accelerator; -S keeps the guest idle)
 #include <poll.h>
 #include <signal.h>
@@ -74,9 +74,11 @@ Sample run_once(bool is_hvmd, const std::string& binary, const std::string& dir)
   std::string qmp_path = dir + "/qmp.sock", qtest_path = dir + "/qtest.sock";
   int qmp_listen = listen_unix(qmp_path);
   int qtest_listen = is_hvmd ? listen_unix(qtest_path) : -1;
-  std::vector<std::string> args = {binary, "-machine", "pc", "-nodefaults", "-display", "none",
-                                   "-chardev", "socket,path=" + qmp_path + ",id=c", "-mon",
-                                   "chardev=c,mode=control"};
+  std::vector<std::string> args = {binary,     "-machine",
+                                   "pc",       "-nodefaults",
+                                   "-display", "none",
+                                   "-chardev", "socket,path=" + qmp_path + ",id=c",
+                                   "-mon",     "chardev=c,mode=control"};
   if (is_hvmd)
     args.insert(args.end(), {"-qtest", "unix:" + qtest_path, "-accel", "qtest"});
   else
@@ -94,7 +96,8 @@ Sample run_once(bool is_hvmd, const std::string& binary, const std::string& dir)
   int qtest = is_hvmd ? accept_within(qtest_listen, 10000) : -1;
   int qmp = accept_within(qmp_listen, 10000);
   read_line(qmp);  // the greeting: QMP is ready
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   const char* hello = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"query-status\"}\n";
   if (write(qmp, hello, strlen(hello)) < 0) exit(1);
   read_line(qmp);
@@ -128,7 +131,9 @@ int main(int argc, char** argv) {
   rmdir(dir);
   std::sort(ms.begin(), ms.end());
   std::sort(rss.begin(), rss.end());
-  printf("%-5s start to QMP ready: median %6.2f ms (min %.2f, max %.2f, %d runs); idle RSS: median %.2f MiB\n",
-         argv[1], ms[ms.size() / 2], ms.front(), ms.back(), runs, rss[rss.size() / 2] / 1024.0);
+  printf(
+      "%-5s start to QMP ready: median %6.2f ms (min %.2f, max %.2f, %d runs); idle RSS: median "
+      "%.2f MiB\n",
+      argv[1], ms[ms.size() / 2], ms.front(), ms.back(), runs, rss[rss.size() / 2] / 1024.0);
   return 0;
 }

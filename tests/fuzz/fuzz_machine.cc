@@ -32,11 +32,11 @@ class Input {
 enum Op : uint8_t {
   kRegionAccess,  // read or write a registered port or MMIO region
   kPciAccess,     // config read or write of a present function (BARs, command, capabilities)
-  kPortAny,      // an access to any port, claimed or not
-  kRamPattern,   // fill guest RAM (descriptor rings, DMA buffers) with a pattern
-  kRamWrite,     // write a value into guest RAM
-  kClockStep,    // advance virtual time, running device timers
-  kRepIo,        // string I/O or REP MOVS with a guest data pointer
+  kPortAny,       // an access to any port, claimed or not
+  kRamPattern,    // fill guest RAM (descriptor rings, DMA buffers) with a pattern
+  kRamWrite,      // write a value into guest RAM
+  kClockStep,     // advance virtual time, running device timers
+  kRepIo,         // string I/O or REP MOVS with a guest data pointer
   kOpCount,
 };
 
@@ -101,8 +101,10 @@ void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
         uint32_t value = in.u32();
         if (present.empty()) break;
         PciAddress a = present[(flags >> 1) % present.size()];
-        IoRequest r{.addr = a.config_addr(reg & ~(access - 1)), .data = value,
-                    .size = static_cast<uint8_t>(access), .kind = IoKind::kPciConfig,
+        IoRequest r{.addr = a.config_addr(reg & ~(access - 1)),
+                    .data = value,
+                    .size = static_cast<uint8_t>(access),
+                    .kind = IoKind::kPciConfig,
                     .is_write = (flags & 1) != 0};
         d.handle(r);
         break;

@@ -1,7 +1,8 @@
 // hvmd-fuzz: fuzzes the device models through the same dispatcher the transports use.
 //
-//   libFuzzer build (clang, -DHVMD_LIBFUZZER=ON):  hvmd-fuzz [-device=SPEC]... [libFuzzer flags] CORPUS
-//   plain build (any compiler):                    hvmd-fuzz [-device=SPEC]... [-runs=N] [-seed=S] FILE|DIR...
+//   libFuzzer build (clang, -DHVMD_LIBFUZZER=ON):  hvmd-fuzz [-device=SPEC]... [libFuzzer flags]
+//   CORPUS plain build (any compiler):                    hvmd-fuzz [-device=SPEC]... [-runs=N]
+//   [-seed=S] FILE|DIR...
 //
 // The plain build replays files (a corpus, or a crash reproducer) and can run N pseudo-random
 // inputs; both builds decode inputs the same way (fuzz_machine.cc).
@@ -12,8 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <memory>
 #include <iterator>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>

@@ -60,10 +60,10 @@ TEST(CommandLine, HelpListsTheOptions) {
 
 TEST(CommandLine, StartsTheWayLibqtestStartsQemu) {
   // QtestClient passes exactly libqtest's arguments; extra options of libxl's kind too.
-  QtestClient qt({"-machine", "pc,suppress-vmdesc=on", "-m", "128", "-smp", "2,maxcpus=4",
-                  "-name", "guest,debug-threads=on", "-uuid",
-                  "12345678-1234-1234-1234-123456789abc", "-nodefaults", "-no-user-config",
-                  "-vnc", "none", "-no-shutdown", "-drive", "if=none,id=cd0,readonly=on"});
+  QtestClient qt({"-machine", "pc,suppress-vmdesc=on", "-m", "128", "-smp", "2,maxcpus=4", "-name",
+                  "guest,debug-threads=on", "-uuid", "12345678-1234-1234-1234-123456789abc",
+                  "-nodefaults", "-no-user-config", "-vnc", "none", "-no-shutdown", "-drive",
+                  "if=none,id=cd0,readonly=on"});
   EXPECT_EQ(qt.qmp("query-name")["return"]["name"], "guest");
 }
 
@@ -110,7 +110,8 @@ TEST(CommandLine, QmpServerSocketAsLibxlPassesIt) {
     int fd = connect_unix(qmp);
     ASSERT_GE(fd, 0);
     EXPECT_NE(read_line(fd).find("\"QMP\""), std::string::npos);
-    const char* request = "{\"execute\":\"qmp_capabilities\",\"id\":1}{\"execute\":\"query-status\",\"id\":2}";
+    const char* request =
+        "{\"execute\":\"qmp_capabilities\",\"id\":1}{\"execute\":\"query-status\",\"id\":2}";
     ASSERT_GT(write(fd, request, strlen(request)), 0);
     EXPECT_EQ(Json::parse(read_line(fd))["id"], 1);
     EXPECT_EQ(Json::parse(read_line(fd))["return"]["status"], "running");

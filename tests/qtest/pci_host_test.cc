@@ -12,7 +12,7 @@ TEST(PciHost, HostBridgeIdentity) {
   QtestClient qt;
   EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x00, 4), 0x12378086u);  // device:vendor
   EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x08, 4), 0x06000002u);  // class 0600, rev 02
-  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x0e, 1), 0x00u);         // header type 0
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x0e, 1), 0x00u);        // header type 0
   // Byte and word reads land on the right bytes of the dword.
   EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x02, 2), 0x1237u);
   EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x0b, 1), 0x06u);

@@ -49,19 +49,19 @@ TEST(QtestProtocol, UnclaimedPortsAndMmio) {
 TEST(QtestProtocol, BadLinesFailWithoutHarm) {
   QtestClient qt;
   const char* bad[] = {
-      "frobnicate 1 2",        // unknown command
-      "outb",                  // missing arguments
-      "outb 0x10000 1",        // port out of range
-      "inb zzz",               // not a number
-      "inl -1",                // negative
-      "read 0 0",              // empty read
-      "read 0 0x100000000000", // absurd size
-      "write 0 4 zz",          // data without 0x
-      "write 0 4 0xzzzz",      // not hex
-      "b64write 0 4 !!!!",     // not base64
-      "memset 0 4 0x100",      // value out of range
-      "clock_step -5",         // negative time
-      "clock_step 1 2",        // extra argument
+      "frobnicate 1 2",         // unknown command
+      "outb",                   // missing arguments
+      "outb 0x10000 1",         // port out of range
+      "inb zzz",                // not a number
+      "inl -1",                 // negative
+      "read 0 0",               // empty read
+      "read 0 0x100000000000",  // absurd size
+      "write 0 4 zz",           // data without 0x
+      "write 0 4 0xzzzz",       // not hex
+      "b64write 0 4 !!!!",      // not base64
+      "memset 0 4 0x100",       // value out of range
+      "clock_step -5",          // negative time
+      "clock_step 1 2",         // extra argument
       "irq_intercept_in /machine/nothing",
       "set_irq_in ioapic unnamed-gpio-in 99 1",
   };

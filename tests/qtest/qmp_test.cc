@@ -58,15 +58,17 @@ TEST(Qmp, MalformedInputKeepsTheConnection) {
   EXPECT_EQ(qt.qmp_raw("nonsense\n")["error"]["class"], "GenericError");
   EXPECT_EQ(qt.qmp_raw("[1, 2]\n")["error"]["class"], "GenericError");
   EXPECT_EQ(qt.qmp_command(Json{{"execute", "no-such-command"}, {"id", 7}}),
-            (Json{{"error", {{"class", "CommandNotFound"},
-                             {"desc", "The command no-such-command has not been found"}}},
+            (Json{{"error",
+                   {{"class", "CommandNotFound"},
+                    {"desc", "The command no-such-command has not been found"}}},
                   {"id", 7}}));
   EXPECT_EQ(qt.qmp_command(Json{{"execute", "query-status"}, {"bogus", 1}})["error"]["class"],
             "GenericError");
   EXPECT_EQ(qt.qmp("query-status", {{"extra", 1}})["error"]["desc"],
             "Parameter 'extra' is unexpected");
   // Two commands in one write, and one split across writes.
-  Json first = qt.qmp_raw("{\"execute\":\"query-name\",\"id\":1}{\"execute\":\"query-status\",\"id\":2}");
+  Json first =
+      qt.qmp_raw("{\"execute\":\"query-name\",\"id\":1}{\"execute\":\"query-status\",\"id\":2}");
   EXPECT_EQ(first["id"], 1);
   EXPECT_EQ(qt.read_qmp_message()["id"], 2);
   EXPECT_EQ(qt.qmp("query-status")["return"]["status"], "running");

@@ -17,7 +17,9 @@
 namespace hvmd::test {
 namespace {
 
-[[noreturn]] void die(const std::string& what) { throw std::runtime_error(what); }
+[[noreturn]] void die(const std::string& what) {
+  throw std::runtime_error(what);
+}
 
 int listen_unix(const std::string& path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -97,9 +99,11 @@ QtestClient::QtestClient(const std::vector<std::string>& extra_args, bool handsh
   std::string qmp_path = dir_ + "/qmp.sock";
   int qtest_listen = listen_unix(qtest_path);
   int qmp_listen = listen_unix(qmp_path);
-  std::vector<std::string> args = {"-qtest", "unix:" + qtest_path, "-qtest-log", "/dev/null",
-                                   "-chardev", "socket,path=" + qmp_path + ",id=char0",
-                                   "-mon", "chardev=char0,mode=control", "-display", "none"};
+  std::vector<std::string> args = {"-qtest",     "unix:" + qtest_path,
+                                   "-qtest-log", "/dev/null",
+                                   "-chardev",   "socket,path=" + qmp_path + ",id=char0",
+                                   "-mon",       "chardev=char0,mode=control",
+                                   "-display",   "none"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   args.insert(args.end(), {"-accel", "qtest"});
   pid_ = spawn(args, -1);
@@ -172,7 +176,8 @@ std::string QtestClient::command(const std::string& line) {
     std::string reply = read_line(qtest_fd_, qtest_buffer_);
     if (reply.starts_with("IRQ ")) {
       bool raise = reply.compare(4, 5, "raise") == 0;
-      unsigned pin = static_cast<unsigned>(std::stoul(reply.substr(10)));  // "IRQ raise " or "IRQ lower "
+      unsigned pin =
+          static_cast<unsigned>(std::stoul(reply.substr(10)));  // "IRQ raise " or "IRQ lower "
       if (pin < irq_.size()) irq_[pin] = raise;
       continue;
     }
@@ -186,7 +191,8 @@ static uint64_t ok_value(const std::string& reply) {
 }
 
 void QtestClient::out(const char* cmd, uint16_t port, uint32_t value) {
-  std::string reply = command(std::string(cmd) + " " + std::to_string(port) + " " + std::to_string(value));
+  std::string reply =
+      command(std::string(cmd) + " " + std::to_string(port) + " " + std::to_string(value));
   if (reply != "OK") die("unexpected qtest reply: " + reply);
 }
 
@@ -210,15 +216,18 @@ void QtestClient::memwrite(uint64_t addr, const std::vector<uint8_t>& data) {
     hex += kHex[b >> 4];
     hex += kHex[b & 15];
   }
-  std::string reply = command("write " + std::to_string(addr) + " " + std::to_string(data.size()) + " " + hex);
+  std::string reply =
+      command("write " + std::to_string(addr) + " " + std::to_string(data.size()) + " " + hex);
   if (reply != "OK") die("unexpected qtest reply: " + reply);
 }
 
 std::vector<uint8_t> QtestClient::memread(uint64_t addr, size_t length) {
   std::string reply = command("read " + std::to_string(addr) + " " + std::to_string(length));
-  if (!reply.starts_with("OK 0x") || reply.size() != 5 + 2 * length) die("bad read reply: " + reply);
+  if (!reply.starts_with("OK 0x") || reply.size() != 5 + 2 * length)
+    die("bad read reply: " + reply);
   std::vector<uint8_t> out(length);
-  for (size_t i = 0; i < length; ++i) out[i] = static_cast<uint8_t>(std::stoul(reply.substr(5 + 2 * i, 2), nullptr, 16));
+  for (size_t i = 0; i < length; ++i)
+    out[i] = static_cast<uint8_t>(std::stoul(reply.substr(5 + 2 * i, 2), nullptr, 16));
   return out;
 }
 
@@ -265,7 +274,9 @@ Json QtestClient::qmp_raw(const std::string& text) {
   }
 }
 
-Json QtestClient::qmp_command(const Json& command) { return qmp_raw(command.dump() + "\n"); }
+Json QtestClient::qmp_command(const Json& command) {
+  return qmp_raw(command.dump() + "\n");
+}
 
 Json QtestClient::qmp(const std::string& execute, const Json& arguments) {
   Json command = {{"execute", execute}};

@@ -33,8 +33,8 @@ TEST_F(DispatcherTest, UnclaimedReadsAreAllOnesAndWritesAreDropped) {
   IoRequest m{.addr = 0xfe000000, .size = 8, .kind = IoKind::kMmio};
   dispatcher.handle(m);
   EXPECT_EQ(m.data, ~0ull);
-  IoRequest p{.addr = PciAddress::make(0, 3, 0).config_addr(0), .size = 4,
-              .kind = IoKind::kPciConfig};
+  IoRequest p{
+      .addr = PciAddress::make(0, 3, 0).config_addr(0), .size = 4, .kind = IoKind::kPciConfig};
   dispatcher.handle(p);
   EXPECT_EQ(p.data, 0xffffffffu);
 }
@@ -98,8 +98,8 @@ TEST_F(DispatcherTest, RepInsWriteGuestRamUpwardsAndDownwards) {
   EXPECT_EQ(words[0], 1);
   EXPECT_EQ(words[1], 2);
   EXPECT_EQ(words[2], 3);
-  IoRequest down{.addr = 0x1f0, .data = 0x2004, .count = 3, .size = 2, .df = true,
-                 .data_is_ptr = true};
+  IoRequest down{
+      .addr = 0x1f0, .data = 0x2004, .count = 3, .size = 2, .df = true, .data_is_ptr = true};
   dispatcher.handle(down);
   ASSERT_TRUE(ram.read(0x2000, words, sizeof(words)));
   EXPECT_EQ(words[2], 4);  // first item at the pointer, then downwards
@@ -111,27 +111,36 @@ TEST_F(DispatcherTest, RepOutsReadGuestRam) {
   dispatcher.map_ports(0x3f8, 1, &device, "uart");
   const uint8_t text[] = {'h', 'v', 'm'};
   ASSERT_TRUE(ram.write(0x3000, text, 3));
-  IoRequest r{.addr = 0x3f8, .data = 0x3000, .count = 3, .size = 1, .is_write = true,
-              .data_is_ptr = true};
+  IoRequest r{
+      .addr = 0x3f8, .data = 0x3000, .count = 3, .size = 1, .is_write = true, .data_is_ptr = true};
   dispatcher.handle(r);
-  EXPECT_EQ(device.log, (std::vector<Access>{{true, 0, 1, 'h'}, {true, 0, 1, 'v'},
-                                             {true, 0, 1, 'm'}}));
+  EXPECT_EQ(device.log,
+            (std::vector<Access>{{true, 0, 1, 'h'}, {true, 0, 1, 'v'}, {true, 0, 1, 'm'}}));
 }
 
 TEST_F(DispatcherTest, RepStosToMmioStepsTheDeviceAddress) {
   dispatcher.map_mmio(0xfebf0000, 0x100, &device, "regs");
-  IoRequest r{.addr = 0xfebf0010, .data = 0x55, .count = 3, .size = 4,
-              .kind = IoKind::kMmio, .is_write = true, .df = true};
+  IoRequest r{.addr = 0xfebf0010,
+              .data = 0x55,
+              .count = 3,
+              .size = 4,
+              .kind = IoKind::kMmio,
+              .is_write = true,
+              .df = true};
   dispatcher.handle(r);
-  EXPECT_EQ(device.log, (std::vector<Access>{{true, 0x10, 4, 0x55}, {true, 0x0c, 4, 0x55},
-                                             {true, 0x08, 4, 0x55}}));
+  EXPECT_EQ(device.log, (std::vector<Access>{
+                            {true, 0x10, 4, 0x55}, {true, 0x0c, 4, 0x55}, {true, 0x08, 4, 0x55}}));
 }
 
 TEST_F(DispatcherTest, RepMovsFromMmioToRam) {
   device.next_read_value = 0x10;
   dispatcher.map_mmio(0xfebf0000, 0x100, &device, "regs");
-  IoRequest r{.addr = 0xfebf0000, .data = 0x4000, .count = 2, .size = 8,
-              .kind = IoKind::kMmio, .data_is_ptr = true};
+  IoRequest r{.addr = 0xfebf0000,
+              .data = 0x4000,
+              .count = 2,
+              .size = 8,
+              .kind = IoKind::kMmio,
+              .data_is_ptr = true};
   dispatcher.handle(r);
   uint64_t q[2];
   ASSERT_TRUE(ram.read(0x4000, q, sizeof(q)));
@@ -146,8 +155,8 @@ TEST_F(DispatcherTest, DataPointerOutsideRamIsNeverDereferenced) {
   for (uint64_t bad : {0xa0000ull, 16ull << 20, ~0ull - 1}) {
     IoRequest in{.addr = 0x1f0, .data = bad, .count = 4, .size = 2, .data_is_ptr = true};
     dispatcher.handle(in);
-    IoRequest out{.addr = 0x1f0, .data = bad, .count = 1, .size = 2, .is_write = true,
-                  .data_is_ptr = true};
+    IoRequest out{
+        .addr = 0x1f0, .data = bad, .count = 1, .size = 2, .is_write = true, .data_is_ptr = true};
     dispatcher.handle(out);
   }
   // Reads happened (the device cannot know where the CPU will store them); writes, whose source
@@ -163,8 +172,7 @@ TEST_F(DispatcherTest, HugeRepCountIsBounded) {
   EXPECT_EQ(device.log.size(), Dispatcher::kMaxRepBytes / 4);
   // A buffer that starts in RAM and runs off its end: the items in RAM are done, then it stops.
   device.log.clear();
-  IoRequest edge{.addr = 0x1f0, .data = (16 << 20) - 8, .count = 4, .size = 4,
-                 .data_is_ptr = true};
+  IoRequest edge{.addr = 0x1f0, .data = (16 << 20) - 8, .count = 4, .size = 4, .data_is_ptr = true};
   dispatcher.handle(edge);
   EXPECT_EQ(device.log.size(), 3u);
 }
@@ -198,8 +206,12 @@ TEST_F(DispatcherTest, PciConfigRequestsDecodeBdfAndRegister) {
   // Config data from a guest pointer (Xen may send it that way).
   uint32_t value = 0xcafe;
   ASSERT_TRUE(ram.write(0x5000, &value, 4));
-  IoRequest w{.addr = address.config_addr(0x10), .data = 0x5000, .size = 4,
-              .kind = IoKind::kPciConfig, .is_write = true, .data_is_ptr = true};
+  IoRequest w{.addr = address.config_addr(0x10),
+              .data = 0x5000,
+              .size = 4,
+              .kind = IoKind::kPciConfig,
+              .is_write = true,
+              .data_is_ptr = true};
   dispatcher.handle(w);
   ASSERT_EQ(target.writes.size(), 1u);
   EXPECT_EQ(target.writes[0], std::make_tuple(0x10u, 4u, 0xcafeu));
@@ -232,11 +244,12 @@ TEST_F(DispatcherTest, ListenerSeesEveryChange) {
   dispatcher.move(id, 0xf1000000);
   dispatcher.unmap(id);
   dispatcher.map_ports(0x60, 1, &device, "kbd");
-  EXPECT_EQ(listener.events,
-            (std::vector<std::tuple<char, uint64_t, uint64_t, bool>>{
-                {'m', 0xf0000000, 0x1000, true}, {'m', 0xf0000000, 0x1000, false},
-                {'m', 0xf1000000, 0x1000, true}, {'m', 0xf1000000, 0x1000, false},
-                {'p', 0x60, 1, true}}));
+  EXPECT_EQ(listener.events, (std::vector<std::tuple<char, uint64_t, uint64_t, bool>>{
+                                 {'m', 0xf0000000, 0x1000, true},
+                                 {'m', 0xf0000000, 0x1000, false},
+                                 {'m', 0xf1000000, 0x1000, true},
+                                 {'m', 0xf1000000, 0x1000, false},
+                                 {'p', 0x60, 1, true}}));
 }
 
 TEST(GuestMemory, PcLayoutLeavesTheVgaWindowAndPciHoleOut) {

@@ -17,11 +17,13 @@ TEST(EventLoop, DispatchesFdsAndHostTimers) {
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   std::string got;
-  ASSERT_TRUE(loop.watch(fds[0], EPOLLIN, [&](uint32_t) {
-                    char buf[16];
-                    ssize_t n = read(fds[0], buf, sizeof(buf));
-                    got.append(buf, size_t(n));
-                  }).ok());
+  ASSERT_TRUE(loop.watch(fds[0], EPOLLIN,
+                         [&](uint32_t) {
+                           char buf[16];
+                           ssize_t n = read(fds[0], buf, sizeof(buf));
+                           got.append(buf, size_t(n));
+                         })
+                  .ok());
   ASSERT_EQ(write(fds[1], "hi", 2), 2);
   loop.run_once(1000);
   EXPECT_EQ(got, "hi");

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "devices/board.h"
-#include "dm/qmp/machine_commands.h"
 #include "dm/pci/pci_device.h"
+#include "dm/qmp/machine_commands.h"
 #include "tests/unit/test_devices.h"
 
 namespace hvmd::test {
@@ -39,11 +39,15 @@ class MachineTest : public ::testing::Test {
  protected:
   MachineTest() {
     devices::register_devices(registry);
-    registry.add({.name = "scratch", .description = "test", .pci = true, .hotpluggable = true,
+    registry.add({.name = "scratch",
+                  .description = "test",
+                  .pci = true,
+                  .hotpluggable = true,
                   .create = [](Machine&, OptionReader& props) -> Result<std::unique_ptr<Device>> {
                     auto v = props.number("value", UINT32_MAX);
                     if (!v) return v.error();
-                    return std::unique_ptr<Device>(new Scratch(static_cast<uint32_t>(v->value_or(0))));
+                    return std::unique_ptr<Device>(
+                        new Scratch(static_cast<uint32_t>(v->value_or(0))));
                   }});
     EXPECT_TRUE(devices::build_board(machine).ok());
   }
@@ -69,7 +73,8 @@ class MachineTest : public ::testing::Test {
 };
 
 TEST_F(MachineTest, DevicePropertiesAreChecked) {
-  EXPECT_EQ(add("scratch,value=5,frob=1").error().message, "device 'scratch': unknown parameter 'frob'");
+  EXPECT_EQ(add("scratch,value=5,frob=1").error().message,
+            "device 'scratch': unknown parameter 'frob'");
   EXPECT_FALSE(add("scratch,value=lots").ok());
   EXPECT_FALSE(add("scratch,id=1bad").ok());
   EXPECT_FALSE(add("scratch,bus=pci.7").ok());
@@ -95,7 +100,8 @@ TEST_F(MachineTest, QmpDeviceAddAndDel) {
   std::vector<std::string> sent;
   qmp::Session session(server, [&](std::string_view s) { sent.emplace_back(s); });
   session.feed(R"({"execute":"qmp_capabilities"})");
-  session.feed(R"({"execute":"device_add","arguments":{"driver":"scratch","id":"s1","addr":"6","value":42}})");
+  session.feed(
+      R"({"execute":"device_add","arguments":{"driver":"scratch","id":"s1","addr":"6","value":42}})");
   session.feed(R"({"execute":"query-pci"})");
   session.feed(R"({"execute":"device_del","arguments":{"id":"s1"}})");
   ASSERT_EQ(sent.size(), 5u);

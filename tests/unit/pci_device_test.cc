@@ -14,12 +14,18 @@ using namespace pci;
 class TestPciDevice final : public PciDevice {
  public:
   TestPciDevice()
-      : PciDevice({.vendor = 0x1af4, .device = 0x1234, .class_code = 0x020000, .revision = 3,
-                   .subsystem_vendor = 0x1af4, .subsystem = 1, .interrupt_pin = 1}) {
+      : PciDevice({.vendor = 0x1af4,
+                   .device = 0x1234,
+                   .class_code = 0x020000,
+                   .revision = 3,
+                   .subsystem_vendor = 0x1af4,
+                   .subsystem = 1,
+                   .interrupt_pin = 1}) {
     add_bar(0, BarType::kMemory32, 0x1000, &regs);
     add_bar(1, BarType::kIo, 0x20, &io);
     add_bar(2, BarType::kMemory64, 0x4000, &msix_bar_handler, /*prefetchable=*/true);
-    auto rom_memory = std::make_unique<DeviceMemory>("rom", 0x1800, DeviceMemory::Access::kReadOnly);
+    auto rom_memory =
+        std::make_unique<DeviceMemory>("rom", 0x1800, DeviceMemory::Access::kReadOnly);
     rom_memory->host_data()[0] = 0x55;
     rom_memory->host_data()[1] = 0xaa;
     set_rom(std::move(rom_memory));
@@ -47,7 +53,9 @@ class TestPciDevice final : public PciDevice {
 class PciDeviceTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(bus.plug(device, 0x18).ok()); }  // 03.0
-  uint32_t read(uint32_t reg, unsigned size = 4) { return dispatcher.pci_read(device.address(), reg, size); }
+  uint32_t read(uint32_t reg, unsigned size = 4) {
+    return dispatcher.pci_read(device.address(), reg, size);
+  }
   void write(uint32_t reg, uint32_t value, unsigned size = 4) {
     dispatcher.pci_write(device.address(), reg, size, value);
   }
@@ -83,12 +91,12 @@ TEST_F(PciDeviceTest, IdentityIsReadOnly) {
 }
 
 TEST_F(PciDeviceTest, BarSizingProtocol) {
-  EXPECT_EQ(size_mask(kBar0), 0xfffff000u);          // 4 KiB, 32-bit, non-prefetchable
-  EXPECT_EQ(size_mask(kBar0 + 4), 0xffffffe1u);      // 32 ports, I/O space bit
-  EXPECT_EQ(size_mask(kBar0 + 8), 0xffffc00cu);      // 16 KiB, 64-bit, prefetchable
-  EXPECT_EQ(size_mask(kBar0 + 12), 0xffffffffu);     // upper half of the 64-bit BAR
-  EXPECT_EQ(size_mask(kBar0 + 16), 0u);              // not implemented
-  EXPECT_EQ(size_mask(kRomAddress), 0xffffe001u);    // 8 KiB (0x1800 rounded up) + enable
+  EXPECT_EQ(size_mask(kBar0), 0xfffff000u);        // 4 KiB, 32-bit, non-prefetchable
+  EXPECT_EQ(size_mask(kBar0 + 4), 0xffffffe1u);    // 32 ports, I/O space bit
+  EXPECT_EQ(size_mask(kBar0 + 8), 0xffffc00cu);    // 16 KiB, 64-bit, prefetchable
+  EXPECT_EQ(size_mask(kBar0 + 12), 0xffffffffu);   // upper half of the 64-bit BAR
+  EXPECT_EQ(size_mask(kBar0 + 16), 0u);            // not implemented
+  EXPECT_EQ(size_mask(kRomAddress), 0xffffe001u);  // 8 KiB (0x1800 rounded up) + enable
 }
 
 TEST_F(PciDeviceTest, BarsDecodeOnlyWhenEnabled) {
@@ -182,7 +190,7 @@ TEST_F(PciDeviceTest, MsiDeliveryMaskingAndPending) {
   EXPECT_TRUE(irq.msis.empty());  // not enabled
   write(cap + kMsiAddressLow, 0xfee01000);
   write(cap + kMsiAddressHigh, 0);
-  write(cap + 0x0c, 0x4440, 2);                          // data
+  write(cap + 0x0c, 0x4440, 2);                                               // data
   write(cap + kMsiControl, kMsiControlEnable | 2 << kMsiControlMmeShift, 2);  // 4 vectors
   device.msi(3);
   ASSERT_EQ(irq.msis.size(), 1u);
@@ -191,7 +199,7 @@ TEST_F(PciDeviceTest, MsiDeliveryMaskingAndPending) {
   device.msi(1);
   EXPECT_EQ(irq.msis.size(), 1u);
   EXPECT_EQ(read(cap + 0x14), 1u << 1);  // pending
-  write(cap + 0x10, 0);  // unmask: the pending message goes out
+  write(cap + 0x10, 0);                  // unmask: the pending message goes out
   ASSERT_EQ(irq.msis.size(), 2u);
   EXPECT_EQ(irq.msis[1], (MsiMessage{0xfee01000, 0x4441}));
   EXPECT_EQ(read(cap + 0x14), 0u);
@@ -206,7 +214,7 @@ TEST_F(PciDeviceTest, MsixTableVectorAndFunctionMask) {
   uint8_t cap = static_cast<uint8_t>(read(read(kCapabilitiesPointer, 1) + 1, 1));
   ASSERT_EQ(read(cap, 1), kCapMsix);
   EXPECT_EQ(read(cap + kMsixControl, 2) & kMsixControlTableSizeMask, 7u);
-  EXPECT_EQ(read(cap + kMsixTable), 2u);           // offset 0, BIR 2
+  EXPECT_EQ(read(cap + kMsixTable), 2u);  // offset 0, BIR 2
   EXPECT_EQ(read(cap + kMsixPba), 0x2000u | 2u);
   uint64_t entry = 0xfe000000 + 5 * kMsixEntrySize;
   dispatcher.mmio_write(entry + kMsixEntryAddressLow, 4, 0xfee00000);

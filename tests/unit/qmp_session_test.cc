@@ -11,7 +11,8 @@ class QmpSessionTest : public ::testing::Test {
  protected:
   QmpSessionTest() {
     server.add_command("echo", [](const Json& args) { return qmp::Reply::success(args); });
-    server.add_command("fail", [](const Json&) { return qmp::Reply::error("it broke", "DeviceNotFound"); });
+    server.add_command("fail",
+                       [](const Json&) { return qmp::Reply::error("it broke", "DeviceNotFound"); });
   }
   std::vector<Json> take() {
     std::vector<Json> out;
@@ -44,7 +45,8 @@ TEST_F(QmpSessionTest, GreetingNegotiationAndIds) {
   session.feed(R"({"execute":"echo","arguments":{"a":"}{\"\\"},"id":3})");
   EXPECT_EQ(take()[0], (Json{{"return", {{"a", "}{\"\\"}}}, {"id", 3}}));
   session.feed(R"({"execute":"fail","id":4})");
-  EXPECT_EQ(take()[0], (Json{{"error", {{"class", "DeviceNotFound"}, {"desc", "it broke"}}}, {"id", 4}}));
+  EXPECT_EQ(take()[0],
+            (Json{{"error", {{"class", "DeviceNotFound"}, {"desc", "it broke"}}}, {"id", 4}}));
 }
 
 TEST_F(QmpSessionTest, StreamSplitting) {
@@ -70,7 +72,8 @@ TEST_F(QmpSessionTest, HostileInput) {
   // Deep nesting and a message over the limit are refused, and the session goes on.
   session.feed(std::string(100000, '['));
   session.feed(std::string(100000, ']'));
-  session.feed("{\"execute\":\"echo\",\"arguments\":{\"a\":\"" + std::string(2 << 20, 'x') + "\"}}");
+  session.feed("{\"execute\":\"echo\",\"arguments\":{\"a\":\"" + std::string(2 << 20, 'x') +
+               "\"}}");
   replies = take();
   ASSERT_EQ(replies.size(), 2u);
   EXPECT_EQ(replies[1]["error"]["desc"], "JSON message too large");

@@ -8,8 +8,8 @@ namespace {
 using Items = std::vector<std::pair<std::string, std::string>>;
 
 TEST(SubOptions, ImpliedKeyFlagsAndEscapes) {
-  auto o = SubOptions::parse("e1000,netdev=n0,mac=52:54:00:12:34:56,romfile=a,,b.rom,x-flag",
-                             "driver");
+  auto o =
+      SubOptions::parse("e1000,netdev=n0,mac=52:54:00:12:34:56,romfile=a,,b.rom,x-flag", "driver");
   ASSERT_TRUE(o.ok());
   EXPECT_EQ(o->items(), (Items{{"driver", "e1000"},
                                {"netdev", "n0"},
@@ -17,12 +17,13 @@ TEST(SubOptions, ImpliedKeyFlagsAndEscapes) {
                                {"romfile", "a,b.rom"},
                                {"x-flag", "on"}}));
   EXPECT_EQ(o->get("romfile"), "a,b.rom");
-  EXPECT_EQ(o->to_string(), "driver=e1000,netdev=n0,mac=52:54:00:12:34:56,romfile=a,,b.rom,x-flag=on");
+  EXPECT_EQ(o->to_string(),
+            "driver=e1000,netdev=n0,mac=52:54:00:12:34:56,romfile=a,,b.rom,x-flag=on");
 }
 
 TEST(SubOptions, EdgeCases) {
   EXPECT_EQ(SubOptions::parse("a=1,")->items(), (Items{{"a", "1"}}));  // trailing comma
-  EXPECT_EQ(SubOptions::parse("a=1,a=2")->get("a"), "2");             // last one wins
+  EXPECT_EQ(SubOptions::parse("a=1,a=2")->get("a"), "2");              // last one wins
   EXPECT_EQ(SubOptions::parse("a=x=y")->get("a"), "x=y");
   EXPECT_EQ(SubOptions::parse("path=/tmp/a,,,,b")->get("path"), "/tmp/a,,b");
   EXPECT_EQ(SubOptions::parse("a=1,,")->get("a"), "1,");

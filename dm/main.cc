@@ -156,11 +156,7 @@ int fail(const Error& error) {
   return 1;
 }
 
-}  // namespace
-}  // namespace hvmd
-
-int main(int argc, char** argv) {
-  using namespace hvmd;
+int run_main(int argc, char** argv) {
   auto config = parse_command_line(argc, argv);
   if (!config) return fail(config.error());
   if (config->show_help) {
@@ -195,4 +191,18 @@ int main(int argc, char** argv) {
   }
   if (!status) return fail(status.error());
   return *status;
+}
+
+}  // namespace
+}  // namespace hvmd
+
+int main(int argc, char** argv) {
+  // Nothing on the guest path throws; this is for host failures such as running out of memory
+  // while building the machine, which end the daemon with one line like any other error.
+  try {
+    return hvmd::run_main(argc, argv);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "hvmd: fatal: %s\n", e.what());
+    return 1;
+  }
 }

@@ -83,8 +83,8 @@ Msix::Msix(ConfigSpace& config, uint8_t cap, unsigned vectors, uint8_t bar, uint
       vectors_(vectors),
       table_offset_(table_offset),
       pba_offset_(pba_offset),
-      table_(vectors * 4),
-      pending_((vectors + 63) / 64) {
+      table_(size_t{vectors} * 4),
+      pending_((size_t{vectors} + 63) / 64) {
   config_.set16(cap_ + kMsixControl, static_cast<uint16_t>(vectors - 1));
   config_.set32(cap_ + kMsixTable, table_offset | bar);
   config_.set32(cap_ + kMsixPba, pba_offset | bar);

@@ -95,7 +95,7 @@ Result<SubOptions> device_options_from_json(const Json& arguments) {
   return options;
 }
 
-void register_machine_commands(Server& server, Machine& machine, MachineHooks hooks) {
+void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks) {
   server.add_command("query-version", [](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;
     Server::Version v;

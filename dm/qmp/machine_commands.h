@@ -12,7 +12,7 @@ struct MachineHooks {
   std::function<void()> quit;  // stops the daemon after the reply is sent
 };
 
-void register_machine_commands(Server& server, Machine& machine, MachineHooks hooks);
+void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks);
 
 // query-pci's description of bus 0, as QEMU's PciInfo schema has it.
 Json describe_pci_bus(Machine& machine);

@@ -69,22 +69,22 @@ void Dispatcher::move(MappingId id, uint64_t new_base) {
   if (new_base + m.length < new_base ||
       (m.kind == IoKind::kPort && new_base + m.length > kPortSpace))
     return;
-  notify(m, false);
-  uint64_t old_base = m.base;
+  Mapping old = m;
   m.base = new_base;
   m.sequence = next_sequence_++;
-  refresh(m.kind, old_base, m.length);
+  refresh(m.kind, old.base, m.length);
   refresh(m.kind, new_base, m.length);
+  notify(old, false);
   notify(m, true);
 }
 
 void Dispatcher::unmap(MappingId id) {
   if (id == kNoMapping || id >= mappings_.size() || mappings_[id].sequence == 0) return;
   Mapping& m = mappings_[id];
-  notify(m, false);
   m.sequence = 0;
   m.handler = nullptr;
   refresh(m.kind, m.base, m.length);
+  notify(m, false);  // after the change, so a listener that looks at mappings() sees it gone
 }
 
 void Dispatcher::notify(const Mapping& m, bool mapped) {

@@ -29,7 +29,8 @@ class PciConfigTarget {
 };
 
 // Transports that must tell a hypervisor where devices live (Xen's ioreq-server ranges, KVM
-// memory slots) observe the dispatcher's mappings through this.
+// memory slots) observe the dispatcher's mappings through this. Calls come after the change, so
+// mappings() already shows it.
 class MappingListener {
  public:
   virtual ~MappingListener() = default;

@@ -10,31 +10,6 @@
 namespace hvmd::test {
 namespace {
 
-// A hot-pluggable PCI device with one property and one register, to exercise the framework.
-class Scratch final : public pci::PciDevice {
- public:
-  explicit Scratch(uint32_t initial)
-      : PciDevice({.vendor = 0x1b36, .device = 0x0005, .class_code = 0xff0000}), value_(initial) {
-    add_bar(0, pci::BarType::kIo, 4, &regs_);
-  }
-  std::string_view type() const override { return "scratch"; }
-  uint64_t reg_read(uint64_t, unsigned) { return value_; }
-  void reg_write(uint64_t, unsigned, uint64_t v) { value_ = static_cast<uint32_t>(v); }
-
- protected:
-  void save_device(StateWriter& out) const override { out.u32(value_); }
-  Result<void> load_device(StateReader& in) override {
-    auto v = in.u32();
-    if (!v) return v.error();
-    value_ = *v;
-    return ok();
-  }
-
- private:
-  uint32_t value_;
-  MemberIoHandler<Scratch, &Scratch::reg_read, &Scratch::reg_write> regs_{*this};
-};
-
 class MachineTest : public ::testing::Test {
  protected:
   MachineTest() {
@@ -47,7 +22,7 @@ class MachineTest : public ::testing::Test {
                     auto v = props.number("value", UINT32_MAX);
                     if (!v) return v.error();
                     return std::unique_ptr<Device>(
-                        new Scratch(static_cast<uint32_t>(v->value_or(0))));
+                        new ScratchDevice(static_cast<uint32_t>(v->value_or(0))));
                   }});
     EXPECT_TRUE(devices::build_board(machine).ok());
   }

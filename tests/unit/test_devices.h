@@ -1,6 +1,7 @@
 // Small devices and fakes shared by the unit tests.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "dm/dispatcher.h"
 #include "dm/guest_memory.h"
 #include "dm/interrupts.h"
+#include "dm/pci/pci_device.h"
 
 namespace hvmd::test {
 
@@ -51,6 +53,44 @@ class FakeInterrupts final : public InterruptSink {
   std::map<std::pair<uint8_t, unsigned>, bool> intx;
   std::map<unsigned, unsigned> routes;
   std::vector<MsiMessage> msis;
+};
+
+// A PCI function with one 32-bit register behind an I/O BAR (BAR0, 4 ports) and a 4 KiB memory
+// BAR (BAR1) whose dwords are a small register file; state is saved. Hot-pluggable in the tests'
+// registries.
+class ScratchDevice final : public pci::PciDevice {
+ public:
+  static constexpr uint32_t kMemoryBarSize = 4096;
+  explicit ScratchDevice(uint32_t initial)
+      : PciDevice({.vendor = 0x1b36, .device = 0x0005, .class_code = 0xff0000}), value_(initial) {
+    add_bar(0, pci::BarType::kIo, 4, &io_);
+    add_bar(1, pci::BarType::kMemory32, kMemoryBarSize, &memory_);
+  }
+  std::string_view type() const override { return "scratch"; }
+  uint64_t io_read(uint64_t, unsigned) { return value_; }
+  void io_write(uint64_t, unsigned, uint64_t v) { value_ = static_cast<uint32_t>(v); }
+  uint64_t mem_read(uint64_t offset, unsigned) {
+    return registers_[offset / 4 % registers_.size()];
+  }
+  void mem_write(uint64_t offset, unsigned, uint64_t v) {
+    registers_[offset / 4 % registers_.size()] = static_cast<uint32_t>(v);
+  }
+
+ protected:
+  void save_device(StateWriter& out) const override { out.u32(value_); }
+  Result<void> load_device(StateReader& in) override {
+    auto v = in.u32();
+    if (!v) return v.error();
+    value_ = *v;
+    return ok();
+  }
+
+ private:
+  uint32_t value_;
+  std::array<uint32_t, kMemoryBarSize / 4> registers_{};
+  MemberIoHandler<ScratchDevice, &ScratchDevice::io_read, &ScratchDevice::io_write> io_{*this};
+  MemberIoHandler<ScratchDevice, &ScratchDevice::mem_read, &ScratchDevice::mem_write> memory_{
+      *this};
 };
 
 }  // namespace hvmd::test

@@ -1,0 +1,53 @@
+// MapCache: guest RAM for the Xen transport. Guest pages are mapped from the domain on demand in
+// 1 MiB buckets (single pages where a bucket holds non-RAM), kept in a bounded LRU cache, and all
+// dropped when Xen sends IOREQ_TYPE_INVALIDATE (the guest's memory map changed). A view returned
+// by map() is valid until the next map() or invalidate(), which is within one guest access.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <unordered_map>
+
+#include "dm/guest_memory.h"
+#include "ioreq/xen/xen_platform.h"
+
+namespace hvmd::xen {
+
+class MapCache final : public GuestMemory {
+ public:
+  static constexpr uint64_t kPageShift = 12;
+  static constexpr uint64_t kBucketShift = 20;
+  static constexpr uint64_t kPagesPerBucket = 1ull << (kBucketShift - kPageShift);
+  // Bounded address space: at most this many live mappings (1 GiB of buckets).
+  static constexpr size_t kMaxEntries = 1024;
+
+  explicit MapCache(XenPlatform& platform) : platform_(platform) {}
+  ~MapCache() override;
+  MapCache(const MapCache&) = delete;
+  MapCache& operator=(const MapCache&) = delete;
+
+  std::span<uint8_t> map(uint64_t gpa, uint64_t length) override;
+  void mark_dirty(uint64_t gpa, uint64_t length) override;
+
+  void invalidate();
+  // While live migration runs (QMP xen-set-global-dirty-log), DMA writes are reported to Xen.
+  void set_dirty_logging(bool enabled) { dirty_logging_ = enabled; }
+  size_t live_mappings() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    uint8_t* address;
+    uint64_t pages;
+    std::list<uint64_t>::iterator lru;
+  };
+  // Key: bucket number for whole buckets, or (1 << 63 | gfn) for a single page.
+  Entry* lookup(uint64_t key, uint64_t first_gfn, uint64_t pages);
+  void evict_one();
+
+  XenPlatform& platform_;
+  std::unordered_map<uint64_t, Entry> entries_;
+  std::list<uint64_t> lru_;  // front: most recently used
+  bool dirty_logging_ = false;
+};
+
+}  // namespace hvmd::xen

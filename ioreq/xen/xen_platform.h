@@ -1,0 +1,61 @@
+// XenPlatform: every call the Xen transport makes into the hypervisor, behind one narrow interface.
+// libxen_platform.cc implements it with libxendevicemodel, libxenforeignmemory and libxenevtchn;
+// the tests implement it with a simulated hypervisor (shared pages in-process, threads posting
+// requests as Xen does, a pipe standing in for the event-channel device).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <xen/hvm/ioreq.h>
+#include <xen/xen.h>
+
+#include "dm/io_request.h"
+#include "dm/result.h"
+
+namespace hvmd::xen {
+
+struct IoreqPages {
+  shared_iopage_t* sync = nullptr;        // one ioreq_t slot per vCPU
+  buffered_iopage_t* buffered = nullptr;  // the buffered-write ring
+};
+
+enum class ShutdownReason { kPoweroff, kReboot };
+
+class XenPlatform {
+ public:
+  virtual ~XenPlatform() = default;
+
+  // Ioreq server lifecycle. create_server asks for buffered ioreqs (atomic pointer updates).
+  virtual Result<void> create_server() = 0;
+  virtual Result<IoreqPages> map_pages() = 0;
+  virtual Result<uint32_t> buffered_remote_port() = 0;
+  virtual Result<unsigned> vcpu_count() = 0;
+  virtual Result<void> set_server_enabled(bool enabled) = 0;
+  virtual void destroy_server() = 0;
+  // Claims (or releases) an inclusive range of ports or guest-physical addresses.
+  virtual Result<void> map_range(IoKind kind, uint64_t first, uint64_t last, bool claim) = 0;
+  virtual Result<void> map_pci(PciAddress address, bool claim) = 0;
+
+  // Event channels, with xenevtchn's semantics: a pending port is masked until unmasked.
+  virtual int event_fd() = 0;
+  virtual Result<uint32_t> bind(uint32_t remote_port) = 0;
+  virtual std::optional<uint32_t> next_pending() = 0;
+  virtual void unmask(uint32_t local_port) = 0;
+  virtual void notify(uint32_t local_port) = 0;
+
+  // Guest memory by frame number: a mapping of count pages, or nullptr if any is not RAM.
+  virtual void* map_guest(uint64_t first_gfn, uint64_t count) = 0;
+  virtual void unmap_guest(void* address, uint64_t count) = 0;
+  // Tells Xen the device model wrote these guest pages (needed while migrating).
+  virtual void modified_memory(uint64_t first_gfn, uint64_t count) = 0;
+
+  // Interrupts and domain control.
+  virtual void set_isa_irq_level(unsigned irq, bool level) = 0;
+  virtual void set_pci_intx_level(PciAddress device, unsigned pin, bool level) = 0;
+  virtual void set_pci_link_route(unsigned link, unsigned isa_irq) = 0;
+  virtual void inject_msi(uint64_t address, uint32_t data) = 0;
+  virtual void shutdown(ShutdownReason reason) = 0;
+};
+
+}  // namespace hvmd::xen

@@ -1,0 +1,231 @@
+// The Xen transport's protocol engine against a simulated hypervisor: vCPU threads post requests
+// into the shared page as Xen does while the device thread serves them.
+#include "ioreq/xen/ioreq_server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include "devices/board.h"
+#include "dm/machine.h"
+#include "tests/unit/test_devices.h"
+#include "tests/xen/sim_xen.h"
+
+namespace hvmd::test {
+namespace {
+
+constexpr uint64_t kRam = 16 << 20;
+constexpr uint64_t kScratchBar = 0xfebf0000;
+
+uint64_t pci_addr(uint8_t devfn, uint32_t reg) {
+  return PciAddress{0, 0, devfn}.config_addr(reg);
+}
+
+class XenServerTest : public ::testing::Test {
+ protected:
+  XenServerTest() {
+    devices::register_devices(registry);
+    EXPECT_TRUE(loop.init().ok());
+    EXPECT_TRUE(devices::build_board(machine).ok());
+    auto scratch = machine.add_board_device(std::make_unique<ScratchDevice>(0), 0x18);  // 03.0
+    EXPECT_TRUE(scratch.ok());
+    machine.dispatcher().map_mmio(0xa0000, 0x20000, &vga_window, "vga-window");
+    machine.dispatcher().map_ports(0x1f0, 8, &data_port, "data");
+  }
+  ~XenServerTest() override { stop(); }
+
+  void start(bool run_thread = true) {
+    ASSERT_TRUE(server.start().ok());
+    if (run_thread)
+      dm_thread = std::thread([this] {
+        while (!done) loop.run_once(5);
+      });
+  }
+  void stop() {
+    done = true;
+    if (dm_thread.joinable()) dm_thread.join();
+  }
+  uint64_t pci_read(unsigned vcpu, uint8_t devfn, uint32_t reg, unsigned size = 4) {
+    return xen.access(vcpu, IOREQ_TYPE_PCI_CONFIG, pci_addr(devfn, reg), size, true, 0);
+  }
+  void pci_write(unsigned vcpu, uint8_t devfn, uint32_t reg, unsigned size, uint32_t value) {
+    xen.access(vcpu, IOREQ_TYPE_PCI_CONFIG, pci_addr(devfn, reg), size, false, value);
+  }
+
+  SimXen xen{4, kRam};
+  xen::MapCache memory{xen};
+  Clock clock{Clock::Mode::kVirtual};
+  EventLoop loop{clock};
+  FakeInterrupts irq;
+  DeviceRegistry registry;
+  Machine machine{MachineOptions{.ram_bytes = kRam}, clock, memory, irq, registry};
+  RecordingDevice vga_window;
+  RecordingDevice data_port;
+  xen::IoreqServer server{xen, machine.dispatcher(), memory, loop};
+  std::thread dm_thread;
+  std::atomic<bool> done{false};
+};
+
+TEST_F(XenServerTest, StartClaimsWhatTheMachineDecodes) {
+  start();
+  EXPECT_TRUE(xen.enabled());
+  EXPECT_EQ(server.vcpus(), 4u);
+  auto ports = xen.claimed(IoKind::kPort);
+  EXPECT_TRUE(ports.count({0xcf8, 0xcff})) << "config mechanism #1";
+  EXPECT_TRUE(ports.count({0x1f0, 0x1f7}));
+  EXPECT_TRUE(xen.claimed(IoKind::kMmio).count({0xa0000, 0xbffff}));
+  EXPECT_EQ(xen.claimed_pci(), (std::set<uint8_t>{0x00, 0x18}));
+}
+
+TEST_F(XenServerTest, PciConfigRequestsDecodeSbdfAndRegister) {
+  start();
+  EXPECT_EQ(pci_read(0, 0x00, 0x00), 0x12378086u);
+  EXPECT_EQ(pci_read(1, 0x00, 0x02, 2), 0x1237u);
+  EXPECT_EQ(pci_read(2, 0x18, 0x00), 0x00051b36u);
+  EXPECT_EQ(pci_read(3, 0x20, 0x00), 0xffffffffu);  // nothing at 04.0
+  // Port I/O to 0xcf8/0xcfc reaches the host bridge too (Xen forwards both).
+  xen.access(0, IOREQ_TYPE_PIO, 0xcf8, 4, false, 0x80001800);
+  EXPECT_EQ(xen.access(0, IOREQ_TYPE_PIO, 0xcfc, 4, true, 0), 0x00051b36u);
+}
+
+TEST_F(XenServerTest, ConcurrentVcpus) {
+  start();
+  constexpr int kRequests = 2000;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> vcpus;
+  for (unsigned v = 0; v < 4; ++v) {
+    vcpus.emplace_back([&, v] {
+      for (int i = 0; i < kRequests; ++i) {
+        if (pci_read(v, 0x00, 0x00) != 0x12378086u) ++wrong;
+        // MMIO to the scratch device is not decoded yet: all ones, never another vCPU's data.
+        if (xen.access(v, IOREQ_TYPE_COPY, kScratchBar + 4 * v, 4, true, 0) != 0xffffffffu) ++wrong;
+      }
+    });
+  }
+  for (auto& t : vcpus) t.join();
+  EXPECT_EQ(wrong, 0);
+}
+
+TEST_F(XenServerTest, BarRelocationFollowsTheGuest) {
+  start();
+  pci_write(0, 0x18, 0x14, 4, kScratchBar);  // BAR1: memory
+  pci_write(0, 0x18, 0x04, 2, 0x0002);       // memory decode on
+  EXPECT_TRUE(xen.claimed(IoKind::kMmio).count({kScratchBar, kScratchBar + 0xfff}));
+  xen.access(1, IOREQ_TYPE_COPY, kScratchBar + 8, 4, false, 0xc0ffee);
+  EXPECT_EQ(xen.access(2, IOREQ_TYPE_COPY, kScratchBar + 8, 4, true, 0), 0xc0ffeeu);
+  pci_write(0, 0x18, 0x14, 4, 0xfeb00000);  // move it
+  auto mmio = xen.claimed(IoKind::kMmio);
+  EXPECT_FALSE(mmio.count({kScratchBar, kScratchBar + 0xfff}));
+  EXPECT_TRUE(mmio.count({0xfeb00000, 0xfeb00fff}));
+  EXPECT_EQ(xen.access(3, IOREQ_TYPE_COPY, 0xfeb00008, 4, true, 0), 0xc0ffeeu);
+  pci_write(0, 0x18, 0x04, 2, 0x0000);  // decode off: released
+  EXPECT_FALSE(xen.claimed(IoKind::kMmio).count({0xfeb00000, 0xfeb00fff}));
+}
+
+TEST_F(XenServerTest, BufferedRingWrapsAndJoinsQwords) {
+  start();
+  constexpr int kWrites = 1500;  // three laps of the 511-slot ring
+  std::thread producer([&] {
+    for (int i = 0; i < kWrites; ++i) {
+      if (i % 3 == 0)
+        xen.buffered_write(IOREQ_TYPE_COPY, 0xa0000 + 8 * (i % 64), 8, 0x1111111100000000ull | i);
+      else
+        xen.buffered_write(IOREQ_TYPE_COPY, 0xa0000 + 4 * (i % 64), 4, 0x2200 + i);
+    }
+  });
+  producer.join();
+  // A synchronous request drains everything buffered before it.
+  pci_read(0, 0x00, 0x00);
+  stop();
+  ASSERT_EQ(vga_window.log.size(), static_cast<size_t>(kWrites));
+  for (int i = 0; i < kWrites; ++i) {
+    const auto& w = vga_window.log[i];
+    ASSERT_TRUE(w.is_write);
+    if (i % 3 == 0) {
+      EXPECT_EQ(w.size, 8u) << i;
+      EXPECT_EQ(w.value, 0x1111111100000000ull | i) << i;
+      EXPECT_EQ(w.offset, 8u * (i % 64)) << i;
+    } else {
+      EXPECT_EQ(w.size, 4u) << i;
+      EXPECT_EQ(w.value, 0x2200u + i) << i;
+    }
+  }
+}
+
+TEST_F(XenServerTest, RepStringIoWithDataPointers) {
+  data_port.next_read_value = 0x100;
+  start();
+  // rep insw, upwards then downwards (DF set): the device's values land in guest RAM.
+  xen.access(0, IOREQ_TYPE_PIO, 0x1f0, 2, true, 0x8000, 4, /*data_is_ptr=*/true, /*df=*/false);
+  xen.access(1, IOREQ_TYPE_PIO, 0x1f0, 2, true, 0x9006, 4, true, /*df=*/true);
+  // rep outsb from RAM.
+  std::memcpy(xen.ram() + 0xa000, "xen", 3);
+  xen.access(2, IOREQ_TYPE_PIO, 0x1f0, 1, false, 0xa000, 3, true, false);
+  stop();
+  uint16_t up[4], down[4];
+  std::memcpy(up, xen.ram() + 0x8000, 8);
+  std::memcpy(down, xen.ram() + 0x9000, 8);
+  EXPECT_EQ(up[0], 0x100);
+  EXPECT_EQ(up[3], 0x103);
+  EXPECT_EQ(down[3], 0x104);  // first item at the pointer, then downwards
+  EXPECT_EQ(down[0], 0x107);
+  ASSERT_GE(data_port.log.size(), 3u);
+  EXPECT_EQ(data_port.log[data_port.log.size() - 3].value, 'x');
+  EXPECT_EQ(data_port.log.back().value, 'n');
+}
+
+TEST_F(XenServerTest, InvalidateDropsEveryGuestMapping) {
+  start();
+  xen.access(0, IOREQ_TYPE_PIO, 0x1f0, 2, true, 0x8000, 4, true, false);
+  EXPECT_GT(xen.live_guest_mappings(), 0u);
+  xen.access(1, IOREQ_TYPE_INVALIDATE, 0, 4, false, ~0ull);
+  EXPECT_EQ(xen.live_guest_mappings(), 0u);
+  // Guest memory is mapped again on the next access.
+  xen.access(2, IOREQ_TYPE_PIO, 0x1f0, 2, true, 0x8000, 1, true, false);
+  EXPECT_EQ(xen.live_guest_mappings(), 1u);
+}
+
+TEST_F(XenServerTest, TimeOffsetArrivesThroughTheBufferedRing) {
+  std::atomic<int64_t> reported{0};
+  server.on_time_offset([&](int64_t seconds) { reported = seconds; });
+  start();
+  xen.buffered_write(IOREQ_TYPE_TIMEOFFSET, 0, 8, static_cast<uint64_t>(-3600));
+  pci_read(0, 0x00, 0x00);
+  EXPECT_EQ(reported, -3600);
+}
+
+TEST_F(XenServerTest, RequestArrivingDuringSaveIsServedAfterIt) {
+  start(/*run_thread=*/false);
+  std::atomic<uint64_t> answer{0};
+  // The vCPU posts while the device thread is busy saving; it waits, as it would in Xen.
+  std::thread vcpu([&] { answer = pci_read(0, 0x00, 0x00); });
+  while (!xen.enabled()) std::this_thread::yield();
+  std::vector<uint8_t> state = machine.save_state();
+  EXPECT_EQ(answer, 0u);
+  while (answer == 0) loop.run_once(5);
+  vcpu.join();
+  EXPECT_EQ(answer, 0x12378086u);
+  EXPECT_TRUE(machine.load_state(state).ok());
+}
+
+TEST_F(XenServerTest, DirtyLoggingReportsDmaWrites) {
+  memory.set_dirty_logging(true);
+  start();
+  xen.access(0, IOREQ_TYPE_PIO, 0x1f0, 2, true, 0x8ffe, 2, true, false);  // crosses a page
+  stop();
+  auto modified = xen.modified();
+  ASSERT_FALSE(modified.empty());
+  EXPECT_EQ(modified.back(), (std::pair<uint64_t, uint64_t>{8, 2}));
+}
+
+TEST(MergeRanges, UnionOfOverlappingAndAdjacentRanges) {
+  using xen::Interval;
+  EXPECT_EQ(xen::merge_ranges({{0xcf8, 0xcff}, {0xcf9, 0xcf9}, {0x60, 0x60}, {0x61, 0x64}}),
+            (std::vector<Interval>{{0x60, 0x64}, {0xcf8, 0xcff}}));
+  EXPECT_EQ(xen::merge_ranges({}), std::vector<Interval>{});
+}
+
+}  // namespace
+}  // namespace hvmd::test

@@ -1,0 +1,92 @@
+// A simulated hypervisor for the Xen transport's tests. It implements XenPlatform for the device
+// model side and, for the test, the hypervisor side: vCPU threads post requests into the shared
+// page and block until the response, exactly as Xen's ioreq_send/wait_for_io do; buffered writes
+// go into the ring as ioreq_send_buffered writes them (two slots for 8 bytes, pointer rebasing in
+// atomic mode). Event channels are a pipe carrying one pending port per 4-byte record (what
+// xenevtchn_pending returns) and an eventfd per port for the kick back to the vCPU.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "ioreq/xen/xen_platform.h"
+
+namespace hvmd::test {
+
+class SimXen final : public xen::XenPlatform {
+ public:
+  static constexpr uint32_t kFirstRemotePort = 100;
+  SimXen(unsigned vcpus, uint64_t ram_bytes);
+  ~SimXen() override;
+
+  // --- hypervisor side, called from vCPU threads ---
+  // Posts a synchronous request for vcpu and waits for the device model's answer (the data).
+  uint64_t access(unsigned vcpu, uint8_t type, uint64_t addr, unsigned size, bool is_read,
+                  uint64_t data, uint32_t count = 1, bool data_is_ptr = false, bool df = false);
+  // Appends a buffered write (size 1, 2, 4 or 8) and kicks the buffered port.
+  void buffered_write(uint8_t type, uint32_t addr, unsigned size, uint64_t data);
+  uint8_t* ram() { return ram_.data(); }
+
+  // What the device model told the hypervisor.
+  struct RangeCall {
+    IoKind kind;
+    uint64_t first, last;
+    bool claim;
+  };
+  std::vector<RangeCall> range_calls() const;
+  std::set<std::pair<uint64_t, uint64_t>> claimed(IoKind kind) const;
+  std::set<uint8_t> claimed_pci() const;
+  bool enabled() const { return enabled_; }
+  size_t live_guest_mappings() const { return live_mappings_; }
+  std::vector<std::pair<uint64_t, uint32_t>> msis() const;
+
+  // --- XenPlatform (device model side) ---
+  Result<void> create_server() override;
+  Result<xen::IoreqPages> map_pages() override;
+  Result<uint32_t> buffered_remote_port() override { return kFirstRemotePort + vcpus_; }
+  Result<unsigned> vcpu_count() override { return vcpus_; }
+  Result<void> set_server_enabled(bool enabled) override;
+  void destroy_server() override { destroyed_ = true; }
+  Result<void> map_range(IoKind kind, uint64_t first, uint64_t last, bool claim) override;
+  Result<void> map_pci(PciAddress address, bool claim) override;
+  int event_fd() override { return pending_pipe_[0]; }
+  Result<uint32_t> bind(uint32_t remote_port) override;
+  std::optional<uint32_t> next_pending() override;
+  void unmask(uint32_t) override {}
+  void notify(uint32_t local_port) override;
+  void* map_guest(uint64_t first_gfn, uint64_t count) override;
+  void unmap_guest(void* address, uint64_t count) override;
+  void modified_memory(uint64_t first_gfn, uint64_t count) override;
+  void set_isa_irq_level(unsigned, bool) override {}
+  void set_pci_intx_level(PciAddress, unsigned, bool) override {}
+  void set_pci_link_route(unsigned, unsigned) override {}
+  void inject_msi(uint64_t address, uint32_t data) override;
+  void shutdown(xen::ShutdownReason) override {}
+
+  std::vector<std::pair<uint64_t, uint64_t>> modified() const;
+
+ private:
+  void kick_device_model(uint32_t remote_port);
+
+  unsigned vcpus_;
+  std::vector<uint8_t> ram_;
+  shared_iopage_t* sync_page_ = nullptr;
+  buffered_iopage_t* buffered_page_ = nullptr;
+  int pending_pipe_[2] = {-1, -1};
+  std::map<uint32_t, uint32_t> local_of_remote_;
+  std::map<uint32_t, int> kick_fd_;  // local port -> eventfd the vCPU waits on
+  std::atomic<bool> enabled_{false};
+  bool destroyed_ = false;
+  std::atomic<size_t> live_mappings_{0};
+  std::mutex buffered_lock_;
+  mutable std::mutex log_lock_;
+  std::vector<RangeCall> range_calls_;
+  std::set<uint8_t> pci_;
+  std::vector<std::pair<uint64_t, uint32_t>> msis_;
+  std::vector<std::pair<uint64_t, uint64_t>> modified_;
+};
+
+}  // namespace hvmd::test

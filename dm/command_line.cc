@@ -4,6 +4,8 @@
 
 #include <cctype>
 
+#include "dm/guest_memory.h"
+
 namespace hvmd {
 namespace po = boost::program_options;
 namespace {
@@ -45,6 +47,17 @@ constexpr OptionInfo kOptions[] = {
     {"D", "FILE", "write hvmd's log to FILE"},
     {"pidfile", "FILE", "write the process id to FILE"},
     {"daemonize", nullptr, "detach once ready"},
+    {"xen-domid", "DOMID", "serve Xen domain DOMID (implies -accel xen)"},
+    {"xen-domid-restrict", nullptr, "restrict Xen handles to the domain (hvmd always does)"},
+    {"boot", "order=DRIVES", "boot order, e.g. order=cda"},
+    {"k", "LAYOUT", "keyboard layout of the VNC server"},
+    {"usb", nullptr, "a USB controller"},
+    {"usbdevice", "tablet|mouse|keyboard", "a USB input device"},
+    {"net", "none", "no default network card (only none)"},
+    {"runas", "USER", "drop to USER's uid and gid once set up"},
+    {"chroot", "DIR", "chroot to DIR once set up"},
+    {"run-with", "chroot=DIR,user=USER", "the same two, QEMU 9 style"},
+    {"incoming", "fd:N", "restore device state read from file descriptor N"},
     {"help", nullptr, "this list (also -h)"},
     {"version", nullptr, "print the version"},
 };
@@ -127,6 +140,12 @@ Result<void> parse_machine(const std::string& text, Config& config) {
     config.accel = *parsed;
   }
   r.ignore("suppress-vmdesc");  // a migration-stream detail of QEMU's; hvmd has no vmdesc
+  auto below_4g = r.size("max-ram-below-4g", 1);
+  if (!below_4g) return below_4g.error();
+  if (*below_4g && (**below_4g > RamLayout::kMaxBelow4g || **below_4g < (1ull << 20)))
+    return make_error("-machine %s: max-ram-below-4g must be between 1 MiB and 3.5 GiB",
+                      text.c_str());
+  if (*below_4g) config.machine.max_ram_below_4g = **below_4g;
   HVMD_TRY(r.finish());
   if (config.machine.type == "xenfv" && !config.accel) config.accel = Accel::kXen;
   return ok();
@@ -324,6 +343,70 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     config.pidfile = v;
     return ok();
   }));
+  HVMD_TRY(each(vm, "xen-domid", [&](const std::string& v) -> Result<void> {
+    auto domid = parse_number(v, 0x7fef);  // DOMID_FIRST_RESERVED - 1
+    if (!domid || *domid == 0) return make_error("-xen-domid %s: not a guest domain id", v.c_str());
+    config.xen_domid = static_cast<uint32_t>(*domid);
+    return ok();
+  }));
+  config.xen_domid_restrict = vm["xen-domid-restrict"].as<bool>();
+  HVMD_TRY(each(vm, "boot", [&](const std::string& v) -> Result<void> {
+    auto options = SubOptions::parse(v, "order");
+    if (!options) return make_error("-boot %s: %s", v.c_str(), options.error().message.c_str());
+    OptionReader r(*options, "-boot " + v);
+    std::string order = r.string("order").value_or("");
+    for (const char* key : {"once", "menu", "splash", "splash-time", "reboot-timeout", "strict"})
+      r.ignore(key);
+    HVMD_TRY(r.finish());
+    if (order.find_first_not_of("acdn") != std::string::npos)
+      return make_error("-boot %s: order takes drive letters a, c, d, n", v.c_str());
+    config.boot_order = order;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "k", [&](const std::string& v) -> Result<void> {
+    config.keymap = v;
+    return ok();
+  }));
+  config.usb = vm["usb"].as<bool>();
+  HVMD_TRY(each(vm, "usbdevice", [&](const std::string& v) -> Result<void> {
+    if (v != "tablet" && v != "mouse" && v != "keyboard")
+      return make_error("-usbdevice %s: not supported (tablet, mouse, keyboard)", v.c_str());
+    config.usb = true;
+    config.usb_devices.push_back(v);
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "net", [&](const std::string& v) -> Result<void> {
+    if (v != "none")
+      return make_error("-net %s: only '-net none' is supported (use -netdev and -device)",
+                        v.c_str());
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "runas", [&](const std::string& v) -> Result<void> {
+    config.run_as = v;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "chroot", [&](const std::string& v) -> Result<void> {
+    config.chroot_dir = v;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "run-with", [&](const std::string& v) -> Result<void> {
+    auto options = SubOptions::parse(v);
+    if (!options) return make_error("-run-with %s: %s", v.c_str(), options.error().message.c_str());
+    OptionReader r(*options, "-run-with " + v);
+    if (auto dir = r.string("chroot")) config.chroot_dir = *dir;
+    if (auto user = r.string("user")) config.run_as = *user;
+    return r.finish();
+  }));
+  HVMD_TRY(each(vm, "incoming", [&](const std::string& v) -> Result<void> {
+    if (!v.starts_with("fd:")) return make_error("-incoming %s: only fd:N is supported", v.c_str());
+    auto fd = parse_number(v.substr(3), INT32_MAX);
+    if (!fd) return make_error("-incoming %s: %s", v.c_str(), fd.error().message.c_str());
+    config.incoming_fd = static_cast<int>(*fd);
+    return ok();
+  }));
+  if (config.xen_domid && config.accel && *config.accel != Accel::kXen)
+    return make_error("-xen-domid needs -accel xen");
+  if (config.xen_domid) config.accel = Accel::kXen;
   if (config.qtest && !config.accel) config.accel = Accel::kQtest;
   return config;
 }

@@ -36,6 +36,16 @@ struct Config {
   std::string qtest_log;
   std::string log_file;  // -D
   std::string pidfile;
+  // Xen (libxl's qemu-xen command line).
+  std::optional<uint32_t> xen_domid;
+  bool xen_domid_restrict = false;
+  std::string boot_order;          // -boot order=cda
+  std::string keymap;              // -k (for the VNC server)
+  std::string chroot_dir;          // -chroot / -run-with chroot=
+  std::string run_as;              // -runas / -run-with user=
+  std::optional<int> incoming_fd;  // -incoming fd:N: device state to restore
+  bool usb = false;                // -usb / -usbdevice
+  std::vector<std::string> usb_devices;
   bool show_help = false;
   bool show_version = false;
 

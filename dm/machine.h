@@ -46,6 +46,7 @@ struct MachineOptions {
   std::string type = "pc";  // pc or xenfv
   uint64_t ram_bytes = 128ull << 20;
   unsigned cpus = 1;
+  uint64_t max_ram_below_4g = 0;  // 0: the pc default
   std::string name;
   std::string uuid;
 };

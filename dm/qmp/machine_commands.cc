@@ -125,21 +125,25 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
     if (auto r = no_arguments(args); !r.ok) return r;
     return Reply::success(describe_pci_bus(machine));
   });
-  server.add_command("stop", [&server, &machine](const Json& args) {
+  auto set_state = [&machine, hooks](RunState state) {
+    machine.set_run_state(state);
+    if (hooks.run_state_changed) hooks.run_state_changed(state);
+  };
+  server.add_command("stop", [&server, &machine, set_state](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;
     if (machine.run_state() == RunState::kRunning) {
-      machine.set_run_state(RunState::kPaused);
+      set_state(RunState::kPaused);
       server.emit_event("STOP");
     }
     return Reply::success();
   });
-  server.add_command("cont", [&server, &machine](const Json& args) {
+  server.add_command("cont", [&server, &machine, set_state](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;
     // libxl sends cont to a guest that may already run; that is not an error.
     if (machine.run_state() == RunState::kShutdown)
       return Reply::error("Resetting the Virtual Machine is required");
     if (machine.run_state() != RunState::kRunning) {
-      machine.set_run_state(RunState::kRunning);
+      set_state(RunState::kRunning);
       server.emit_event("RESUME");
     }
     return Reply::success();

@@ -9,7 +9,8 @@
 namespace hvmd::qmp {
 
 struct MachineHooks {
-  std::function<void()> quit;  // stops the daemon after the reply is sent
+  std::function<void()> quit;                       // stops the daemon after the reply is sent
+  std::function<void(RunState)> run_state_changed;  // optional: the transport follows stop/cont
 };
 
 void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks);

@@ -1,0 +1,137 @@
+#include "dm/daemon/daemon.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "devices/board.h"
+#include "dm/log.h"
+
+namespace hvmd::daemon {
+
+Result<void> watch_signals(EventLoop& loop) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a peer closing its socket is handled where the write fails
+  int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0) return make_error("signalfd: %s", strerror(errno));
+  return loop.watch(fd, EPOLLIN, [&loop, fd](uint32_t) {
+    signalfd_siginfo info{};
+    if (read(fd, &info, sizeof(info)) == sizeof(info)) loop.stop(0);
+  });
+}
+
+Result<void> populate_machine(Machine& machine, const Config& config) {
+  HVMD_TRY(devices::build_board(machine));
+  for (const auto& device : config.devices) {
+    auto added = machine.add_device(device, /*hotplug=*/false);
+    if (!added)
+      return make_error("-device %s: %s", device.to_string().c_str(),
+                        added.error().message.c_str());
+  }
+  // Drives, NICs and USB have no device model yet; say so rather than accept them silently.
+  for (const auto& drive : config.drives) {
+    std::string interface = drive.get("if").value_or("ide");
+    if (interface != "none")
+      return make_error("-drive %s: if=%s needs a disk controller hvmd does not emulate yet",
+                        drive.to_string().c_str(), interface.c_str());
+  }
+  for (const auto& netdev : config.netdevs) {
+    if (netdev.get("type") != "tap")
+      return make_error("-netdev %s: type '%s' is not supported (tap)", netdev.to_string().c_str(),
+                        netdev.get("type").value_or("").c_str());
+  }
+  if (config.usb) return make_error("-usb: hvmd does not emulate USB controllers yet");
+  if (!config.serials.empty())
+    HVMD_WARN("-serial: no serial port is emulated yet; output will not appear");
+  if (config.start_paused) machine.set_run_state(RunState::kPrelaunch);
+  return ok();
+}
+
+Monitors::Monitors(Machine& machine, EventLoop& loop, qmp::MachineHooks hooks) : loop_(loop) {
+  qmp::register_machine_commands(server_, machine, hooks);
+}
+
+Result<void> Monitors::open(const Config& config) {
+  for (const auto& monitor : config.monitors) {
+    auto chardev = Chardev::open(*config.find_chardev(monitor.chardev), loop_);
+    if (!chardev) return chardev.error();
+    server_.attach(**chardev);
+    chardevs_.push_back(std::move(*chardev));
+  }
+  return ok();
+}
+
+Result<void> write_pidfile(const std::string& path) {
+  if (path.empty()) return ok();
+  FILE* f = fopen(path.c_str(), "we");
+  if (!f) return make_error("-pidfile %s: %s", path.c_str(), strerror(errno));
+  fprintf(f, "%d\n", getpid());
+  fclose(f);
+  return ok();
+}
+
+Result<void> drop_privileges(const Config& config) {
+  const passwd* user = nullptr;
+  if (!config.run_as.empty()) {
+    user = getpwnam(config.run_as.c_str());  // before chroot: the passwd file is outside it
+    if (!user) return make_error("-runas %s: no such user", config.run_as.c_str());
+  }
+  if (!config.chroot_dir.empty()) {
+    if (chroot(config.chroot_dir.c_str()) < 0 || chdir("/") < 0)
+      return make_error("-chroot %s: %s", config.chroot_dir.c_str(), strerror(errno));
+  }
+  if (user) {
+    if (setgroups(0, nullptr) < 0 || setgid(user->pw_gid) < 0 || setuid(user->pw_uid) < 0)
+      return make_error("-runas %s: %s", config.run_as.c_str(), strerror(errno));
+  }
+  return ok();
+}
+
+// -daemonize: forks before anything is set up (epoll, signalfd and sockets belong to the process
+// that created them), and the parent waits until the child reports that it serves (exit 0) or
+// fails (the child's exit status), so errors still reach the caller's terminal.
+Result<int> fork_daemon() {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return make_error("pipe: %s", strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) return make_error("fork: %s", strerror(errno));
+  if (pid > 0) {
+    close(fds[1]);
+    char ready;
+    if (read(fds[0], &ready, 1) == 1) _exit(0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  }
+  close(fds[0]);
+  setsid();
+  return fds[1];
+}
+
+void daemon_ready(int fd) {
+  if (fd < 0) return;
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    close(null);
+  }
+  char ready = 1;
+  (void)!write(fd, &ready, 1);
+  close(fd);
+}
+
+}  // namespace hvmd::daemon

@@ -1,0 +1,48 @@
+// Pieces every transport's runner shares: signals, the machine built from the command line, QMP
+// monitors, the pid file and -daemonize. These live with main() in the hvmd executable (the
+// composition root), not in the dm library.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "dm/backends/chardev.h"
+#include "dm/command_line.h"
+#include "dm/event_loop.h"
+#include "dm/machine.h"
+#include "dm/qmp/machine_commands.h"
+#include "dm/qmp/qmp_server.h"
+
+namespace hvmd::daemon {
+
+// SIGTERM, SIGINT and SIGHUP (libxl's way of ending a device model) stop the loop with status 0.
+Result<void> watch_signals(EventLoop& loop);
+
+// The board, the -device list, and a check of backends nothing consumes yet.
+Result<void> populate_machine(Machine& machine, const Config& config);
+
+// QMP monitors on the configured chardevs.
+class Monitors {
+ public:
+  Monitors(Machine& machine, EventLoop& loop, qmp::MachineHooks hooks);
+  Result<void> open(const Config& config);
+  qmp::Server& server() { return server_; }
+
+ private:
+  EventLoop& loop_;
+  qmp::Server server_;
+  std::vector<std::unique_ptr<Chardev>> chardevs_;
+};
+
+// -daemonize: see daemon.cc. fork_daemon returns the fd to report readiness on.
+Result<int> fork_daemon();
+void daemon_ready(int fd);
+Result<void> write_pidfile(const std::string& path);
+// -chroot / -runas (and -run-with): applied once everything is open.
+Result<void> drop_privileges(const Config& config);
+
+// Runners, one per transport. Each returns the exit status once the daemon stops.
+Result<int> run_qtest(const Config& config, int daemon_fd);
+Result<int> run_xen(const Config& config, int daemon_fd);
+
+}  // namespace hvmd::daemon

@@ -1,0 +1,68 @@
+// hvmd: the composition root. Parses the command line and hands over to the runner of the chosen
+// transport, which assembles the machine and serves until the guest or the toolstack ends it.
+#include <cstdio>
+#include <exception>
+
+#include "dm/daemon/daemon.h"
+#include "dm/log.h"
+
+namespace hvmd {
+namespace {
+
+constexpr const char* kVersion = "hvmd 0.1";
+
+int fail(const Error& error) {
+  fprintf(stderr, "hvmd: %s\n", error.message.c_str());
+  return 1;
+}
+
+int run_main(int argc, char** argv) {
+  auto config = parse_command_line(argc, argv);
+  if (!config) return fail(config.error());
+  if (config->show_help) {
+    fputs(command_line_help().c_str(), stdout);
+    return 0;
+  }
+  if (config->show_version) {
+    printf("%s\n", kVersion);
+    return 0;
+  }
+  if (!config->accel) return fail(make_error("no accelerator chosen: pass -accel qtest|kvm|xen"));
+  if (!config->log_file.empty()) {
+    if (auto opened = log::open_file(config->log_file); !opened) return fail(opened.error());
+  }
+  int daemon_fd = -1;
+  if (config->daemonize) {
+    auto fd = daemon::fork_daemon();
+    if (!fd) return fail(fd.error());
+    daemon_fd = *fd;
+  }
+  Result<int> status = 0;
+  switch (*config->accel) {
+    case Accel::kQtest:
+      status = daemon::run_qtest(*config, daemon_fd);
+      break;
+    case Accel::kXen:
+      status = daemon::run_xen(*config, daemon_fd);
+      break;
+    case Accel::kKvm:
+      status = make_error("-accel kvm: the KVM runner is not part of this build yet");
+      break;
+  }
+  if (!status) return fail(status.error());
+  return *status;
+}
+
+}  // namespace
+}  // namespace hvmd
+
+int main(int argc, char** argv) {
+  // Nothing on the guest path throws; this is for host failures such as running out of memory
+  // while building the machine, which end the daemon with one line like any other error.
+  try {
+    return hvmd::run_main(argc, argv);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "hvmd: fatal: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,41 @@
+// -accel qtest: guest accesses come from a test program over QEMU's qtest protocol.
+#include <unistd.h>
+
+#include "devices/board.h"
+#include "dm/daemon/daemon.h"
+#include "dm/guest_memory.h"
+#include "ioreq/qtest/qtest_server.h"
+
+namespace hvmd::daemon {
+
+Result<int> run_qtest(const Config& config, int daemon_fd) {
+  if (!config.qtest) return make_error("-accel qtest needs -qtest DEV (e.g. -qtest unix:PATH)");
+  Clock clock(Clock::Mode::kVirtual);
+  EventLoop loop(clock);
+  HVMD_TRY(loop.init());
+  HVMD_TRY(watch_signals(loop));
+
+  HostRam ram(RamLayout::pc(config.machine.ram_bytes));
+  if (!ram.valid())
+    return make_error("-m: cannot reserve %llu bytes of guest RAM",
+                      static_cast<unsigned long long>(config.machine.ram_bytes));
+  qtest::QtestInterrupts interrupts(ram);
+  DeviceRegistry registry;
+  devices::register_devices(registry);
+  Machine machine(config.machine, clock, ram, interrupts, registry);
+  HVMD_TRY(populate_machine(machine, config));
+
+  Monitors monitors(machine, loop, {.quit = [&loop] { loop.stop(0); }});
+  HVMD_TRY(monitors.open(config));
+  qtest::QtestServer qtest(machine, interrupts, loop);
+  HVMD_TRY(qtest.start(*config.qtest, config.qtest_log));
+
+  HVMD_TRY(drop_privileges(config));
+  HVMD_TRY(write_pidfile(config.pidfile));
+  daemon_ready(daemon_fd);
+  int status = loop.run();
+  if (!config.pidfile.empty()) unlink(config.pidfile.c_str());
+  return status;
+}
+
+}  // namespace hvmd::daemon

@@ -1,0 +1,84 @@
+// -accel xen: hvmd as the device model of a Xen HVM domain, as libxl starts it.
+#include <unistd.h>
+
+#include "devices/board.h"
+#include "dm/daemon/daemon.h"
+#include "dm/log.h"
+#include "ioreq/xen/ioreq_server.h"
+#include "ioreq/xen/libxen_platform.h"
+#include "ioreq/xen/map_cache.h"
+#include "ioreq/xen/xen_interrupts.h"
+#include "ioreq/xen/xen_store.h"
+
+namespace hvmd::daemon {
+namespace {
+
+Result<std::vector<uint8_t>> read_all(int fd) {
+  std::vector<uint8_t> data;
+  uint8_t buffer[65536];
+  while (true) {
+    ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n == 0) break;
+    if (n < 0) return make_error("-incoming fd:%d: %s", fd, strerror(errno));
+    data.insert(data.end(), buffer, buffer + n);
+  }
+  close(fd);
+  return data;
+}
+
+}  // namespace
+
+Result<int> run_xen(const Config& config, int daemon_fd) {
+  if (!config.xen_domid) return make_error("-accel xen needs -xen-domid DOMID");
+  uint32_t domid = *config.xen_domid;
+  auto platform = xen::open_libxen_platform(domid);
+  if (!platform) return platform.error();
+  Clock clock(Clock::Mode::kHost);
+  EventLoop loop(clock);
+  HVMD_TRY(loop.init());
+  HVMD_TRY(watch_signals(loop));
+
+  xen::MapCache memory(**platform);
+  xen::XenInterrupts interrupts(**platform);
+  DeviceRegistry registry;
+  devices::register_devices(registry);
+  Machine machine(config.machine, clock, memory, interrupts, registry);
+  HVMD_TRY(populate_machine(machine, config));
+  if (config.incoming_fd) {
+    auto state = read_all(*config.incoming_fd);
+    if (!state) return state.error();
+    HVMD_TRY(machine.load_state(*state));
+    machine.set_run_state(RunState::kPaused);
+  }
+
+  xen::IoreqServer server(**platform, machine.dispatcher(), memory, loop);
+  HVMD_TRY(server.start());
+  // libxl waits for this key before it talks to us. Under dm_restrict the write may be refused;
+  // libxl then uses QMP's query-status instead, so it is not fatal.
+  std::unique_ptr<xen::XenStore> store;
+  if (auto opened = xen::XenStore::open()) store = std::move(*opened);
+  auto publish_running = [&] {
+    if (!store) return;
+    if (auto w = store->write(xen::XenStore::device_model_state_path(domid), "running"); !w)
+      HVMD_WARN("%s", w.error().message.c_str());
+  };
+  Monitors monitors(machine, loop,
+                    {.quit = [&loop] { loop.stop(0); },
+                     .run_state_changed =
+                         [&](RunState state) {
+                           // Xen delivers requests only while the guest runs, as with QEMU.
+                           (void)server.set_enabled(state == RunState::kRunning);
+                           if (state == RunState::kRunning) publish_running();
+                         }});
+  HVMD_TRY(monitors.open(config));
+  if (machine.run_state() == RunState::kRunning) publish_running();
+
+  HVMD_TRY(drop_privileges(config));
+  HVMD_TRY(write_pidfile(config.pidfile));
+  daemon_ready(daemon_fd);
+  int status = loop.run();
+  server.stop();
+  return status;
+}
+
+}  // namespace hvmd::daemon

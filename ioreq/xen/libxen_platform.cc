@@ -1,0 +1,221 @@
+#include "ioreq/xen/libxen_platform.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+// Not every libxen header has an extern "C" guard of its own.
+extern "C" {
+#include <xendevicemodel.h>
+#include <xenevtchn.h>
+#include <xenforeignmemory.h>
+}
+#include <xen/sched.h>
+
+#include "dm/log.h"
+
+namespace hvmd::xen {
+namespace {
+
+constexpr const char* kPrivcmd = "/dev/xen/privcmd";
+
+// Stable ABI values from the tools-only parts of Xen's public headers (xen/hvm/hvm_op.h,
+// xen/memory.h), which need GNU C extensions to include.
+constexpr int kBufioreqAtomic = 2;            // kBufioreqAtomic
+constexpr unsigned kResourceIoreqServer = 0;  // XENMEM_resource_ioreq_server
+constexpr unsigned long kFrameBufioreq = 0;   // kFrameBufioreq
+constexpr size_t kPageSize = 4096;
+
+Error call_error(const char* call) {
+  return make_error("%s: %s", call, strerror(errno));
+}
+
+class LibxenPlatform final : public XenPlatform {
+ public:
+  explicit LibxenPlatform(uint32_t domid) : domid_(static_cast<domid_t>(domid)) {}
+  ~LibxenPlatform() override {
+    if (resource_) xenforeignmemory_unmap_resource(fmem_, resource_);
+    if (legacy_pages_) xenforeignmemory_unmap(fmem_, legacy_pages_, 2);
+    if (evtchn_) xenevtchn_close(evtchn_);
+    if (fmem_) xenforeignmemory_close(fmem_);
+    if (dmod_) xendevicemodel_close(dmod_);
+  }
+
+  Result<void> open() {
+    dmod_ = xendevicemodel_open(nullptr, 0);
+    if (!dmod_) return call_error("xendevicemodel_open");
+    fmem_ = xenforeignmemory_open(nullptr, 0);
+    if (!fmem_) return call_error("xenforeignmemory_open");
+    evtchn_ = xenevtchn_open(nullptr, 0);
+    if (!evtchn_) return call_error("xenevtchn_open");
+    // From here on these handles can only reach this domain.
+    if (xendevicemodel_restrict(dmod_, domid_) < 0) return call_error("xendevicemodel_restrict");
+    if (xenforeignmemory_restrict(fmem_, domid_) < 0)
+      return call_error("xenforeignmemory_restrict");
+    return ok();
+  }
+
+  Result<void> create_server() override {
+    if (xendevicemodel_create_ioreq_server(dmod_, domid_, kBufioreqAtomic, &id_) < 0)
+      return call_error("xendevicemodel_create_ioreq_server");
+    created_ = true;
+    return ok();
+  }
+
+  Result<IoreqPages> map_pages() override {
+    // Preferred: the server's frames as a resource (frame 0 buffered ring, frame 1 vCPU slots).
+    void* address = nullptr;
+    resource_ =
+        xenforeignmemory_map_resource(fmem_, domid_, kResourceIoreqServer, id_, kFrameBufioreq, 2,
+                                      &address, PROT_READ | PROT_WRITE, 0);
+    if (resource_) {
+      return IoreqPages{
+          reinterpret_cast<shared_iopage_t*>(static_cast<uint8_t*>(address) + kPageSize),
+          static_cast<buffered_iopage_t*>(address)};
+    }
+    // Older Xen or kernels: Xen places the pages in the guest's physmap and we map them there.
+    xen_pfn_t sync_gfn = 0, buffered_gfn = 0;
+    if (xendevicemodel_get_ioreq_server_info(dmod_, domid_, id_, &sync_gfn, &buffered_gfn,
+                                             nullptr) < 0)
+      return call_error("xendevicemodel_get_ioreq_server_info");
+    xen_pfn_t frames[2] = {buffered_gfn, sync_gfn};
+    int errors[2] = {0, 0};
+    legacy_pages_ = xenforeignmemory_map(fmem_, domid_, PROT_READ | PROT_WRITE, 2, frames, errors);
+    if (!legacy_pages_ || errors[0] || errors[1])
+      return call_error("xenforeignmemory_map (ioreq pages)");
+    return IoreqPages{
+        reinterpret_cast<shared_iopage_t*>(static_cast<uint8_t*>(legacy_pages_) + kPageSize),
+        static_cast<buffered_iopage_t*>(legacy_pages_)};
+  }
+
+  Result<uint32_t> buffered_remote_port() override {
+    evtchn_port_t port = 0;
+    if (xendevicemodel_get_ioreq_server_info(dmod_, domid_, id_, nullptr, nullptr, &port) < 0)
+      return call_error("xendevicemodel_get_ioreq_server_info");
+    return port;
+  }
+
+  Result<unsigned> vcpu_count() override {
+    unsigned vcpus = 0;
+    if (xendevicemodel_nr_vcpus(dmod_, domid_, &vcpus) < 0)
+      return call_error("xendevicemodel_nr_vcpus");
+    return vcpus;
+  }
+
+  Result<void> set_server_enabled(bool enabled) override {
+    if (xendevicemodel_set_ioreq_server_state(dmod_, domid_, id_, enabled) < 0)
+      return call_error("xendevicemodel_set_ioreq_server_state");
+    return ok();
+  }
+
+  void destroy_server() override {
+    if (created_) xendevicemodel_destroy_ioreq_server(dmod_, domid_, id_);
+    created_ = false;
+  }
+
+  Result<void> map_range(IoKind kind, uint64_t first, uint64_t last, bool claim) override {
+    int is_mmio = kind == IoKind::kMmio ? 1 : 0;
+    int rc = claim ? xendevicemodel_map_io_range_to_ioreq_server(dmod_, domid_, id_, is_mmio, first,
+                                                                 last)
+                   : xendevicemodel_unmap_io_range_from_ioreq_server(dmod_, domid_, id_, is_mmio,
+                                                                     first, last);
+    if (rc < 0)
+      return call_error(claim ? "xendevicemodel_map_io_range" : "xendevicemodel_unmap_io_range");
+    return ok();
+  }
+
+  Result<void> map_pci(PciAddress a, bool claim) override {
+    int rc = claim ? xendevicemodel_map_pcidev_to_ioreq_server(dmod_, domid_, id_, a.segment, a.bus,
+                                                               a.device(), a.function())
+                   : xendevicemodel_unmap_pcidev_from_ioreq_server(dmod_, domid_, id_, a.segment,
+                                                                   a.bus, a.device(), a.function());
+    if (rc < 0)
+      return call_error(claim ? "xendevicemodel_map_pcidev" : "xendevicemodel_unmap_pcidev");
+    return ok();
+  }
+
+  int event_fd() override { return xenevtchn_fd(evtchn_); }
+
+  Result<uint32_t> bind(uint32_t remote_port) override {
+    xenevtchn_port_or_error_t port = xenevtchn_bind_interdomain(evtchn_, domid_, remote_port);
+    if (port < 0) return call_error("xenevtchn_bind_interdomain");
+    return static_cast<uint32_t>(port);
+  }
+
+  std::optional<uint32_t> next_pending() override {
+    xenevtchn_port_or_error_t port = xenevtchn_pending(evtchn_);
+    if (port < 0) return std::nullopt;
+    return static_cast<uint32_t>(port);
+  }
+
+  void unmask(uint32_t port) override { xenevtchn_unmask(evtchn_, port); }
+  void notify(uint32_t port) override { xenevtchn_notify(evtchn_, port); }
+
+  void* map_guest(uint64_t first_gfn, uint64_t count) override {
+    std::vector<xen_pfn_t> frames(count);
+    std::vector<int> errors(count);
+    for (uint64_t i = 0; i < count; ++i) frames[i] = first_gfn + i;
+    void* address = xenforeignmemory_map2(fmem_, domid_, nullptr, PROT_READ | PROT_WRITE, 0, count,
+                                          frames.data(), errors.data());
+    if (!address) return nullptr;
+    for (int e : errors) {
+      if (e) {  // a page that is not RAM (a hole, MMIO): the caller maps smaller
+        xenforeignmemory_unmap(fmem_, address, count);
+        return nullptr;
+      }
+    }
+    return address;
+  }
+
+  void unmap_guest(void* address, uint64_t count) override {
+    xenforeignmemory_unmap(fmem_, address, count);
+  }
+
+  void modified_memory(uint64_t first_gfn, uint64_t count) override {
+    xendevicemodel_modified_memory(dmod_, domid_, first_gfn, static_cast<uint32_t>(count));
+  }
+
+  void set_isa_irq_level(unsigned irq, bool level) override {
+    xendevicemodel_set_isa_irq_level(dmod_, domid_, static_cast<uint8_t>(irq), level);
+  }
+  void set_pci_intx_level(PciAddress d, unsigned pin, bool level) override {
+    xendevicemodel_set_pci_intx_level(dmod_, domid_, d.segment, d.bus, d.device(),
+                                      static_cast<uint8_t>(pin), level);
+  }
+  void set_pci_link_route(unsigned link, unsigned isa_irq) override {
+    xendevicemodel_set_pci_link_route(dmod_, domid_, static_cast<uint8_t>(link),
+                                      static_cast<uint8_t>(isa_irq));
+  }
+  void inject_msi(uint64_t address, uint32_t data) override {
+    xendevicemodel_inject_msi(dmod_, domid_, address, data);
+  }
+  void shutdown(ShutdownReason reason) override {
+    xendevicemodel_shutdown(
+        dmod_, domid_, reason == ShutdownReason::kReboot ? SHUTDOWN_reboot : SHUTDOWN_poweroff);
+  }
+
+ private:
+  domid_t domid_;
+  xendevicemodel_handle* dmod_ = nullptr;
+  xenforeignmemory_handle* fmem_ = nullptr;
+  xenevtchn_handle* evtchn_ = nullptr;
+  xenforeignmemory_resource_handle* resource_ = nullptr;
+  void* legacy_pages_ = nullptr;
+  ioservid_t id_ = 0;
+  bool created_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<XenPlatform>> open_libxen_platform(uint32_t domid) {
+  if (access(kPrivcmd, R_OK | W_OK) != 0)
+    return make_error("Xen is not running: cannot open %s: %s", kPrivcmd, strerror(errno));
+  auto platform = std::make_unique<LibxenPlatform>(domid);
+  HVMD_TRY(platform->open());
+  return std::unique_ptr<XenPlatform>(std::move(platform));
+}
+
+}  // namespace hvmd::xen

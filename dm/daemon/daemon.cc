@@ -65,6 +65,19 @@ Monitors::Monitors(Machine& machine, EventLoop& loop, qmp::MachineHooks hooks) :
 }
 
 Result<void> Monitors::open(const Config& config) {
+  // libxl asks right after start-up, to publish serial ptys for xl console.
+  server_.add_command("query-chardev", [this, &config](const qmp::Json& args) {
+    if (auto r = qmp::check_arguments(args, {}); !r.ok) return r;
+    qmp::Json list = qmp::Json::array();
+    for (const auto& spec : config.chardevs) {
+      std::string pty;
+      for (const auto& open : chardevs_)
+        if (open->spec().id == spec.id) pty = open->pty_path();
+      list.push_back(
+          {{"label", spec.id}, {"filename", spec.describe(pty)}, {"frontend-open", true}});
+    }
+    return qmp::Reply::success(list);
+  });
   for (const auto& monitor : config.monitors) {
     auto chardev = Chardev::open(*config.find_chardev(monitor.chardev), loop_);
     if (!chardev) return chardev.error();

@@ -1,5 +1,6 @@
 #include "ioreq/xen/libxen_platform.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -51,6 +52,10 @@ class LibxenPlatform final : public XenPlatform {
     if (!fmem_) return call_error("xenforeignmemory_open");
     evtchn_ = xenevtchn_open(nullptr, 0);
     if (!evtchn_) return call_error("xenevtchn_open");
+    // xenevtchn_pending reads the device; blocking, it would stall the device thread once the
+    // last pending port has been taken.
+    int fd = xenevtchn_fd(evtchn_);
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) return call_error("fcntl(evtchn)");
     // From here on these handles can only reach this domain.
     if (xendevicemodel_restrict(dmod_, domid_) < 0) return call_error("xendevicemodel_restrict");
     if (xenforeignmemory_restrict(fmem_, domid_) < 0)

@@ -40,6 +40,7 @@ class XenPlatform {
   // Event channels, with xenevtchn's semantics: a pending port is masked until unmasked.
   virtual int event_fd() = 0;
   virtual Result<uint32_t> bind(uint32_t remote_port) = 0;
+  // One pending local port, or nullopt at once when none is pending (never blocks).
   virtual std::optional<uint32_t> next_pending() = 0;
   virtual void unmask(uint32_t local_port) = 0;
   virtual void notify(uint32_t local_port) = 0;

@@ -169,5 +169,20 @@ TEST(CommandLine, LogAndQtestLogFiles) {
   rmdir(dir.c_str());
 }
 
+// The command line libxl 4.17 built for the lab's baseline HVM guest (xl create, qemu-xen),
+// recorded from its "Spawning device-model" log. Without a hypervisor hvmd parses all of it, then
+// stops with one line naming what is missing.
+TEST(CommandLine, LibxlQemuXenCommandLine) {
+  std::ifstream file(std::string(HVMD_SOURCE_DIR) + "/tests/xen/libxl-4.17-hvm-ide-cirrus.argv");
+  std::vector<std::string> args;
+  for (std::string line; std::getline(file, line);) args.push_back(line);
+  ASSERT_GT(args.size(), 20u);
+  ASSERT_EQ(args[0], "-xen-domid");
+  RunResult r = run_hvmd(args);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.stderr_text,
+            "hvmd: Xen is not running: cannot open /dev/xen/privcmd: No such file or directory\n");
+}
+
 }  // namespace
 }  // namespace hvmd::test

@@ -1,6 +1,8 @@
 // Black-box: QMP as libxl and QEMU-style test programs use it.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "tests/qtest/qtest_client.h"
 
 namespace hvmd::test {
@@ -36,6 +38,16 @@ TEST(Qmp, Queries) {
   for (const char* needed : {"qmp_capabilities", "query-pci", "cont", "stop", "quit",
                              "system_reset", "device_add", "device_del"})
     EXPECT_NE(std::find(names.begin(), names.end(), needed), names.end()) << needed;
+}
+
+TEST(Qmp, QueryChardevListsEveryCharacterDevice) {
+  QtestClient qt({"-chardev", "null,id=spare", "-serial", "null"});
+  Json list = qt.qmp("query-chardev")["return"];
+  std::map<std::string, std::string> filenames;
+  for (const auto& c : list) filenames[c["label"]] = c["filename"];
+  EXPECT_EQ(filenames["spare"], "null");
+  EXPECT_EQ(filenames["serial0"], "null");
+  EXPECT_TRUE(filenames["char0"].starts_with("unix:"));
 }
 
 TEST(Qmp, StartPausedThenCont) {

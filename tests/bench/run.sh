@@ -5,6 +5,7 @@
 set -euo pipefail
 build=${1:-build}
 "$build/tests/bench/hvmd_dispatch_bench" --benchmark_min_time=0.2
+"$build/tests/bench/hvmd_ioreq_bench"
 "$build/tests/bench/hvmd_startup_bench" hvmd "$build/hvmd" 20
 if command -v qemu-system-x86_64 >/dev/null; then
   "$build/tests/bench/hvmd_startup_bench" qemu "$(command -v qemu-system-x86_64)" 10

@@ -137,6 +137,42 @@ std::string ChardevSpec::describe(const std::string& pty_path) const {
 CharConnection::CharConnection(EventLoop& loop, int in_fd, int out_fd, bool owns_fds)
     : loop_(loop), in_fd_(in_fd), out_fd_(out_fd), owns_fds_(owns_fds) {
   out_is_file_ = out_fd_ >= 0 && is_regular_file(out_fd_);
+  struct stat st {};
+  is_socket_ = in_fd_ >= 0 && fstat(in_fd_, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+int CharConnection::take_fd() {
+  if (received_fds_.empty()) return -1;
+  int fd = received_fds_.front();
+  received_fds_.pop_front();
+  return fd;
+}
+
+// Reads what is there; on a socket, descriptors passed with the bytes are kept for take_fd.
+ssize_t CharConnection::receive(char* buffer, size_t size) {
+  if (!is_socket_) return read(in_fd_, buffer, size);
+  constexpr size_t kMaxFds = 8;
+  alignas(cmsghdr) char control[CMSG_SPACE(kMaxFds * sizeof(int))];
+  iovec iov{buffer, size};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n = recvmsg(in_fd_, &msg, MSG_CMSG_CLOEXEC);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n >= 0 && c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+      if (received_fds_.size() < kMaxFds)
+        received_fds_.push_back(fd);
+      else
+        ::close(fd);  // a peer flooding us with descriptors gets them closed
+    }
+  }
+  return n;
 }
 
 CharConnection::~CharConnection() {
@@ -162,7 +198,7 @@ void CharConnection::start(DataFn on_data, CloseFn on_close) {
 void CharConnection::on_readable() {
   auto self = shared_from_this();  // a callback may drop the last other reference
   char buffer[4096];
-  ssize_t n = read(in_fd_, buffer, sizeof(buffer));
+  ssize_t n = receive(buffer, sizeof(buffer));
   if (n > 0) {
     on_data_({buffer, static_cast<size_t>(n)});
     return;
@@ -225,6 +261,8 @@ void CharConnection::update_watch() {
 void CharConnection::close() {
   if (!open_) return;
   open_ = false;
+  for (int fd : received_fds_) ::close(fd);
+  received_fds_.clear();
   if (in_fd_ >= 0) loop_.unwatch(in_fd_);
   if (out_fd_ >= 0 && out_fd_ != in_fd_) loop_.unwatch(out_fd_);
   if (owns_fds_) {

@@ -4,6 +4,7 @@
 // listening socket. All I/O is non-blocking on the event loop.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -48,9 +49,13 @@ class CharConnection : public std::enable_shared_from_this<CharConnection> {
   void write(std::string_view data);
   void close();
   bool is_open() const { return open_; }
+  // A descriptor the peer passed with SCM_RIGHTS alongside its data (QMP add-fd), or -1. The
+  // caller owns it; ones nobody takes are closed with the connection.
+  int take_fd();
 
  private:
   void on_readable();
+  ssize_t receive(char* buffer, size_t size);
   void flush();
   void update_watch();
 
@@ -60,6 +65,8 @@ class CharConnection : public std::enable_shared_from_this<CharConnection> {
   bool owns_fds_;
   bool open_ = true;
   bool out_is_file_ = false;
+  bool is_socket_ = false;
+  std::deque<int> received_fds_;
   std::string queued_;
   DataFn on_data_;
   CloseFn on_close_;

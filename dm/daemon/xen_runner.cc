@@ -3,6 +3,7 @@
 
 #include "devices/board.h"
 #include "dm/daemon/daemon.h"
+#include "dm/file_io.h"
 #include "dm/log.h"
 #include "ioreq/xen/ioreq_server.h"
 #include "ioreq/xen/libxen_platform.h"
@@ -11,22 +12,6 @@
 #include "ioreq/xen/xen_store.h"
 
 namespace hvmd::daemon {
-namespace {
-
-Result<std::vector<uint8_t>> read_all(int fd) {
-  std::vector<uint8_t> data;
-  uint8_t buffer[65536];
-  while (true) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n == 0) break;
-    if (n < 0) return make_error("-incoming fd:%d: %s", fd, strerror(errno));
-    data.insert(data.end(), buffer, buffer + n);
-  }
-  close(fd);
-  return data;
-}
-
-}  // namespace
 
 Result<int> run_xen(const Config& config, int daemon_fd) {
   if (!config.xen_domid) return make_error("-accel xen needs -xen-domid DOMID");
@@ -45,8 +30,10 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   Machine machine(config.machine, clock, memory, interrupts, registry);
   HVMD_TRY(populate_machine(machine, config));
   if (config.incoming_fd) {
-    auto state = read_all(*config.incoming_fd);
-    if (!state) return state.error();
+    auto state = read_fd(*config.incoming_fd, qmp::kMaxStateBytes);
+    close(*config.incoming_fd);
+    if (!state)
+      return make_error("-incoming fd:%d: %s", *config.incoming_fd, state.error().message.c_str());
     HVMD_TRY(machine.load_state(*state));
     machine.set_run_state(RunState::kPaused);
   }

@@ -1,5 +1,12 @@
 #include "dm/qmp/machine_commands.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "dm/file_io.h"
 #include "dm/pci/pci_device.h"
 
 namespace hvmd::qmp {
@@ -158,6 +165,39 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
     if (auto r = no_arguments(args); !r.ok) return r;
     server.emit_event("SHUTDOWN", {{"guest", false}, {"reason", "host-qmp-quit"}});
     hooks.quit();
+    return Reply::success();
+  });
+  // Save and restore, as libxl drives them: stop, add-fd, xen-save-devices-state to /dev/fdset/N;
+  // on the other side, -incoming or xen-load-devices-state.
+  server.add_command("xen-save-devices-state", [&server, &machine](const Json& args) {
+    if (auto r = check_arguments(args, {"filename", "live"}); !r.ok) return r;
+    const Json* filename = argument(args, "filename", Json::value_t::string);
+    if (!filename) return Reply::error("Parameter 'filename' is missing");
+    auto fd = server.open_file(*filename, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!fd) return Reply::error(fd.error().message);
+    auto written = write_fd(*fd, machine.save_state());
+    close(*fd);
+    if (!written) return Reply::error("saving device state: " + written.error().message);
+    return Reply::success();
+  });
+  server.add_command("xen-load-devices-state", [&server, &machine](const Json& args) {
+    if (auto r = check_arguments(args, {"filename"}); !r.ok) return r;
+    const Json* filename = argument(args, "filename", Json::value_t::string);
+    if (!filename) return Reply::error("Parameter 'filename' is missing");
+    auto fd = server.open_file(*filename, O_RDONLY);
+    if (!fd) return Reply::error(fd.error().message);
+    auto data = read_fd(*fd, kMaxStateBytes);
+    close(*fd);
+    if (!data) return Reply::error("loading device state: " + data.error().message);
+    if (auto loaded = machine.load_state(*data); !loaded)
+      return Reply::error(loaded.error().message);
+    return Reply::success();
+  });
+  server.add_command("xen-set-global-dirty-log", [hooks](const Json& args) {
+    if (auto r = check_arguments(args, {"enable"}); !r.ok) return r;
+    const Json* enable = argument(args, "enable", Json::value_t::boolean);
+    if (!enable) return Reply::error("Parameter 'enable' is missing");
+    if (hooks.dirty_logging) hooks.dirty_logging(enable->get<bool>());
     return Reply::success();
   });
   server.add_command("device_add", [&machine](const Json& args) {

@@ -11,7 +11,11 @@ namespace hvmd::qmp {
 struct MachineHooks {
   std::function<void()> quit;                       // stops the daemon after the reply is sent
   std::function<void(RunState)> run_state_changed;  // optional: the transport follows stop/cont
+  std::function<void(bool)> dirty_logging;          // optional: xen-set-global-dirty-log
 };
+
+// Largest device-state file accepted (hvmd's state is config spaces and registers).
+inline constexpr size_t kMaxStateBytes = 64 << 20;
 
 void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks);
 

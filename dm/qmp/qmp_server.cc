@@ -1,12 +1,20 @@
 #include "dm/qmp/qmp_server.h"
 
+#include "dm/sub_options.h"
+
+#include <fcntl.h>
 #include <sys/time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cctype>
 
 namespace hvmd::qmp {
 
-Session::Session(Server& server, SendFn send) : server_(server), send_(std::move(send)) {
+Session::Session(Server& server, SendFn send, TakeFdFn take_fd)
+    : server_(server), send_(std::move(send)), take_fd_(std::move(take_fd)) {
   server_.register_session(this);
 }
 
@@ -129,12 +137,88 @@ void Session::dispatch(const std::string& text) {
     const Server::Handler* handler = server_.find(command);
     if (!handler)
       return reject(id, "The command " + command + " has not been found", "CommandNotFound");
+    server_.set_current_session(this);
     reply = (*handler)(arguments);
+    server_.set_current_session(nullptr);
   }
   if (!reply.ok) return reject(id, reply.error_desc, reply.error_class);
   Json out = {{"return", reply.value}};
   if (id) out["id"] = *id;
   send_json(out);
+}
+
+Server::Server() {
+  add_fd_commands();
+}
+
+Server::~Server() {
+  for (auto& [id, fds] : fdsets_)
+    for (int fd : fds) close(fd);
+}
+
+void Server::add_fd_commands() {
+  add_command("add-fd", [this](const Json& args) {
+    if (auto r = check_arguments(args, {"fdset-id", "opaque"}); !r.ok) return r;
+    int fd = current_ ? current_->take_fd() : -1;
+    if (fd < 0) return Reply::error("No file descriptor supplied via SCM_RIGHTS");
+    int64_t id = 0;
+    if (const Json* requested = argument(args, "fdset-id", Json::value_t::number_unsigned)) {
+      id = requested->get<int64_t>();
+    } else {
+      while (fdsets_.count(id)) ++id;
+    }
+    if (id < 0) {
+      close(fd);
+      return Reply::error("Parameter 'fdset-id' must be a non-negative number");
+    }
+    fdsets_[id].push_back(fd);
+    return Reply::success({{"fdset-id", id}, {"fd", fd}});
+  });
+  add_command("remove-fd", [this](const Json& args) {
+    if (auto r = check_arguments(args, {"fdset-id", "fd"}); !r.ok) return r;
+    const Json* id = argument(args, "fdset-id", Json::value_t::number_unsigned);
+    if (!id) return Reply::error("Parameter 'fdset-id' is missing");
+    auto set = fdsets_.find(id->get<int64_t>());
+    if (set == fdsets_.end()) return Reply::error("File descriptor named 'fdset-id' not found");
+    const Json* fd = argument(args, "fd", Json::value_t::number_unsigned);
+    for (auto it = set->second.begin(); it != set->second.end();) {
+      if (!fd || *it == fd->get<int>()) {
+        close(*it);
+        it = set->second.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (set->second.empty()) fdsets_.erase(set);
+    return Reply::success();
+  });
+  add_command("query-fdsets", [this](const Json& args) {
+    if (auto r = check_arguments(args, {}); !r.ok) return r;
+    Json list = Json::array();
+    for (const auto& [id, fds] : fdsets_) {
+      Json entries = Json::array();
+      for (int fd : fds) entries.push_back({{"fd", fd}});
+      list.push_back({{"fdset-id", id}, {"fds", entries}});
+    }
+    return Reply::success(list);
+  });
+}
+
+Result<int> Server::open_file(const std::string& path, int flags) {
+  static constexpr std::string_view kFdsetPrefix = "/dev/fdset/";
+  if (!path.starts_with(kFdsetPrefix)) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
+    if (fd < 0) return make_error("Could not open '%s': %s", path.c_str(), strerror(errno));
+    return fd;
+  }
+  auto id = parse_number(path.substr(kFdsetPrefix.size()), INT64_MAX);
+  if (!id) return make_error("'%s' is not a valid fdset name", path.c_str());
+  auto set = fdsets_.find(static_cast<int64_t>(*id));
+  if (set == fdsets_.end() || set->second.empty())
+    return make_error("No file descriptors in fdset %llu", static_cast<unsigned long long>(*id));
+  int fd = fcntl(set->second.front(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return make_error("Could not duplicate a descriptor of '%s'", path.c_str());
+  return fd;
 }
 
 void Server::add_command(std::string name, Handler handler) {
@@ -167,7 +251,8 @@ void Server::attach(Chardev& chardev) {
     Connection* raw = entry.get();
     raw->connection = std::move(connection);
     CharConnection* conn = raw->connection.get();
-    raw->session = std::make_unique<Session>(*this, [conn](std::string_view s) { conn->write(s); });
+    raw->session = std::make_unique<Session>(
+        *this, [conn](std::string_view s) { conn->write(s); }, [conn] { return conn->take_fd(); });
     connections_.push_back(std::move(entry));
     raw->session->greet();
     // start() may run the whole exchange and the close at once (input from a regular file), so

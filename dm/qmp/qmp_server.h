@@ -39,13 +39,15 @@ class Session {
   // Objects larger than this are refused; QMP commands are small.
   static constexpr size_t kMaxMessage = 1 << 20;
   using SendFn = std::function<void(std::string_view line)>;
+  using TakeFdFn = std::function<int()>;  // a descriptor passed with the current message, or -1
 
-  Session(Server& server, SendFn send);
+  Session(Server& server, SendFn send, TakeFdFn take_fd = {});
   ~Session();
   void greet();
   void feed(std::string_view data);
   bool negotiated() const { return negotiated_; }
   void send_json(const Json& message);
+  int take_fd() { return take_fd_ ? take_fd_() : -1; }
 
  private:
   void dispatch(const std::string& text);
@@ -54,6 +56,7 @@ class Session {
 
   Server& server_;
   SendFn send_;
+  TakeFdFn take_fd_;
   bool negotiated_ = false;
   std::string buffer_;
   std::string junk_;
@@ -70,6 +73,7 @@ class Server {
     int major = 8, minor = 2, micro = 0;  // the QEMU interface level hvmd speaks
   };
 
+  Server();
   void add_command(std::string name, Handler handler);
   const Handler* find(const std::string& name) const;
   std::vector<std::string> command_names() const;
@@ -83,7 +87,18 @@ class Server {
   void register_session(Session* s) { sessions_.push_back(s); }
   void unregister_session(Session* s) { std::erase(sessions_, s); }
 
+  // File descriptors handed over with add-fd, in numbered sets, as QEMU keeps them. A command
+  // given "/dev/fdset/N" for a file name gets a duplicate of a descriptor of set N.
+  Result<int> open_file(const std::string& path, int flags);
+  // The session whose command is running (for add-fd's descriptor).
+  void set_current_session(Session* s) { current_ = s; }
+  ~Server();
+
  private:
+  void add_fd_commands();
+  std::map<int64_t, std::vector<int>> fdsets_;
+  Session* current_ = nullptr;
+
   struct Connection {
     std::shared_ptr<CharConnection> connection;
     std::unique_ptr<Session> session;

@@ -284,4 +284,24 @@ Json QtestClient::qmp(const std::string& execute, const Json& arguments) {
   return qmp_command(command);
 }
 
+Json QtestClient::qmp_with_fd(const std::string& execute, const Json& arguments, int fd) {
+  Json command = {{"execute", execute}, {"arguments", arguments}};
+  std::string text = command.dump() + "\n";
+  iovec iov{text.data(), text.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+  if (sendmsg(qmp_fd_, &msg, MSG_NOSIGNAL) != static_cast<ssize_t>(text.size()))
+    die("sendmsg failed: " + std::string(strerror(errno)));
+  return qmp_raw("");
+}
+
 }  // namespace hvmd::test

@@ -58,6 +58,8 @@ class QtestClient {
   // QMP: sends a command, returns its reply; events arriving before it are kept in events().
   Json qmp_command(const Json& command);
   Json qmp(const std::string& execute, const Json& arguments = Json::object());
+  // Sends a command with a file descriptor attached (SCM_RIGHTS), as libxl does for add-fd.
+  Json qmp_with_fd(const std::string& execute, const Json& arguments, int fd);
   // Sends raw bytes on the QMP socket and returns the next non-event message.
   Json qmp_raw(const std::string& text);
   Json read_qmp_message();

@@ -1,6 +1,7 @@
 #include "devices/board.h"
 
 #include "devices/platform/i440fx.h"
+#include "devices/platform/reset_control.h"
 
 namespace hvmd::devices {
 
@@ -24,6 +25,8 @@ Result<void> build_board(Machine& machine) {
   auto host =
       machine.add_board_device(std::make_unique<I440fx>(machine.dispatcher()), kHostBridgeDevfn);
   if (!host) return host.error();
+  auto reset = machine.add_board_device(std::make_unique<ResetControl>(machine), std::nullopt);
+  if (!reset) return reset.error();
   return ok();
 }
 

@@ -39,6 +39,7 @@ constexpr OptionInfo kOptions[] = {
     {"no-user-config", nullptr, "accepted for compatibility (hvmd reads no config files)"},
     {"S", nullptr, "do not start the guest until 'cont' (QMP)"},
     {"no-shutdown", nullptr, "stop, rather than exit, when the guest powers off"},
+    {"no-reboot", nullptr, "exit, rather than reset, when the guest reboots"},
     {"device", "DRIVER[,PROP=VALUE...]", "add a device (-device help lists them)"},
     {"drive", "file=PATH,...", "block device backend"},
     {"netdev", "TYPE,id=ID,...", "network backend"},
@@ -232,6 +233,7 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
   config.nodefaults = vm["nodefaults"].as<bool>();
   config.start_paused = vm["S"].as<bool>();
   config.no_shutdown = vm["no-shutdown"].as<bool>();
+  config.no_reboot = vm["no-reboot"].as<bool>();
   config.daemonize = vm["daemonize"].as<bool>();
 
   HVMD_TRY(each(vm, "M", [&](const std::string& v) { return parse_machine(v, config); }));

@@ -30,7 +30,8 @@ struct Config {
   std::string vnc = "none";
   bool nodefaults = false;
   bool start_paused = false;  // -S
-  bool no_shutdown = false;
+  bool no_shutdown = false;  // guest power-off pauses rather than exits
+  bool no_reboot = false;    // guest reset exits rather than resets
   bool daemonize = false;
   std::optional<ChardevSpec> qtest;  // -qtest
   std::string qtest_log;

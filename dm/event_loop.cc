@@ -63,11 +63,19 @@ void EventLoop::arm_timerfd() {
   timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
+void EventLoop::run_posted() {
+  auto tasks = std::move(posted_);
+  posted_.clear();
+  for (auto& task : tasks) task();
+}
+
 void EventLoop::run_once(int timeout_ms) {
+  run_posted();
+  if (stopping_) return;
   if (clock_.mode() == Clock::Mode::kHost) clock_.run_expired();
   arm_timerfd();
   epoll_event events[32];
-  int n = epoll_wait(epoll_fd_, events, 32, timeout_ms);
+  int n = epoll_wait(epoll_fd_, events, 32, posted_.empty() ? timeout_ms : 0);
   for (int i = 0; i < n && !stopping_; ++i) {
     auto it = callbacks_.find(events[i].data.fd);
     if (it == callbacks_.end()) continue;  // unwatched by an earlier callback this round

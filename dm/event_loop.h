@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "dm/clock.h"
 #include "dm/result.h"
@@ -36,15 +37,20 @@ class EventLoop {
     status_ = status;
   }
   bool stopping() const { return stopping_; }
+  // Runs fn on the loop once the current callback has returned (a reset a guest asked for in the
+  // middle of an access, for instance).
+  void post(std::function<void()> fn) { posted_.push_back(std::move(fn)); }
 
  private:
   void arm_timerfd();
+  void run_posted();
 
   Clock& clock_;
   int epoll_fd_ = -1;
   int timer_fd_ = -1;
   int64_t armed_deadline_ = Clock::kNever;
   std::unordered_map<int, std::shared_ptr<Callback>> callbacks_;
+  std::vector<std::function<void()>> posted_;
   bool stopping_ = false;
   int status_ = 0;
 };

@@ -131,6 +131,18 @@ void Machine::reset() {
   for (const auto& e : devices_) e.device->reset();
 }
 
+const char* shutdown_reason_name(ShutdownCause cause) {
+  return cause == ShutdownCause::kGuestReset ? "guest-reset" : "guest-shutdown";
+}
+
+void Machine::request_shutdown(ShutdownCause cause) {
+  if (shutdown_handler_) {
+    shutdown_handler_(cause);
+  } else {
+    HVMD_GUEST_LOG("guest %s request ignored: no handler", shutdown_reason_name(cause));
+  }
+}
+
 std::vector<uint8_t> Machine::save_state() const {
   StateWriter out;
   out.u32(kStateMagic);

@@ -54,6 +54,10 @@ struct MachineOptions {
 enum class RunState { kPrelaunch, kRunning, kPaused, kShutdown };
 const char* run_state_name(RunState state);
 
+// What a guest asked the machine to do through its reset or power-control registers.
+enum class ShutdownCause { kGuestPoweroff, kGuestReset };
+const char* shutdown_reason_name(ShutdownCause cause);  // QMP's SHUTDOWN/RESET "reason"
+
 class Machine {
  public:
   Machine(MachineOptions options, Clock& clock, GuestMemory& memory, InterruptSink& sink,
@@ -79,6 +83,12 @@ class Machine {
   std::vector<Device*> devices() const;
 
   void reset();
+  // A device's request (reset control register, ACPI S5). The transport's handler decides what it
+  // means: Xen shuts the domain down; the local runners reset or exit, after the access completes.
+  void request_shutdown(ShutdownCause cause);
+  void set_shutdown_handler(std::function<void(ShutdownCause)> handler) {
+    shutdown_handler_ = std::move(handler);
+  }
   RunState run_state() const { return run_state_; }
   void set_run_state(RunState state) { run_state_ = state; }
 
@@ -105,6 +115,7 @@ class Machine {
   std::vector<Entry> devices_;
   unsigned anonymous_count_ = 0;
   RunState run_state_ = RunState::kRunning;
+  std::function<void(ShutdownCause)> shutdown_handler_;
 };
 
 }  // namespace hvmd

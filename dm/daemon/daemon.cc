@@ -64,6 +64,26 @@ Monitors::Monitors(Machine& machine, EventLoop& loop, qmp::MachineHooks hooks) :
   qmp::register_machine_commands(server_, machine, hooks);
 }
 
+void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitors,
+                            const Config& config) {
+  machine.set_shutdown_handler([&machine, &loop, &monitors, &config](ShutdownCause cause) {
+    loop.post([&machine, &loop, &monitors, &config, cause] {
+      qmp::Json data = {{"guest", true}, {"reason", shutdown_reason_name(cause)}};
+      if (cause == ShutdownCause::kGuestReset && !config.no_reboot) {
+        machine.reset();
+        monitors.server().emit_event("RESET", data);
+        return;
+      }
+      monitors.server().emit_event("SHUTDOWN", data);
+      if (config.no_shutdown) {
+        machine.set_run_state(RunState::kShutdown);
+      } else {
+        loop.stop(0);
+      }
+    });
+  });
+}
+
 Result<void> Monitors::open(const Config& config) {
   // libxl asks right after start-up, to publish serial ptys for xl console.
   server_.add_command("query-chardev", [this, &config](const qmp::Json& args) {

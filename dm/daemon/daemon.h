@@ -34,6 +34,12 @@ class Monitors {
   std::vector<std::unique_ptr<Chardev>> chardevs_;
 };
 
+// What a guest's reset or power-off means when hvmd runs the machine itself (qtest, kvm): reset
+// the devices, or end (pause under -no-shutdown), with QMP's RESET/SHUTDOWN events. Handled after
+// the access that asked for it, on the loop.
+void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitors,
+                            const Config& config);
+
 // -daemonize: see daemon.cc. fork_daemon returns the fd to report readiness on.
 Result<int> fork_daemon();
 void daemon_ready(int fd);

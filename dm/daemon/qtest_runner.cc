@@ -27,6 +27,7 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
 
   Monitors monitors(machine, loop, {.quit = [&loop] { loop.stop(0); }});
   HVMD_TRY(monitors.open(config));
+  handle_local_shutdowns(machine, loop, monitors, config);
   qtest::QtestServer qtest(machine, interrupts, loop);
   HVMD_TRY(qtest.start(*config.qtest, config.qtest_log));
 

@@ -5,6 +5,7 @@
 #include "dm/daemon/daemon.h"
 #include "dm/file_io.h"
 #include "dm/log.h"
+#include "ioreq/xen/guest_shutdown.h"
 #include "ioreq/xen/ioreq_server.h"
 #include "ioreq/xen/libxen_platform.h"
 #include "ioreq/xen/map_cache.h"
@@ -58,6 +59,14 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
                            if (state == RunState::kRunning) publish_running();
                          }});
   HVMD_TRY(monitors.open(config));
+  xen::forward_guest_shutdowns(machine, **platform, [&](ShutdownCause cause) {
+    monitors.server().emit_event("SHUTDOWN",
+                                 {{"guest", true}, {"reason", shutdown_reason_name(cause)}});
+  });
+  // The guest set its clock: Xen keeps the clock, we report the offset as QEMU does.
+  server.on_time_offset([&](int64_t seconds) {
+    monitors.server().emit_event("RTC_CHANGE", {{"offset", seconds}});
+  });
   if (machine.run_state() == RunState::kRunning) publish_running();
 
   HVMD_TRY(drop_privileges(config));

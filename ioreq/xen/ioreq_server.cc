@@ -175,7 +175,8 @@ void IoreqServer::execute(IoRequest& request, uint8_t type) {
     return;
   }
   if (type == IOREQ_TYPE_TIMEOFFSET) {
-    rtc_offset_ = static_cast<int64_t>(request.data);
+    // Xen sends the change of the guest's clock offset each time the guest sets its RTC.
+    rtc_offset_ += static_cast<int64_t>(request.data);
     if (time_offset_) time_offset_(rtc_offset_);
     return;
   }

@@ -41,7 +41,8 @@ class IoreqServer final : public MappingListener {
   void stop();
   // Xen delivers requests only while enabled (QMP stop disables, cont re-enables).
   Result<void> set_enabled(bool enabled);
-  // The RTC offset Xen reports when the guest sets its clock (IOREQ_TYPE_TIMEOFFSET).
+  // The guest's RTC offset from host time in seconds, the sum of the changes Xen reports
+  // (IOREQ_TYPE_TIMEOFFSET) each time the guest sets its clock; fn gets the new total.
   void on_time_offset(std::function<void(int64_t seconds)> fn) { time_offset_ = std::move(fn); }
 
   // Handles everything pending on the event channels (the loop calls this).

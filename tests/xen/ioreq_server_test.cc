@@ -10,6 +10,7 @@
 
 #include "devices/board.h"
 #include "dm/machine.h"
+#include "ioreq/xen/guest_shutdown.h"
 #include "tests/unit/test_devices.h"
 #include "tests/xen/sim_xen.h"
 
@@ -194,6 +195,30 @@ TEST_F(XenServerTest, TimeOffsetArrivesThroughTheBufferedRing) {
   xen.buffered_write(IOREQ_TYPE_TIMEOFFSET, 0, 8, static_cast<uint64_t>(-3600));
   pci_read(0, 0x00, 0x00);
   EXPECT_EQ(reported, -3600);
+  // Each report is a change of the offset, not the offset itself.
+  xen.buffered_write(IOREQ_TYPE_TIMEOFFSET, 0, 8, 600);
+  pci_read(0, 0x00, 0x00);
+  EXPECT_EQ(reported, -3000);
+  EXPECT_EQ(server.time_offset(), -3000);
+}
+
+TEST_F(XenServerTest, GuestResetShutsTheDomainDownBeforeTheAccessCompletes) {
+  xen::forward_guest_shutdowns(machine, xen);
+  start();
+  xen.access(1, IOREQ_TYPE_PIO, 0xcf9, 1, false, 0x02);  // SRST alone: no reset yet
+  EXPECT_TRUE(xen.shutdowns().empty());
+  xen.access(1, IOREQ_TYPE_PIO, 0xcf9, 1, false, 0x06);  // RCPU 0->1
+  auto shutdowns = xen.shutdowns();
+  ASSERT_EQ(shutdowns.size(), 1u);
+  EXPECT_EQ(shutdowns[0].first, xen::ShutdownReason::kReboot);
+  EXPECT_TRUE(shutdowns[0].second) << "libxl must see the shutdown before the vCPU resumes";
+  // Fast reset through port 0x92 takes the same path.
+  xen.access(0, IOREQ_TYPE_PIO, 0x92, 1, false, 0x01);
+  EXPECT_EQ(xen.shutdowns().size(), 2u);
+  // A dword at 0xcf8 is still CONFIG_ADDRESS, not a reset.
+  xen.access(0, IOREQ_TYPE_PIO, 0xcf8, 4, false, 0x80000000);
+  EXPECT_EQ(xen.access(0, IOREQ_TYPE_PIO, 0xcfc, 4, true, 0), 0x12378086u);
+  EXPECT_EQ(xen.shutdowns().size(), 2u);
 }
 
 TEST_F(XenServerTest, RequestArrivingDuringSaveIsServedAfterIt) {

@@ -171,6 +171,20 @@ void SimXen::inject_msi(uint64_t address, uint32_t data) {
   msis_.push_back({address, data});
 }
 
+void SimXen::shutdown(xen::ShutdownReason reason) {
+  bool during_request = false;
+  std::atomic_thread_fence(std::memory_order_acquire);
+  for (unsigned v = 0; v < vcpus_; ++v)
+    during_request |= sync_page_->vcpu_ioreq[v].state == STATE_IOREQ_INPROCESS;
+  std::lock_guard guard(log_lock_);
+  shutdowns_.push_back({reason, during_request});
+}
+
+std::vector<std::pair<xen::ShutdownReason, bool>> SimXen::shutdowns() const {
+  std::lock_guard guard(log_lock_);
+  return shutdowns_;
+}
+
 std::vector<SimXen::RangeCall> SimXen::range_calls() const {
   std::lock_guard guard(log_lock_);
   return range_calls_;

@@ -42,6 +42,8 @@ class SimXen final : public xen::XenPlatform {
   bool enabled() const { return enabled_; }
   size_t live_guest_mappings() const { return live_mappings_; }
   std::vector<std::pair<uint64_t, uint32_t>> msis() const;
+  // Shutdown requests, each with whether a vCPU's request was still in progress at the time.
+  std::vector<std::pair<xen::ShutdownReason, bool>> shutdowns() const;
 
   // --- XenPlatform (device model side) ---
   Result<void> create_server() override;
@@ -64,7 +66,7 @@ class SimXen final : public xen::XenPlatform {
   void set_pci_intx_level(PciAddress, unsigned, bool) override {}
   void set_pci_link_route(unsigned, unsigned) override {}
   void inject_msi(uint64_t address, uint32_t data) override;
-  void shutdown(xen::ShutdownReason) override {}
+  void shutdown(xen::ShutdownReason reason) override;
 
   std::vector<std::pair<uint64_t, uint64_t>> modified() const;
 
@@ -83,6 +85,7 @@ class SimXen final : public xen::XenPlatform {
   std::atomic<size_t> live_mappings_{0};
   std::mutex buffered_lock_;
   mutable std::mutex log_lock_;
+  std::vector<std::pair<xen::ShutdownReason, bool>> shutdowns_;
   std::vector<RangeCall> range_calls_;
   std::set<uint8_t> pci_;
   std::vector<std::pair<uint64_t, uint32_t>> msis_;

@@ -1,0 +1,56 @@
+#include "devices/platform/reset_control.h"
+
+namespace hvmd::devices {
+
+using namespace reset_control;
+
+ResetControl::ResetControl(Machine& machine) : machine_(machine) {
+  // Mapped over the host bridge's 0xcf8..0xcff window: a byte at 0xcf9 is this register, while
+  // the dword CONFIG_ADDRESS access at 0xcf8 still reaches the host bridge whole.
+  rcr_mapping_ = machine.dispatcher().map_ports(kResetControlPort, 1, &rcr_io_, "reset-control");
+  port_a_mapping_ = machine.dispatcher().map_ports(kPortA, 1, &port_a_io_, "port-a");
+}
+
+void ResetControl::unrealize() {
+  machine_.dispatcher().unmap(rcr_mapping_);
+  machine_.dispatcher().unmap(port_a_mapping_);
+}
+
+void ResetControl::reset() {
+  rcr_ = 0;
+  port_a_ = 0;
+}
+
+uint64_t ResetControl::rcr_read(uint64_t, unsigned) { return rcr_; }
+
+void ResetControl::rcr_write(uint64_t, unsigned, uint64_t value) {
+  uint8_t next = static_cast<uint8_t>(value) & kRcrWritable;
+  bool edge = !(rcr_ & kRcrResetCpu) && (next & kRcrResetCpu);
+  rcr_ = next;
+  if (edge) machine_.request_shutdown(ShutdownCause::kGuestReset);
+}
+
+uint64_t ResetControl::port_a_read(uint64_t, unsigned) { return port_a_; }
+
+void ResetControl::port_a_write(uint64_t, unsigned, uint64_t value) {
+  uint8_t next = static_cast<uint8_t>(value) & (kPortAFastReset | kPortAA20);
+  bool edge = !(port_a_ & kPortAFastReset) && (next & kPortAFastReset);
+  port_a_ = next;
+  if (edge) machine_.request_shutdown(ShutdownCause::kGuestReset);
+}
+
+void ResetControl::save(StateWriter& out) const {
+  out.u8(rcr_);
+  out.u8(port_a_);
+}
+
+Result<void> ResetControl::load(StateReader& in, uint32_t) {
+  auto rcr = in.u8();
+  auto port_a = in.u8();
+  if (!rcr || !port_a) return make_error("reset-control: truncated state");
+  rcr_ = *rcr & kRcrWritable;
+  port_a_ = *port_a & (kPortAFastReset | kPortAA20);
+  return ok();
+}
+
+}  // namespace hvmd::devices

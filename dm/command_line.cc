@@ -59,6 +59,7 @@ constexpr OptionInfo kOptions[] = {
     {"chroot", "DIR", "chroot to DIR once set up"},
     {"run-with", "chroot=DIR,user=USER", "the same two, QEMU 9 style"},
     {"incoming", "fd:N", "restore device state read from file descriptor N"},
+    {"sandbox", "on|off", "system-call allowlist and resource limits (default on)"},
     {"help", nullptr, "this list (also -h)"},
     {"version", nullptr, "print the version"},
 };
@@ -404,6 +405,12 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     auto fd = parse_number(v.substr(3), INT32_MAX);
     if (!fd) return make_error("-incoming %s: %s", v.c_str(), fd.error().message.c_str());
     config.incoming_fd = static_cast<int>(*fd);
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "sandbox", [&](const std::string& v) -> Result<void> {
+    auto on = parse_bool(v);
+    if (!on) return make_error("-sandbox %s: expected on or off", v.c_str());
+    config.sandbox = *on;
     return ok();
   }));
   if (config.xen_domid && config.accel && *config.accel != Accel::kXen)

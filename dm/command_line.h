@@ -30,8 +30,9 @@ struct Config {
   std::string vnc = "none";
   bool nodefaults = false;
   bool start_paused = false;  // -S
-  bool no_shutdown = false;  // guest power-off pauses rather than exits
-  bool no_reboot = false;    // guest reset exits rather than resets
+  bool no_shutdown = false;   // guest power-off pauses rather than exits
+  bool no_reboot = false;     // guest reset exits rather than resets
+  bool sandbox = true;        // seccomp allowlist and rlimits once set up (-sandbox off: debugging)
   bool daemonize = false;
   std::optional<ChardevSpec> qtest;  // -qtest
   std::string qtest_log;

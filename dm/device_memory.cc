@@ -24,8 +24,14 @@ std::vector<bool> DirtyBitmap::take() {
   return out;
 }
 
-DeviceMemory::DeviceMemory(std::string name, uint64_t size, Access access)
+DeviceMemory::DeviceMemory(std::string name, uint64_t size, Access access,
+                           DeviceMemoryBacking* backing)
     : name_(std::move(name)), size_(size), access_(access), dirty_(size) {
+  if (backing) data_ = backing->allocate(size_);
+  if (data_) {
+    backing_ = backing;
+    return;
+  }
   // Anonymous mapping: page aligned (mappable into a guest) and not resident until touched.
   void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
@@ -33,7 +39,15 @@ DeviceMemory::DeviceMemory(std::string name, uint64_t size, Access access)
 }
 
 DeviceMemory::~DeviceMemory() {
-  munmap(data_, size_);
+  if (backing_)
+    backing_->release(data_, size_);
+  else
+    munmap(data_, size_);
+}
+
+std::vector<bool> DeviceMemory::collect_dirty() {
+  if (backing_) backing_->sync_dirty(*this);
+  return dirty_.take();
 }
 
 uint64_t DeviceMemory::read(uint64_t offset, unsigned size) {

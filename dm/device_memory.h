@@ -27,10 +27,27 @@ class DirtyBitmap {
   std::vector<bool> bits_;
 };
 
+class DeviceMemory;
+
+// Where device memory's bytes live. Without one, anonymous host memory. A transport that lets the
+// guest reach device memory directly provides its own: under Xen, pages of the domain itself,
+// populated outside its RAM and moved to wherever the guest maps the region.
+class DeviceMemoryBacking {
+ public:
+  virtual ~DeviceMemoryBacking() = default;
+  // A host view of size bytes (page-rounded), or nullptr when this backing cannot provide them;
+  // the memory is then plain host memory, reached through its IoHandler.
+  virtual uint8_t* allocate(uint64_t size) = 0;
+  virtual void release(uint8_t* data, uint64_t size) = 0;
+  // Pulls the dirty pages the hypervisor logged for memory into memory.dirty().
+  virtual void sync_dirty(DeviceMemory& memory) = 0;
+};
+
 class DeviceMemory final : public IoHandler {
  public:
   enum class Access { kReadOnly, kReadWrite };
-  DeviceMemory(std::string name, uint64_t size, Access access);
+  DeviceMemory(std::string name, uint64_t size, Access access,
+               DeviceMemoryBacking* backing = nullptr);
   ~DeviceMemory() override;
   DeviceMemory(const DeviceMemory&) = delete;
   DeviceMemory& operator=(const DeviceMemory&) = delete;
@@ -39,7 +56,13 @@ class DeviceMemory final : public IoHandler {
   uint64_t size() const { return size_; }
   bool read_only() const { return access_ == Access::kReadOnly; }
   std::span<uint8_t> host_data() { return {data_, static_cast<size_t>(size_)}; }
+  std::span<const uint8_t> host_data() const { return {data_, static_cast<size_t>(size_)}; }
   DirtyBitmap& dirty() { return dirty_; }
+  // The backing that holds the bytes, or nullptr for host memory.
+  DeviceMemoryBacking* backing() const { return backing_; }
+  // The pages written since the last call, by device code, through the IoHandler, or by the
+  // guest directly where the backing lets it (a display's refresh asks this).
+  std::vector<bool> collect_dirty();
 
   // Guest accesses (guest writes to a read-only region are ignored, as ROM ignores them).
   uint64_t read(uint64_t offset, unsigned size) override;
@@ -50,6 +73,7 @@ class DeviceMemory final : public IoHandler {
   uint64_t size_;
   Access access_;
   uint8_t* data_ = nullptr;
+  DeviceMemoryBacking* backing_ = nullptr;
   DirtyBitmap dirty_;
 };
 

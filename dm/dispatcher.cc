@@ -37,7 +37,7 @@ Dispatcher::Dispatcher(GuestMemory* memory)
 Dispatcher::~Dispatcher() = default;
 
 Dispatcher::MappingId Dispatcher::add(IoKind kind, uint64_t base, uint64_t length,
-                                      IoHandler* handler, std::string name) {
+                                      IoHandler* handler, DeviceMemory* memory, std::string name) {
   if (length == 0 || base + length < base) return kNoMapping;
   if (kind == IoKind::kPort && (base >= kPortSpace || length > kPortSpace - base))
     return kNoMapping;
@@ -46,7 +46,7 @@ Dispatcher::MappingId Dispatcher::add(IoKind kind, uint64_t base, uint64_t lengt
   // Slots are 16-bit in the port table; far more than any machine has.
   if (slot > UINT16_MAX) return kNoMapping;
   if (slot == mappings_.size()) mappings_.emplace_back();
-  mappings_[slot] = {kind, base, length, handler, std::move(name), next_sequence_++};
+  mappings_[slot] = {kind, base, length, handler, memory, std::move(name), next_sequence_++};
   refresh(kind, base, length);
   notify(mappings_[slot], true);
   return static_cast<MappingId>(slot);
@@ -54,12 +54,18 @@ Dispatcher::MappingId Dispatcher::add(IoKind kind, uint64_t base, uint64_t lengt
 
 Dispatcher::MappingId Dispatcher::map_ports(uint64_t base, uint64_t length, IoHandler* handler,
                                             std::string name) {
-  return add(IoKind::kPort, base, length, handler, std::move(name));
+  return add(IoKind::kPort, base, length, handler, nullptr, std::move(name));
 }
 
 Dispatcher::MappingId Dispatcher::map_mmio(uint64_t base, uint64_t length, IoHandler* handler,
                                            std::string name) {
-  return add(IoKind::kMmio, base, length, handler, std::move(name));
+  return add(IoKind::kMmio, base, length, handler, nullptr, std::move(name));
+}
+
+Dispatcher::MappingId Dispatcher::map_memory(uint64_t base, uint64_t length, DeviceMemory* memory,
+                                             std::string name) {
+  if (length > memory->size()) return kNoMapping;
+  return add(IoKind::kMmio, base, length, memory, memory, std::move(name));
 }
 
 void Dispatcher::move(MappingId id, uint64_t new_base) {
@@ -81,14 +87,17 @@ void Dispatcher::move(MappingId id, uint64_t new_base) {
 void Dispatcher::unmap(MappingId id) {
   if (id == kNoMapping || id >= mappings_.size() || mappings_[id].sequence == 0) return;
   Mapping& m = mappings_[id];
+  Mapping old = m;
   m.sequence = 0;
   m.handler = nullptr;
+  m.memory = nullptr;
   refresh(m.kind, m.base, m.length);
-  notify(m, false);  // after the change, so a listener that looks at mappings() sees it gone
+  notify(old, false);  // after the change, so a listener that looks at mappings() sees it gone
 }
 
 void Dispatcher::notify(const Mapping& m, bool mapped) {
   if (!listener_) return;
+  if (m.memory) listener_->memory_changed(*m.memory, m.base, mapped);
   if (m.kind == IoKind::kPort)
     listener_->ports_changed(m.base, m.length, mapped);
   else

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "dm/device_memory.h"
 #include "dm/guest_memory.h"
 #include "dm/io_handler.h"
 #include "dm/io_request.h"
@@ -37,6 +38,10 @@ class MappingListener {
   virtual void ports_changed(uint64_t base, uint64_t length, bool mapped) = 0;
   virtual void mmio_changed(uint64_t base, uint64_t length, bool mapped) = 0;
   virtual void pci_changed(PciAddress address, bool mapped) = 0;
+  // Device memory (VRAM, a ROM) mapped at base or unmapped from it, told before the MMIO range
+  // change that follows. A transport that places it in the guest's memory map directly does so
+  // here (and then leaves its range out of what it claims as MMIO).
+  virtual void memory_changed(DeviceMemory& /*memory*/, uint64_t /*base*/, bool /*mapped*/) {}
 };
 
 class Dispatcher {
@@ -55,6 +60,7 @@ class Dispatcher {
     uint64_t base = 0;
     uint64_t length = 0;
     IoHandler* handler = nullptr;
+    DeviceMemory* memory = nullptr;  // set for map_memory: the handler is this memory
     std::string name;
     uint64_t sequence = 0;  // 0: slot is free
   };
@@ -68,6 +74,9 @@ class Dispatcher {
 
   MappingId map_ports(uint64_t base, uint64_t length, IoHandler* handler, std::string name);
   MappingId map_mmio(uint64_t base, uint64_t length, IoHandler* handler, std::string name);
+  // Device memory as MMIO of length bytes (at most its size), which a transport may instead
+  // place in the guest's memory map (MappingListener::memory_changed).
+  MappingId map_memory(uint64_t base, uint64_t length, DeviceMemory* memory, std::string name);
   void move(MappingId id, uint64_t new_base);
   void unmap(MappingId id);
   void map_pci(PciAddress address, PciConfigTarget* target);
@@ -97,7 +106,8 @@ class Dispatcher {
   };
   using PciBusTable = std::array<PciConfigTarget*, 256>;
 
-  MappingId add(IoKind kind, uint64_t base, uint64_t length, IoHandler* handler, std::string name);
+  MappingId add(IoKind kind, uint64_t base, uint64_t length, IoHandler* handler,
+                DeviceMemory* memory, std::string name);
   void refresh(IoKind kind, uint64_t base, uint64_t length);
   void refresh_ports(uint64_t base, uint64_t length);
   void rebuild_mmio();

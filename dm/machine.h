@@ -73,6 +73,9 @@ class Machine {
   GuestMemory& memory() { return memory_; }
   InterruptSink& interrupt_sink() { return sink_; }
   const DeviceRegistry& registry() const { return registry_; }
+  // Where devices put their VRAM and ROMs (nullptr: host memory); the transport decides.
+  DeviceMemoryBacking* device_memory_backing() const { return device_memory_backing_; }
+  void set_device_memory_backing(DeviceMemoryBacking* backing) { device_memory_backing_ = backing; }
 
   // A device from a -device / device_add description: driver=NAME[,id=ID][,addr=S.F][,props].
   Result<Device*> add_device(const SubOptions& description, bool hotplug);
@@ -116,6 +119,7 @@ class Machine {
   unsigned anonymous_count_ = 0;
   RunState run_state_ = RunState::kRunning;
   std::function<void(ShutdownCause)> shutdown_handler_;
+  DeviceMemoryBacking* device_memory_backing_ = nullptr;
 };
 
 }  // namespace hvmd

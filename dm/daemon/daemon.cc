@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "devices/board.h"
+#include "dm/daemon/sandbox.h"
 #include "dm/log.h"
 
 namespace hvmd::daemon {
@@ -130,6 +131,7 @@ Result<void> drop_privileges(const Config& config) {
     if (setgroups(0, nullptr) < 0 || setgid(user->pw_gid) < 0 || setuid(user->pw_uid) < 0)
       return make_error("-runas %s: %s", config.run_as.c_str(), strerror(errno));
   }
+  if (config.sandbox) HVMD_TRY(enter_sandbox());
   return ok();
 }
 

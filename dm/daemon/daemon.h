@@ -44,7 +44,8 @@ void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitor
 Result<int> fork_daemon();
 void daemon_ready(int fd);
 Result<void> write_pidfile(const std::string& path);
-// -chroot / -runas (and -run-with): applied once everything is open.
+// -chroot / -runas (and -run-with), then the sandbox (dm/daemon/sandbox.h) unless -sandbox off:
+// applied once everything is open, before the first guest access.
 Result<void> drop_privileges(const Config& config);
 
 // Runners, one per transport. Each returns the exit status once the daemon stops.

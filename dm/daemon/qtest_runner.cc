@@ -31,8 +31,8 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   qtest::QtestServer qtest(machine, interrupts, loop);
   HVMD_TRY(qtest.start(*config.qtest, config.qtest_log));
 
-  HVMD_TRY(drop_privileges(config));
   HVMD_TRY(write_pidfile(config.pidfile));
+  HVMD_TRY(drop_privileges(config));
   daemon_ready(daemon_fd);
   int status = loop.run();
   if (!config.pidfile.empty()) unlink(config.pidfile.c_str());

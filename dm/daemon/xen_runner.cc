@@ -9,6 +9,7 @@
 #include "ioreq/xen/ioreq_server.h"
 #include "ioreq/xen/libxen_platform.h"
 #include "ioreq/xen/map_cache.h"
+#include "ioreq/xen/xen_device_memory.h"
 #include "ioreq/xen/xen_interrupts.h"
 #include "ioreq/xen/xen_store.h"
 
@@ -29,18 +30,25 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   DeviceRegistry registry;
   devices::register_devices(registry);
   Machine machine(config.machine, clock, memory, interrupts, registry);
+  RamLayout ram = RamLayout::pc(config.machine.ram_bytes);
+  xen::XenDeviceMemory device_memory(
+      **platform, xen::XenDeviceMemory::private_base_gfn(RamLayout::kFourGiB + ram.above_4g));
+  machine.set_device_memory_backing(&device_memory);
   HVMD_TRY(populate_machine(machine, config));
   if (config.incoming_fd) {
     auto state = read_fd(*config.incoming_fd, qmp::kMaxStateBytes);
     close(*config.incoming_fd);
     if (!state)
       return make_error("-incoming fd:%d: %s", *config.incoming_fd, state.error().message.c_str());
+    // Then run, unless -S: libxl waits for "running" before it unpauses the restored domain.
     HVMD_TRY(machine.load_state(*state));
-    machine.set_run_state(RunState::kPaused);
   }
 
   xen::IoreqServer server(**platform, machine.dispatcher(), memory, loop);
+  server.set_device_memory(&device_memory);
   HVMD_TRY(server.start());
+  // The board is built: close the one handle that could reach beyond this domain.
+  (*platform)->end_setup();
   // libxl waits for this key before it talks to us. Under dm_restrict the write may be refused;
   // libxl then uses QMP's query-status instead, so it is not fatal.
   std::unique_ptr<xen::XenStore> store;
@@ -69,8 +77,8 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   });
   if (machine.run_state() == RunState::kRunning) publish_running();
 
-  HVMD_TRY(drop_privileges(config));
   HVMD_TRY(write_pidfile(config.pidfile));
+  HVMD_TRY(drop_privileges(config));
   daemon_ready(daemon_fd);
   int status = loop.run();
   server.stop();

@@ -74,10 +74,17 @@ void PciDevice::add_bar(int index, BarType type, uint64_t size, IoHandler* handl
     config_.set_write_mask(reg + 4, 4, static_cast<uint32_t>(~(size - 1) >> 32));
 }
 
+void PciDevice::add_memory_bar(int index, BarType type, DeviceMemory& memory, bool prefetchable) {
+  assert(type != BarType::kIo);
+  add_bar(index, type, std::bit_ceil(memory.size()), &memory, prefetchable);
+  bars_[index].memory = &memory;
+}
+
 void PciDevice::set_rom(std::unique_ptr<DeviceMemory> rom) {
   uint64_t size = std::max<uint64_t>(std::bit_ceil(rom->size()), 2048);
   rom_.info = {BarType::kMemory32, size, false, BarInfo::kUnmapped};
   rom_.handler = rom.get();
+  rom_.memory = rom.get();
   rom_memory_ = std::move(rom);
   config_.set_write_mask(kRomAddress, 4,
                          (static_cast<uint32_t>(~(size - 1)) & kRomAddressMask) | kRomEnable);
@@ -171,9 +178,13 @@ void PciDevice::update_mapping(Bar& bar, uint32_t reg, const char* what) {
     d.move(bar.mapping, addr);
   } else {
     std::string name = std::string(type()) + "." + what;
-    bar.mapping = bar.info.type == BarType::kIo
-                      ? d.map_ports(addr, bar.info.size, bar.handler, std::move(name))
-                      : d.map_mmio(addr, bar.info.size, bar.handler, std::move(name));
+    if (bar.info.type == BarType::kIo)
+      bar.mapping = d.map_ports(addr, bar.info.size, bar.handler, std::move(name));
+    else if (bar.memory)
+      bar.mapping = d.map_memory(addr, std::min(bar.info.size, bar.memory->size()), bar.memory,
+                                 std::move(name));
+    else
+      bar.mapping = d.map_mmio(addr, bar.info.size, bar.handler, std::move(name));
   }
   bar.info.address = addr;
 }

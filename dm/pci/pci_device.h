@@ -69,6 +69,8 @@ class PciDevice : public Device, public PciConfigTarget {
   // Layout, during construction. Sizes are powers of two (I/O >= 4, memory >= 16 bytes).
   void add_bar(int index, BarType type, uint64_t size, IoHandler* handler,
                bool prefetchable = false);
+  // A memory BAR that is device memory (VRAM): a transport may map it into the guest directly.
+  void add_memory_bar(int index, BarType type, DeviceMemory& memory, bool prefetchable = false);
   void set_rom(std::unique_ptr<DeviceMemory> rom);
   uint8_t add_capability(uint8_t id, unsigned length);
   void add_msi(unsigned vectors, bool is_64bit, bool maskable);
@@ -94,6 +96,7 @@ class PciDevice : public Device, public PciConfigTarget {
   struct Bar {
     BarInfo info;
     IoHandler* handler = nullptr;
+    DeviceMemory* memory = nullptr;  // the ROM: mapped as device memory, not plain MMIO
     Dispatcher::MappingId mapping = Dispatcher::kNoMapping;
   };
   uint64_t decoded_address(const Bar& bar, uint32_t reg) const;

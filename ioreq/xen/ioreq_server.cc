@@ -116,6 +116,8 @@ Result<void> IoreqServer::start() {
   buffered_port_ = *port;
   started_ = true;
   dispatcher_.set_listener(this);
+  for (const auto& m : dispatcher_.mappings())
+    if (m.sequence && m.memory) memory_changed(*m.memory, m.base, true);
   sync_ranges(IoKind::kPort);
   sync_ranges(IoKind::kMmio);
   for (PciAddress a : dispatcher_.pci_addresses()) HVMD_TRY(platform_.map_pci(a, true));
@@ -228,7 +230,9 @@ void IoreqServer::sync_ranges(IoKind kind) {
   if (!started_) return;
   std::vector<Interval> wanted;
   for (const auto& m : dispatcher_.mappings())
-    if (m.sequence && m.kind == kind) wanted.push_back({m.base, m.base + m.length - 1});
+    if (m.sequence && m.kind == kind &&
+        !(m.memory && device_memory_ && device_memory_->placed(*m.memory)))
+      wanted.push_back({m.base, m.base + m.length - 1});
   wanted = merge_ranges(std::move(wanted));
   auto& claimed = kind == IoKind::kPort ? claimed_ports_ : claimed_mmio_;
   // Release what is no longer wanted exactly, then claim what is new: Xen's rangesets merge and
@@ -251,6 +255,10 @@ void IoreqServer::ports_changed(uint64_t, uint64_t, bool) {
 void IoreqServer::mmio_changed(uint64_t, uint64_t, bool) {
   sync_ranges(IoKind::kMmio);
 }
+void IoreqServer::memory_changed(DeviceMemory& memory, uint64_t base, bool mapped) {
+  if (started_ && device_memory_) device_memory_->place(memory, base, mapped);
+}
+
 void IoreqServer::pci_changed(PciAddress address, bool mapped) {
   if (!started_) return;
   if (auto r = platform_.map_pci(address, mapped); !r)

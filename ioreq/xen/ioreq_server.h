@@ -13,6 +13,7 @@
 #include "dm/dispatcher.h"
 #include "dm/event_loop.h"
 #include "ioreq/xen/map_cache.h"
+#include "ioreq/xen/xen_device_memory.h"
 #include "ioreq/xen/xen_platform.h"
 
 namespace hvmd::xen {
@@ -52,6 +53,10 @@ class IoreqServer final : public MappingListener {
   void ports_changed(uint64_t base, uint64_t length, bool mapped) override;
   void mmio_changed(uint64_t base, uint64_t length, bool mapped) override;
   void pci_changed(PciAddress address, bool mapped) override;
+  void memory_changed(DeviceMemory& memory, uint64_t base, bool mapped) override;
+  // Device memory backed by the domain's pages is placed in its memory map rather than claimed
+  // as MMIO (see xen_device_memory.h).
+  void set_device_memory(XenDeviceMemory* device_memory) { device_memory_ = device_memory; }
 
   unsigned vcpus() const { return static_cast<unsigned>(vcpu_ports_.size()); }
   int64_t time_offset() const { return rtc_offset_; }
@@ -72,6 +77,7 @@ class IoreqServer final : public MappingListener {
   bool started_ = false;
   std::vector<Interval> claimed_ports_;
   std::vector<Interval> claimed_mmio_;
+  XenDeviceMemory* device_memory_ = nullptr;
   int64_t rtc_offset_ = 0;
   std::function<void(int64_t)> time_offset_;
 };

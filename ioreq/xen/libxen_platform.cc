@@ -17,6 +17,7 @@ extern "C" {
 #include <xen/sched.h>
 
 #include "dm/log.h"
+#include "ioreq/xen/xenctrl_calls.h"
 
 namespace hvmd::xen {
 namespace {
@@ -41,11 +42,15 @@ class LibxenPlatform final : public XenPlatform {
     if (resource_) xenforeignmemory_unmap_resource(fmem_, resource_);
     if (legacy_pages_) xenforeignmemory_unmap(fmem_, legacy_pages_, 2);
     if (evtchn_) xenevtchn_close(evtchn_);
+    hvmd_xc_close(xc_);
     if (fmem_) xenforeignmemory_close(fmem_);
     if (dmod_) xendevicemodel_close(dmod_);
   }
 
   Result<void> open() {
+    // Unrestricted, for populating device memory while the machine is built; closed after.
+    xc_ = hvmd_xc_open();
+    if (!xc_) return call_error("xc_interface_open");
     dmod_ = xendevicemodel_open(nullptr, 0);
     if (!dmod_) return call_error("xendevicemodel_open");
     fmem_ = xenforeignmemory_open(nullptr, 0);
@@ -60,6 +65,7 @@ class LibxenPlatform final : public XenPlatform {
     if (xendevicemodel_restrict(dmod_, domid_) < 0) return call_error("xendevicemodel_restrict");
     if (xenforeignmemory_restrict(fmem_, domid_) < 0)
       return call_error("xenforeignmemory_restrict");
+    if (xenevtchn_restrict(evtchn_, domid_) < 0) return call_error("xenevtchn_restrict");
     return ok();
   }
 
@@ -183,6 +189,35 @@ class LibxenPlatform final : public XenPlatform {
     xendevicemodel_modified_memory(dmod_, domid_, first_gfn, static_cast<uint32_t>(count));
   }
 
+  Result<void> populate(uint64_t first_gfn, uint64_t count) override {
+    if (!xc_) return make_error("device memory can only be populated while hvmd sets up");
+    if (hvmd_xc_populate(xc_, domid_, first_gfn, count) < 0)
+      return call_error("xc_domain_populate_physmap_exact");
+    return ok();
+  }
+
+  Result<void> relocate(uint64_t from_gfn, uint64_t to_gfn, uint64_t count) override {
+    if (xendevicemodel_relocate_memory(dmod_, domid_, static_cast<uint32_t>(count), from_gfn,
+                                       to_gfn) < 0)
+      return call_error("xendevicemodel_relocate_memory");
+    return ok();
+  }
+
+  Result<void> dirty_pages(uint64_t first_gfn, uint64_t count,
+                           std::vector<uint64_t>& bitmap) override {
+    static_assert(sizeof(unsigned long) == sizeof(uint64_t));
+    bitmap.assign((count + 63) / 64, 0);
+    if (xendevicemodel_track_dirty_vram(dmod_, domid_, first_gfn, static_cast<uint32_t>(count),
+                                        reinterpret_cast<unsigned long*>(bitmap.data())) < 0)
+      return call_error("xendevicemodel_track_dirty_vram");
+    return ok();
+  }
+
+  void end_setup() override {
+    hvmd_xc_close(xc_);
+    xc_ = nullptr;
+  }
+
   void set_isa_irq_level(unsigned irq, bool level) override {
     xendevicemodel_set_isa_irq_level(dmod_, domid_, static_cast<uint8_t>(irq), level);
   }
@@ -204,6 +239,7 @@ class LibxenPlatform final : public XenPlatform {
 
  private:
   domid_t domid_;
+  hvmd_xc* xc_ = nullptr;
   xendevicemodel_handle* dmod_ = nullptr;
   xenforeignmemory_handle* fmem_ = nullptr;
   xenevtchn_handle* evtchn_ = nullptr;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include <xen/hvm/ioreq.h>
 #include <xen/xen.h>
@@ -50,6 +51,16 @@ class XenPlatform {
   virtual void unmap_guest(void* address, uint64_t count) = 0;
   // Tells Xen the device model wrote these guest pages (needed while migrating).
   virtual void modified_memory(uint64_t first_gfn, uint64_t count) = 0;
+
+  // Device memory (VRAM, ROMs): fresh pages for the domain outside its RAM, which only works
+  // during setup (it needs an unrestricted handle, closed by end_setup before the guest runs);
+  // moving pages within the domain's memory map (a BAR placed, moved or removed); and the pages
+  // the guest wrote in a range since the last call (one range per domain: the VRAM).
+  virtual Result<void> populate(uint64_t first_gfn, uint64_t count) = 0;
+  virtual Result<void> relocate(uint64_t from_gfn, uint64_t to_gfn, uint64_t count) = 0;
+  virtual Result<void> dirty_pages(uint64_t first_gfn, uint64_t count,
+                                   std::vector<uint64_t>& bitmap) = 0;
+  virtual void end_setup() = 0;
 
   // Interrupts and domain control.
   virtual void set_isa_irq_level(unsigned irq, bool level) = 0;

@@ -24,6 +24,15 @@ TEST(Qmp, GreetingAndNegotiation) {
   EXPECT_EQ(qt.qmp("qmp_capabilities")["error"]["class"], "CommandNotFound");
 }
 
+TEST(Qmp, QueryCpusFastListsTheOnlineVcpus) {
+  QtestClient qt({"-smp", "2,maxcpus=4"});
+  Json cpus = qt.qmp("query-cpus-fast")["return"];
+  ASSERT_EQ(cpus.size(), 2u);
+  EXPECT_EQ(cpus[0]["cpu-index"], 0);
+  EXPECT_EQ(cpus[1]["cpu-index"], 1);
+  EXPECT_EQ(cpus[1]["target"], "x86_64");
+}
+
 TEST(Qmp, Queries) {
   QtestClient qt({"-name", "guest1", "-m", "256"});
   EXPECT_EQ(qt.qmp("query-name")["return"]["name"], "guest1");

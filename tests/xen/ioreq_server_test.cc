@@ -245,6 +245,106 @@ TEST_F(XenServerTest, DirtyLoggingReportsDmaWrites) {
   EXPECT_EQ(modified.back(), (std::pair<uint64_t, uint64_t>{8, 2}));
 }
 
+// A display-like device: VRAM in BAR0 and an option ROM, both device memory.
+class VramDevice final : public pci::PciDevice {
+ public:
+  static constexpr uint64_t kVramSize = 4 * 4096;
+  explicit VramDevice(DeviceMemoryBacking* backing)
+      : PciDevice({.vendor = 0x1234, .device = 0x1111, .class_code = 0x030000}),
+        vram_("vram", kVramSize, DeviceMemory::Access::kReadWrite, backing) {
+    add_memory_bar(0, pci::BarType::kMemory32, vram_, /*prefetchable=*/true);
+    auto rom =
+        std::make_unique<DeviceMemory>("rom", 0x2000, DeviceMemory::Access::kReadOnly, backing);
+    rom->host_data()[0] = 0x55;
+    rom->host_data()[1] = 0xaa;
+    set_rom(std::move(rom));
+  }
+  std::string_view type() const override { return "vram-test"; }
+  DeviceMemory& vram() { return vram_; }
+
+ private:
+  DeviceMemory vram_;
+};
+
+class XenDeviceMemoryTest : public XenServerTest {
+ protected:
+  static constexpr uint64_t kPrivateGfn = 0x100000;  // 4 GiB
+  static constexpr uint8_t kDevfn = 0x20;            // 04.0
+  static constexpr uint64_t kVramBar = 0xf0000000;
+  static constexpr uint64_t kRomBar = 0xf1000000;
+
+  XenDeviceMemoryTest() {
+    machine.set_device_memory_backing(&backing);
+    auto added = machine.add_board_device(
+        std::make_unique<VramDevice>(machine.device_memory_backing()), kDevfn);
+    EXPECT_TRUE(added.ok());
+    device = static_cast<VramDevice*>(*added);
+    server.set_device_memory(&backing);
+  }
+  void enable_bars(uint64_t vram_at) {
+    pci_write(0, kDevfn, 0x10, 4, static_cast<uint32_t>(vram_at));
+    pci_write(0, kDevfn, 0x30, 4, static_cast<uint32_t>(kRomBar) | 1);
+    pci_write(0, kDevfn, 0x04, 2, 0x0002);  // memory space on
+  }
+
+  xen::XenDeviceMemory backing{xen, kPrivateGfn};
+  VramDevice* device = nullptr;
+};
+
+TEST_F(XenDeviceMemoryTest, BarsArePlacedInTheGuestMapNotClaimedAsMmio) {
+  start();
+  enable_bars(kVramBar);
+  using R = SimXen::Relocation;
+  EXPECT_EQ(xen.relocations(), (std::vector<R>{{kPrivateGfn, kVramBar >> 12, 4},
+                                               {kPrivateGfn + 4, kRomBar >> 12, 2}}));
+  for (const auto& [first, last] : xen.claimed(IoKind::kMmio)) {
+    EXPECT_FALSE(first <= kVramBar && kVramBar <= last) << "VRAM must not go through ioreqs";
+    EXPECT_FALSE(first <= kRomBar && kRomBar <= last) << "the ROM must not go through ioreqs";
+  }
+  // The guest writes VRAM directly; the device sees the bytes and the dirty pages.
+  ASSERT_TRUE(xen.guest_write_direct(kVramBar + 2 * 4096 + 5, 0x7e));
+  EXPECT_EQ(device->vram().host_data()[2 * 4096 + 5], 0x7e);
+  std::vector<bool> dirty = device->vram().collect_dirty();
+  EXPECT_EQ(dirty, (std::vector<bool>{false, false, true, false}));
+  EXPECT_EQ(device->vram().collect_dirty(), (std::vector<bool>(4, false)));
+
+  // The guest moves the BAR: the pages go back, then to the new place, contents intact.
+  pci_write(0, kDevfn, 0x10, 4, static_cast<uint32_t>(kVramBar + 0x100000));
+  auto moves = xen.relocations();
+  ASSERT_EQ(moves.size(), 4u);
+  EXPECT_EQ(moves[2], (R{kVramBar >> 12, kPrivateGfn, 4}));
+  EXPECT_EQ(moves[3], (R{kPrivateGfn, (kVramBar + 0x100000) >> 12, 4}));
+  EXPECT_FALSE(xen.guest_write_direct(kVramBar, 1)) << "nothing left at the old address";
+  EXPECT_TRUE(xen.guest_write_direct(kVramBar + 0x100000 + 2 * 4096 + 6, 0x11));
+  EXPECT_EQ(device->vram().host_data()[2 * 4096 + 5], 0x7e);
+
+  // Memory decoding off: both regions leave the guest's map.
+  pci_write(0, kDevfn, 0x04, 2, 0x0000);
+  EXPECT_EQ(xen.relocations().size(), 6u);
+  EXPECT_FALSE(xen.guest_write_direct(kRomBar, 1));
+}
+
+TEST_F(XenDeviceMemoryTest, AfterSetupNewDeviceMemoryIsServedAsMmio) {
+  xen.end_setup();
+  VramDevice late(&backing);  // populating is refused now: host memory instead
+  EXPECT_EQ(late.vram().backing(), nullptr);
+  start();
+  enable_bars(kVramBar);  // the board device's regions are placed as before
+  EXPECT_EQ(xen.relocations().size(), 2u);
+}
+
+TEST_F(XenDeviceMemoryTest, UnplacedRomIsReadThroughIoreqs) {
+  xen.end_setup();
+  machine.set_device_memory_backing(nullptr);
+  auto added = machine.add_board_device(std::make_unique<VramDevice>(nullptr), 0x28);  // 05.0
+  ASSERT_TRUE(added.ok());
+  start();
+  pci_write(0, 0x28, 0x30, 4, 0xf2000001);
+  pci_write(0, 0x28, 0x04, 2, 0x0002);
+  EXPECT_TRUE(xen.claimed(IoKind::kMmio).count({0xf2000000, 0xf2001fff}));
+  EXPECT_EQ(xen.access(0, IOREQ_TYPE_COPY, 0xf2000000, 2, true, 0), 0xaa55u);
+}
+
 TEST(MergeRanges, UnionOfOverlappingAndAdjacentRanges) {
   using xen::Interval;
   EXPECT_EQ(xen::merge_ranges({{0xcf8, 0xcff}, {0xcf9, 0xcf9}, {0x60, 0x60}, {0x61, 0x64}}),

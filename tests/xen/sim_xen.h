@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <vector>
@@ -67,7 +68,21 @@ class SimXen final : public xen::XenPlatform {
   void set_pci_link_route(unsigned, unsigned) override {}
   void inject_msi(uint64_t address, uint32_t data) override;
   void shutdown(xen::ShutdownReason reason) override;
+  Result<void> populate(uint64_t first_gfn, uint64_t count) override;
+  Result<void> relocate(uint64_t from_gfn, uint64_t to_gfn, uint64_t count) override;
+  Result<void> dirty_pages(uint64_t first_gfn, uint64_t count,
+                           std::vector<uint64_t>& bitmap) override;
+  void end_setup() override { setup_over_ = true; }
 
+  // --- device memory, seen from the guest ---
+  // Pages populated outside RAM; a guest write at gpa lands there (and is logged dirty) when a
+  // populated block sits at gpa, as a placed BAR would be reached without an ioreq.
+  bool guest_write_direct(uint64_t gpa, uint8_t value);
+  struct Relocation {
+    uint64_t from, to, count;
+    bool operator==(const Relocation&) const = default;
+  };
+  std::vector<Relocation> relocations() const { return relocations_; }
   std::vector<std::pair<uint64_t, uint64_t>> modified() const;
 
  private:
@@ -86,6 +101,16 @@ class SimXen final : public xen::XenPlatform {
   std::mutex buffered_lock_;
   mutable std::mutex log_lock_;
   std::vector<std::pair<xen::ShutdownReason, bool>> shutdowns_;
+  struct PopulatedBlock {
+    uint64_t first_gfn;
+    uint64_t count;
+    std::vector<uint8_t> bytes;
+    std::vector<bool> dirty;
+  };
+  PopulatedBlock* block_at(uint64_t first_gfn, uint64_t count);
+  std::vector<std::unique_ptr<PopulatedBlock>> populated_;
+  std::vector<Relocation> relocations_;
+  bool setup_over_ = false;
   std::vector<RangeCall> range_calls_;
   std::set<uint8_t> pci_;
   std::vector<std::pair<uint64_t, uint32_t>> msis_;

@@ -7,8 +7,13 @@
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
 hvmd=$(readlink -f "${1:?usage: run-lab-test.sh HVMD_BINARY}")
-lab_tools=$(readlink -f "$here/../../../../shared/xen-lab")
-[ -d "$lab_tools" ] || { echo "SKIP: ../shared/xen-lab not found"; exit 0; }
+# The lab's scripts: $HVMD_XEN_LAB_TOOLS, else ../shared/xen-lab beside the checkout, else the
+# workspace's copy (CI builds a fresh clone elsewhere).
+lab_tools=""
+for dir in "${HVMD_XEN_LAB_TOOLS:-}" "$here/../../../../shared/xen-lab" /work/shared/xen-lab; do
+  [ -n "$dir" ] && [ -x "$dir/run.sh" ] && { lab_tools=$(readlink -f "$dir"); break; }
+done
+[ -n "$lab_tools" ] || { echo "SKIP: ../shared/xen-lab not found"; exit 0; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: the Xen lab needs root"; exit 0; }
 lab=${HVMD_XEN_LAB_DIR:-/var/tmp/hvmd-xen-lab}
 bash "$lab_tools/build-dom0.sh" "$lab" >/dev/null
@@ -19,7 +24,7 @@ cp "$here/check" "$payload/check"
 out="$payload/report.log"
 LAB_TIMEOUT=${LAB_TIMEOUT:-600} bash "$lab_tools/run.sh" "$lab" "$here/guest.cfg" "$payload" 30 \
   | tr -d '\r' > "$out" || true
-grep -E '^== |^\(d1\) (Found [0-9]+ PCI|SeaBIOS \(version|No bootable)' "$out"
+grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ PCI|SeaBIOS \(version|No bootable)|hvmd' "$out"
 failed=0
 expect() {
   if grep -qE "$1" "$out"; then echo "ok: $2"; else echo "FAILED: $2"; failed=1; fi
@@ -28,5 +33,9 @@ expect '^== xl create rc=0' "xl create succeeds with hvmd as the device model"
 expect '^== dm state: running' "hvmd published its state for libxl"
 expect '^\(d1\) Found 1 PCI devices' "Xen forwards PCI config to hvmd (SeaBIOS finds the i440FX)"
 expect '^\(d1\) SeaBIOS \(version' "SeaBIOS starts"
+expect '^== dm seccomp: 2' "hvmd serves from inside its seccomp sandbox"
+expect '^== xl save rc=0 dm gone: yes' "xl save: libxl stops hvmd, saves its state, ends it"
+expect '^== xl restore rc=0' "xl restore: hvmd loads the state (-incoming) and resumes"
+expect '^== restored domain: .*dm state: running' "the restored domain runs with hvmd"
 expect '^== after destroy: nothing left' "xl destroy leaves nothing behind"
 exit $failed

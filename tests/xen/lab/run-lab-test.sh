@@ -13,8 +13,8 @@ lab_tools=""
 for dir in "${HVMD_XEN_LAB_TOOLS:-}" "$here/../../../../shared/xen-lab" /work/shared/xen-lab; do
   [ -n "$dir" ] && [ -x "$dir/run.sh" ] && { lab_tools=$(readlink -f "$dir"); break; }
 done
-[ -n "$lab_tools" ] || { echo "SKIP: ../shared/xen-lab not found"; exit 0; }
-[ "$(id -u)" = 0 ] || { echo "SKIP: the Xen lab needs root"; exit 0; }
+[ -n "$lab_tools" ] || { echo "SKIP: ../shared/xen-lab not found"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: the Xen lab needs root"; exit 77; }
 lab=${HVMD_XEN_LAB_DIR:-/var/tmp/hvmd-xen-lab}
 bash "$lab_tools/build-dom0.sh" "$lab" >/dev/null
 payload=$(mktemp -d)

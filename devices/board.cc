@@ -2,14 +2,43 @@
 
 #include "devices/platform/i440fx.h"
 #include "devices/platform/reset_control.h"
+#include "devices/serial/uart_16550.h"
 
 namespace hvmd::devices {
 
 namespace {
+
 constexpr uint8_t kHostBridgeDevfn = 0x00;  // 00:00.0
+
+Result<std::unique_ptr<Device>> create_serial(Machine& machine, OptionReader& props) {
+  auto index = props.number("index", std::size(uart::kComPorts) - 1);
+  if (!index) return index.error();
+  const uart::ComPort& com = uart::kComPorts[index->value_or(0)];
+  auto iobase = props.number("iobase", 0xfff8);
+  auto irq = props.number("irq", 15);
+  auto chardev_id = props.string("chardev");
+  if (!iobase) return iobase.error();
+  if (!irq) return irq.error();
+  auto uart = std::make_unique<Uart16550>(
+      machine.dispatcher(), machine.clock(),
+      IrqLine::isa(&machine.interrupt_sink(), static_cast<unsigned>(irq->value_or(com.irq))),
+      static_cast<uint16_t>(iobase->value_or(com.base)));
+  if (chardev_id) {
+    auto chardev = machine.chardev(*chardev_id);
+    if (!chardev) return chardev.error();
+    uart->attach(**chardev);
+  }
+  return std::unique_ptr<Device>(std::move(uart));
+}
+
 }  // namespace
 
 void register_devices(DeviceRegistry& registry) {
+  registry.add({.name = "isa-serial",
+                .description = "16550A UART (index=0-3 for COM1-4, or iobase=, irq=; chardev=)",
+                .pci = false,
+                .hotpluggable = false,
+                .create = create_serial});
   // The host bridge is part of every board; it is listed so users see it, but cannot be added.
   registry.add({.name = "i440FX-pcihost",
                 .description = "Intel 440FX host bridge (part of the pc and xenfv boards)",

@@ -131,6 +131,11 @@ void Machine::reset() {
   for (const auto& e : devices_) e.device->reset();
 }
 
+Result<Chardev*> Machine::chardev(const std::string& id) const {
+  if (!chardev_lookup_) return make_error("chardev '%s' not found", id.c_str());
+  return chardev_lookup_(id);
+}
+
 const char* shutdown_reason_name(ShutdownCause cause) {
   return cause == ShutdownCause::kGuestReset ? "guest-reset" : "guest-shutdown";
 }

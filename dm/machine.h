@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dm/backends/chardev.h"
 #include "dm/clock.h"
 #include "dm/device.h"
 #include "dm/dispatcher.h"
@@ -73,6 +74,11 @@ class Machine {
   GuestMemory& memory() { return memory_; }
   InterruptSink& interrupt_sink() { return sink_; }
   const DeviceRegistry& registry() const { return registry_; }
+  // The character devices of the command line by id (for chardev= properties), opened on first
+  // use; the daemon provides the lookup.
+  using ChardevLookup = std::function<Result<Chardev*>(const std::string& id)>;
+  void set_chardev_lookup(ChardevLookup lookup) { chardev_lookup_ = std::move(lookup); }
+  Result<Chardev*> chardev(const std::string& id) const;
   // Where devices put their VRAM and ROMs (nullptr: host memory); the transport decides.
   DeviceMemoryBacking* device_memory_backing() const { return device_memory_backing_; }
   void set_device_memory_backing(DeviceMemoryBacking* backing) { device_memory_backing_ = backing; }
@@ -120,6 +126,7 @@ class Machine {
   RunState run_state_ = RunState::kRunning;
   std::function<void(ShutdownCause)> shutdown_handler_;
   DeviceMemoryBacking* device_memory_backing_ = nullptr;
+  ChardevLookup chardev_lookup_;
 };
 
 }  // namespace hvmd

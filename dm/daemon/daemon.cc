@@ -34,8 +34,33 @@ Result<void> watch_signals(EventLoop& loop) {
   });
 }
 
-Result<void> populate_machine(Machine& machine, const Config& config) {
+Result<Chardev*> Chardevs::get(const std::string& id) {
+  for (const auto& open : open_)
+    if (open->spec().id == id) return open.get();
+  const ChardevSpec* spec = config_.find_chardev(id);
+  if (!spec) return make_error("chardev '%s' not found", id.c_str());
+  auto chardev = Chardev::open(*spec, loop_);
+  if (!chardev) return chardev.error();
+  open_.push_back(std::move(*chardev));
+  return open_.back().get();
+}
+
+const Chardev* Chardevs::find_open(const std::string& id) const {
+  for (const auto& open : open_)
+    if (open->spec().id == id) return open.get();
+  return nullptr;
+}
+
+Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs) {
+  machine.set_chardev_lookup([&chardevs](const std::string& id) { return chardevs.get(id); });
   HVMD_TRY(devices::build_board(machine));
+  for (size_t i = 0; i < config.serials.size(); ++i) {
+    auto description = SubOptions::parse(
+        "isa-serial,chardev=" + config.serials[i] + ",index=" + std::to_string(i), "driver");
+    if (!description) return description.error();
+    if (auto added = machine.add_device(*description, /*hotplug=*/false); !added)
+      return make_error("-serial: %s", added.error().message.c_str());
+  }
   for (const auto& device : config.devices) {
     auto added = machine.add_device(device, /*hotplug=*/false);
     if (!added)
@@ -55,13 +80,11 @@ Result<void> populate_machine(Machine& machine, const Config& config) {
                         netdev.get("type").value_or("").c_str());
   }
   if (config.usb) return make_error("-usb: hvmd does not emulate USB controllers yet");
-  if (!config.serials.empty())
-    HVMD_WARN("-serial: no serial port is emulated yet; output will not appear");
   if (config.start_paused) machine.set_run_state(RunState::kPrelaunch);
   return ok();
 }
 
-Monitors::Monitors(Machine& machine, EventLoop& loop, qmp::MachineHooks hooks) : loop_(loop) {
+Monitors::Monitors(Machine& machine, qmp::MachineHooks hooks) {
   qmp::register_machine_commands(server_, machine, hooks);
 }
 
@@ -85,25 +108,23 @@ void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitor
   });
 }
 
-Result<void> Monitors::open(const Config& config) {
+Result<void> Monitors::open(const Config& config, Chardevs& chardevs) {
   // libxl asks right after start-up, to publish serial ptys for xl console.
-  server_.add_command("query-chardev", [this, &config](const qmp::Json& args) {
+  server_.add_command("query-chardev", [&config, &chardevs](const qmp::Json& args) {
     if (auto r = qmp::check_arguments(args, {}); !r.ok) return r;
     qmp::Json list = qmp::Json::array();
     for (const auto& spec : config.chardevs) {
-      std::string pty;
-      for (const auto& open : chardevs_)
-        if (open->spec().id == spec.id) pty = open->pty_path();
-      list.push_back(
-          {{"label", spec.id}, {"filename", spec.describe(pty)}, {"frontend-open", true}});
+      const Chardev* open = chardevs.find_open(spec.id);
+      list.push_back({{"label", spec.id},
+                      {"filename", spec.describe(open ? open->pty_path() : "")},
+                      {"frontend-open", open != nullptr}});
     }
     return qmp::Reply::success(list);
   });
   for (const auto& monitor : config.monitors) {
-    auto chardev = Chardev::open(*config.find_chardev(monitor.chardev), loop_);
+    auto chardev = chardevs.get(monitor.chardev);
     if (!chardev) return chardev.error();
     server_.attach(**chardev);
-    chardevs_.push_back(std::move(*chardev));
   }
   return ok();
 }

@@ -18,20 +18,32 @@ namespace hvmd::daemon {
 // SIGTERM, SIGINT and SIGHUP (libxl's way of ending a device model) stop the loop with status 0.
 Result<void> watch_signals(EventLoop& loop);
 
-// The board, the -device list, and a check of backends nothing consumes yet.
-Result<void> populate_machine(Machine& machine, const Config& config);
+// The command line's character devices, each opened once, when first used (by a monitor or a
+// serial port).
+class Chardevs {
+ public:
+  Chardevs(const Config& config, EventLoop& loop) : config_(config), loop_(loop) {}
+  Result<Chardev*> get(const std::string& id);
+  const Chardev* find_open(const std::string& id) const;
+
+ private:
+  const Config& config_;
+  EventLoop& loop_;
+  std::vector<std::unique_ptr<Chardev>> open_;
+};
+
+// The board, the serial ports, the -device list, and a check of backends nothing consumes yet.
+Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs);
 
 // QMP monitors on the configured chardevs.
 class Monitors {
  public:
-  Monitors(Machine& machine, EventLoop& loop, qmp::MachineHooks hooks);
-  Result<void> open(const Config& config);
+  Monitors(Machine& machine, qmp::MachineHooks hooks);
+  Result<void> open(const Config& config, Chardevs& chardevs);
   qmp::Server& server() { return server_; }
 
  private:
-  EventLoop& loop_;
   qmp::Server server_;
-  std::vector<std::unique_ptr<Chardev>> chardevs_;
 };
 
 // What a guest's reset or power-off means when hvmd runs the machine itself (qtest, kvm): reset

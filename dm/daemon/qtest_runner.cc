@@ -22,11 +22,12 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   qtest::QtestInterrupts interrupts(ram);
   DeviceRegistry registry;
   devices::register_devices(registry);
+  Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
   Machine machine(config.machine, clock, ram, interrupts, registry);
-  HVMD_TRY(populate_machine(machine, config));
+  HVMD_TRY(populate_machine(machine, config, chardevs));
 
-  Monitors monitors(machine, loop, {.quit = [&loop] { loop.stop(0); }});
-  HVMD_TRY(monitors.open(config));
+  Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); }});
+  HVMD_TRY(monitors.open(config, chardevs));
   handle_local_shutdowns(machine, loop, monitors, config);
   qtest::QtestServer qtest(machine, interrupts, loop);
   HVMD_TRY(qtest.start(*config.qtest, config.qtest_log));

@@ -29,12 +29,13 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   xen::XenInterrupts interrupts(**platform);
   DeviceRegistry registry;
   devices::register_devices(registry);
+  Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
   Machine machine(config.machine, clock, memory, interrupts, registry);
   RamLayout ram = RamLayout::pc(config.machine.ram_bytes);
   xen::XenDeviceMemory device_memory(
       **platform, xen::XenDeviceMemory::private_base_gfn(RamLayout::kFourGiB + ram.above_4g));
   machine.set_device_memory_backing(&device_memory);
-  HVMD_TRY(populate_machine(machine, config));
+  HVMD_TRY(populate_machine(machine, config, chardevs));
   if (config.incoming_fd) {
     auto state = read_fd(*config.incoming_fd, qmp::kMaxStateBytes);
     close(*config.incoming_fd);
@@ -58,7 +59,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
     if (auto w = store->write(xen::XenStore::device_model_state_path(domid), "running"); !w)
       HVMD_WARN("%s", w.error().message.c_str());
   };
-  Monitors monitors(machine, loop,
+  Monitors monitors(machine,
                     {.quit = [&loop] { loop.stop(0); },
                      .run_state_changed =
                          [&](RunState state) {
@@ -66,7 +67,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
                            (void)server.set_enabled(state == RunState::kRunning);
                            if (state == RunState::kRunning) publish_running();
                          }});
-  HVMD_TRY(monitors.open(config));
+  HVMD_TRY(monitors.open(config, chardevs));
   xen::forward_guest_shutdowns(machine, **platform, [&](ShutdownCause cause) {
     monitors.server().emit_event("SHUTDOWN",
                                  {{"guest", true}, {"reason", shutdown_reason_name(cause)}});

@@ -153,6 +153,8 @@ Result<void> drop_privileges(const Config& config) {
       return make_error("-runas %s: %s", config.run_as.c_str(), strerror(errno));
   }
   if (config.sandbox) HVMD_TRY(enter_sandbox());
+  HVMD_INFO("serving%s%s%s", config.machine.name.empty() ? "" : " guest ",
+            config.machine.name.c_str(), config.sandbox ? " (sandboxed)" : "");
   return ok();
 }
 

@@ -153,7 +153,7 @@ TEST(CommandLine, LogAndQtestLogFiles) {
   std::string log = dir + "/hvmd.log", qtest_log = dir + "/qtest.log";
   {
     // -qtest-log given last wins over the client's /dev/null.
-    QtestClient qt({"-D", log, "-qtest-log", qtest_log, "-serial", "null"});
+    QtestClient qt({"-D", log, "-qtest-log", qtest_log, "-name", "logged"});
     EXPECT_EQ(qt.inb(0x80), 0xffu);
     EXPECT_EQ(qt.terminate(), 0);
   }
@@ -163,7 +163,7 @@ TEST(CommandLine, LogAndQtestLogFiles) {
   EXPECT_NE(all.find("] OK 0x00ff"), std::string::npos) << all;
   std::ifstream dlog(log);
   std::string diagnostics((std::istreambuf_iterator<char>(dlog)), std::istreambuf_iterator<char>());
-  EXPECT_NE(diagnostics.find("-serial"), std::string::npos) << diagnostics;
+  EXPECT_NE(diagnostics.find("serving guest logged"), std::string::npos) << diagnostics;
   unlink(log.c_str());
   unlink(qtest_log.c_str());
   rmdir(dir.c_str());

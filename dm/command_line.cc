@@ -60,6 +60,8 @@ constexpr OptionInfo kOptions[] = {
     {"run-with", "chroot=DIR,user=USER", "the same two, QEMU 9 style"},
     {"incoming", "fd:N", "restore device state read from file descriptor N"},
     {"sandbox", "on|off", "system-call allowlist and resource limits (default on)"},
+    {"bios", "FILE", "firmware image (kvm; default Debian's SeaBIOS, bios-256k.bin)"},
+    {"fw_cfg", "name=NAME,file=FILE|string=TEXT", "a file for the firmware (kvm, qtest)"},
     {"help", nullptr, "this list (also -h)"},
     {"version", nullptr, "print the version"},
 };
@@ -405,6 +407,28 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     auto fd = parse_number(v.substr(3), INT32_MAX);
     if (!fd) return make_error("-incoming %s: %s", v.c_str(), fd.error().message.c_str());
     config.incoming_fd = static_cast<int>(*fd);
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "bios", [&](const std::string& v) -> Result<void> {
+    config.bios = v;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "fw_cfg", [&](const std::string& v) -> Result<void> {
+    auto options = SubOptions::parse(v, "name");
+    if (!options) return make_error("-fw_cfg %s: %s", v.c_str(), options.error().message.c_str());
+    OptionReader r(*options, "-fw_cfg " + v);
+    Config::FwCfgFile file;
+    auto name = r.string("name");
+    auto path = r.string("file");
+    auto text = r.string("string");
+    HVMD_TRY(r.finish());
+    if (!name || name->empty()) return make_error("-fw_cfg %s: name= is required", v.c_str());
+    if (path.has_value() == text.has_value())
+      return make_error("-fw_cfg %s: give one of file= and string=", v.c_str());
+    file.name = *name;
+    if (path) file.path = *path;
+    if (text) file.text = *text;
+    config.fw_cfg_files.push_back(std::move(file));
     return ok();
   }));
   HVMD_TRY(each(vm, "sandbox", [&](const std::string& v) -> Result<void> {

@@ -42,6 +42,13 @@ struct Config {
   std::optional<uint32_t> xen_domid;
   bool xen_domid_restrict = false;
   std::string boot_order;          // -boot order=cda
+  std::string bios = "/usr/share/seabios/bios-256k.bin";  // -bios, for the kvm runner
+  struct FwCfgFile {
+    std::string name;
+    std::optional<std::string> path;  // file=
+    std::optional<std::string> text;  // string=
+  };
+  std::vector<FwCfgFile> fw_cfg_files;  // -fw_cfg
   std::string keymap;              // -k (for the VNC server)
   std::string chroot_dir;          // -chroot / -run-with chroot=
   std::string run_as;              // -runas / -run-with user=

@@ -4,6 +4,7 @@
 #include "devices/board.h"
 #include "dm/daemon/daemon.h"
 #include "dm/guest_memory.h"
+#include "firmware/standalone.h"
 #include "ioreq/qtest/qtest_server.h"
 
 namespace hvmd::daemon {
@@ -25,6 +26,7 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
   Machine machine(config.machine, clock, ram, interrupts, registry);
   HVMD_TRY(populate_machine(machine, config, chardevs));
+  HVMD_TRY(firmware::add_fw_cfg(machine, config));
 
   Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); }});
   HVMD_TRY(monitors.open(config, chardevs));

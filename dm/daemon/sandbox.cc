@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dm/log.h"
+
 namespace hvmd::daemon {
 namespace {
 

@@ -1,0 +1,60 @@
+// fw_cfg: how hvmd hands the firmware what it needs to know in standalone mode (kvm, qtest):
+// signature, RAM size, CPU count, UUID, the e820 map, the boot order, the serial console port,
+// option ROMs (genroms/) and any -fw_cfg file. Items are read through the data port or copied
+// into guest RAM by DMA; guest-supplied descriptors, lengths and addresses are all checked.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dm/device.h"
+#include "dm/dispatcher.h"
+#include "dm/guest_memory.h"
+#include "dm/io_handler.h"
+
+namespace hvmd::firmware {
+
+class FwCfg final : public Device {
+ public:
+  FwCfg(Dispatcher& dispatcher, GuestMemory& memory);
+  std::string_view type() const override { return "fw_cfg"; }
+  void reset() override;
+  void save(StateWriter& out) const override;
+  Result<void> load(StateReader& in, uint32_t version) override;
+  void unrealize() override;
+
+  void set_item(uint16_t key, std::vector<uint8_t> data);
+  void set_u16(uint16_t key, uint16_t value);
+  void set_u32(uint16_t key, uint32_t value);
+  void set_u64(uint16_t key, uint64_t value);
+  // A named file (the firmware finds it in the directory). Names are unique, under 56 bytes.
+  Result<void> add_file(const std::string& name, std::vector<uint8_t> data);
+  const std::vector<uint8_t>* find_file(const std::string& name) const;
+
+  uint64_t control_read(uint64_t offset, unsigned size);
+  void control_write(uint64_t offset, unsigned size, uint64_t value);
+  uint64_t dma_read(uint64_t offset, unsigned size);
+  void dma_write(uint64_t offset, unsigned size, uint64_t value);
+
+ private:
+  const std::vector<uint8_t>* current() const;
+  void select(uint16_t key);
+  void run_dma(uint64_t descriptor_address);
+
+  Dispatcher& dispatcher_;
+  GuestMemory& memory_;
+  MemberIoHandler<FwCfg, &FwCfg::control_read, &FwCfg::control_write> control_io_{*this};
+  MemberIoHandler<FwCfg, &FwCfg::dma_read, &FwCfg::dma_write> dma_io_{*this};
+  Dispatcher::MappingId control_mapping_ = Dispatcher::kNoMapping;
+  Dispatcher::MappingId dma_mapping_ = Dispatcher::kNoMapping;
+
+  std::map<uint16_t, std::vector<uint8_t>> items_;  // by selector (write bit clear)
+  std::vector<std::string> file_names_;             // file i is item kFirstFile + i
+  uint16_t selected_ = 0;
+  uint32_t offset_ = 0;
+  uint32_t dma_high_ = 0;
+};
+
+}  // namespace hvmd::firmware

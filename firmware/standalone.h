@@ -1,0 +1,30 @@
+// What the firmware needs when hvmd runs the whole machine itself (kvm, qtest): fw_cfg with the
+// machine's facts and the user's files, and the BIOS image. Under Xen, hvmloader and Xen provide
+// all of this instead.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dm/command_line.h"
+#include "dm/machine.h"
+#include "firmware/fw_cfg.h"
+
+namespace hvmd::firmware {
+
+// Adds fw_cfg to the machine: signature, RAM size and e820 map, CPUs, UUID, boot order, the
+// serial console port (when the guest has a serial port and no display), -fw_cfg files.
+Result<FwCfg*> add_fw_cfg(Machine& machine, const Config& config);
+
+// A BIOS image: a whole number of 64 KiB blocks, at most 16 MiB, mapped to end at 4 GiB.
+inline constexpr uint64_t kMaxBiosSize = 16ull << 20;
+Result<std::vector<uint8_t>> load_bios(const std::string& path);
+// Where the image lives: its top-of-4-GiB address, and its low alias below 1 MiB (the last
+// 128 KiB of the image, or all of a smaller one).
+uint64_t bios_address(uint64_t size);
+uint64_t bios_low_alias_size(uint64_t size);
+
+Result<std::vector<uint8_t>> read_file(const std::string& path, uint64_t max_bytes);
+
+}  // namespace hvmd::firmware

@@ -2,6 +2,7 @@
 
 #include "devices/platform/i440fx.h"
 #include "devices/platform/reset_control.h"
+#include "devices/serial/debug_console.h"
 #include "devices/serial/uart_16550.h"
 
 namespace hvmd::devices {
@@ -31,9 +32,28 @@ Result<std::unique_ptr<Device>> create_serial(Machine& machine, OptionReader& pr
   return std::unique_ptr<Device>(std::move(uart));
 }
 
+Result<std::unique_ptr<Device>> create_debugcon(Machine& machine, OptionReader& props) {
+  auto iobase = props.number("iobase", 0xffff);
+  if (!iobase) return iobase.error();
+  Chardev* chardev = nullptr;
+  if (auto id = props.string("chardev")) {
+    auto found = machine.chardev(*id);
+    if (!found) return found.error();
+    chardev = *found;
+  }
+  return std::unique_ptr<Device>(std::make_unique<DebugConsole>(
+      machine.dispatcher(), static_cast<uint16_t>(iobase->value_or(DebugConsole::kDefaultPort)),
+      chardev));
+}
+
 }  // namespace
 
 void register_devices(DeviceRegistry& registry) {
+  registry.add({.name = "isa-debugcon",
+                .description = "debug console port (iobase=, default 0xe9; chardev=)",
+                .pci = false,
+                .hotpluggable = false,
+                .create = create_debugcon});
   registry.add({.name = "isa-serial",
                 .description = "16550A UART (index=0-3 for COM1-4, or iobase=, irq=; chardev=)",
                 .pci = false,

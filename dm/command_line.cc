@@ -32,6 +32,7 @@ constexpr OptionInfo kOptions[] = {
     {"mon", "chardev=ID,mode=control", "QMP monitor on a chardev"},
     {"qmp", "DEV", "QMP monitor on unix:PATH[,server=on,wait=off], stdio, ..."},
     {"serial", "DEV", "serial port backend: pty, stdio, null, file:PATH, chardev:ID, none"},
+    {"debugcon", "DEV", "debug console on port 0xe9 to DEV (as -serial)"},
     {"display", "none", "display type (only none)"},
     {"nographic", nullptr, "no display"},
     {"vnc", "none|HOST:DISPLAY", "VNC server for the display"},
@@ -300,6 +301,14 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
         add_short_chardev(config, v, "compat_monitor" + std::to_string(config.monitors.size()));
     if (!id) return make_error("-qmp %s: %s", v.c_str(), id.error().message.c_str());
     config.monitors.push_back({*id});
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "debugcon", [&](const std::string& v) -> Result<void> {
+    auto id = add_short_chardev(config, v, "debugcon" + std::to_string(config.devices.size()));
+    if (!id) return make_error("-debugcon %s: %s", v.c_str(), id.error().message.c_str());
+    auto device = SubOptions::parse("isa-debugcon,chardev=" + *id, "driver");
+    if (!device) return device.error();
+    config.devices.push_back(std::move(*device));
     return ok();
   }));
   HVMD_TRY(each(vm, "serial", [&](const std::string& v) -> Result<void> {

@@ -1,6 +1,7 @@
 #include "dm/event_loop.h"
 
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -13,12 +14,20 @@ EventLoop::EventLoop(Clock& clock) : clock_(clock) {}
 
 EventLoop::~EventLoop() {
   if (timer_fd_ >= 0) close(timer_fd_);
+  if (wake_fd_ >= 0) close(wake_fd_);
   if (epoll_fd_ >= 0) close(epoll_fd_);
 }
 
 Result<void> EventLoop::init() {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) return make_error("epoll_create1: %s", strerror(errno));
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return make_error("eventfd: %s", strerror(errno));
+  HVMD_TRY(watch(wake_fd_, EPOLLIN, [this](uint32_t) {
+    uint64_t count;
+    while (read(wake_fd_, &count, sizeof(count)) > 0) {
+    }
+  }));
   // Host-clock timers wake the loop through a timerfd; the virtual clock needs none.
   if (clock_.mode() == Clock::Mode::kHost) {
     timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -63,6 +72,21 @@ void EventLoop::arm_timerfd() {
   timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
+void EventLoop::post(std::function<void()> fn) {
+  posted_.push_back(std::move(fn));
+  if (device_lock_) wake();  // the poster may be a vCPU thread while the loop sleeps
+}
+
+void EventLoop::wake() {
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_fd_, &one, sizeof(one));
+  (void)ignored;
+}
+
+void EventLoop::after_access() {
+  if (!posted_.empty() || clock_.next_deadline() < armed_deadline_) wake();
+}
+
 void EventLoop::run_posted() {
   auto tasks = std::move(posted_);
   posted_.clear();
@@ -70,12 +94,17 @@ void EventLoop::run_posted() {
 }
 
 void EventLoop::run_once(int timeout_ms) {
+  std::unique_lock<std::mutex> device;
+  if (device_lock_) device = std::unique_lock(*device_lock_);
   run_posted();
   if (stopping_) return;
   if (clock_.mode() == Clock::Mode::kHost) clock_.run_expired();
   arm_timerfd();
+  int timeout = posted_.empty() ? timeout_ms : 0;
+  if (device) device.unlock();  // vCPUs run device code while the loop sleeps
   epoll_event events[32];
-  int n = epoll_wait(epoll_fd_, events, 32, posted_.empty() ? timeout_ms : 0);
+  int n = epoll_wait(epoll_fd_, events, 32, timeout);
+  if (device_lock_) device.lock();
   for (int i = 0; i < n && !stopping_; ++i) {
     auto it = callbacks_.find(events[i].data.fd);
     if (it == callbacks_.end()) continue;  // unwatched by an earlier callback this round

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -39,11 +40,19 @@ class EventLoop {
   bool stopping() const { return stopping_; }
   // Runs fn on the loop once the current callback has returned (a reset a guest asked for in the
   // middle of an access, for instance).
-  void post(std::function<void()> fn) { posted_.push_back(std::move(fn)); }
+  void post(std::function<void()> fn);
+
+  // For transports whose vCPU threads run device code themselves (KVM): the loop holds this lock
+  // whenever it runs device code, a vCPU thread holds it for each access, so device code still
+  // never runs twice at once. After an access a vCPU thread calls after_access() (lock held) so
+  // the loop notices timers armed or work posted meanwhile.
+  void set_device_lock(std::mutex* lock) { device_lock_ = lock; }
+  void after_access();
 
  private:
   void arm_timerfd();
   void run_posted();
+  void wake();
 
   Clock& clock_;
   int epoll_fd_ = -1;
@@ -51,6 +60,8 @@ class EventLoop {
   int64_t armed_deadline_ = Clock::kNever;
   std::unordered_map<int, std::shared_ptr<Callback>> callbacks_;
   std::vector<std::function<void()>> posted_;
+  std::mutex* device_lock_ = nullptr;
+  int wake_fd_ = -1;
   bool stopping_ = false;
   int status_ = 0;
 };

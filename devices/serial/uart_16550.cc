@@ -51,6 +51,7 @@ void Uart16550::attach(Chardev& chardev) {
     if (connection_) connection_->close();
     connection_ = connection;
     CharConnection* raw = connection.get();
+    connection->set_output_outlives_input();
     connection->start([this](std::string_view data) { receive(data); },
                       [this, raw] {
                         if (connection_.get() != raw) return;

@@ -192,7 +192,7 @@ void CharConnection::start(DataFn on_data, CloseFn on_close) {
   char buffer[4096];
   ssize_t n;
   while (open_ && (n = read(in_fd_, buffer, sizeof(buffer))) > 0) on_data_({buffer, size_t(n)});
-  if (open_ && on_close_) on_close_();
+  if (open_ && !(output_outlives_input_ && out_fd_ != in_fd_) && on_close_) on_close_();
 }
 
 void CharConnection::on_readable() {
@@ -204,6 +204,10 @@ void CharConnection::on_readable() {
     return;
   }
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (output_outlives_input_ && out_fd_ != in_fd_) {
+    loop_.unwatch(in_fd_);  // stdin ended; stdout still takes output
+    return;
+  }
   close();
   if (on_close_) on_close_();
 }

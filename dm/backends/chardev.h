@@ -46,6 +46,9 @@ class CharConnection : public std::enable_shared_from_this<CharConnection> {
   CharConnection& operator=(const CharConnection&) = delete;
 
   void start(DataFn on_data, CloseFn on_close);
+  // For output devices such as a serial port on stdio: the end of the input (stdin on
+  // /dev/null, a finished file) leaves the output open. Call before start().
+  void set_output_outlives_input() { output_outlives_input_ = true; }
   void write(std::string_view data);
   void close();
   bool is_open() const { return open_; }
@@ -66,6 +69,7 @@ class CharConnection : public std::enable_shared_from_this<CharConnection> {
   bool open_ = true;
   bool out_is_file_ = false;
   bool is_socket_ = false;
+  bool output_outlives_input_ = false;
   std::deque<int> received_fds_;
   std::string queued_;
   DataFn on_data_;

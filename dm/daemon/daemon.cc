@@ -89,12 +89,14 @@ Monitors::Monitors(Machine& machine, qmp::MachineHooks hooks) {
 }
 
 void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitors,
-                            const Config& config) {
-  machine.set_shutdown_handler([&machine, &loop, &monitors, &config](ShutdownCause cause) {
-    loop.post([&machine, &loop, &monitors, &config, cause] {
+                            const Config& config, std::function<void()> reset_platform) {
+  machine.set_shutdown_handler([&machine, &loop, &monitors, &config,
+                                reset_platform = std::move(reset_platform)](ShutdownCause cause) {
+    loop.post([&machine, &loop, &monitors, &config, &reset_platform, cause] {
       qmp::Json data = {{"guest", true}, {"reason", shutdown_reason_name(cause)}};
       if (cause == ShutdownCause::kGuestReset && !config.no_reboot) {
         machine.reset();
+        if (reset_platform) reset_platform();
         monitors.server().emit_event("RESET", data);
         return;
       }

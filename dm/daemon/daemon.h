@@ -49,8 +49,9 @@ class Monitors {
 // What a guest's reset or power-off means when hvmd runs the machine itself (qtest, kvm): reset
 // the devices, or end (pause under -no-shutdown), with QMP's RESET/SHUTDOWN events. Handled after
 // the access that asked for it, on the loop.
+// reset_platform resets what lives outside the devices (the kvm runner's vCPUs and firmware).
 void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitors,
-                            const Config& config);
+                            const Config& config, std::function<void()> reset_platform = {});
 
 // -daemonize: see daemon.cc. fork_daemon returns the fd to report readiness on.
 Result<int> fork_daemon();
@@ -63,5 +64,6 @@ Result<void> drop_privileges(const Config& config);
 // Runners, one per transport. Each returns the exit status once the daemon stops.
 Result<int> run_qtest(const Config& config, int daemon_fd);
 Result<int> run_xen(const Config& config, int daemon_fd);
+Result<int> run_kvm(const Config& config, int daemon_fd);
 
 }  // namespace hvmd::daemon

@@ -46,7 +46,7 @@ int run_main(int argc, char** argv) {
       status = daemon::run_xen(*config, daemon_fd);
       break;
     case Accel::kKvm:
-      status = make_error("-accel kvm: the KVM runner is not part of this build yet");
+      status = daemon::run_kvm(*config, daemon_fd);
       break;
   }
   if (!status) return fail(status.error());

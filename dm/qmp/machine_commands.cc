@@ -167,9 +167,10 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
     }
     return Reply::success();
   });
-  server.add_command("system_reset", [&server, &machine](const Json& args) {
+  server.add_command("system_reset", [&server, &machine, hooks](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;
     machine.reset();
+    if (hooks.reset_platform) hooks.reset_platform();
     server.emit_event("RESET", {{"guest", false}, {"reason", "host-qmp-system-reset"}});
     return Reply::success();
   });

@@ -12,6 +12,7 @@ struct MachineHooks {
   std::function<void()> quit;                       // stops the daemon after the reply is sent
   std::function<void(RunState)> run_state_changed;  // optional: the transport follows stop/cont
   std::function<void(bool)> dirty_logging;          // optional: xen-set-global-dirty-log
+  std::function<void()> reset_platform;  // optional: system_reset also resets CPUs/firmware
 };
 
 // Largest device-state file accepted (hvmd's state is config spaces and registers).

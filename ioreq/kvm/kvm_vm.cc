@@ -1,0 +1,298 @@
+#include "ioreq/kvm/kvm_vm.h"
+
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "dm/log.h"
+
+namespace hvmd::kvm {
+
+namespace {
+
+constexpr const char* kKvmDevice = "/dev/kvm";
+constexpr int kKvmApiVersion = 12;
+// Where KVM keeps its real-mode helpers on Intel: just below the BIOS, as QEMU's pc places them.
+constexpr uint64_t kIdentityMapAddress = 0xfeffc000;
+constexpr uint64_t kTssAddress = 0xfeffd000;
+constexpr int kKickSignal = SIGUSR1;  // interrupts KVM_RUN when a vCPU must stop
+constexpr unsigned kMaxCpuidEntries = 256;
+constexpr unsigned kIrqchipPicMaster = 0, kIrqchipPicSlave = 1, kIrqchipIoapic = 2;
+
+// kvm_cpuid2 ends in a flexible array, which C++ sizes differently from C; the ioctl numbers
+// encode the C size of its fixed part.
+struct CpuidHeader {
+  uint32_t nent;
+  uint32_t padding;
+};
+constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
+constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
+
+Error os_error(const char* what) {
+  return make_error("%s: %s", what, strerror(errno));
+}
+
+}  // namespace
+
+struct KvmVm::Vcpu {
+  unsigned index = 0;
+  int fd = -1;
+  kvm_run* run = nullptr;
+  std::thread thread;
+  // Power-on state, for a guest reset.
+  kvm_regs regs{};
+  kvm_sregs sregs{};
+  kvm_fpu fpu{};
+  kvm_lapic_state lapic{};
+  kvm_mp_state mp_state{};
+};
+
+Result<std::unique_ptr<KvmVm>> KvmVm::create() {
+  std::unique_ptr<KvmVm> vm(new KvmVm());
+  vm->kvm_fd_ = open(kKvmDevice, O_RDWR | O_CLOEXEC);
+  if (vm->kvm_fd_ < 0)
+    return make_error("KVM is not available: cannot open %s: %s", kKvmDevice, strerror(errno));
+  if (ioctl(vm->kvm_fd_, KVM_GET_API_VERSION, 0) != kKvmApiVersion)
+    return make_error("KVM is not available: unexpected API version");
+  for (int cap : {KVM_CAP_IRQCHIP, KVM_CAP_USER_MEMORY, KVM_CAP_READONLY_MEM, KVM_CAP_PIT2,
+                  KVM_CAP_SIGNAL_MSI, KVM_CAP_IMMEDIATE_EXIT})
+    if (ioctl(vm->kvm_fd_, KVM_CHECK_EXTENSION, cap) <= 0)
+      return make_error("KVM is not available: the kernel lacks capability %d", cap);
+  vm->vm_fd_ = ioctl(vm->kvm_fd_, KVM_CREATE_VM, 0);
+  if (vm->vm_fd_ < 0) return os_error("KVM_CREATE_VM");
+  int run_size = ioctl(vm->kvm_fd_, KVM_GET_VCPU_MMAP_SIZE, 0);
+  if (run_size <= 0) return os_error("KVM_GET_VCPU_MMAP_SIZE");
+  vm->run_size_ = static_cast<size_t>(run_size);
+  uint64_t identity_map = kIdentityMapAddress;
+  if (ioctl(vm->vm_fd_, KVM_SET_IDENTITY_MAP_ADDR, &identity_map) < 0)
+    return os_error("KVM_SET_IDENTITY_MAP_ADDR");
+  if (ioctl(vm->vm_fd_, KVM_SET_TSS_ADDR, kTssAddress) < 0) return os_error("KVM_SET_TSS_ADDR");
+  if (ioctl(vm->vm_fd_, KVM_CREATE_IRQCHIP, 0) < 0) return os_error("KVM_CREATE_IRQCHIP");
+  kvm_pit_config pit{};
+  if (ioctl(vm->vm_fd_, KVM_CREATE_PIT2, &pit) < 0) return os_error("KVM_CREATE_PIT2");
+  // Snapshot the interrupt controllers and PIT as they power on.
+  for (unsigned chip : {kIrqchipPicMaster, kIrqchipPicSlave, kIrqchipIoapic}) {
+    kvm_irqchip state{};
+    state.chip_id = chip;
+    if (ioctl(vm->vm_fd_, KVM_GET_IRQCHIP, &state) < 0) return os_error("KVM_GET_IRQCHIP");
+    auto* bytes = reinterpret_cast<uint8_t*>(&state);
+    vm->irqchip_snapshot_.insert(vm->irqchip_snapshot_.end(), bytes, bytes + sizeof(state));
+  }
+  kvm_pit_state2 pit_state{};
+  if (ioctl(vm->vm_fd_, KVM_GET_PIT2, &pit_state) < 0) return os_error("KVM_GET_PIT2");
+  auto* bytes = reinterpret_cast<uint8_t*>(&pit_state);
+  vm->irqchip_snapshot_.insert(vm->irqchip_snapshot_.end(), bytes, bytes + sizeof(pit_state));
+  // The signal that kicks a vCPU out of KVM_RUN only has to interrupt the call.
+  struct sigaction action {};
+  action.sa_handler = [](int) {};
+  sigaction(kKickSignal, &action, nullptr);
+  return vm;
+}
+
+KvmVm::~KvmVm() {
+  stop();
+  for (auto& vcpu : vcpus_) {
+    if (vcpu->run) munmap(vcpu->run, run_size_);
+    if (vcpu->fd >= 0) close(vcpu->fd);
+  }
+  if (vm_fd_ >= 0) close(vm_fd_);
+  if (kvm_fd_ >= 0) close(kvm_fd_);
+}
+
+Result<void> KvmVm::map_memory(uint64_t gpa, uint64_t size, void* host, bool read_only) {
+  kvm_userspace_memory_region region{};
+  region.slot = next_slot_;
+  region.flags = read_only ? KVM_MEM_READONLY : 0;
+  region.guest_phys_addr = gpa;
+  region.memory_size = size;
+  region.userspace_addr = reinterpret_cast<uint64_t>(host);
+  if (ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+    return make_error("KVM_SET_USER_MEMORY_REGION at %#llx: %s",
+                      static_cast<unsigned long long>(gpa), strerror(errno));
+  ++next_slot_;
+  return ok();
+}
+
+Result<void> KvmVm::create_vcpus(unsigned count) {
+  std::vector<uint8_t> cpuid_buffer(sizeof(kvm_cpuid2) +
+                                    kMaxCpuidEntries * sizeof(kvm_cpuid_entry2));
+  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(cpuid_buffer.data());
+  cpuid->nent = kMaxCpuidEntries;
+  if (ioctl(kvm_fd_, kGetSupportedCpuid, cpuid) < 0) return os_error("KVM_GET_SUPPORTED_CPUID");
+  for (unsigned i = 0; i < count; ++i) {
+    auto vcpu = std::make_unique<Vcpu>();
+    vcpu->index = i;
+    vcpu->fd = ioctl(vm_fd_, KVM_CREATE_VCPU, i);
+    if (vcpu->fd < 0) return os_error("KVM_CREATE_VCPU");
+    void* run = mmap(nullptr, run_size_, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+    if (run == MAP_FAILED) return os_error("mmap(kvm_run)");
+    vcpu->run = static_cast<kvm_run*>(run);
+    // Each vCPU sees its own APIC id in CPUID leaf 1.
+    for (uint32_t e = 0; e < cpuid->nent; ++e)
+      if (cpuid->entries[e].function == 1)
+        cpuid->entries[e].ebx = (cpuid->entries[e].ebx & 0x00ffffff) | (i << 24);
+    if (ioctl(vcpu->fd, kSetCpuid2, cpuid) < 0) return os_error("KVM_SET_CPUID2");
+    if (ioctl(vcpu->fd, KVM_GET_REGS, &vcpu->regs) < 0 ||
+        ioctl(vcpu->fd, KVM_GET_SREGS, &vcpu->sregs) < 0 ||
+        ioctl(vcpu->fd, KVM_GET_FPU, &vcpu->fpu) < 0 ||
+        ioctl(vcpu->fd, KVM_GET_LAPIC, &vcpu->lapic) < 0 ||
+        ioctl(vcpu->fd, KVM_GET_MP_STATE, &vcpu->mp_state) < 0)
+      return os_error("reading the vCPU's power-on state");
+    vcpus_.push_back(std::move(vcpu));
+  }
+  return ok();
+}
+
+Result<void> KvmVm::reset_cpus() {
+  size_t offset = 0;
+  for (int i = 0; i < 3; ++i, offset += sizeof(kvm_irqchip)) {
+    kvm_irqchip state;
+    std::memcpy(&state, irqchip_snapshot_.data() + offset, sizeof(state));
+    if (ioctl(vm_fd_, KVM_SET_IRQCHIP, &state) < 0) return os_error("KVM_SET_IRQCHIP");
+  }
+  kvm_pit_state2 pit;
+  std::memcpy(&pit, irqchip_snapshot_.data() + offset, sizeof(pit));
+  if (ioctl(vm_fd_, KVM_SET_PIT2, &pit) < 0) return os_error("KVM_SET_PIT2");
+  for (auto& vcpu : vcpus_) {
+    if (ioctl(vcpu->fd, KVM_SET_SREGS, &vcpu->sregs) < 0 ||
+        ioctl(vcpu->fd, KVM_SET_REGS, &vcpu->regs) < 0 ||
+        ioctl(vcpu->fd, KVM_SET_FPU, &vcpu->fpu) < 0 ||
+        ioctl(vcpu->fd, KVM_SET_LAPIC, &vcpu->lapic) < 0 ||
+        ioctl(vcpu->fd, KVM_SET_MP_STATE, &vcpu->mp_state) < 0)
+      return os_error("restoring the vCPU's power-on state");
+  }
+  return ok();
+}
+
+void KvmVm::start(Dispatcher& dispatcher, EventLoop& loop, std::mutex& device_lock,
+                  std::function<void()> on_triple_fault,
+                  std::function<void(std::string)> on_error) {
+  dispatcher_ = &dispatcher;
+  loop_ = &loop;
+  device_lock_ = &device_lock;
+  on_triple_fault_ = std::move(on_triple_fault);
+  on_error_ = std::move(on_error);
+  stopping_ = false;
+  for (auto& vcpu : vcpus_) {
+    vcpu->run->immediate_exit = 0;
+    vcpu->thread = std::thread([this, v = vcpu.get()] { run_vcpu(*v); });
+  }
+}
+
+void KvmVm::stop() {
+  stopping_ = true;
+  for (auto& vcpu : vcpus_) {
+    if (!vcpu->thread.joinable()) continue;
+    vcpu->run->immediate_exit = 1;
+    pthread_kill(vcpu->thread.native_handle(), kKickSignal);
+    vcpu->thread.join();
+  }
+}
+
+void KvmVm::run_vcpu(Vcpu& vcpu) {
+  pthread_setname_np(pthread_self(), ("vcpu" + std::to_string(vcpu.index)).c_str());
+  while (!stopping_) {
+    if (ioctl(vcpu.fd, KVM_RUN, 0) < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      std::lock_guard lock(*device_lock_);
+      on_error_(std::string("KVM_RUN: ") + strerror(errno));
+      return;
+    }
+    ++exits_;
+    if (!handle_exit(vcpu)) return;
+  }
+}
+
+bool KvmVm::handle_exit(Vcpu& vcpu) {
+  kvm_run& run = *vcpu.run;
+  std::lock_guard lock(*device_lock_);
+  switch (run.exit_reason) {
+    case KVM_EXIT_IO: {
+      // String I/O arrives as count items in the shared page, already split at page ends.
+      uint8_t* data = reinterpret_cast<uint8_t*>(&run) + run.io.data_offset;
+      unsigned size = run.io.size;
+      for (uint32_t i = 0; i < run.io.count; ++i, data += size) {
+        if (run.io.direction == KVM_EXIT_IO_OUT) {
+          uint64_t value = 0;
+          std::memcpy(&value, data, size);
+          dispatcher_->port_write(run.io.port, size, value);
+        } else {
+          uint64_t value = dispatcher_->port_read(run.io.port, size);
+          std::memcpy(data, &value, size);
+        }
+      }
+      break;
+    }
+    case KVM_EXIT_MMIO: {
+      unsigned size = run.mmio.len;
+      if (size != 1 && size != 2 && size != 4 && size != 8) {
+        HVMD_GUEST_LOG("MMIO access of %u bytes at %#llx ignored", size,
+                       static_cast<unsigned long long>(run.mmio.phys_addr));
+        if (!run.mmio.is_write) std::memset(run.mmio.data, 0xff, sizeof(run.mmio.data));
+        break;
+      }
+      if (run.mmio.is_write) {
+        uint64_t value = 0;
+        std::memcpy(&value, run.mmio.data, size);
+        dispatcher_->mmio_write(run.mmio.phys_addr, size, value);
+      } else {
+        uint64_t value = dispatcher_->mmio_read(run.mmio.phys_addr, size);
+        std::memcpy(run.mmio.data, &value, size);
+      }
+      break;
+    }
+    case KVM_EXIT_SHUTDOWN:  // a triple fault: on a PC, the machine resets
+      on_triple_fault_();
+      loop_->after_access();
+      return false;
+    case KVM_EXIT_INTR:
+    case KVM_EXIT_HLT:
+      break;
+    case KVM_EXIT_FAIL_ENTRY:
+      on_error_("KVM cannot enter the guest (hardware reason " +
+                std::to_string(run.fail_entry.hardware_entry_failure_reason) + ")");
+      return false;
+    case KVM_EXIT_INTERNAL_ERROR:
+      on_error_("KVM internal error " + std::to_string(run.internal.suberror) +
+                " (an instruction KVM cannot emulate)");
+      return false;
+    default:
+      on_error_("unexpected KVM exit " + std::to_string(run.exit_reason));
+      return false;
+  }
+  loop_->after_access();
+  return true;
+}
+
+void KvmVm::set_isa_irq(unsigned irq, bool level) {
+  if (irq >= 16) return;
+  kvm_irq_level line{};
+  line.irq = irq;
+  line.level = level ? 1 : 0;
+  ioctl(vm_fd_, KVM_IRQ_LINE, &line);
+}
+
+void KvmVm::set_pci_intx(PciAddress device, unsigned pin, bool level) {
+  router_.set_pci_intx(device, pin, level);
+}
+
+void KvmVm::set_pci_link_route(unsigned link, unsigned isa_irq) {
+  router_.set_link_route(link, isa_irq);
+}
+
+void KvmVm::send_msi(const MsiMessage& message) {
+  kvm_msi msi{};
+  msi.address_lo = static_cast<uint32_t>(message.address);
+  msi.address_hi = static_cast<uint32_t>(message.address >> 32);
+  msi.data = message.data;
+  ioctl(vm_fd_, KVM_SIGNAL_MSI, &msi);
+}
+
+}  // namespace hvmd::kvm

@@ -1,0 +1,75 @@
+// KvmVm: hvmd's board on /dev/kvm. The kernel provides the PIC, IOAPIC, LAPICs and PIT; guest RAM
+// and the BIOS are memory slots; one thread per vCPU runs KVM_RUN and turns each port-I/O and
+// MMIO exit into a dispatcher access, under the event loop's device lock, so device code never
+// runs twice at once. Interrupts go in with KVM_IRQ_LINE (ISA IRQs, PCI INTx after the PIIX3
+// routing) and KVM_SIGNAL_MSI.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "dm/dispatcher.h"
+#include "dm/event_loop.h"
+#include "dm/interrupts.h"
+#include "dm/result.h"
+
+struct kvm_run;
+
+namespace hvmd::kvm {
+
+class KvmVm final : public InterruptSink {
+ public:
+  // "KVM is not available: cannot open /dev/kvm: ..." where there is no KVM.
+  static Result<std::unique_ptr<KvmVm>> create();
+  ~KvmVm() override;
+  KvmVm(const KvmVm&) = delete;
+  KvmVm& operator=(const KvmVm&) = delete;
+
+  // Guest-physical memory backed by host memory (page aligned).
+  Result<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool read_only);
+  Result<void> create_vcpus(unsigned count);
+  // Starts the vCPU threads. Each exit is dispatched under device_lock; a guest that cannot go on
+  // (triple fault) is reported through on_triple_fault, a KVM failure through on_error.
+  void start(Dispatcher& dispatcher, EventLoop& loop, std::mutex& device_lock,
+             std::function<void()> on_triple_fault, std::function<void(std::string)> on_error);
+  void stop();
+  // Back to power-on state: vCPU registers, LAPICs, the PIC/IOAPIC and the PIT (vCPUs stopped).
+  Result<void> reset_cpus();
+
+  // InterruptSink.
+  void set_isa_irq(unsigned irq, bool level) override;
+  void set_pci_intx(PciAddress device, unsigned pin, bool level) override;
+  void set_pci_link_route(unsigned link, unsigned isa_irq) override;
+  void send_msi(const MsiMessage& message) override;
+
+  uint64_t exits() const { return exits_; }
+
+ private:
+  struct Vcpu;
+  KvmVm() = default;
+  void run_vcpu(Vcpu& vcpu);
+  bool handle_exit(Vcpu& vcpu);
+
+  int kvm_fd_ = -1;
+  int vm_fd_ = -1;
+  size_t run_size_ = 0;
+  unsigned next_slot_ = 0;
+  std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  IntxRouter router_{[this](unsigned irq, bool level) { set_isa_irq(irq, level); }};
+  std::vector<uint8_t> irqchip_snapshot_;  // power-on PIC master, slave, IOAPIC, PIT
+
+  Dispatcher* dispatcher_ = nullptr;
+  EventLoop* loop_ = nullptr;
+  std::mutex* device_lock_ = nullptr;
+  std::function<void()> on_triple_fault_;
+  std::function<void(std::string)> on_error_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> exits_{0};
+};
+
+}  // namespace hvmd::kvm

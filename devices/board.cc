@@ -2,6 +2,7 @@
 
 #include "devices/platform/i440fx.h"
 #include "devices/platform/reset_control.h"
+#include "devices/platform/rtc_cmos.h"
 #include "devices/serial/debug_console.h"
 #include "devices/serial/uart_16550.h"
 
@@ -10,6 +11,33 @@ namespace hvmd::devices {
 namespace {
 
 constexpr uint8_t kHostBridgeDevfn = 0x00;  // 00:00.0
+
+// The CMOS bytes a PC BIOS reads for memory and drives (standalone machines; under Xen,
+// hvmloader writes them).
+void set_cmos_configuration(RtcCmos& rtc, const MachineOptions& options) {
+  RamLayout layout = RamLayout::pc(options.ram_bytes);
+  constexpr uint64_t kKiB = 1024, kMiB = 1024 * kKiB, k64KiB = 64 * kKiB;
+  auto put16 = [&](uint8_t index, uint64_t value) {
+    rtc.set_byte(index, static_cast<uint8_t>(value));
+    rtc.set_byte(index + 1, static_cast<uint8_t>(value >> 8));
+  };
+  rtc.set_byte(rtc::kFloppyTypes, 0);  // no floppy drives
+  rtc.set_byte(rtc::kDiskTypes, 0);
+  rtc.set_byte(rtc::kEquipment, rtc::kEquipmentCoprocessor);
+  put16(rtc::kBaseMemoryKb, 640);
+  uint64_t extended = std::min<uint64_t>((layout.below_4g - std::min(layout.below_4g, kMiB)) / kKiB,
+                                         0xffff);
+  put16(rtc::kExtendedMemoryKb, extended);
+  put16(rtc::kExtendedMemoryKb2, extended);
+  uint64_t above_16m = layout.below_4g > 16 * kMiB ? (layout.below_4g - 16 * kMiB) / k64KiB : 0;
+  put16(rtc::kMemoryAbove16m, std::min<uint64_t>(above_16m, 0xffff));
+  uint64_t above_4g = layout.above_4g / k64KiB;
+  rtc.set_byte(rtc::kMemoryAbove4g, static_cast<uint8_t>(above_4g));
+  rtc.set_byte(rtc::kMemoryAbove4g + 1, static_cast<uint8_t>(above_4g >> 8));
+  rtc.set_byte(rtc::kMemoryAbove4g + 2, static_cast<uint8_t>(above_4g >> 16));
+  rtc.set_byte(rtc::kCpuCountMinusOne, static_cast<uint8_t>(options.cpus - 1));
+  rtc.update_checksum();
+}
 
 Result<std::unique_ptr<Device>> create_serial(Machine& machine, OptionReader& props) {
   auto index = props.number("index", std::size(uart::kComPorts) - 1);
@@ -76,6 +104,13 @@ Result<void> build_board(Machine& machine) {
   if (!host) return host.error();
   auto reset = machine.add_board_device(std::make_unique<ResetControl>(machine), std::nullopt);
   if (!reset) return reset.error();
+  const MachineOptions& options = machine.options();
+  auto rtc = std::make_unique<RtcCmos>(
+      machine.dispatcher(), machine.clock(), IrqLine::isa(&machine.interrupt_sink(), rtc::kIrq),
+      /*nvram_only=*/options.xen, static_cast<int64_t>(time(nullptr)));
+  if (!options.xen) set_cmos_configuration(*rtc, options);
+  if (auto added = machine.add_board_device(std::move(rtc), std::nullopt); !added)
+    return added.error();
   return ok();
 }
 

@@ -50,6 +50,9 @@ struct MachineOptions {
   uint64_t max_ram_below_4g = 0;  // 0: the pc default
   std::string name;
   std::string uuid;
+  // Set by the Xen runner: the hypervisor emulates the PIC, IOAPIC, PIT and the RTC's clock, and
+  // hvmloader reports memory to the firmware.
+  bool xen = false;
 };
 
 enum class RunState { kPrelaunch, kRunning, kPaused, kShutdown };

@@ -30,7 +30,9 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   DeviceRegistry registry;
   devices::register_devices(registry);
   Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
-  Machine machine(config.machine, clock, memory, interrupts, registry);
+  MachineOptions options = config.machine;
+  options.xen = true;
+  Machine machine(options, clock, memory, interrupts, registry);
   RamLayout ram = RamLayout::pc(config.machine.ram_bytes);
   xen::XenDeviceMemory device_memory(
       **platform, xen::XenDeviceMemory::private_base_gfn(RamLayout::kFourGiB + ram.above_4g));

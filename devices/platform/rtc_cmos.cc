@@ -1,0 +1,325 @@
+#include "devices/platform/rtc_cmos.h"
+
+namespace hvmd::devices {
+
+using namespace rtc;
+
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+constexpr uint8_t kPowerOnRegA = kADividerNormal | 0x06;  // 1024 Hz periodic rate
+constexpr uint8_t kPowerOnRegB = kB24Hour;
+constexpr uint8_t kInterruptEnables = kBPeriodicEnable | kBAlarmEnable | kBUpdateEnable;
+
+int64_t floor_mod(int64_t value, int64_t modulus) {
+  return ((value % modulus) + modulus) % modulus;
+}
+
+}  // namespace
+
+RtcCmos::RtcCmos(Dispatcher& dispatcher, Clock& clock, IrqLine irq, bool nvram_only,
+                 int64_t start_time)
+    : dispatcher_(dispatcher),
+      clock_(clock),
+      irq_(irq),
+      nvram_only_(nvram_only),
+      update_timer_(clock, [this] { on_update(); }),
+      periodic_timer_(clock,
+                      [this] {
+                        raise_flags(kCPeriodic);
+                        schedule_periodic();
+                      }),
+      start_ns_(start_time * kSecond) {
+  cmos_[kRegA] = kPowerOnRegA;
+  cmos_[kRegB] = kPowerOnRegB;
+  cmos_[kRegD] = kDValid;
+  mapping_ = dispatcher_.map_ports(kIndexPort, 2, &io_, "rtc");
+  if (!nvram_only_) schedule_update();
+}
+
+void RtcCmos::unrealize() {
+  dispatcher_.unmap(mapping_);
+}
+
+void RtcCmos::reset() {
+  // The reset line clears the interrupt enables and flags; time and NVRAM are battery-backed.
+  cmos_[kRegB] &= ~(kInterruptEnables | kBSquareWave);
+  cmos_[kRegC] = 0;
+  irq_.lower();
+  if (!nvram_only_) {
+    schedule_periodic();
+    schedule_update();
+  }
+}
+
+void RtcCmos::update_checksum() {
+  unsigned sum = 0;
+  for (unsigned i = kFloppyTypes; i < kChecksum; ++i) sum += cmos_[i];
+  cmos_[kChecksum] = static_cast<uint8_t>(sum >> 8);
+  cmos_[kChecksum + 1] = static_cast<uint8_t>(sum);
+}
+
+bool RtcCmos::clock_running() const {
+  return !(cmos_[kRegB] & kBSet) && (cmos_[kRegA] & kADividerMask) == kADividerNormal;
+}
+
+int64_t RtcCmos::guest_time_ns() const {
+  return start_ns_ + clock_.now_ns() + offset_ns_;
+}
+
+std::tm RtcCmos::current_fields() const {
+  if (cmos_[kRegB] & kBSet) return set_fields_;
+  time_t seconds =
+      static_cast<time_t>((guest_time_ns() - floor_mod(guest_time_ns(), kSecond)) / kSecond);
+  std::tm fields{};
+  gmtime_r(&seconds, &fields);
+  return fields;
+}
+
+uint8_t RtcCmos::encode(int value) const {
+  if (cmos_[kRegB] & kBBinary) return static_cast<uint8_t>(value);
+  return static_cast<uint8_t>((value / 10) << 4 | value % 10);
+}
+
+int RtcCmos::decode(uint8_t value) const {
+  if (cmos_[kRegB] & kBBinary) return value;
+  return (value >> 4) * 10 + (value & 0x0f);
+}
+
+uint8_t RtcCmos::encode_hour(int hour) const {
+  if (cmos_[kRegB] & kB24Hour) return encode(hour);
+  int twelve = hour % 12 == 0 ? 12 : hour % 12;
+  return encode(twelve) | (hour >= 12 ? kHourPm : 0);
+}
+
+int RtcCmos::decode_hour(uint8_t value) const {
+  if (cmos_[kRegB] & kB24Hour) return decode(value);
+  return decode(value & ~kHourPm) % 12 + ((value & kHourPm) ? 12 : 0);
+}
+
+uint8_t RtcCmos::read_time_register(uint8_t index) const {
+  std::tm f = current_fields();
+  switch (index) {
+    case kSeconds:
+      return encode(f.tm_sec);
+    case kMinutes:
+      return encode(f.tm_min);
+    case kHours:
+      return encode_hour(f.tm_hour);
+    case kDayOfWeek:
+      return encode(f.tm_wday + 1);
+    case kDayOfMonth:
+      return encode(f.tm_mday);
+    case kMonth:
+      return encode(f.tm_mon + 1);
+    case kYear:
+      return encode((f.tm_year + 1900) % 100);
+    case kCentury:
+      return encode((f.tm_year + 1900) / 100);
+    default:
+      return cmos_[index];
+  }
+}
+
+void RtcCmos::write_time_register(uint8_t index, uint8_t value) {
+  std::tm f = current_fields();
+  int century = (f.tm_year + 1900) / 100;
+  switch (index) {
+    case kSeconds:
+      f.tm_sec = decode(value) % 60;
+      break;
+    case kMinutes:
+      f.tm_min = decode(value) % 60;
+      break;
+    case kHours:
+      f.tm_hour = decode_hour(value) % 24;
+      break;
+    case kDayOfWeek:
+      return;  // follows from the date
+    case kDayOfMonth:
+      f.tm_mday = std::clamp(decode(value), 1, 31);
+      break;
+    case kMonth:
+      f.tm_mon = std::clamp(decode(value), 1, 12) - 1;
+      break;
+    case kYear:
+      f.tm_year = century * 100 + decode(value) % 100 - 1900;
+      break;
+    case kCentury:
+      f.tm_year = decode(value) * 100 + (f.tm_year + 1900) % 100 - 1900;
+      break;
+    default:
+      return;
+  }
+  if (cmos_[kRegB] & kBSet)
+    set_fields_ = f;  // takes effect when SET is cleared
+  else
+    commit_fields(f);
+}
+
+void RtcCmos::commit_fields(const std::tm& fields) {
+  std::tm copy = fields;
+  int64_t seconds = timegm(&copy);
+  // The divider restarts: the new second begins now.
+  offset_ns_ = seconds * kSecond - (start_ns_ + clock_.now_ns());
+  schedule_update();
+}
+
+void RtcCmos::schedule_update() {
+  if (!clock_running()) {
+    update_timer_.cancel();
+    return;
+  }
+  update_timer_.arm_after(kSecond - floor_mod(guest_time_ns(), kSecond));
+}
+
+void RtcCmos::on_update() {
+  uint8_t flags = kCUpdate;
+  auto matches = [&](uint8_t alarm, uint8_t now) {
+    return (alarm & kAlarmDontCare) == kAlarmDontCare || alarm == now;
+  };
+  if (matches(cmos_[kSecondsAlarm], read_time_register(kSeconds)) &&
+      matches(cmos_[kMinutesAlarm], read_time_register(kMinutes)) &&
+      matches(cmos_[kHoursAlarm], read_time_register(kHours)))
+    flags |= kCAlarm;
+  raise_flags(flags);
+  schedule_update();
+}
+
+void RtcCmos::schedule_periodic() {
+  unsigned rate = cmos_[kRegA] & kARateMask;
+  if (!rate || !(cmos_[kRegB] & kBPeriodicEnable) ||
+      (cmos_[kRegA] & kADividerMask) != kADividerNormal) {
+    periodic_timer_.cancel();
+    return;
+  }
+  if (rate <= 2) rate += 7;  // 256 Hz and 128 Hz, as rates 8 and 9
+  periodic_timer_.arm_after((int64_t{1} << (rate - 1)) * kSecond / 32768);
+}
+
+void RtcCmos::raise_flags(uint8_t flags) {
+  cmos_[kRegC] |= flags;
+  // The enables sit in register B at the same bit positions as their flags in C.
+  if (cmos_[kRegC] & cmos_[kRegB] & kInterruptEnables) {
+    cmos_[kRegC] |= kCIrq;
+    irq_.raise();
+  }
+}
+
+uint64_t RtcCmos::io_read(uint64_t offset, unsigned) {
+  if (offset == 0) return all_ones(1);  // the index port is write-only
+  uint8_t index = index_;
+  if (nvram_only_ && index < kFirstNvram) return all_ones(1);
+  switch (index) {
+    case kRegA: {
+      uint8_t uip =
+          clock_running() && floor_mod(guest_time_ns(), kSecond) >= kSecond - kUpdateInProgressNs
+              ? kAUpdateInProgress
+              : 0;
+      return (cmos_[kRegA] & ~kAUpdateInProgress) | uip;
+    }
+    case kRegC: {
+      uint8_t flags = cmos_[kRegC];
+      cmos_[kRegC] = 0;  // reading acknowledges
+      irq_.lower();
+      return flags;
+    }
+    case kRegD:
+      return kDValid;
+    case kSeconds:
+    case kMinutes:
+    case kHours:
+    case kDayOfWeek:
+    case kDayOfMonth:
+    case kMonth:
+    case kYear:
+    case kCentury:
+      if (!nvram_only_) return read_time_register(index);
+      return cmos_[index];
+    default:
+      return cmos_[index];
+  }
+}
+
+void RtcCmos::io_write(uint64_t offset, unsigned, uint64_t value) {
+  auto byte = static_cast<uint8_t>(value);
+  if (offset == 0) {
+    index_ = byte & kIndexMask;  // bit 7 is the NMI mask, not ours
+    return;
+  }
+  uint8_t index = index_;
+  if (nvram_only_) {
+    if (index >= kFirstNvram) cmos_[index] = byte;
+    return;
+  }
+  switch (index) {
+    case kRegA:
+      cmos_[kRegA] = byte & ~kAUpdateInProgress;
+      schedule_periodic();
+      schedule_update();
+      return;
+    case kRegB: {
+      bool was_set = cmos_[kRegB] & kBSet;
+      if ((byte & kBSet) && !was_set) {
+        set_fields_ = current_fields();  // frozen while the guest writes the new time
+        byte &= ~kBUpdateEnable;         // setting the clock disables update interrupts
+      }
+      cmos_[kRegB] = byte;
+      if (was_set && !(byte & kBSet)) commit_fields(set_fields_);
+      schedule_periodic();
+      schedule_update();
+      if (!(cmos_[kRegC] & cmos_[kRegB] & kInterruptEnables)) {
+        cmos_[kRegC] &= ~kCIrq;
+        irq_.lower();
+      } else {
+        raise_flags(0);
+      }
+      return;
+    }
+    case kRegC:
+    case kRegD:
+      return;  // read-only
+    case kSeconds:
+    case kMinutes:
+    case kHours:
+    case kDayOfWeek:
+    case kDayOfMonth:
+    case kMonth:
+    case kYear:
+    case kCentury:
+      write_time_register(index, byte);
+      return;
+    default:
+      cmos_[index] = byte;
+  }
+}
+
+void RtcCmos::save(StateWriter& out) const {
+  for (uint8_t b : cmos_) out.u8(b);
+  out.u8(index_);
+  out.u64(static_cast<uint64_t>(guest_time_ns()));  // restored as the same wall time
+}
+
+Result<void> RtcCmos::load(StateReader& in, uint32_t) {
+  std::array<uint8_t, kCmosSize> bytes;
+  for (auto& b : bytes) {
+    auto v = in.u8();
+    if (!v) return v.error();
+    b = *v;
+  }
+  auto index = in.u8();
+  auto time = in.u64();
+  if (!index || !time) return make_error("mc146818rtc: truncated state");
+  cmos_ = bytes;
+  index_ = *index & kIndexMask;
+  offset_ns_ = static_cast<int64_t>(*time) - (start_ns_ + clock_.now_ns());
+  set_fields_ = current_fields();
+  if (!nvram_only_) {
+    schedule_periodic();
+    schedule_update();
+  }
+  irq_.set(cmos_[kRegC] & kCIrq);
+  return ok();
+}
+
+}  // namespace hvmd::devices

@@ -1,6 +1,8 @@
 #include "devices/board.h"
 
 #include "devices/platform/i440fx.h"
+#include "devices/platform/piix3_isa.h"
+#include "devices/platform/piix4_pm.h"
 #include "devices/platform/reset_control.h"
 #include "devices/platform/rtc_cmos.h"
 #include "devices/serial/debug_console.h"
@@ -10,7 +12,9 @@ namespace hvmd::devices {
 
 namespace {
 
-constexpr uint8_t kHostBridgeDevfn = 0x00;  // 00:00.0
+constexpr uint8_t kHostBridgeDevfn = 0x00;       // 00:00.0
+constexpr uint8_t kIsaBridgeDevfn = 0x08;        // 00:01.0 (hvmloader insists on it)
+constexpr uint8_t kPowerManagementDevfn = 0x0b;  // 00:01.3
 
 // The CMOS bytes a PC BIOS reads for memory and drives (standalone machines; under Xen,
 // hvmloader writes them).
@@ -25,8 +29,8 @@ void set_cmos_configuration(RtcCmos& rtc, const MachineOptions& options) {
   rtc.set_byte(rtc::kDiskTypes, 0);
   rtc.set_byte(rtc::kEquipment, rtc::kEquipmentCoprocessor);
   put16(rtc::kBaseMemoryKb, 640);
-  uint64_t extended = std::min<uint64_t>((layout.below_4g - std::min(layout.below_4g, kMiB)) / kKiB,
-                                         0xffff);
+  uint64_t extended =
+      std::min<uint64_t>((layout.below_4g - std::min(layout.below_4g, kMiB)) / kKiB, 0xffff);
   put16(rtc::kExtendedMemoryKb, extended);
   put16(rtc::kExtendedMemoryKb2, extended);
   uint64_t above_16m = layout.below_4g > 16 * kMiB ? (layout.below_4g - 16 * kMiB) / k64KiB : 0;
@@ -105,6 +109,14 @@ Result<void> build_board(Machine& machine) {
   auto reset = machine.add_board_device(std::make_unique<ResetControl>(machine), std::nullopt);
   if (!reset) return reset.error();
   const MachineOptions& options = machine.options();
+  if (auto isa = machine.add_board_device(std::make_unique<Piix3Isa>(machine.interrupt_sink()),
+                                          kIsaBridgeDevfn);
+      !isa)
+    return isa.error();
+  if (auto pm = machine.add_board_device(std::make_unique<Piix4Pm>(machine, options.xen),
+                                         kPowerManagementDevfn);
+      !pm)
+    return pm.error();
   auto rtc = std::make_unique<RtcCmos>(
       machine.dispatcher(), machine.clock(), IrqLine::isa(&machine.interrupt_sink(), rtc::kIrq),
       /*nvram_only=*/options.xen, static_cast<int64_t>(time(nullptr)));

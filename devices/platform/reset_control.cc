@@ -21,7 +21,9 @@ void ResetControl::reset() {
   port_a_ = 0;
 }
 
-uint64_t ResetControl::rcr_read(uint64_t, unsigned) { return rcr_; }
+uint64_t ResetControl::rcr_read(uint64_t, unsigned) {
+  return rcr_;
+}
 
 void ResetControl::rcr_write(uint64_t, unsigned, uint64_t value) {
   uint8_t next = static_cast<uint8_t>(value) & kRcrWritable;
@@ -30,7 +32,9 @@ void ResetControl::rcr_write(uint64_t, unsigned, uint64_t value) {
   if (edge) machine_.request_shutdown(ShutdownCause::kGuestReset);
 }
 
-uint64_t ResetControl::port_a_read(uint64_t, unsigned) { return port_a_; }
+uint64_t ResetControl::port_a_read(uint64_t, unsigned) {
+  return port_a_;
+}
 
 void ResetControl::port_a_write(uint64_t, unsigned, uint64_t value) {
   uint8_t next = static_cast<uint8_t>(value) & (kPortAFastReset | kPortAA20);

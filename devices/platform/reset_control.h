@@ -37,8 +37,8 @@ class ResetControl final : public Device {
  private:
   Machine& machine_;
   MemberIoHandler<ResetControl, &ResetControl::rcr_read, &ResetControl::rcr_write> rcr_io_{*this};
-  MemberIoHandler<ResetControl, &ResetControl::port_a_read, &ResetControl::port_a_write>
-      port_a_io_{*this};
+  MemberIoHandler<ResetControl, &ResetControl::port_a_read, &ResetControl::port_a_write> port_a_io_{
+      *this};
   Dispatcher::MappingId rcr_mapping_;
   Dispatcher::MappingId port_a_mapping_;
   uint8_t rcr_ = 0;

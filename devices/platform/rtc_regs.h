@@ -14,8 +14,8 @@ inline constexpr uint8_t kIndexMask = 0x7f;
 
 // Clock registers.
 inline constexpr uint8_t kSeconds = 0x00, kSecondsAlarm = 0x01, kMinutes = 0x02,
-                         kMinutesAlarm = 0x03, kHours = 0x04, kHoursAlarm = 0x05,
-                         kDayOfWeek = 0x06, kDayOfMonth = 0x07, kMonth = 0x08, kYear = 0x09;
+                         kMinutesAlarm = 0x03, kHours = 0x04, kHoursAlarm = 0x05, kDayOfWeek = 0x06,
+                         kDayOfMonth = 0x07, kMonth = 0x08, kYear = 0x09;
 inline constexpr uint8_t kRegA = 0x0a, kRegB = 0x0b, kRegC = 0x0c, kRegD = 0x0d;
 inline constexpr uint8_t kFirstNvram = 0x0e;  // what Xen leaves to the device model
 inline constexpr uint8_t kCentury = 0x32;     // IBM: BCD century
@@ -36,7 +36,7 @@ inline constexpr uint8_t kCPeriodic = 1u << 6;
 inline constexpr uint8_t kCAlarm = 1u << 5;
 inline constexpr uint8_t kCUpdate = 1u << 4;
 inline constexpr uint8_t kDValid = 1u << 7;
-inline constexpr uint8_t kHourPm = 1u << 7;   // 12-hour mode
+inline constexpr uint8_t kHourPm = 1u << 7;  // 12-hour mode
 inline constexpr uint8_t kAlarmDontCare = 0xc0;
 inline constexpr int64_t kUpdateInProgressNs = 244'000;  // UIP leads the update by 244 us
 

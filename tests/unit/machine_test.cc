@@ -82,11 +82,11 @@ TEST_F(MachineTest, QmpDeviceAddAndDel) {
   ASSERT_EQ(sent.size(), 5u);
   EXPECT_EQ(qmp::Json::parse(sent[1])["return"], qmp::Json::object());
   auto devices = qmp::Json::parse(sent[2])["return"][0]["devices"];
-  ASSERT_EQ(devices.size(), 2u);
-  EXPECT_EQ(devices[1]["qdev_id"], "s1");
-  EXPECT_EQ(devices[1]["slot"], 6);
-  EXPECT_EQ(devices[1]["regions"][0]["type"], "io");
-  EXPECT_EQ(devices[1]["regions"][0]["size"], 4);
+  ASSERT_EQ(devices.size(), 4u);  // the board's three, then ours
+  EXPECT_EQ(devices[3]["qdev_id"], "s1");
+  EXPECT_EQ(devices[3]["slot"], 6);
+  EXPECT_EQ(devices[3]["regions"][0]["type"], "io");
+  EXPECT_EQ(devices[3]["regions"][0]["size"], 4);
   auto event = qmp::Json::parse(sent[3]);
   EXPECT_EQ(event["event"], "DEVICE_DELETED");
   EXPECT_EQ(event["data"]["device"], "s1");
@@ -125,6 +125,27 @@ TEST_F(MachineTest, LoadRejectsAnotherMachinesState) {
   auto loaded = machine.load_state(bare);
   ASSERT_FALSE(loaded.ok());
   EXPECT_NE(loaded.error().message.find("devices"), std::string::npos);
+}
+
+TEST_F(MachineTest, Piix3PirqRoutesReachTheTransport) {
+  auto& d = machine.dispatcher();
+  auto write_route = [&](unsigned link, uint8_t value) {
+    d.port_write(0xcf8, 4, 0x80000800u | 0x60);  // 00:01.0, PIRQRCA..D
+    d.port_write(0xcfc + link, 1, value);
+  };
+  write_route(0, 0x0b);  // PIRQA -> IRQ 11, as hvmloader and SeaBIOS program it
+  write_route(2, 0x0a);
+  EXPECT_EQ(irq.routes[0], 11u);
+  EXPECT_EQ(irq.routes[2], 10u);
+  write_route(0, 0x8b);  // routing disabled
+  EXPECT_EQ(irq.routes[0], 0u);
+  write_route(1, 0x02);  // IRQ 2 is not routable (cascade): treated as disabled
+  EXPECT_EQ(irq.routes[1], 0u);
+  // A reset disables every link again.
+  machine.reset();
+  EXPECT_EQ(irq.routes[2], 0u);
+  d.port_write(0xcf8, 4, 0x80000800u | 0x60);
+  EXPECT_EQ(d.port_read(0xcfc, 4), 0x80808080u);
 }
 
 }  // namespace

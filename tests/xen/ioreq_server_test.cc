@@ -61,7 +61,7 @@ class XenServerTest : public ::testing::Test {
   EventLoop loop{clock};
   FakeInterrupts irq;
   DeviceRegistry registry;
-  Machine machine{MachineOptions{.ram_bytes = kRam}, clock, memory, irq, registry};
+  Machine machine{MachineOptions{.ram_bytes = kRam, .xen = true}, clock, memory, irq, registry};
   RecordingDevice vga_window;
   RecordingDevice data_port;
   xen::IoreqServer server{xen, machine.dispatcher(), memory, loop};
@@ -77,7 +77,7 @@ TEST_F(XenServerTest, StartClaimsWhatTheMachineDecodes) {
   EXPECT_TRUE(ports.count({0xcf8, 0xcff})) << "config mechanism #1";
   EXPECT_TRUE(ports.count({0x1f0, 0x1f7}));
   EXPECT_TRUE(xen.claimed(IoKind::kMmio).count({0xa0000, 0xbffff}));
-  EXPECT_EQ(xen.claimed_pci(), (std::set<uint8_t>{0x00, 0x18}));
+  EXPECT_EQ(xen.claimed_pci(), (std::set<uint8_t>{0x00, 0x08, 0x0b, 0x18}));
 }
 
 TEST_F(XenServerTest, PciConfigRequestsDecodeSbdfAndRegister) {
@@ -219,6 +219,24 @@ TEST_F(XenServerTest, GuestResetShutsTheDomainDownBeforeTheAccessCompletes) {
   xen.access(0, IOREQ_TYPE_PIO, 0xcf8, 4, false, 0x80000000);
   EXPECT_EQ(xen.access(0, IOREQ_TYPE_PIO, 0xcfc, 4, true, 0), 0x12378086u);
   EXPECT_EQ(xen.shutdowns().size(), 2u);
+}
+
+TEST_F(XenServerTest, AcpiSoftOffPowersTheDomainOff) {
+  ASSERT_TRUE(machine.options().xen);
+  xen::forward_guest_shutdowns(machine, xen);
+  start();
+  // hvmloader's programming of the PIIX4 PM function (00:01.3): PMBA 0xb000, I/O enabled.
+  pci_write(0, 0x0b, 0x40, 4, 0xb001);
+  pci_write(0, 0x0b, 0x80, 1, 0x01);
+  // Xen serves PM1 status/enable and the timer itself: only PM1_CNT is claimed.
+  auto ports = xen.claimed(IoKind::kPort);
+  EXPECT_TRUE(ports.count({0xb004, 0xb005}));
+  EXPECT_FALSE(ports.count({0xb000, 0xb03f}));
+  xen.access(0, IOREQ_TYPE_PIO, 0xb004, 2, false, 1u << 13);  // SLP_EN, SLP_TYP 0
+  auto shutdowns = xen.shutdowns();
+  ASSERT_EQ(shutdowns.size(), 1u);
+  EXPECT_EQ(shutdowns[0].first, xen::ShutdownReason::kPoweroff);
+  EXPECT_TRUE(shutdowns[0].second);
 }
 
 TEST_F(XenServerTest, RequestArrivingDuringSaveIsServedAfterIt) {

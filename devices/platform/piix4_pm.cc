@@ -1,0 +1,188 @@
+#include "devices/platform/piix4_pm.h"
+
+#include "devices/platform/piix_regs.h"
+#include "dm/log.h"
+
+namespace hvmd::devices {
+
+using namespace piix;
+
+namespace {
+constexpr int64_t kNsPerSecond = 1'000'000'000;
+}  // namespace
+
+Piix4Pm::Piix4Pm(Machine& machine, bool control_only)
+    : PciDevice({.vendor = kVendorIntel,
+                 .device = kPmId,
+                 .class_code = kClassBridgeOther,
+                 .revision = kPmRevision,
+                 .interrupt_pin = 1}),
+      machine_(machine),
+      control_only_(control_only),
+      sci_(IrqLine::isa(&machine.interrupt_sink(), kSciIrq)),
+      overflow_timer_(machine.clock(), [this] {
+        status_ |= kStatusTimer;
+        update_sci();
+        arm_timer_overflow();
+      }) {
+  auto& config = mutable_config();
+  config.set32(kPmBase, kPmBaseIoSpace);
+  config.set_write_mask(kPmBase, 4, kPmBaseMask);
+  config.set_write_mask(kPmMisc, 1, kPmIoEnable);
+  // hvmd offers no System Management Mode. APMC_EN reads as set and stays so, which tells
+  // firmware (SeaBIOS) that SMM is already set up; it would otherwise raise an SMI and wait for a
+  // handler that never runs.
+  config.set32(kDeviceActivityB, kApmcEnable);
+  apm_mapping_ = machine.dispatcher().map_ports(kApmControlPort, 2, &apm_io_, "apm");
+}
+
+void Piix4Pm::unrealize() {
+  machine_.dispatcher().unmap(pm_mapping_);
+  machine_.dispatcher().unmap(apm_mapping_);
+  PciDevice::unrealize();
+}
+
+void Piix4Pm::config_written(uint32_t reg, unsigned size, uint32_t value) {
+  PciDevice::config_written(reg, size, value);
+  update_pm_mapping();
+}
+
+// The PM block follows PMBA while PMREGMISC enables it.
+void Piix4Pm::update_pm_mapping() {
+  uint64_t base =
+      (config().get8(kPmMisc) & kPmIoEnable) ? (config().get32(kPmBase) & kPmBaseMask) : 0;
+  if (base == pm_base_) return;
+  Dispatcher& d = machine_.dispatcher();
+  d.unmap(pm_mapping_);
+  pm_mapping_ = Dispatcher::kNoMapping;
+  pm_base_ = base;
+  if (!base) return;
+  // Under Xen only PM1 control is ours: the hypervisor serves the rest of the block.
+  pm_mapping_ = control_only_ ? d.map_ports(base + kPm1Control, 2, &pm_io_, "pm1-control")
+                              : d.map_ports(base, kPmBlockSize, &pm_io_, "piix4-pm");
+}
+
+void Piix4Pm::reset_device() {
+  status_ = enable_ = control_ = 0;
+  apm_status_ = 0;
+  overflow_timer_.cancel();
+  sci_.lower();
+  update_pm_mapping();
+}
+
+uint32_t Piix4Pm::timer_value() const {
+  // 3.579545 MHz since machine time 0; 128-bit product, as ns * Hz overflows 64 bits in 81 min.
+  auto ticks = static_cast<unsigned __int128>(machine_.clock().now_ns()) * kTimerHz / kNsPerSecond;
+  return static_cast<uint32_t>(ticks) & kTimerMask;
+}
+
+// TMR_STS is set each time the counter's top bit changes; only worth a timer while enabled.
+void Piix4Pm::arm_timer_overflow() {
+  if (control_only_ || !(enable_ & kStatusTimer)) {
+    overflow_timer_.cancel();
+    return;
+  }
+  uint32_t now = timer_value();
+  uint64_t ticks_left = kTimerMsb - (now & (kTimerMsb - 1));
+  overflow_timer_.arm_after(
+      static_cast<int64_t>((ticks_left * kNsPerSecond + kTimerHz - 1) / kTimerHz));
+}
+
+void Piix4Pm::update_sci() {
+  sci_.set((control_ & kControlSciEnable) && (status_ & enable_ & kEnableMask));
+}
+
+void Piix4Pm::write_control(uint16_t value) {
+  control_ = value & kControlWritable;
+  update_sci();
+  if (!(value & kControlSleepEnable)) return;
+  unsigned sleep_type = (value & kControlSleepTypeMask) >> kControlSleepTypeShift;
+  if (sleep_type == kSleepSoftOff) {
+    machine_.request_shutdown(ShutdownCause::kGuestPoweroff);
+  } else {
+    HVMD_GUEST_LOG("ACPI sleep type %u (S3 and others) is not supported; the guest runs on",
+                   sleep_type);
+  }
+}
+
+uint64_t Piix4Pm::pm_read(uint64_t offset, unsigned size) {
+  if (control_only_) offset += kPm1Control;
+  uint64_t value;
+  switch (offset) {
+    case kPm1Status:
+      value = status_;
+      break;
+    case kPm1Enable:
+      value = enable_;
+      break;
+    case kPm1Control:
+      value = control_;
+      break;
+    case kPmTimer:
+      value = timer_value();
+      break;
+    default:
+      return 0;  // the general-purpose and processor registers are not modelled
+  }
+  return value & all_ones(size);
+}
+
+void Piix4Pm::pm_write(uint64_t offset, unsigned size, uint64_t value) {
+  if (control_only_) offset += kPm1Control;
+  // Firmware writes these 16-bit registers whole, but a dword at PM1_STS also covers PM1_EN.
+  if (offset == kPm1Status) {
+    status_ &= ~(static_cast<uint16_t>(value) & kStatusMask);  // write 1 to clear
+    if (size == 4) {
+      enable_ = static_cast<uint16_t>(value >> 16) & kEnableMask;
+      arm_timer_overflow();
+    }
+    update_sci();
+  } else if (offset == kPm1Enable) {
+    enable_ = static_cast<uint16_t>(value) & kEnableMask;
+    arm_timer_overflow();
+    update_sci();
+  } else if (offset == kPm1Control) {
+    write_control(static_cast<uint16_t>(value));
+  }
+}
+
+uint64_t Piix4Pm::apm_read(uint64_t offset, unsigned) {
+  return offset == 1 ? apm_status_ : 0;
+}
+
+void Piix4Pm::apm_write(uint64_t offset, unsigned, uint64_t value) {
+  auto byte = static_cast<uint8_t>(value);
+  if (offset == 1) {
+    apm_status_ = byte;
+    return;
+  }
+  // The OS asks firmware (here: the chipset) to hand the machine to ACPI, or take it back.
+  if (byte == kAcpiEnable) write_control(control_ | kControlSciEnable);
+  if (byte == kAcpiDisable) write_control(control_ & ~kControlSciEnable);
+}
+
+void Piix4Pm::save_device(StateWriter& out) const {
+  out.u16(status_);
+  out.u16(enable_);
+  out.u16(control_);
+  out.u8(apm_status_);
+}
+
+Result<void> Piix4Pm::load_device(StateReader& in) {
+  auto status = in.u16();
+  auto enable = in.u16();
+  auto control = in.u16();
+  auto apm = in.u8();
+  if (!status || !enable || !control || !apm) return make_error("PIIX4_PM: truncated state");
+  status_ = *status & kStatusMask;
+  enable_ = *enable & kEnableMask;
+  control_ = *control & kControlWritable;
+  apm_status_ = *apm;
+  pm_base_ = ~0ull;  // remap from the restored config space
+  update_pm_mapping();
+  arm_timer_overflow();
+  update_sci();
+  return ok();
+}
+
+}  // namespace hvmd::devices

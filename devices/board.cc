@@ -7,6 +7,8 @@
 #include "devices/platform/rtc_cmos.h"
 #include "devices/serial/debug_console.h"
 #include "devices/serial/uart_16550.h"
+#include "devices/xen_platform/xen_platform.h"
+#include "devices/xen_platform/xen_platform_regs.h"
 
 namespace hvmd::devices {
 
@@ -117,6 +119,13 @@ Result<void> build_board(Machine& machine) {
                                          kPowerManagementDevfn);
       !pm)
     return pm.error();
+  // xenfv: the platform device PV drivers look for (libxl passes pc,accel=xen without it).
+  if (options.type == "xenfv") {
+    if (auto platform = machine.add_board_device(std::make_unique<XenPlatformDevice>(machine),
+                                                 xen_platform::kDevfn);
+        !platform)
+      return platform.error();
+  }
   auto rtc = std::make_unique<RtcCmos>(
       machine.dispatcher(), machine.clock(), IrqLine::isa(&machine.interrupt_sink(), rtc::kIrq),
       /*nvram_only=*/options.xen, static_cast<int64_t>(time(nullptr)));

@@ -41,7 +41,7 @@ struct Config {
   // Xen (libxl's qemu-xen command line).
   std::optional<uint32_t> xen_domid;
   bool xen_domid_restrict = false;
-  std::string boot_order;          // -boot order=cda
+  std::string boot_order;                                 // -boot order=cda
   std::string bios = "/usr/share/seabios/bios-256k.bin";  // -bios, for the kvm runner
   struct FwCfgFile {
     std::string name;
@@ -49,11 +49,11 @@ struct Config {
     std::optional<std::string> text;  // string=
   };
   std::vector<FwCfgFile> fw_cfg_files;  // -fw_cfg
-  std::string keymap;              // -k (for the VNC server)
-  std::string chroot_dir;          // -chroot / -run-with chroot=
-  std::string run_as;              // -runas / -run-with user=
-  std::optional<int> incoming_fd;  // -incoming fd:N: device state to restore
-  bool usb = false;                // -usb / -usbdevice
+  std::string keymap;                   // -k (for the VNC server)
+  std::string chroot_dir;               // -chroot / -run-with chroot=
+  std::string run_as;                   // -runas / -run-with user=
+  std::optional<int> incoming_fd;       // -incoming fd:N: device state to restore
+  bool usb = false;                     // -usb / -usbdevice
   std::vector<std::string> usb_devices;
   bool show_help = false;
   bool show_version = false;

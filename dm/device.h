@@ -25,6 +25,18 @@ class Device {
   // Undo registration before the device is destroyed (device_del).
   virtual void unrealize() {}
 
+  // Xen's emulated-device unplug: a guest with PV drivers asks for the emulated disks and NICs to
+  // go (Xen's hvm-emulated-unplug protocol). A device detaches what it must (a disk controller its
+  // hard disks) or asks to be removed altogether (a NIC).
+  enum UnplugMask : uint16_t {
+    kUnplugIdeDisks = 1u << 0,
+    kUnplugNics = 1u << 1,
+    kUnplugAuxIdeDisks = 1u << 2,
+    kUnplugNvme = 1u << 3,
+  };
+  enum class UnplugAction { kKeep, kRemove };
+  virtual UnplugAction emulated_unplug(uint16_t /*mask*/) { return UnplugAction::kKeep; }
+
   const std::string& id() const { return id_; }
   void set_id(std::string id) { id_ = std::move(id); }
 

@@ -115,6 +115,23 @@ Result<void> Machine::remove_device(const std::string& id) {
   return ok();
 }
 
+unsigned Machine::unplug_emulated(uint16_t mask) {
+  unsigned removed = 0;
+  for (auto it = devices_.begin(); it != devices_.end();) {
+    if (it->device->emulated_unplug(mask) != Device::UnplugAction::kRemove) {
+      ++it;
+      continue;
+    }
+    if (auto* pci_device = dynamic_cast<pci::PciDevice*>(it->device.get()))
+      pci_bus_.unplug(*pci_device);
+    else
+      it->device->unrealize();
+    it = devices_.erase(it);
+    ++removed;
+  }
+  return removed;
+}
+
 Device* Machine::find_device(std::string_view id) const {
   for (const auto& e : devices_)
     if (!id.empty() && e.device->id() == id) return e.device.get();

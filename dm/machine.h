@@ -91,6 +91,9 @@ class Machine {
   // A device the board itself provides (not user-removable). PCI devices go to devfn.
   Result<Device*> add_board_device(std::unique_ptr<Device> device, std::optional<uint8_t> devfn);
   Result<void> remove_device(const std::string& id);
+  // Xen's emulated-device unplug (Device::UnplugMask): every device hears it; those that ask to
+  // go are removed. Returns how many were removed.
+  unsigned unplug_emulated(uint16_t mask);
   Device* find_device(std::string_view id) const;
   std::vector<Device*> devices() const;
 

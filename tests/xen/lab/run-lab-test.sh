@@ -24,6 +24,7 @@ cp "$here/check" "$payload/check"
 out="$payload/report.log"
 LAB_TIMEOUT=${LAB_TIMEOUT:-600} bash "$lab_tools/run.sh" "$lab" "$here/guest.cfg" "$payload" 30 \
   | tr -d '\r' > "$out" || true
+[ -n "${HVMD_XEN_LAB_REPORT:-}" ] && cp "$out" "$HVMD_XEN_LAB_REPORT"
 grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ PCI|SeaBIOS \(version|No bootable)|hvmd' "$out"
 failed=0
 expect() {

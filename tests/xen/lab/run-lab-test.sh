@@ -25,7 +25,7 @@ out="$payload/report.log"
 LAB_TIMEOUT=${LAB_TIMEOUT:-600} bash "$lab_tools/run.sh" "$lab" "$here/guest.cfg" "$payload" 30 \
   | tr -d '\r' > "$out" || true
 [ -n "${HVMD_XEN_LAB_REPORT:-}" ] && cp "$out" "$HVMD_XEN_LAB_REPORT"
-grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ (PCI|serial)|SeaBIOS \(version|No bootable|PCI-ISA link 0|pci dev 0[13]:|Loading ACPI)|hvmd' "$out"
+grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ (PCI|serial)|SeaBIOS \(version|No bootable|PCI-ISA link 0|pci dev 0[13]:|Invoking SeaBIOS)|hvmd' "$out"
 failed=0
 expect() {
   if grep -qE "$1" "$out"; then echo "ok: $2"; else echo "FAILED: $2"; failed=1; fi
@@ -34,7 +34,8 @@ expect '^== xl create rc=0' "xl create succeeds with hvmd as the device model"
 expect '^== dm state: running' "hvmd published its state for libxl"
 expect '^\(d1\) PCI-ISA link 0 routed to IRQ' "hvmloader routes PCI interrupts through our PIIX3"
 expect '^\(d1\) pci dev 03:0 bar 14 size 001000000' "hvmloader places the Xen platform device's BARs"
-expect '^\(d1\) Loading ACPI' "hvmloader enables ACPI through our PIIX4 (SMI port and PM1a_CNT)"
+expect '^\(d1\) pci dev 01:3 INTA->IRQ' "hvmloader finds our PIIX4 power management function"
+expect '^\(d1\) Invoking SeaBIOS' "hvmloader enables ACPI (SCI_EN in our PM1a_CNT) and starts SeaBIOS"
 expect '^\(d1\) Found 4 PCI devices' "SeaBIOS finds i440FX, PIIX3, PIIX4 and the platform device"
 expect '^\(d1\) Found 1 serial ports' "SeaBIOS finds our 16550 on COM1"
 expect '^\(d1\) SeaBIOS \(version' "SeaBIOS starts"

@@ -62,6 +62,7 @@ constexpr OptionInfo kOptions[] = {
     {"incoming", "fd:N", "restore device state read from file descriptor N"},
     {"sandbox", "on|off", "system-call allowlist and resource limits (default on)"},
     {"bios", "FILE", "firmware image (kvm; default Debian's SeaBIOS, bios-256k.bin)"},
+    {"option-rom", "FILE", "an option ROM the firmware runs (fw_cfg genroms/; kvm, qtest)"},
     {"fw_cfg", "name=NAME,file=FILE|string=TEXT", "a file for the firmware (kvm, qtest)"},
     {"help", nullptr, "this list (also -h)"},
     {"version", nullptr, "print the version"},
@@ -420,6 +421,11 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
   }));
   HVMD_TRY(each(vm, "bios", [&](const std::string& v) -> Result<void> {
     config.bios = v;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "option-rom", [&](const std::string& v) -> Result<void> {
+    if (v.empty()) return make_error("-option-rom: a file name is required");
+    config.option_roms.push_back(v);
     return ok();
   }));
   HVMD_TRY(each(vm, "fw_cfg", [&](const std::string& v) -> Result<void> {

@@ -48,12 +48,13 @@ struct Config {
     std::optional<std::string> path;  // file=
     std::optional<std::string> text;  // string=
   };
-  std::vector<FwCfgFile> fw_cfg_files;  // -fw_cfg
-  std::string keymap;                   // -k (for the VNC server)
-  std::string chroot_dir;               // -chroot / -run-with chroot=
-  std::string run_as;                   // -runas / -run-with user=
-  std::optional<int> incoming_fd;       // -incoming fd:N: device state to restore
-  bool usb = false;                     // -usb / -usbdevice
+  std::vector<FwCfgFile> fw_cfg_files;   // -fw_cfg
+  std::vector<std::string> option_roms;  // -option-rom
+  std::string keymap;                    // -k (for the VNC server)
+  std::string chroot_dir;                // -chroot / -run-with chroot=
+  std::string run_as;                    // -runas / -run-with user=
+  std::optional<int> incoming_fd;        // -incoming fd:N: device state to restore
+  bool usb = false;                      // -usb / -usbdevice
   std::vector<std::string> usb_devices;
   bool show_help = false;
   bool show_version = false;

@@ -2,6 +2,13 @@
 
 #include <algorithm>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "dm/file_io.h"
 #include "dm/log.h"
 #include "dm/pci/pci_device.h"
 
@@ -93,9 +100,27 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
       devfn = *parsed;
     }
   }
+  // Any PCI device may carry an option ROM in its expansion-ROM BAR.
+  std::optional<std::string> romfile = type->pci ? props.string("romfile") : std::nullopt;
+  std::vector<uint8_t> rom;
+  if (romfile && !romfile->empty()) {
+    int fd = open(romfile->c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return make_error("romfile=%s: %s", romfile->c_str(), strerror(errno));
+    auto image = read_fd(fd, kMaxRomBytes);
+    close(fd);
+    if (!image)
+      return make_error("romfile=%s: %s", romfile->c_str(), image.error().message.c_str());
+    if (image->empty()) return make_error("romfile=%s: empty file", romfile->c_str());
+    rom = std::move(*image);
+  }
   auto device = type->create(*this, props);
   if (!device) return device.error();
   HVMD_TRY(props.finish());
+  if (!rom.empty()) {
+    auto* pci_device = dynamic_cast<pci::PciDevice*>(device->get());
+    if (!pci_device) return make_error("device '%s' cannot take a romfile", driver->c_str());
+    pci_device->set_rom_image(rom, device_memory_backing_);
+  }
   if (id) (*device)->set_id(*id);
   return install(std::move(*device), type->pci, devfn, true);
 }

@@ -86,7 +86,10 @@ class Machine {
   DeviceMemoryBacking* device_memory_backing() const { return device_memory_backing_; }
   void set_device_memory_backing(DeviceMemoryBacking* backing) { device_memory_backing_ = backing; }
 
-  // A device from a -device / device_add description: driver=NAME[,id=ID][,addr=S.F][,props].
+  // Largest option ROM a romfile= may name (PCI expansion ROMs are at most 16 MiB).
+  static constexpr size_t kMaxRomBytes = 16 << 20;
+  // A device from a -device / device_add description: driver=NAME[,id=ID][,addr=S.F][,props];
+  // PCI devices also take romfile=FILE.
   Result<Device*> add_device(const SubOptions& description, bool hotplug);
   // A device the board itself provides (not user-removable). PCI devices go to devfn.
   Result<Device*> add_board_device(std::unique_ptr<Device> device, std::optional<uint8_t> devfn);

@@ -90,6 +90,14 @@ Result<FwCfg*> add_fw_cfg(Machine& machine, const Config& config) {
     put_le(port, kCom1, 2);
     HVMD_TRY(fw.add_file("etc/sercon-port", std::move(port)));
   }
+  // Option ROMs outside any PCI device: the firmware runs every genroms/ file.
+  for (const auto& path : config.option_roms) {
+    auto image = read_file(path, Machine::kMaxRomBytes);
+    if (!image) return make_error("-option-rom %s", image.error().message.c_str());
+    std::string name = "genroms/" + path.substr(path.find_last_of('/') + 1);
+    if (auto added = fw.add_file(name, std::move(*image)); !added)
+      return make_error("-option-rom %s: %s", path.c_str(), added.error().message.c_str());
+  }
   for (const auto& file : config.fw_cfg_files) {
     std::vector<uint8_t> data;
     if (file.text) {

@@ -90,6 +90,15 @@ void PciDevice::set_rom(std::unique_ptr<DeviceMemory> rom) {
                          (static_cast<uint32_t>(~(size - 1)) & kRomAddressMask) | kRomEnable);
 }
 
+void PciDevice::set_rom_image(std::span<const uint8_t> image, DeviceMemoryBacking* backing) {
+  // A power of two of at least a page, so a transport can place it in the guest directly.
+  uint64_t size = std::max<uint64_t>(std::bit_ceil(image.size()), 4096);
+  auto rom = std::make_unique<DeviceMemory>(std::string(type()) + ".rom", size,
+                                            DeviceMemory::Access::kReadOnly, backing);
+  std::copy(image.begin(), image.end(), rom->host_data().begin());
+  set_rom(std::move(rom));
+}
+
 uint8_t PciDevice::add_capability(uint8_t id, unsigned length) {
   uint32_t offset = (next_capability_ + 3) & ~3u;
   assert(offset + length <= kConfigSize);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "dm/device.h"
 #include "dm/device_memory.h"
@@ -61,6 +62,8 @@ class PciDevice : public Device, public PciConfigTarget {
   const ConfigSpace& config() const { return config_; }
   const BarInfo& bar(int index) const { return bars_[index].info; }
   const BarInfo& rom_bar() const { return rom_.info; }
+  // An option ROM image for the expansion-ROM BAR (romfile=), in device memory of its own.
+  void set_rom_image(std::span<const uint8_t> image, DeviceMemoryBacking* backing);
   Msix* msix() { return msix_.get(); }
   Msi* msi() { return msi_.get(); }
 

@@ -1,6 +1,7 @@
 #include "dm/machine.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "devices/board.h"
 #include "dm/pci/pci_device.h"
@@ -146,6 +147,32 @@ TEST_F(MachineTest, Piix3PirqRoutesReachTheTransport) {
   EXPECT_EQ(irq.routes[2], 0u);
   d.port_write(0xcf8, 4, 0x80000800u | 0x60);
   EXPECT_EQ(d.port_read(0xcfc, 4), 0x80808080u);
+}
+
+TEST_F(MachineTest, RomfileFillsTheExpansionRomBar) {
+  char path[] = "/tmp/hvmd-rom-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::vector<uint8_t> image(6000, 0x11);
+  image[0] = 0x55;
+  image[1] = 0xaa;
+  ASSERT_EQ(write(fd, image.data(), image.size()), ssize_t(image.size()));
+  close(fd);
+  ASSERT_TRUE(add(std::string("scratch,id=r,addr=5,romfile=") + path).ok());
+  EXPECT_FALSE(add("scratch,addr=6,romfile=/nonexistent.rom").ok());
+  unlink(path);
+  auto& d = machine.dispatcher();
+  uint32_t rom_reg = 0x80000000u | 0x28u << 8 | pci::kRomAddress;
+  d.port_write(0xcf8, 4, rom_reg);
+  d.port_write(0xcfc, 4, 0xffffffff);  // sizing: 6000 bytes -> an 8 KiB BAR
+  EXPECT_EQ(d.port_read(0xcfc, 4), 0xffffe001u);
+  d.port_write(0xcfc, 4, 0xfeb00001);  // place and enable
+  d.port_write(0xcf8, 4, 0x80000000u | 0x28u << 8 | pci::kCommand);
+  d.port_write(0xcfc, 2, pci::kCommandMemory);
+  EXPECT_EQ(d.mmio_read(0xfeb00000, 2), 0xaa55u);
+  EXPECT_EQ(d.mmio_read(0xfeb00000 + 5999, 1), 0x11u);
+  d.mmio_write(0xfeb00000, 2, 0);  // ROM: writes are ignored
+  EXPECT_EQ(d.mmio_read(0xfeb00000, 2), 0xaa55u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "devices/board.h"
 
+#include "devices/input/i8042.h"
 #include "devices/platform/i440fx.h"
 #include "devices/platform/piix3_isa.h"
 #include "devices/platform/piix4_pm.h"
@@ -119,6 +120,8 @@ Result<void> build_board(Machine& machine) {
                                          kPowerManagementDevfn);
       !pm)
     return pm.error();
+  if (auto kbc = machine.add_board_device(std::make_unique<I8042>(machine), std::nullopt); !kbc)
+    return kbc.error();
   // xenfv: the platform device PV drivers look for (libxl passes pc,accel=xen without it).
   if (options.type == "xenfv") {
     if (auto platform = machine.add_board_device(std::make_unique<XenPlatformDevice>(machine),

@@ -15,6 +15,7 @@
 #include "dm/device.h"
 #include "dm/dispatcher.h"
 #include "dm/guest_memory.h"
+#include "dm/input.h"
 #include "dm/interrupts.h"
 #include "dm/pci/pci_bus.h"
 #include "dm/sub_options.h"
@@ -82,6 +83,9 @@ class Machine {
   using ChardevLookup = std::function<Result<Chardev*>(const std::string& id)>;
   void set_chardev_lookup(ChardevLookup lookup) { chardev_lookup_ = std::move(lookup); }
   Result<Chardev*> chardev(const std::string& id) const;
+  // The device keyboard and pointer input goes to (nullptr: none).
+  InputSink* input() const { return input_; }
+  void set_input(InputSink* input) { input_ = input; }
   // Where devices put their VRAM and ROMs (nullptr: host memory); the transport decides.
   DeviceMemoryBacking* device_memory_backing() const { return device_memory_backing_; }
   void set_device_memory_backing(DeviceMemoryBacking* backing) { device_memory_backing_ = backing; }
@@ -136,6 +140,7 @@ class Machine {
   std::function<void(ShutdownCause)> shutdown_handler_;
   DeviceMemoryBacking* device_memory_backing_ = nullptr;
   ChardevLookup chardev_lookup_;
+  InputSink* input_ = nullptr;
 };
 
 }  // namespace hvmd

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "devices/board.h"
+#include "devices/input/scancodes.h"
 #include "dm/daemon/sandbox.h"
 #include "dm/log.h"
 
@@ -85,6 +86,7 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
 }
 
 Monitors::Monitors(Machine& machine, qmp::MachineHooks hooks) {
+  if (!hooks.key_names) hooks.key_names = devices::scancodes::qnum_from_name;
   qmp::register_machine_commands(server_, machine, hooks);
 }
 

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <memory>
 
 #include "dm/file_io.h"
 #include "dm/pci/pci_device.h"
@@ -211,6 +214,66 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
     const Json* enable = argument(args, "enable", Json::value_t::boolean);
     if (!enable) return Reply::error("Parameter 'enable' is missing");
     if (hooks.dirty_logging) hooks.dirty_logging(enable->get<bool>());
+    return Reply::success();
+  });
+  // Keyboard and pointer input, QEMU's schema: key events by scan-code number or key name,
+  // button presses and relative motion, delivered to the machine's input device as one batch.
+  auto buttons = std::make_shared<uint8_t>(0);
+  server.add_command("input-send-event", [&machine, buttons,
+                                          key_names = hooks.key_names](const Json& args) {
+    if (auto r = check_arguments(args, {"events", "device", "head"}); !r.ok) return r;
+    const Json* events = argument(args, "events", Json::value_t::array);
+    if (!events) return Reply::error("Parameter 'events' is missing");
+    InputSink* input = machine.input();
+    if (!input) return Reply::error("No input device");
+    int dx = 0, dy = 0, dz = 0;
+    bool pointer = false;
+    for (const Json& event : *events) {
+      if (!event.is_object() || !event.contains("type") || !event.contains("data") ||
+          !event["data"].is_object())
+        return Reply::error("Invalid parameter 'events'");
+      const std::string type = event["type"].is_string() ? event["type"].get<std::string>() : "";
+      const Json& data = event["data"];
+      if (type == "key") {
+        if (!data.contains("key") || !data["key"].is_object() || !data.contains("down") ||
+            !data["down"].is_boolean())
+          return Reply::error("Invalid parameter 'key'");
+        const Json& key = data["key"];
+        uint16_t qnum = 0;
+        if (key.value("type", "") == "number" && key["data"].is_number_unsigned() &&
+            key["data"].get<uint64_t>() < 0x100) {
+          qnum = key["data"].get<uint16_t>();
+        } else if (key.value("type", "") == "qcode" && key["data"].is_string() && key_names) {
+          qnum = key_names(key["data"].get<std::string>());
+        }
+        if (!qnum) return Reply::error("Invalid parameter 'key'");
+        input->key_event(qnum, data["down"].get<bool>());
+      } else if (type == "btn") {
+        const std::string button = data.value("button", "");
+        bool down = data.value("down", false);
+        static const std::map<std::string, uint8_t> kButtons = {
+            {"left", 1}, {"right", 2}, {"middle", 4}};
+        if (auto it = kButtons.find(button); it != kButtons.end()) {
+          *buttons = down ? (*buttons | it->second) : (*buttons & ~it->second);
+        } else if (button == "wheel-up" || button == "wheel-down") {
+          if (down) dz += button == "wheel-up" ? -1 : 1;
+        } else {
+          return Reply::error("Invalid parameter 'button'");
+        }
+        pointer = true;
+      } else if (type == "rel") {
+        const std::string axis = data.value("axis", "");
+        if (!data.contains("value") || !data["value"].is_number_integer() ||
+            (axis != "x" && axis != "y"))
+          return Reply::error("Invalid parameter 'rel'");
+        int64_t value = std::clamp<int64_t>(data["value"].get<int64_t>(), -32768, 32767);
+        (axis == "x" ? dx : dy) += static_cast<int>(value);
+        pointer = true;
+      } else {
+        return Reply::error("Input event type '" + type + "' is not supported");
+      }
+    }
+    if (pointer) input->pointer_event(dx, dy, dz, *buttons);
     return Reply::success();
   });
   server.add_command("device_add", [&machine](const Json& args) {

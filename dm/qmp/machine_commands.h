@@ -13,6 +13,8 @@ struct MachineHooks {
   std::function<void(RunState)> run_state_changed;  // optional: the transport follows stop/cont
   std::function<void(bool)> dirty_logging;          // optional: xen-set-global-dirty-log
   std::function<void()> reset_platform;  // optional: system_reset also resets CPUs/firmware
+  // QMP key names ("a", "ret") to scan-code numbers, from the device catalogue (optional).
+  std::function<uint16_t(const std::string&)> key_names;
 };
 
 // Largest device-state file accepted (hvmd's state is config spaces and registers).

@@ -152,6 +152,7 @@ TEST(SeaBios, BannerOnOurSerialPortAndNoBootableDevice) {
   EXPECT_NE(log.find("PCI: init bdf=00:01.3 id=8086:7113"), std::string::npos);
   EXPECT_NE(log.find("ACPI DSDT="), std::string::npos) << "SeaBIOS built ACPI for our PIIX4";
   EXPECT_NE(log.find("Found 1 serial ports"), std::string::npos);
+  EXPECT_NE(log.find("PS2 keyboard initialized"), std::string::npos) << "our i8042 and keyboard";
 }
 
 TEST(SeaBios, E820MapMatchesTheRamSize) {

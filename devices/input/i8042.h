@@ -1,0 +1,65 @@
+// The i8042 keyboard controller at ports 0x60/0x64 with a PS/2 keyboard (IRQ 1) and mouse
+// (IRQ 12): the controller command set firmware and Linux use, the command byte (interrupt
+// enables, port disables, set-2 to set-1 translation), the output port (A20, and the reset line
+// a guest pulses to reboot), and one output buffer fed from the controller, then the keyboard,
+// then the mouse.
+#pragma once
+
+#include <deque>
+
+#include "devices/input/ps2_devices.h"
+#include "dm/io_handler.h"
+#include "dm/machine.h"
+
+namespace hvmd::devices {
+
+class I8042 final : public Device, public InputSink {
+ public:
+  explicit I8042(Machine& machine);
+  std::string_view type() const override { return "i8042"; }
+  void reset() override;
+  void save(StateWriter& out) const override;
+  Result<void> load(StateReader& in, uint32_t version) override;
+  void unrealize() override;
+
+  // InputSink: input as a display or QMP delivers it. PS/2 counts y upwards.
+  void key_event(uint16_t qnum, bool pressed) override { keyboard_.key_event(qnum, pressed); }
+  void pointer_event(int dx, int dy, int dz, uint8_t buttons) override {
+    mouse_.mouse_event(dx, -dy, -dz, buttons);
+  }
+  Ps2Keyboard& keyboard() { return keyboard_; }
+
+  uint64_t data_read(uint64_t offset, unsigned size);
+  void data_write(uint64_t offset, unsigned size, uint64_t value);
+  uint64_t status_read(uint64_t offset, unsigned size);
+  void command_write(uint64_t offset, unsigned size, uint64_t value);
+
+ private:
+  enum class Source : uint8_t { kController, kKeyboard, kMouse };
+  void reply(uint8_t byte);
+  void fill_output();
+  void update_interrupts();
+
+  Machine& machine_;
+  IrqLine keyboard_irq_;
+  IrqLine mouse_irq_;
+  MemberIoHandler<I8042, &I8042::data_read, &I8042::data_write> data_io_{*this};
+  MemberIoHandler<I8042, &I8042::status_read, &I8042::command_write> command_io_{*this};
+  Dispatcher::MappingId data_mapping_ = Dispatcher::kNoMapping;
+  Dispatcher::MappingId command_mapping_ = Dispatcher::kNoMapping;
+  Ps2Keyboard keyboard_;
+  Ps2Mouse mouse_;
+
+  std::deque<uint8_t> replies_;  // controller command results
+  bool output_full_ = false;
+  Source output_source_ = Source::kController;
+  uint8_t output_ = 0;
+  uint8_t command_byte_ = 0;
+  uint8_t output_port_ = 0;
+  uint8_t pending_command_ = 0;  // a controller command waiting for its data byte
+  bool last_write_was_command_ = false;
+  bool translating_break_ = false;  // an F0 prefix seen while translating
+  bool system_flag_ = false;
+};
+
+}  // namespace hvmd::devices

@@ -21,6 +21,29 @@ constexpr uint8_t kPowerManagementDevfn = 0x0b;  // 00:01.3
 
 // The CMOS bytes a PC BIOS reads for memory and drives (standalone machines; under Xen,
 // hvmloader writes them).
+// -boot order= for the BIOS: in NVRAM, so it reaches SeaBIOS under Xen too.
+void set_cmos_boot_order(RtcCmos& rtc, const std::string& order) {
+  uint8_t codes[3] = {};
+  for (size_t i = 0; i < order.size() && i < 3; ++i) {
+    switch (order[i]) {
+      case 'a':
+        codes[i] = 1;
+        break;
+      case 'c':
+        codes[i] = 2;
+        break;
+      case 'd':
+        codes[i] = 3;
+        break;
+      case 'n':
+        codes[i] = 4;
+        break;
+    }
+  }
+  rtc.set_byte(rtc::kBootOrder12, static_cast<uint8_t>(codes[1] << 4 | codes[0]));
+  rtc.set_byte(rtc::kBootOrder3, static_cast<uint8_t>(codes[2] << 4 | rtc::kBootNoFloppyCheck));
+}
+
 void set_cmos_configuration(RtcCmos& rtc, const MachineOptions& options) {
   RamLayout layout = RamLayout::pc(options.ram_bytes);
   constexpr uint64_t kKiB = 1024, kMiB = 1024 * kKiB, k64KiB = 64 * kKiB;
@@ -133,6 +156,7 @@ Result<void> build_board(Machine& machine) {
       machine.dispatcher(), machine.clock(), IrqLine::isa(&machine.interrupt_sink(), rtc::kIrq),
       /*nvram_only=*/options.xen, static_cast<int64_t>(time(nullptr)));
   if (!options.xen) set_cmos_configuration(*rtc, options);
+  if (!options.boot_order.empty()) set_cmos_boot_order(*rtc, options.boot_order);
   if (auto added = machine.add_board_device(std::move(rtc), std::nullopt); !added)
     return added.error();
   return ok();

@@ -41,7 +41,6 @@ struct Config {
   // Xen (libxl's qemu-xen command line).
   std::optional<uint32_t> xen_domid;
   bool xen_domid_restrict = false;
-  std::string boot_order;                                 // -boot order=cda
   std::string bios = "/usr/share/seabios/bios-256k.bin";  // -bios, for the kvm runner
   struct FwCfgFile {
     std::string name;

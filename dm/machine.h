@@ -51,6 +51,7 @@ struct MachineOptions {
   uint64_t max_ram_below_4g = 0;  // 0: the pc default
   std::string name;
   std::string uuid;
+  std::string boot_order;  // -boot order=: drive letters a, c, d, n, first to last
   // Set by the Xen runner: the hypervisor emulates the PIC, IOAPIC, PIT and the RTC's clock, and
   // hvmloader reports memory to the firmware.
   bool xen = false;

@@ -53,5 +53,11 @@ inline constexpr uint8_t kExtendedMemoryKb2 = 0x30;
 inline constexpr uint8_t kMemoryAbove16m = 0x34;  // 16-bit, 64 KiB units, below 4 GiB
 inline constexpr uint8_t kMemoryAbove4g = 0x5b;   // 24-bit, 64 KiB units
 inline constexpr uint8_t kCpuCountMinusOne = 0x5f;
+// Boot order, as QEMU-flavoured BIOSes read it: device codes (1 floppy, 2 disk, 3 CD, 4 network)
+// in 0x3d bits 3:0 (first) and 7:4 (second) and 0x38 bits 7:4 (third); 0x38 bit 0 skips the
+// floppy boot-signature check.
+inline constexpr uint8_t kBootOrder12 = 0x3d;
+inline constexpr uint8_t kBootOrder3 = 0x38;
+inline constexpr uint8_t kBootNoFloppyCheck = 0x01;
 
 }  // namespace hvmd::devices::rtc

@@ -39,7 +39,7 @@ TEST(CommandLineParse, LibxlQemuXenCommandLine) {
   EXPECT_EQ(config->devices[0].get("driver"), "cirrus-vga");
   ASSERT_EQ(config->drives.size(), 1u);
   EXPECT_EQ(config->drives[0].get("file"), "/opt/lab/boot.img");
-  EXPECT_EQ(config->boot_order, "c");
+  EXPECT_EQ(config->machine.boot_order, "c");
 }
 
 TEST(CommandLineParse, XenOptionsAndTheirErrors) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prints hvmd's benchmark figures: dispatch cost per access, start-up time and idle memory, the
-# latter side by side with QEMU when qemu-system-x86_64 is installed.
+# Prints hvmd's benchmark figures: dispatch cost per access, the ioreq round trip, start-up time
+# and idle memory, and start to SeaBIOS banner on KVM; the last three side by side with QEMU when
+# qemu-system-x86_64 is installed.
 #   tests/bench/run.sh [BUILD_DIR]
 set -euo pipefail
 build=${1:-build}
@@ -12,3 +13,4 @@ if command -v qemu-system-x86_64 >/dev/null; then
 else
   echo "qemu-system-x86_64 not installed: no comparison"
 fi
+"$(dirname "$0")/boot_bench.sh" "$build/hvmd" 5

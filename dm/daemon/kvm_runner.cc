@@ -72,8 +72,12 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
   DeviceRegistry registry;
   devices::register_devices(registry);
   Machine machine(config.machine, clock, ram, **vm, registry);
+  machine.set_device_memory_backing(vm->get());  // VRAM and ROMs become memory slots
   HVMD_TRY(populate_machine(machine, config, chardevs));
   HVMD_TRY(firmware::add_fw_cfg(machine, config));
+  machine.dispatcher().set_listener(vm->get());
+  for (const auto& m : machine.dispatcher().mappings())
+    if (m.sequence && m.memory) (*vm)->memory_changed(*m.memory, m.base, true);
 
   bool running = false;
   auto start = [&] {

@@ -107,17 +107,95 @@ KvmVm::~KvmVm() {
 }
 
 Result<void> KvmVm::map_memory(uint64_t gpa, uint64_t size, void* host, bool read_only) {
+  auto slot = set_slot(std::nullopt, gpa, size, host, read_only ? KVM_MEM_READONLY : 0);
+  if (!slot) return slot.error();
+  return ok();
+}
+
+// A new slot (slot empty) or a changed one.
+Result<unsigned> KvmVm::set_slot(std::optional<unsigned> slot, uint64_t gpa, uint64_t size,
+                                 void* host, uint32_t flags) {
+  unsigned id = slot.value_or(0);
+  if (!slot) {
+    if (free_slots_.empty()) {
+      id = next_slot_++;
+    } else {
+      id = free_slots_.back();
+      free_slots_.pop_back();
+    }
+  }
   kvm_userspace_memory_region region{};
-  region.slot = next_slot_;
-  region.flags = read_only ? KVM_MEM_READONLY : 0;
+  region.slot = id;
+  region.flags = flags;
   region.guest_phys_addr = gpa;
   region.memory_size = size;
   region.userspace_addr = reinterpret_cast<uint64_t>(host);
-  if (ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+  if (ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+    if (!slot) free_slots_.push_back(id);
     return make_error("KVM_SET_USER_MEMORY_REGION at %#llx: %s",
                       static_cast<unsigned long long>(gpa), strerror(errno));
-  ++next_slot_;
-  return ok();
+  }
+  return id;
+}
+
+void KvmVm::remove_slot(unsigned slot) {
+  kvm_userspace_memory_region region{};
+  region.slot = slot;  // size 0 deletes it
+  ioctl(vm_fd_, KVM_SET_USER_MEMORY_REGION, &region);
+  free_slots_.push_back(slot);
+}
+
+uint8_t* KvmVm::allocate(uint64_t size) {
+  uint64_t bytes = (size + 4095) & ~4095ull;
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
+}
+
+void KvmVm::release(uint8_t* data, uint64_t size) {
+  if (auto it = placed_.find(data); it != placed_.end()) {
+    remove_slot(it->second.slot);
+    placed_.erase(it);
+  }
+  munmap(data, (size + 4095) & ~4095ull);
+}
+
+void KvmVm::memory_changed(DeviceMemory& memory, uint64_t base, bool mapped) {
+  if (memory.backing() != this) return;
+  const uint8_t* key = memory.host_data().data();
+  if (!mapped) {
+    auto it = placed_.find(key);
+    if (it != placed_.end() && it->second.gpa == base) {
+      remove_slot(it->second.slot);
+      placed_.erase(it);
+    }
+    return;
+  }
+  // Whole pages only; anything else (or a clash with RAM) stays MMIO, served through exits.
+  if (base % 4096 || memory.size() % 4096 || placed_.count(key)) return;
+  uint32_t flags = memory.read_only() ? KVM_MEM_READONLY : KVM_MEM_LOG_DIRTY_PAGES;
+  auto slot = set_slot(std::nullopt, base, memory.size(), memory.host_data().data(), flags);
+  if (!slot) {
+    HVMD_WARN("%s at %#llx served as MMIO: %s", memory.name().c_str(),
+              static_cast<unsigned long long>(base), slot.error().message.c_str());
+    return;
+  }
+  placed_[key] = {*slot, base, memory.size()};
+}
+
+void KvmVm::sync_dirty(DeviceMemory& memory) {
+  auto it = placed_.find(memory.host_data().data());
+  if (it == placed_.end() || memory.read_only()) return;  // writes came through the handler
+  uint64_t pages = it->second.size / 4096;
+  std::vector<uint64_t> bitmap((pages + 63) / 64);
+  kvm_dirty_log log{};
+  log.slot = it->second.slot;
+  log.dirty_bitmap = bitmap.data();
+  if (ioctl(vm_fd_, KVM_GET_DIRTY_LOG, &log) < 0) {
+    memory.dirty().mark_all();
+    return;
+  }
+  for (uint64_t page = 0; page < pages; ++page)
+    if (bitmap[page / 64] >> (page % 64) & 1) memory.dirty().mark(page * 4096, 4096);
 }
 
 Result<void> KvmVm::create_vcpus(unsigned count) {

@@ -8,11 +8,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "dm/device_memory.h"
 #include "dm/dispatcher.h"
 #include "dm/event_loop.h"
 #include "dm/interrupts.h"
@@ -22,7 +25,10 @@ struct kvm_run;
 
 namespace hvmd::kvm {
 
-class KvmVm final : public InterruptSink {
+// Also the home of device memory (VRAM, ROMs) under KVM: its bytes are host memory KvmVm
+// allocates, mapped into the guest as a memory slot wherever the guest places the region (a
+// read-only slot for ROMs, a dirty-logged one otherwise), so the guest reaches it without exits.
+class KvmVm final : public InterruptSink, public MappingListener, public DeviceMemoryBacking {
  public:
   // "KVM is not available: cannot open /dev/kvm: ..." where there is no KVM.
   static Result<std::unique_ptr<KvmVm>> create();
@@ -47,6 +53,16 @@ class KvmVm final : public InterruptSink {
   void set_pci_link_route(unsigned link, unsigned isa_irq) override;
   void send_msi(const MsiMessage& message) override;
 
+  // MappingListener: device memory follows the guest's BAR programming; nothing else needs KVM.
+  void ports_changed(uint64_t, uint64_t, bool) override {}
+  void mmio_changed(uint64_t, uint64_t, bool) override {}
+  void pci_changed(PciAddress, bool) override {}
+  void memory_changed(DeviceMemory& memory, uint64_t base, bool mapped) override;
+  // DeviceMemoryBacking.
+  uint8_t* allocate(uint64_t size) override;
+  void release(uint8_t* data, uint64_t size) override;
+  void sync_dirty(DeviceMemory& memory) override;
+
   uint64_t exits() const { return exits_; }
 
  private:
@@ -54,11 +70,22 @@ class KvmVm final : public InterruptSink {
   KvmVm() = default;
   void run_vcpu(Vcpu& vcpu);
   bool handle_exit(Vcpu& vcpu);
+  Result<unsigned> set_slot(std::optional<unsigned> slot, uint64_t gpa, uint64_t size, void* host,
+                            uint32_t flags);
+  void remove_slot(unsigned slot);
+
+  struct Placement {
+    unsigned slot;
+    uint64_t gpa;
+    uint64_t size;
+  };
 
   int kvm_fd_ = -1;
   int vm_fd_ = -1;
   size_t run_size_ = 0;
   unsigned next_slot_ = 0;
+  std::vector<unsigned> free_slots_;
+  std::map<const uint8_t*, Placement> placed_;  // device memory in the guest, by host address
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   IntxRouter router_{[this](unsigned irq, bool level) { set_isa_irq(irq, level); }};
   std::vector<uint8_t> irqchip_snapshot_;  // power-on PIC master, slave, IOAPIC, PIT

@@ -8,6 +8,7 @@
 #include "devices/platform/rtc_cmos.h"
 #include "devices/serial/debug_console.h"
 #include "devices/serial/uart_16550.h"
+#include "devices/testing/pci_testdev.h"
 #include "devices/xen_platform/xen_platform.h"
 #include "devices/xen_platform/xen_platform_regs.h"
 
@@ -107,6 +108,13 @@ Result<std::unique_ptr<Device>> create_debugcon(Machine& machine, OptionReader& 
 }  // namespace
 
 void register_devices(DeviceRegistry& registry) {
+  registry.add({.name = "pci-testdev",
+                .description = "PCI test function: scratch registers behind two BARs (romfile=)",
+                .pci = true,
+                .hotpluggable = true,
+                .create = [](Machine&, OptionReader&) -> Result<std::unique_ptr<Device>> {
+                  return std::unique_ptr<Device>(std::make_unique<PciTestDevice>());
+                }});
   registry.add({.name = "isa-debugcon",
                 .description = "debug console port (iobase=, default 0xe9; chardev=)",
                 .pci = false,

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/test_rom.h"
+
 namespace hvmd::test {
 namespace {
 
@@ -178,27 +180,6 @@ TEST(SeaBios, E820MapMatchesTheRamSize) {
   }
 }
 
-// A 512-byte option ROM that prints a line on COM1 when the BIOS calls it, hand-assembled:
-//   push ax; push dx; push si; push ds; push cs; pop ds; mov si, msg; mov dx, 0x3f8
-//   next: lodsb; test al, al; jz done; out dx, al; jmp next
-//   done: pop ds; pop si; pop dx; pop ax; retf
-std::vector<uint8_t> printing_option_rom(const std::string& text) {
-  static constexpr uint8_t kCode[] = {0x55, 0xaa, 0x01,                    // 1 x 512 bytes
-                                      0x50, 0x52, 0x56, 0x1e, 0x0e, 0x1f,  // entry at offset 3
-                                      0xbe, 0x1c, 0x00,                    // mov si, 0x1c
-                                      0xba, 0xf8, 0x03,                    // mov dx, 0x3f8
-                                      0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb,
-                                      0xf8, 0x1f, 0x5e, 0x5a, 0x58, 0xcb};
-  static_assert(sizeof(kCode) == 0x1c, "the message follows the code");
-  std::vector<uint8_t> rom(512, 0);
-  std::copy(std::begin(kCode), std::end(kCode), rom.begin());
-  std::copy(text.begin(), text.end(), rom.begin() + sizeof(kCode));
-  uint8_t sum = 0;
-  for (uint8_t b : rom) sum = static_cast<uint8_t>(sum + b);
-  rom[511] = static_cast<uint8_t>(-sum);  // the whole image sums to zero
-  return rom;
-}
-
 TEST(SeaBios, RunsAnOptionRomFromFwCfg) {
   REQUIRE_KVM();
   std::string path = "/tmp/hvmd-test-" + std::to_string(getpid()) + ".rom";
@@ -212,6 +193,21 @@ TEST(SeaBios, RunsAnOptionRomFromFwCfg) {
   EXPECT_TRUE(vm.wait_for("option rom ran")) << vm.serial_log();
   EXPECT_NE(vm.debug_log().find("Running option rom at"), std::string::npos);
   EXPECT_NE(vm.debug_log().find("genroms/hvmd-test-"), std::string::npos);
+  unlink(path.c_str());
+}
+
+TEST(SeaBios, RunsTheOptionRomInAPciRomBar) {
+  REQUIRE_KVM();
+  std::string path = "/tmp/hvmd-testdev-" + std::to_string(getpid()) + ".rom";
+  auto rom = printing_pci_rom("pci rom ran\r\n", 0x1b36, 0x0005, 0x00ff00);
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(rom.data()), std::streamsize(rom.size()));
+  }
+  KvmMachine vm({"-m", "64", "-device", "pci-testdev,romfile=" + path});
+  EXPECT_TRUE(vm.wait_for("rom ran")) << vm.serial_log();  // (sercon may split the line)
+  EXPECT_NE(vm.debug_log().find("Running option rom at"), std::string::npos);
+  EXPECT_NE(vm.debug_log().find("id=1b36:0005"), std::string::npos);
   unlink(path.c_str());
 }
 

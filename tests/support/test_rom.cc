@@ -1,0 +1,79 @@
+#include "tests/support/test_rom.h"
+
+#include <algorithm>
+#include <iterator>
+
+namespace hvmd::test {
+namespace {
+
+constexpr size_t kRomSize = 512;
+constexpr size_t kCode = 0x20;  // after the header (and its PCIR pointer at 0x18)
+constexpr size_t kPcir = 0x60;
+constexpr size_t kMessage = 0x80;
+
+// At 0x03, the entry the BIOS far-calls: jmp 0x20. At 0x20:
+//   push ax; push dx; push si; push ds; push cs; pop ds; mov si, 0x80; mov dx, 0x3f8
+//   next: lodsb; test al, al; jz done; out dx, al; jmp next
+//   done: pop ds; pop si; pop dx; pop ax; retf
+constexpr uint8_t kEntry[] = {0xeb, 0x1b};
+constexpr uint8_t kPrint[] = {0x50, 0x52, 0x56, 0x1e, 0x0e, 0x1f, 0xbe, 0x80, 0x00,
+                              0xba, 0xf8, 0x03, 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee,
+                              0xeb, 0xf8, 0x1f, 0x5e, 0x5a, 0x58, 0xcb};
+
+std::vector<uint8_t> build(const std::string& text, bool pci, uint16_t vendor, uint16_t device,
+                           uint32_t class_code) {
+  std::vector<uint8_t> rom(kRomSize, 0);
+  rom[0] = 0x55;
+  rom[1] = 0xaa;
+  rom[2] = kRomSize / 512;
+  std::copy(std::begin(kEntry), std::end(kEntry), rom.begin() + 3);
+  std::copy(std::begin(kPrint), std::end(kPrint), rom.begin() + kCode);
+  size_t length = std::min(text.size(), kRomSize - kMessage - 2);
+  std::copy(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(length),
+            rom.begin() + kMessage);
+  if (pci) {
+    rom[0x18] = kPcir;  // pointer to the PCI data structure
+    const uint8_t pcir[] = {'P',
+                            'C',
+                            'I',
+                            'R',
+                            static_cast<uint8_t>(vendor),
+                            static_cast<uint8_t>(vendor >> 8),
+                            static_cast<uint8_t>(device),
+                            static_cast<uint8_t>(device >> 8),
+                            0,
+                            0,  // vital product data
+                            0x18,
+                            0,  // structure length
+                            0,  // revision
+                            static_cast<uint8_t>(class_code),
+                            static_cast<uint8_t>(class_code >> 8),
+                            static_cast<uint8_t>(class_code >> 16),
+                            kRomSize / 512,
+                            0,  // image length in 512-byte units
+                            0,
+                            0,     // code revision
+                            0,     // code type: x86
+                            0x80,  // last image
+                            0,
+                            0};
+    std::copy(std::begin(pcir), std::end(pcir), rom.begin() + kPcir);
+  }
+  uint8_t sum = 0;
+  for (uint8_t b : rom) sum = static_cast<uint8_t>(sum + b);
+  rom[kRomSize - 1] = static_cast<uint8_t>(-sum);  // the image sums to zero
+  return rom;
+}
+
+}  // namespace
+
+std::vector<uint8_t> printing_option_rom(const std::string& text) {
+  return build(text, false, 0, 0, 0);
+}
+
+std::vector<uint8_t> printing_pci_rom(const std::string& text, uint16_t vendor, uint16_t device,
+                                      uint32_t class_code) {
+  return build(text, true, vendor, device, class_code);
+}
+
+}  // namespace hvmd::test

@@ -1,0 +1,17 @@
+// Option ROMs for tests: 512 bytes of real-mode code, hand-assembled, that print a line on COM1
+// when the BIOS calls them, so a test sees on our serial port that firmware ran the ROM.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hvmd::test {
+
+// A ROM with no PCI data structure, as fw_cfg genroms/ carries.
+std::vector<uint8_t> printing_option_rom(const std::string& text);
+// A PCI expansion ROM for the given function (PCIR structure with its IDs and class).
+std::vector<uint8_t> printing_pci_rom(const std::string& text, uint16_t vendor, uint16_t device,
+                                      uint32_t class_code);
+
+}  // namespace hvmd::test

@@ -149,6 +149,7 @@ void RtcCmos::write_time_register(uint8_t index, uint8_t value) {
       f.tm_year = decode(value) * 100 + (f.tm_year + 1900) % 100 - 1900;
       break;
     default:
+      cmos_[index] = value;  // alarms and NVRAM
       return;
   }
   if (cmos_[kRegB] & kBSet)
@@ -226,18 +227,8 @@ uint64_t RtcCmos::io_read(uint64_t offset, unsigned) {
     }
     case kRegD:
       return kDValid;
-    case kSeconds:
-    case kMinutes:
-    case kHours:
-    case kDayOfWeek:
-    case kDayOfMonth:
-    case kMonth:
-    case kYear:
-    case kCentury:
-      if (!nvram_only_) return read_time_register(index);
-      return cmos_[index];
     default:
-      return cmos_[index];
+      return nvram_only_ ? cmos_[index] : read_time_register(index);
   }
 }
 
@@ -279,18 +270,8 @@ void RtcCmos::io_write(uint64_t offset, unsigned, uint64_t value) {
     case kRegC:
     case kRegD:
       return;  // read-only
-    case kSeconds:
-    case kMinutes:
-    case kHours:
-    case kDayOfWeek:
-    case kDayOfMonth:
-    case kMonth:
-    case kYear:
-    case kCentury:
-      write_time_register(index, byte);
-      return;
     default:
-      cmos_[index] = byte;
+      write_time_register(index, byte);
   }
 }
 

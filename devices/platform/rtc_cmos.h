@@ -36,7 +36,9 @@ class RtcCmos final : public Device {
   int decode(uint8_t value) const;
   uint8_t encode_hour(int hour) const;
   int decode_hour(uint8_t value) const;
+  // The clock registers from the running time; other bytes as stored.
   uint8_t read_time_register(uint8_t index) const;
+  // Sets a clock field (applied when SET clears); other bytes are stored.
   void write_time_register(uint8_t index, uint8_t value);
   void commit_fields(const std::tm& fields);
   void schedule_update();

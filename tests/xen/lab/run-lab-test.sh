@@ -2,11 +2,13 @@
 # hvmd under real Xen 4.17 (../shared/xen-lab, under QEMU's software CPU): xl create with hvmd as
 # the device model, libxl's QMP handshake and cont, Xen forwarding our PCI config to hvmd (SeaBIOS
 # finds the i440FX), SeaBIOS running, and xl destroy leaving nothing behind.
-#   run-lab-test.sh HVMD_BINARY   (LAB dir: $HVMD_XEN_LAB_DIR, default /var/tmp/hvmd-xen-lab)
+#   run-lab-test.sh HVMD_BINARY TEST_ROM_TOOL   (LAB dir: $HVMD_XEN_LAB_DIR, default
+#   /var/tmp/hvmd-xen-lab; TEST_ROM_TOOL is tests/support's hvmd-test-rom)
 # Needs root and Debian's package archive; builds the lab the first time (3-5 minutes).
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
-hvmd=$(readlink -f "${1:?usage: run-lab-test.sh HVMD_BINARY}")
+hvmd=$(readlink -f "${1:?usage: run-lab-test.sh HVMD_BINARY TEST_ROM_TOOL}")
+rom_tool=$(readlink -f "${2:?usage: run-lab-test.sh HVMD_BINARY TEST_ROM_TOOL}")
 # The lab's scripts: $HVMD_XEN_LAB_TOOLS, else ../shared/xen-lab beside the checkout, else the
 # workspace's copy (CI builds a fresh clone elsewhere).
 lab_tools=""
@@ -21,11 +23,13 @@ payload=$(mktemp -d)
 trap 'rm -rf "$payload"' EXIT
 cp "$hvmd" "$payload/hvmd"
 cp "$here/check" "$payload/check"
+# A pci-testdev whose option ROM prints on COM1: the guest's output on our serial port.
+"$rom_tool" "$payload/testdev.rom" "hvmd lab option rom ran" pci-testdev
 out="$payload/report.log"
 LAB_TIMEOUT=${LAB_TIMEOUT:-600} bash "$lab_tools/run.sh" "$lab" "$here/guest.cfg" "$payload" 30 \
   | tr -d '\r' > "$out" || true
 [ -n "${HVMD_XEN_LAB_REPORT:-}" ] && cp "$out" "$HVMD_XEN_LAB_REPORT"
-grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ (PCI|serial)|SeaBIOS \(version|No bootable|PCI-ISA link 0|pci dev 0[13]:|Invoking SeaBIOS)|hvmd' "$out"
+grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ (PCI|serial)|SeaBIOS \(version|No bootable|PCI-ISA link 0|pci dev 0[123]:|Invoking SeaBIOS|Running option rom)|hvmd|rom ran' "$out"
 failed=0
 expect() {
   if grep -qE "$1" "$out"; then echo "ok: $2"; else echo "FAILED: $2"; failed=1; fi
@@ -36,8 +40,9 @@ expect '^\(d1\) PCI-ISA link 0 routed to IRQ' "hvmloader routes PCI interrupts t
 expect '^\(d1\) pci dev 03:0 bar 14 size 001000000' "hvmloader places the Xen platform device's BARs"
 expect '^\(d1\) pci dev 01:3 INTA->IRQ' "hvmloader finds our PIIX4 power management function"
 expect '^\(d1\) Invoking SeaBIOS' "hvmloader enables ACPI (SCI_EN in our PM1a_CNT) and starts SeaBIOS"
-expect '^\(d1\) Found 4 PCI devices' "SeaBIOS finds i440FX, PIIX3, PIIX4 and the platform device"
+expect '^\(d1\) Found 5 PCI devices' "SeaBIOS finds i440FX, PIIX3, PIIX4, the platform device and pci-testdev"
 expect '^\(d1\) Found 1 serial ports' "SeaBIOS finds our 16550 on COM1"
+expect 'lab option rom ran' "the guest's output reaches our serial port (an option ROM in our ROM BAR)"
 expect '^\(d1\) SeaBIOS \(version' "SeaBIOS starts"
 expect '^== dm seccomp: 2' "hvmd serves from inside its seccomp sandbox"
 expect '^== xl save rc=0 dm gone: yes' "xl save: libxl stops hvmd, saves its state, ends it"

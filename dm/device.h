@@ -35,6 +35,10 @@ class Device {
     kUnplugNvme = 1u << 3,
   };
   enum class UnplugAction { kKeep, kRemove };
+
+  // Where firmware finds the device, in Open Firmware path form ("/pci@i0cf8/ide@1,1"), for the
+  // bootorder list; empty for devices firmware does not boot from.
+  virtual std::string firmware_path() const { return {}; }
   virtual UnplugAction emulated_unplug(uint16_t /*mask*/) { return UnplugAction::kKeep; }
 
   const std::string& id() const { return id_; }

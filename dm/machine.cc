@@ -102,6 +102,12 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
   }
   // Any PCI device may carry an option ROM in its expansion-ROM BAR.
   std::optional<std::string> romfile = type->pci ? props.string("romfile") : std::nullopt;
+  std::optional<uint64_t> boot_index;
+  if (type->pci) {
+    auto index = props.number("bootindex", 0xffff);
+    if (!index) return index.error();
+    boot_index = *index;
+  }
   std::vector<uint8_t> rom;
   if (romfile && !romfile->empty()) {
     int fd = open(romfile->c_str(), O_RDONLY | O_CLOEXEC);
@@ -122,7 +128,9 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
     pci_device->set_rom_image(rom, device_memory_backing_);
   }
   if (id) (*device)->set_id(*id);
-  return install(std::move(*device), type->pci, devfn, true);
+  auto installed = install(std::move(*device), type->pci, devfn, true);
+  if (installed && boot_index) devices_.back().boot_index = boot_index;
+  return installed;
 }
 
 Result<void> Machine::remove_device(const std::string& id) {
@@ -155,6 +163,18 @@ unsigned Machine::unplug_emulated(uint16_t mask) {
     ++removed;
   }
   return removed;
+}
+
+std::vector<std::string> Machine::boot_order() const {
+  std::vector<const Entry*> bootable;
+  for (const auto& e : devices_)
+    if (e.boot_index) bootable.push_back(&e);
+  std::stable_sort(bootable.begin(), bootable.end(),
+                   [](const Entry* a, const Entry* b) { return *a->boot_index < *b->boot_index; });
+  std::vector<std::string> paths;
+  for (const Entry* e : bootable)
+    if (auto path = e->device->firmware_path(); !path.empty()) paths.push_back(path);
+  return paths;
 }
 
 Device* Machine::find_device(std::string_view id) const {

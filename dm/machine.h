@@ -94,7 +94,7 @@ class Machine {
   // Largest option ROM a romfile= may name (PCI expansion ROMs are at most 16 MiB).
   static constexpr size_t kMaxRomBytes = 16 << 20;
   // A device from a -device / device_add description: driver=NAME[,id=ID][,addr=S.F][,props];
-  // PCI devices also take romfile=FILE.
+  // PCI devices also take romfile=FILE and bootindex=N.
   Result<Device*> add_device(const SubOptions& description, bool hotplug);
   // A device the board itself provides (not user-removable). PCI devices go to devfn.
   Result<Device*> add_board_device(std::unique_ptr<Device> device, std::optional<uint8_t> devfn);
@@ -102,6 +102,8 @@ class Machine {
   // Xen's emulated-device unplug (Device::UnplugMask): every device hears it; those that ask to
   // go are removed. Returns how many were removed.
   unsigned unplug_emulated(uint16_t mask);
+  // The firmware paths of the devices given bootindex=, in boot order.
+  std::vector<std::string> boot_order() const;
   Device* find_device(std::string_view id) const;
   std::vector<Device*> devices() const;
 
@@ -124,6 +126,7 @@ class Machine {
     std::unique_ptr<Device> device;
     std::string key;  // section name in saved state: the id, or type#N for anonymous devices
     bool removable;
+    std::optional<uint64_t> boot_index;  // bootindex=, lowest boots first
   };
   Result<Device*> install(std::unique_ptr<Device> device, bool pci, std::optional<uint8_t> devfn,
                           bool removable);

@@ -84,6 +84,12 @@ Result<FwCfg*> add_fw_cfg(Machine& machine, const Config& config) {
     put_le(e820, fw_cfg::kE820Ram, 4);
   }
   HVMD_TRY(fw.add_file(fw_cfg::kE820File, std::move(e820)));
+  // Devices given bootindex=, as firmware paths, one a line.
+  if (auto paths = machine.boot_order(); !paths.empty()) {
+    std::string list;
+    for (const auto& path : paths) list += path + "\n";
+    HVMD_TRY(fw.add_file("bootorder", std::vector<uint8_t>(list.begin(), list.end())));
+  }
   // Without a display, firmware writes its screen to COM1 (SeaBIOS's sercon).
   if (config.vnc == "none" && !config.serials.empty()) {
     std::vector<uint8_t> port;

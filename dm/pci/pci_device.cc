@@ -90,6 +90,24 @@ void PciDevice::set_rom(std::unique_ptr<DeviceMemory> rom) {
                          (static_cast<uint32_t>(~(size - 1)) & kRomAddressMask) | kRomEnable);
 }
 
+std::string PciDevice::firmware_path() const {
+  static constexpr std::pair<uint32_t, const char*> kClassNames[] = {
+      {0x0101, "ide"}, {0x0106, "sata"}, {0x0200, "ethernet"}, {0x0300, "vga"},
+      {0x0c03, "usb"}};
+  uint32_t class_code = config_.get16(kClassProgIf + 1);  // base class and sub-class
+  char name[32];
+  snprintf(name, sizeof(name), "pci%x,%x", config_.get16(kVendorId), config_.get16(kDeviceId));
+  for (const auto& [code, known] : kClassNames)
+    if (code == class_code) snprintf(name, sizeof(name), "%s", known);
+  char path[64];
+  if (address_.function())
+    snprintf(path, sizeof(path), "/pci@i0cf8/%s@%x,%x", name, address_.device(),
+             address_.function());
+  else
+    snprintf(path, sizeof(path), "/pci@i0cf8/%s@%x", name, address_.device());
+  return path;
+}
+
 void PciDevice::set_rom_image(std::span<const uint8_t> image, DeviceMemoryBacking* backing) {
   // A power of two of at least a page, so a transport can place it in the guest directly.
   uint64_t size = std::max<uint64_t>(std::bit_ceil(image.size()), 4096);

@@ -51,6 +51,8 @@ class PciDevice : public Device, public PciConfigTarget {
   void attach(PciBus& bus, PciAddress address);
   void unrealize() override;
   PciAddress address() const { return address_; }
+  // "/pci@i0cf8/NAME@SLOT[,FUNCTION]", NAME from the class (or "pciVENDOR,DEVICE").
+  std::string firmware_path() const override;
 
   uint32_t config_read(uint32_t reg, unsigned size) override;
   void config_write(uint32_t reg, unsigned size, uint32_t value) override;

@@ -204,10 +204,13 @@ TEST(SeaBios, RunsTheOptionRomInAPciRomBar) {
     std::ofstream out(path, std::ios::binary);
     out.write(reinterpret_cast<const char*>(rom.data()), std::streamsize(rom.size()));
   }
-  KvmMachine vm({"-m", "64", "-device", "pci-testdev,romfile=" + path});
+  KvmMachine vm({"-m", "64", "-device", "pci-testdev,romfile=" + path + ",bootindex=1"});
   EXPECT_TRUE(vm.wait_for("rom ran")) << vm.serial_log();  // (sercon may split the line)
-  EXPECT_NE(vm.debug_log().find("Running option rom at"), std::string::npos);
-  EXPECT_NE(vm.debug_log().find("id=1b36:0005"), std::string::npos);
+  std::string log = vm.debug_log();
+  EXPECT_NE(log.find("Running option rom at"), std::string::npos);
+  EXPECT_NE(log.find("id=1b36:0005"), std::string::npos);
+  // bootindex= reaches SeaBIOS as the fw_cfg bootorder file, with the device's firmware path.
+  EXPECT_NE(log.find("1: /pci@i0cf8/pci1b36,5@2"), std::string::npos) << log;
   unlink(path.c_str());
 }
 

@@ -112,6 +112,18 @@ TEST(FwCfg, UserFilesSerialConsoleAndDmaEdges) {
   EXPECT_EQ(read_item(qt, 0x0000, 1), std::vector<uint8_t>{'Q'});
 }
 
+TEST(FwCfg, BootorderListsBootindexDevicesInOrder) {
+  QtestClient qt({"-device", "pci-testdev,addr=5,bootindex=2", "-device",
+                  "pci-testdev,addr=6.0,bootindex=1", "-device", "pci-testdev,addr=7"});
+  uint32_t size = 0;
+  int key = find_file(qt, "bootorder", &size);
+  ASSERT_GE(key, 0x20);
+  auto bytes = read_item(qt, uint16_t(key), size);
+  EXPECT_EQ(std::string(bytes.begin(), bytes.end()),
+            "/pci@i0cf8/pci1b36,5@6\n/pci@i0cf8/pci1b36,5@5\n");
+  EXPECT_EQ(run_hvmd({"-accel", "qtest", "-device", "pci-testdev,bootindex=x"}).status, 1);
+}
+
 TEST(FwCfg, BadFileOptionsAreErrors) {
   for (const char* bad : {"name=x", "name=a,string=1,file=/dev/null", "file=/dev/null",
                           "name=opt/this-name-is-far-too-long-for-the-fw-cfg-directory-entry,"

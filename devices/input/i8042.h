@@ -27,7 +27,6 @@ class I8042 final : public Device, public InputSink {
   void pointer_event(int dx, int dy, int dz, uint8_t buttons) override {
     mouse_.mouse_event(dx, -dy, -dz, buttons);
   }
-  Ps2Keyboard& keyboard() { return keyboard_; }
 
   uint64_t data_read(uint64_t offset, unsigned size);
   void data_write(uint64_t offset, unsigned size, uint64_t value);

@@ -41,8 +41,6 @@ class Ps2Keyboard final : public Ps2Port {
   void write(uint8_t byte);  // a byte from the host
   void key_event(uint16_t qnum, bool pressed);
   void reset();
-  unsigned scancode_set() const { return set_; }
-  uint8_t leds() const { return leds_; }
   void save(StateWriter& out) const;
   Result<void> load(StateReader& in);
 

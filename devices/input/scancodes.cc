@@ -139,11 +139,6 @@ std::array<uint8_t, 0x100> make_translation() {
 
 }  // namespace
 
-uint8_t set2_code(uint16_t qnum) {
-  const Key* key = find(qnum);
-  return key ? key->set2 : 0;
-}
-
 std::vector<uint8_t> key_bytes(uint16_t qnum, bool pressed, unsigned set) {
   const Key* key = find(qnum);
   if (!key) return {};

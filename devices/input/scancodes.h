@@ -14,8 +14,6 @@ inline constexpr uint8_t kExtendedPrefix = 0xe0;
 inline constexpr uint8_t kSet1Break = 0x80;  // set 1: break = make | 0x80
 inline constexpr uint8_t kSet2Break = 0xf0;  // set 2: break = 0xF0, make
 
-// The set-2 make code of a key (0 where there is none). Bit 7 of qnum selects the E0 prefix.
-uint8_t set2_code(uint16_t qnum);
 // The bytes a key press or release sends in scan code set 1 or 2 (empty for unknown keys).
 std::vector<uint8_t> key_bytes(uint16_t qnum, bool pressed, unsigned set);
 // What the i8042 turns a set-2 byte into when translating (the byte itself where no key has that

@@ -1,5 +1,6 @@
 #include "devices/board.h"
 
+#include "devices/ide/piix_ide.h"
 #include "devices/input/i8042.h"
 #include "devices/platform/i440fx.h"
 #include "devices/platform/piix3_isa.h"
@@ -108,6 +109,7 @@ Result<std::unique_ptr<Device>> create_debugcon(Machine& machine, OptionReader& 
 }  // namespace
 
 void register_devices(DeviceRegistry& registry) {
+  ide::register_ide_devices(registry);
   registry.add({.name = "pci-testdev",
                 .description = "PCI test function: scratch registers behind two BARs (romfile=)",
                 .pci = true,
@@ -147,6 +149,7 @@ Result<void> build_board(Machine& machine) {
                                           kIsaBridgeDevfn);
       !isa)
     return isa.error();
+  HVMD_TRY(ide::add_ide_controller(machine));
   if (auto pm = machine.add_board_device(std::make_unique<Piix4Pm>(machine, options.xen),
                                          kPowerManagementDevfn);
       !pm)
@@ -169,5 +172,7 @@ Result<void> build_board(Machine& machine) {
     return added.error();
   return ok();
 }
+
+Result<void> attach_drives(Machine& machine) { return ide::add_ide_drives(machine); }
 
 }  // namespace hvmd::devices

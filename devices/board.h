@@ -12,4 +12,8 @@ void register_devices(DeviceRegistry& registry);
 // The devices a machine type always has (pc / xenfv: the i440FX host bridge at 00:00.0, ...).
 Result<void> build_board(Machine& machine);
 
+// The drives of the -drive list that no -device claimed (if=ide), each on a drive device of its
+// own. Runs after the -device list.
+Result<void> attach_drives(Machine& machine);
+
 }  // namespace hvmd::devices

@@ -20,6 +20,8 @@ class Device {
   virtual uint32_t state_version() const { return 1; }
   // Back to power-on state (system_reset, reset port).
   virtual void reset() {}
+  // Before save(): finish host I/O in flight so the state is a consistent snapshot.
+  virtual void quiesce() {}
   virtual void save(StateWriter& out) const = 0;
   virtual Result<void> load(StateReader& in, uint32_t version) = 0;
   // Undo registration before the device is destroyed (device_del).

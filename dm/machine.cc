@@ -103,7 +103,7 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
   // Any PCI device may carry an option ROM in its expansion-ROM BAR.
   std::optional<std::string> romfile = type->pci ? props.string("romfile") : std::nullopt;
   std::optional<uint64_t> boot_index;
-  if (type->pci) {
+  if (type->pci || type->bootable) {
     auto index = props.number("bootindex", 0xffff);
     if (!index) return index.error();
     boot_index = *index;
@@ -131,6 +131,23 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
   auto installed = install(std::move(*device), type->pci, devfn, true);
   if (installed && boot_index) devices_.back().boot_index = boot_index;
   return installed;
+}
+
+Result<DriveSpec> Machine::claim_drive(const std::string& id) {
+  for (auto& drive : drives_) {
+    if (drive.spec.id != id) continue;
+    if (drive.claimed) return make_error("drive '%s' is already in use", id.c_str());
+    drive.claimed = true;
+    return drive.spec;
+  }
+  return make_error("drive '%s' not found", id.c_str());
+}
+
+std::vector<DriveSpec> Machine::unclaimed_drives() const {
+  std::vector<DriveSpec> list;
+  for (const auto& drive : drives_)
+    if (!drive.claimed) list.push_back(drive.spec);
+  return list;
 }
 
 Result<void> Machine::remove_device(const std::string& id) {
@@ -210,7 +227,8 @@ void Machine::request_shutdown(ShutdownCause cause) {
   }
 }
 
-std::vector<uint8_t> Machine::save_state() const {
+std::vector<uint8_t> Machine::save_state() {
+  for (const auto& e : devices_) e.device->quiesce();
   StateWriter out;
   out.u32(kStateMagic);
   out.u32(kStateFormatVersion);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dm/backends/block.h"
 #include "dm/backends/chardev.h"
 #include "dm/clock.h"
 #include "dm/device.h"
@@ -29,6 +30,7 @@ struct DeviceType {
   std::string description;
   bool pci = false;           // plugged into the PCI bus (honours addr=)
   bool hotpluggable = false;  // may be added and removed while the machine runs
+  bool bootable = false;      // takes bootindex= (PCI devices always do)
   // Creates the device, reading its properties from props. The machine checks afterwards that
   // no property went unread.
   std::function<Result<std::unique_ptr<Device>>(Machine&, OptionReader& props)> create;
@@ -91,6 +93,15 @@ class Machine {
   DeviceMemoryBacking* device_memory_backing() const { return device_memory_backing_; }
   void set_device_memory_backing(DeviceMemoryBacking* backing) { device_memory_backing_ = backing; }
 
+  // The -drive list: a device claims its drive by id (drive=), each drive at most once.
+  void add_drive(DriveSpec spec) { drives_.push_back({std::move(spec), false}); }
+  Result<DriveSpec> claim_drive(const std::string& id);
+  // Drives given no device of their own (if=ide ones the board attaches, or leftovers).
+  std::vector<DriveSpec> unclaimed_drives() const;
+  // Where block backends run their I/O (the daemon's thread pool; an inline one when fuzzing).
+  IoExecutor* io_executor() const { return io_executor_; }
+  void set_io_executor(IoExecutor* executor) { io_executor_ = executor; }
+
   // Largest option ROM a romfile= may name (PCI expansion ROMs are at most 16 MiB).
   static constexpr size_t kMaxRomBytes = 16 << 20;
   // A device from a -device / device_add description: driver=NAME[,id=ID][,addr=S.F][,props];
@@ -118,7 +129,8 @@ class Machine {
   void set_run_state(RunState state) { run_state_ = state; }
 
   // Whole-machine device state in hvmd's format (see dm/state.h).
-  std::vector<uint8_t> save_state() const;
+  // Quiesces every device first (host I/O in flight completes), so the state is consistent.
+  std::vector<uint8_t> save_state();
   Result<void> load_state(std::span<const uint8_t> data);
 
  private:
@@ -145,6 +157,12 @@ class Machine {
   DeviceMemoryBacking* device_memory_backing_ = nullptr;
   ChardevLookup chardev_lookup_;
   InputSink* input_ = nullptr;
+  struct Drive {
+    DriveSpec spec;
+    bool claimed;
+  };
+  std::vector<Drive> drives_;
+  IoExecutor* io_executor_ = nullptr;
 };
 
 }  // namespace hvmd

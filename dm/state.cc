@@ -86,6 +86,16 @@ Result<void> StateReader::bytes_exact(std::span<uint8_t> out) {
   return take(out.data(), out.size());
 }
 
+Result<std::span<const uint8_t>> StateReader::bytes(size_t max_length) {
+  auto length = u32();
+  if (!length) return length.error();
+  if (*length > max_length || *length > data_.size() - pos_)
+    return make_error("device state: field of %u bytes is too long", *length);
+  std::span<const uint8_t> view = data_.subspan(pos_, *length);
+  pos_ += *length;
+  return view;
+}
+
 Result<std::string> StateReader::string(size_t max_length) {
   auto length = u32();
   if (!length) return length.error();

@@ -48,6 +48,8 @@ class StateReader {
   Result<bool> boolean();
   // Reads a length-prefixed blob that must be exactly out.size() bytes long.
   Result<void> bytes_exact(std::span<uint8_t> out);
+  // Reads a length-prefixed blob of at most max_length bytes (a view into the stream).
+  Result<std::span<const uint8_t>> bytes(size_t max_length);
   Result<std::string> string(size_t max_length);
 
   struct Section {

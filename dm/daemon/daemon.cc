@@ -52,8 +52,25 @@ const Chardev* Chardevs::find_open(const std::string& id) const {
   return nullptr;
 }
 
-Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs) {
+Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs,
+                             IoExecutor& block_io) {
   machine.set_chardev_lookup([&chardevs](const std::string& id) { return chardevs.get(id); });
+  machine.set_io_executor(&block_io);
+  unsigned anonymous_drives = 0;
+  for (const auto& drive : config.drives) {
+    auto spec = DriveSpec::from_options(drive);
+    if (!spec) return spec.error();
+    // Drives without an id get QEMU's names ("ide1-cd0"), which QMP commands use.
+    if (spec->id.empty()) {
+      if (spec->index) {
+        spec->id = "ide" + std::to_string(*spec->index / 2) + (spec->cdrom ? "-cd" : "-hd") +
+                   std::to_string(*spec->index % 2);
+      } else {
+        spec->id = "drive" + std::to_string(anonymous_drives++);
+      }
+    }
+    machine.add_drive(std::move(*spec));
+  }
   HVMD_TRY(devices::build_board(machine));
   for (size_t i = 0; i < config.serials.size(); ++i) {
     auto description = SubOptions::parse(
@@ -68,13 +85,8 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
       return make_error("-device %s: %s", device.to_string().c_str(),
                         added.error().message.c_str());
   }
-  // Drives, NICs and USB have no device model yet; say so rather than accept them silently.
-  for (const auto& drive : config.drives) {
-    std::string interface = drive.get("if").value_or("ide");
-    if (interface != "none")
-      return make_error("-drive %s: if=%s needs a disk controller hvmd does not emulate yet",
-                        drive.to_string().c_str(), interface.c_str());
-  }
+  HVMD_TRY(devices::attach_drives(machine));
+  // NICs and USB have no device model yet; say so rather than accept them silently.
   for (const auto& netdev : config.netdevs) {
     if (netdev.get("type") != "tap")
       return make_error("-netdev %s: type '%s' is not supported (tap)", netdev.to_string().c_str(),

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dm/backends/chardev.h"
+#include "dm/backends/io_executor.h"
 #include "dm/command_line.h"
 #include "dm/event_loop.h"
 #include "dm/machine.h"
@@ -33,7 +34,9 @@ class Chardevs {
 };
 
 // The board, the serial ports, the -device list, and a check of backends nothing consumes yet.
-Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs);
+// Block I/O of the drives runs on block_io, which must outlive the machine.
+Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs,
+                             IoExecutor& block_io);
 
 // QMP monitors on the configured chardevs.
 class Monitors {

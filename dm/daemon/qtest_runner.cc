@@ -24,8 +24,9 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   DeviceRegistry registry;
   devices::register_devices(registry);
   Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
+  ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   Machine machine(config.machine, clock, ram, interrupts, registry);
-  HVMD_TRY(populate_machine(machine, config, chardevs));
+  HVMD_TRY(populate_machine(machine, config, chardevs, block_io));
   HVMD_TRY(firmware::add_fw_cfg(machine, config));
 
   Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); }});

@@ -30,6 +30,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   DeviceRegistry registry;
   devices::register_devices(registry);
   Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
+  ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   MachineOptions options = config.machine;
   options.xen = true;
   Machine machine(options, clock, memory, interrupts, registry);
@@ -37,7 +38,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   xen::XenDeviceMemory device_memory(
       **platform, xen::XenDeviceMemory::private_base_gfn(RamLayout::kFourGiB + ram.above_4g));
   machine.set_device_memory_backing(&device_memory);
-  HVMD_TRY(populate_machine(machine, config, chardevs));
+  HVMD_TRY(populate_machine(machine, config, chardevs, block_io));
   if (config.incoming_fd) {
     auto state = read_fd(*config.incoming_fd, qmp::kMaxStateBytes);
     close(*config.incoming_fd);

@@ -38,8 +38,8 @@ TEST(PciHost, EmptySlotsReadAllOnes) {
   for (uint8_t slot = 2; slot < 32; ++slot)
     EXPECT_EQ(qt.pci_config_read(static_cast<uint8_t>(slot << 3), 0x00, 4), 0xffffffffu)
         << "slot " << int(slot);
-  // Slot 1 is the PIIX: functions 0 and 3 exist, 1 and 2 (IDE, USB) not yet.
-  EXPECT_EQ(qt.pci_config_read(0x09, 0x00, 4), 0xffffffffu);
+  // Slot 1 is the PIIX: functions 0, 1 (IDE) and 3 exist, 2 (USB) not yet.
+  EXPECT_EQ(qt.pci_config_read(0x09, 0x00, 4), 0x70108086u);
   EXPECT_EQ(qt.pci_config_read(0x0a, 0x00, 4), 0xffffffffu);
   // Another bus: nothing there either.
   qt.outl(0xcf8, 0x80010000);
@@ -80,11 +80,14 @@ TEST(PciHost, QueryPciDescribesTheBus) {
   ASSERT_EQ(buses.size(), 1u);
   EXPECT_EQ(buses[0]["bus"], 0);
   const Json& devices = buses[0]["devices"];
-  ASSERT_EQ(devices.size(), 3u);  // host bridge, PIIX3 ISA bridge, PIIX4 power management
+  ASSERT_EQ(devices.size(), 4u);  // host bridge, PIIX3 ISA bridge and IDE, PIIX4 PM
   EXPECT_EQ(devices[1]["id"]["device"], 0x7000);
   EXPECT_EQ(devices[1]["class_info"]["class"], 0x0601);
-  EXPECT_EQ(devices[2]["function"], 3);
-  EXPECT_EQ(devices[2]["id"]["device"], 0x7113);
+  EXPECT_EQ(devices[2]["function"], 1);
+  EXPECT_EQ(devices[2]["id"]["device"], 0x7010);
+  EXPECT_EQ(devices[2]["class_info"]["desc"], "IDE controller");
+  EXPECT_EQ(devices[3]["function"], 3);
+  EXPECT_EQ(devices[3]["id"]["device"], 0x7113);
   const Json& host = devices[0];
   EXPECT_EQ(host["slot"], 0);
   EXPECT_EQ(host["function"], 0);

@@ -83,11 +83,11 @@ TEST_F(MachineTest, QmpDeviceAddAndDel) {
   ASSERT_EQ(sent.size(), 5u);
   EXPECT_EQ(qmp::Json::parse(sent[1])["return"], qmp::Json::object());
   auto devices = qmp::Json::parse(sent[2])["return"][0]["devices"];
-  ASSERT_EQ(devices.size(), 4u);  // the board's three, then ours
-  EXPECT_EQ(devices[3]["qdev_id"], "s1");
-  EXPECT_EQ(devices[3]["slot"], 6);
-  EXPECT_EQ(devices[3]["regions"][0]["type"], "io");
-  EXPECT_EQ(devices[3]["regions"][0]["size"], 4);
+  ASSERT_EQ(devices.size(), 5u);  // the board's four, then ours
+  EXPECT_EQ(devices[4]["qdev_id"], "s1");
+  EXPECT_EQ(devices[4]["slot"], 6);
+  EXPECT_EQ(devices[4]["regions"][0]["type"], "io");
+  EXPECT_EQ(devices[4]["regions"][0]["size"], 4);
   auto event = qmp::Json::parse(sent[3]);
   EXPECT_EQ(event["event"], "DEVICE_DELETED");
   EXPECT_EQ(event["data"]["device"], "s1");

@@ -77,7 +77,7 @@ TEST_F(XenServerTest, StartClaimsWhatTheMachineDecodes) {
   EXPECT_TRUE(ports.count({0xcf8, 0xcff})) << "config mechanism #1";
   EXPECT_TRUE(ports.count({0x1f0, 0x1f7}));
   EXPECT_TRUE(xen.claimed(IoKind::kMmio).count({0xa0000, 0xbffff}));
-  EXPECT_EQ(xen.claimed_pci(), (std::set<uint8_t>{0x00, 0x08, 0x0b, 0x18}));
+  EXPECT_EQ(xen.claimed_pci(), (std::set<uint8_t>{0x00, 0x08, 0x09, 0x0b, 0x18}));
 }
 
 TEST_F(XenServerTest, PciConfigRequestsDecodeSbdfAndRegister) {

@@ -1,0 +1,114 @@
+// IDENTIFY DEVICE and IDENTIFY PACKET DEVICE data (ATA/ATAPI-6 tables 27 and 29): the words
+// firmware and drivers read to learn a drive's size, addressing, transfer modes and features.
+#include <algorithm>
+#include <cstring>
+
+#include "devices/ide/ide_channel.h"
+#include "devices/ide/ide_regs.h"
+
+namespace hvmd::devices::ide {
+
+namespace {
+
+constexpr char kFirmwareRevision[] = "1.0";
+constexpr uint32_t kLba28Max = 0x0fffffff;
+
+class IdentifyWords {
+ public:
+  explicit IdentifyWords(uint8_t* out) : out_(out) { std::memset(out_, 0, kSectorSize); }
+  void set(unsigned word, uint16_t value) {
+    out_[word * 2] = static_cast<uint8_t>(value);
+    out_[word * 2 + 1] = static_cast<uint8_t>(value >> 8);
+  }
+  // ATA strings: space padded, two characters a word with the first in the high byte.
+  void string(unsigned word, unsigned words, const std::string& text) {
+    for (unsigned i = 0; i < words * 2; ++i) {
+      char c = i < text.size() ? text[i] : ' ';
+      out_[word * 2 + (i ^ 1)] = static_cast<uint8_t>(c);
+    }
+  }
+  // Word 255: signature 0xa5 and a checksum making all 512 bytes sum to zero.
+  void seal() {
+    out_[510] = 0xa5;
+    uint8_t sum = 0;
+    for (unsigned i = 0; i < 511; ++i) sum = static_cast<uint8_t>(sum + out_[i]);
+    out_[511] = static_cast<uint8_t>(-sum);
+  }
+
+ private:
+  uint8_t* out_;
+};
+
+// The selected transfer mode as IDENTIFY reports it: bit n+8 of the mode's word.
+uint16_t selected(uint8_t transfer_mode, uint8_t mode_class) {
+  if ((transfer_mode & 0xf8) != mode_class) return 0;
+  return static_cast<uint16_t>(1u << (8 + (transfer_mode & 7)));
+}
+
+void common_words(IdentifyWords& w, const IdeDrive& drive) {
+  w.string(10, 10, drive.serial);
+  w.string(23, 4, kFirmwareRevision);
+  w.string(27, 20, drive.model);
+  w.set(49, 0x0b00);  // IORDY supported, LBA, DMA
+  w.set(53, 0x0007);  // words 54-58, 64-70 and 88 valid
+  w.set(63, static_cast<uint16_t>(0x0007 | selected(drive.transfer_mode, kModeClassMultiwordDma)));
+  w.set(64, 0x0003);  // PIO modes 3 and 4
+  for (unsigned word = 65; word <= 68; ++word) w.set(word, 120);  // cycle times, ns
+  w.set(88, static_cast<uint16_t>(0x003f | selected(drive.transfer_mode, kModeClassUltraDma)));
+  // Hardware reset result: device 0 passed diagnostics, 80-conductor cable detected.
+  w.set(93, 0x6001);
+}
+
+}  // namespace
+
+void IdeChannel::build_identify(const IdeDrive& drive) {
+  IdentifyWords w(buffer());
+  uint64_t sectors = drive.sectors();
+  w.set(0, 0x0040);  // fixed device
+  w.set(1, drive.physical.cylinders);
+  w.set(3, drive.physical.heads);
+  w.set(6, drive.physical.sectors);
+  w.set(47, 0x8000 | kMaxMultipleSectors);
+  common_words(w, drive);
+  w.set(50, 0x4000);
+  const Geometry& chs = drive.translation;
+  w.set(54, chs.cylinders);
+  w.set(55, chs.heads);
+  w.set(56, chs.sectors);
+  uint32_t chs_capacity = static_cast<uint32_t>(
+      std::min<uint64_t>(uint64_t{chs.cylinders} * chs.heads * chs.sectors, sectors));
+  w.set(57, static_cast<uint16_t>(chs_capacity));
+  w.set(58, static_cast<uint16_t>(chs_capacity >> 16));
+  w.set(59, drive.multiple_sectors ? 0x0100 | drive.multiple_sectors : 0);
+  uint32_t lba28 = static_cast<uint32_t>(std::min<uint64_t>(sectors, kLba28Max));
+  w.set(60, static_cast<uint16_t>(lba28));
+  w.set(61, static_cast<uint16_t>(lba28 >> 16));
+  w.set(80, 0x00f0);  // ATA/ATAPI-4 to -7
+  // Supported: NOP, write cache, power management; LBA48, FLUSH CACHE (EXT).
+  w.set(82, 0x4028);
+  w.set(83, 0x7400);
+  w.set(84, 0x4000);
+  w.set(85, static_cast<uint16_t>(0x4008 | (drive.write_cache ? 0x0020 : 0)));
+  w.set(86, 0x3400);
+  w.set(87, 0x4000);
+  for (unsigned i = 0; i < 4; ++i) w.set(100 + i, static_cast<uint16_t>(sectors >> (16 * i)));
+  w.seal();
+  transfer_.source = Source::kBuffer;
+}
+
+void IdeChannel::build_identify_packet(const IdeDrive& drive) {
+  IdentifyWords w(buffer());
+  // ATAPI, CD-ROM, removable, DRQ within 50 us of PACKET, 12-byte packets.
+  w.set(0, 0x85c0);
+  common_words(w, drive);
+  w.set(80, 0x001e);  // ATAPI-1 to -4
+  w.set(82, 0x4010);  // NOP, PACKET feature set
+  w.set(83, 0x4000);
+  w.set(84, 0x4000);
+  w.set(85, 0x4010);
+  w.set(87, 0x4000);
+  w.seal();
+  transfer_.source = Source::kBuffer;
+}
+
+}  // namespace hvmd::devices::ide

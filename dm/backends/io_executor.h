@@ -1,0 +1,79 @@
+// IoExecutor: where blocking host I/O runs. Disk reads, writes and flushes must never stall the
+// device thread (a slow disk would freeze every other device), so a job runs on a worker and its
+// completion comes back to the device thread, where device code may run.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "dm/event_loop.h"
+
+namespace hvmd {
+
+class IoExecutor {
+ public:
+  using Job = std::function<int64_t()>;           // runs off the device thread
+  using Done = std::function<void(int64_t result)>;  // runs on the device thread
+
+  virtual ~IoExecutor() = default;
+  virtual void submit(Job job, Done done) = 0;
+  // Blocks until every submitted job has finished and its completion has run, including jobs
+  // that completions submit meanwhile (a device must not reset or go away with I/O in flight).
+  virtual void drain() = 0;
+  virtual unsigned in_flight() const = 0;
+};
+
+// The daemon's executor: a few worker threads (started up front, before the sandbox forbids
+// creating threads) and an eventfd that wakes the loop to run completions.
+class ThreadPoolExecutor final : public IoExecutor {
+ public:
+  static constexpr unsigned kWorkers = 4;
+  explicit ThreadPoolExecutor(EventLoop& loop);
+  ~ThreadPoolExecutor() override;
+  ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
+  ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
+
+  void submit(Job job, Done done) override;
+  void drain() override;
+  unsigned in_flight() const override { return in_flight_; }
+
+ private:
+  struct Finished {
+    Done done;
+    int64_t result;
+  };
+  void worker();
+  void run_finished();
+
+  EventLoop& loop_;
+  int event_fd_ = -1;
+  std::mutex mutex_;
+  std::condition_variable work_ready_;
+  std::condition_variable work_finished_;
+  std::deque<std::pair<Job, Done>> queue_;
+  std::deque<Finished> finished_;
+  std::vector<std::thread> workers_;
+  bool stopping_ = false;
+  unsigned in_flight_ = 0;  // device thread only
+};
+
+// Runs each job at once on the calling thread and queues its completion for run_pending(): for
+// the fuzzer and unit tests, where determinism matters more than overlap.
+class InlineExecutor final : public IoExecutor {
+ public:
+  void submit(Job job, Done done) override;
+  void drain() override { run_pending(); }
+  unsigned in_flight() const override { return static_cast<unsigned>(pending_.size()); }
+  // Runs queued completions (and those they cause); returns how many ran.
+  unsigned run_pending();
+
+ private:
+  std::deque<std::pair<Done, int64_t>> pending_;
+};
+
+}  // namespace hvmd

@@ -1,0 +1,97 @@
+// QMP's block commands for removable media, as libxl uses them to change a guest's CD
+// (eject, then add-fd and blockdev-change-medium with /dev/fdset/N) and as QEMU users type them:
+// query-block, eject, blockdev-change-medium and the older change.
+#include <fcntl.h>
+
+#include "dm/qmp/machine_commands.h"
+#include "dm/removable_media.h"
+
+namespace hvmd::qmp {
+namespace {
+
+// The drive a command names: "id" is the drive device's id, "device" the drive's own id.
+Result<RemovableMedia*> find_media(Machine& machine, const Json& args) {
+  const Json* id = argument(args, "id", Json::value_t::string);
+  const Json* device = argument(args, "device", Json::value_t::string);
+  if (!id && !device) return make_error("Parameter 'id' or 'device' is missing");
+  for (Device* d : machine.devices()) {
+    auto* media = dynamic_cast<RemovableMedia*>(d);
+    if (!media) continue;
+    if ((id && d->id() == id->get<std::string>()) ||
+        (device && media->drive_id() == device->get<std::string>()))
+      return media;
+  }
+  std::string name = id ? id->get<std::string>() : device->get<std::string>();
+  return make_error("Device '%s' not found", name.c_str());
+}
+
+Reply change_medium(Server& server, Machine& machine, const Json& args, const char* file_key) {
+  auto media = find_media(machine, args);
+  if (!media) return Reply::error(media.error().message, "DeviceNotFound");
+  const Json* filename = argument(args, file_key, Json::value_t::string);
+  if (!filename) return Reply::error(std::string("Parameter '") + file_key + "' is missing");
+  const Json* format = argument(args, "format", Json::value_t::string);
+  if (format && *format != "raw")
+    return Reply::error("Format '" + format->get<std::string>() + "' is not supported (raw)");
+  if (!machine.io_executor()) return Reply::error("This machine has no block I/O");
+  auto fd = server.open_file(*filename, O_RDONLY);
+  if (!fd) return Reply::error(fd.error().message);
+  auto medium = BlockBackend::from_fd(*fd, *filename, /*read_only=*/true, CacheMode::kWriteback,
+                                      *machine.io_executor());
+  if (!medium) return Reply::error(medium.error().message);
+  if (auto changed = (*media)->change_medium(std::move(*medium)); !changed)
+    return Reply::error(changed.error().message);
+  return Reply::success();
+}
+
+}  // namespace
+
+void register_block_commands(Server& server, Machine& machine) {
+  server.add_command("query-block", [&machine](const Json& args) {
+    if (auto r = check_arguments(args, {}); !r.ok) return r;
+    Json list = Json::array();
+    for (Device* d : machine.devices()) {
+      auto* media = dynamic_cast<RemovableMedia*>(d);
+      if (!media) continue;
+      Json info = {{"device", media->drive_id()},
+                   {"qdev", d->id()},
+                   {"type", "unknown"},
+                   {"removable", media->removable()},
+                   {"locked", media->locked()}};
+      if (media->removable()) info["tray_open"] = media->tray_open();
+      if (const BlockBackend* medium = media->medium()) {
+        info["inserted"] = {{"file", medium->path()},
+                            {"ro", medium->read_only()},
+                            {"drv", "raw"},
+                            {"image", {{"filename", medium->path()},
+                                       {"format", "raw"},
+                                       {"virtual-size", medium->size()}}}};
+      }
+      list.push_back(info);
+    }
+    return Reply::success(list);
+  });
+  server.add_command("eject", [&machine](const Json& args) {
+    if (auto r = check_arguments(args, {"id", "device", "force"}); !r.ok) return r;
+    auto media = find_media(machine, args);
+    if (!media) return Reply::error(media.error().message, "DeviceNotFound");
+    const Json* force = argument(args, "force", Json::value_t::boolean);
+    if (auto ejected = (*media)->eject(force && force->get<bool>()); !ejected)
+      return Reply::error(ejected.error().message);
+    return Reply::success();
+  });
+  server.add_command("blockdev-change-medium", [&server, &machine](const Json& args) {
+    if (auto r = check_arguments(args, {"id", "device", "filename", "format", "read-only-mode",
+                                        "force"});
+        !r.ok)
+      return r;
+    return change_medium(server, machine, args, "filename");
+  });
+  // The pre-2.5 form older toolstacks send.
+  server.add_command("change", [&server, &machine](const Json& args) {
+    if (auto r = check_arguments(args, {"device", "target", "arg"}); !r.ok) return r;
+    return change_medium(server, machine, args, "target");
+  });
+}
+
+}  // namespace hvmd::qmp

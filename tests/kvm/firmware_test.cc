@@ -224,5 +224,35 @@ TEST(SeaBios, SystemResetBootsTheFirmwareAgain) {
   EXPECT_TRUE(vm.wait_for("No bootable device.", false, 2)) << vm.serial_log();
 }
 
+// An image file for a test, removed with the object.
+struct TestImage {
+  std::string path;
+  TestImage(const std::vector<uint8_t>& head, uint64_t size) {
+    path = "/tmp/hvmd-boot-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".img";
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(head.data()), std::streamsize(head.size()));
+    out.close();
+    EXPECT_EQ(truncate(path.c_str(), static_cast<off_t>(size)), 0);
+  }
+  ~TestImage() { unlink(path.c_str()); }
+  static inline int counter = 0;
+};
+
+TEST(SeaBios, BootsFromOurIdeDiskAndListsTheCdrom) {
+  REQUIRE_KVM();
+  TestImage disk(printing_boot_sector("hvmd boot sector ran\r\n"), 64 << 20);
+  TestImage disc({}, 2048 * 100);
+  KvmMachine vm({"-m", "64", "-drive", "file=" + disk.path + ",if=ide,index=0,format=raw",
+                 "-drive", "file=" + disc.path + ",if=ide,index=2,media=cdrom", "-boot",
+                 "order=c"});
+  EXPECT_TRUE(vm.wait_for("boot sector ran")) << vm.serial_log();
+  std::string log = vm.debug_log();
+  EXPECT_NE(log.find("PCI: init bdf=00:01.1 id=8086:7010"), std::string::npos) << log;
+  EXPECT_NE(log.find("ata0-0: HVMD HARDDISK ATA-7 Hard-Disk (64 MiBytes)"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("ata1-0: HVMD DVD-ROM ATAPI-4 DVD/CD"), std::string::npos) << log;
+  EXPECT_NE(log.find("Booting from Hard Disk"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace hvmd::test

@@ -65,7 +65,25 @@ std::vector<uint8_t> build(const std::string& text, bool pci, uint16_t vendor, u
   return rom;
 }
 
+// At 0000:7C00: cli; xor ax, ax; mov ds, ax; mov si, 0x7c40; mov dx, 0x3f8
+//   next: lodsb; test al, al; jz done; out dx, al; jmp next
+//   done: hlt; jmp done
+constexpr size_t kBootMessage = 0x40;
+constexpr uint8_t kBootCode[] = {0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x40, 0x7c, 0xba, 0xf8, 0x03,
+                                 0xac, 0x84, 0xc0, 0x74, 0x03, 0xee, 0xeb, 0xf8, 0xf4, 0xeb, 0xfd};
+
 }  // namespace
+
+std::vector<uint8_t> printing_boot_sector(const std::string& text) {
+  std::vector<uint8_t> sector(512, 0);
+  std::copy(std::begin(kBootCode), std::end(kBootCode), sector.begin());
+  size_t length = std::min(text.size(), size_t{510} - kBootMessage - 1);
+  std::copy(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(length),
+            sector.begin() + kBootMessage);
+  sector[510] = 0x55;
+  sector[511] = 0xaa;
+  return sector;
+}
 
 std::vector<uint8_t> printing_option_rom(const std::string& text) {
   return build(text, false, 0, 0, 0);

@@ -1,6 +1,7 @@
 #include "tests/fuzz/fuzz_machine.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -37,6 +38,7 @@ enum Op : uint8_t {
   kRamWrite,      // write a value into guest RAM
   kClockStep,     // advance virtual time, running device timers
   kRepIo,         // string I/O or REP MOVS with a guest data pointer
+  kPortWrite,     // a write of a chosen value to any port (command registers)
   kOpCount,
 };
 
@@ -48,15 +50,42 @@ constexpr uint64_t kDmaWindow = 64 * 1024;
 
 }  // namespace
 
-FuzzMachine::FuzzMachine(std::vector<std::string> devices) : devices_(std::move(devices)) {
+FuzzMachine::FuzzMachine(std::vector<std::string> devices, std::vector<std::string> drives)
+    : devices_(std::move(devices)) {
   devices::register_devices(registry_);
+  for (size_t i = 0; i < drives.size(); ++i) {
+    int fd = memfd_create("hvmd-fuzz-drive", MFD_CLOEXEC);
+    auto options =
+        SubOptions::parse("file=/proc/self/fd/" + std::to_string(fd) + "," + drives[i], "");
+    auto spec = options ? DriveSpec::from_options(*options) : Result<DriveSpec>(options.error());
+    if (!spec || fd < 0) {
+      fprintf(stderr, "hvmd-fuzz: -drive=%s: %s\n", drives[i].c_str(),
+              spec ? "memfd_create failed" : spec.error().message.c_str());
+      exit(1);
+    }
+    if (spec->id.empty()) spec->id = "fuzz" + std::to_string(i);
+    images_.push_back(fd);
+    drives_.push_back(*spec);
+  }
+}
+
+FuzzMachine::~FuzzMachine() {
+  for (int fd : images_) close(fd);
 }
 
 Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
   for (const auto& region : ram_.layout().regions)
     madvise(ram_.host_address(region), region.size, MADV_DONTNEED);  // back to zero pages
   Clock clock(Clock::Mode::kVirtual);
+  for (size_t i = 0; i < images_.size(); ++i) {
+    // Back to an all-zero image of the drive's size (a data pattern comes from the input).
+    uint64_t bytes = drives_[i].cdrom ? kDiscBytes : kDiskBytes;
+    if (ftruncate(images_[i], 0) != 0 || ftruncate(images_[i], static_cast<off_t>(bytes)) != 0)
+      return make_error("cannot reset a drive image");
+  }
   Machine machine(MachineOptions{.ram_bytes = kRamBytes}, clock, ram_, interrupts_, registry_);
+  machine.set_io_executor(&block_io_);
+  for (const auto& drive : drives_) machine.add_drive(drive);
   HVMD_TRY(devices::build_board(machine));
   for (const auto& spec : devices_) {
     auto options = SubOptions::parse(spec, "driver");
@@ -64,7 +93,9 @@ Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
     auto device = machine.add_device(*options, false);
     if (!device) return make_error("-device=%s: %s", spec.c_str(), device.error().message.c_str());
   }
+  HVMD_TRY(devices::attach_drives(machine));
   run_ops(machine, data, size);
+  block_io_.run_pending();
   return ok();
 }
 
@@ -72,6 +103,8 @@ void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
   Input in(data, size);
   Dispatcher& d = machine.dispatcher();
   for (int op_count = 0; op_count < kMaxOps && !in.done(); ++op_count) {
+    // Disk I/O a previous operation started completes before the next one, as a fast disk's would.
+    block_io_.run_pending();
     switch (static_cast<Op>(in.u8() % kOpCount)) {
       case kRegionAccess: {
         // Aim at what is mapped now: BAR programming earlier in the input changes it.
@@ -149,6 +182,13 @@ void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
                     .is_write = (flags & 4) != 0,
                     .df = (flags & 8) != 0,
                     .data_is_ptr = (flags & 16) != 0};
+        d.handle(r);
+        break;
+      }
+      case kPortWrite: {
+        IoRequest r{.addr = 0, .size = static_cast<uint8_t>(in.size(false)), .is_write = true};
+        r.addr = in.u16();
+        r.data = in.u32();
         d.handle(r);
         break;
       }

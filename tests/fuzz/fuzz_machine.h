@@ -16,7 +16,11 @@ namespace hvmd::fuzz {
 class FuzzMachine {
  public:
   static constexpr uint64_t kRamBytes = 32ull << 20;
-  explicit FuzzMachine(std::vector<std::string> devices);
+  // Each drive (a -drive spec without file=) gets an in-memory image, zeroed for every input.
+  static constexpr uint64_t kDiskBytes = 4ull << 20;
+  static constexpr uint64_t kDiscBytes = 1ull << 20;
+  FuzzMachine(std::vector<std::string> devices, std::vector<std::string> drives);
+  ~FuzzMachine();
 
   // Runs one input: a bounded sequence of guest operations decoded from data.
   Result<void> run(const uint8_t* data, size_t size);
@@ -25,6 +29,9 @@ class FuzzMachine {
   void run_ops(Machine& machine, const uint8_t* data, size_t size);
 
   std::vector<std::string> devices_;
+  std::vector<DriveSpec> drives_;
+  std::vector<int> images_;  // memfds behind drives_
+  InlineExecutor block_io_;  // disk I/O at once, completions after each operation
   HostRam ram_{RamLayout::pc(kRamBytes)};
   qtest::QtestInterrupts interrupts_{ram_};
   DeviceRegistry registry_;

@@ -1,9 +1,12 @@
 // hvmd-fuzz: fuzzes the device models through the same dispatcher the transports use.
 //
-//   libFuzzer build (clang, -DHVMD_LIBFUZZER=ON):  hvmd-fuzz [-device=SPEC]... [libFuzzer flags]
-//   CORPUS plain build (any compiler):                    hvmd-fuzz [-device=SPEC]... [-runs=N]
-//   [-seed=S] FILE|DIR...
+//   libFuzzer build (clang, -DHVMD_LIBFUZZER=ON):
+//       hvmd-fuzz [-device=SPEC]... [-drive=SPEC]... [libFuzzer flags] CORPUS
+//   plain build (any compiler):
+//       hvmd-fuzz [-device=SPEC]... [-drive=SPEC]... [-runs=N] [-seed=S] FILE|DIR...
 //
+// -drive=SPEC adds a drive as -drive does (if=ide,index=N[,media=cdrom]); its image is in
+// memory, zeroed for every input.
 // The plain build replays files (a corpus, or a crash reproducer) and can run N pseudo-random
 // inputs; both builds decode inputs the same way (fuzz_machine.cc).
 #include <dirent.h>
@@ -25,10 +28,13 @@
 namespace {
 
 std::vector<std::string> g_devices;
+std::vector<std::string> g_drives;
 
 void parse_devices(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i)
+  for (int i = 1; i < argc; ++i) {
     if (strncmp(argv[i], "-device=", 8) == 0) g_devices.emplace_back(argv[i] + 8);
+    if (strncmp(argv[i], "-drive=", 7) == 0) g_drives.emplace_back(argv[i] + 7);
+  }
 }
 
 std::unique_ptr<hvmd::fuzz::FuzzMachine> g_machine;
@@ -44,8 +50,10 @@ void run_one(const uint8_t* data, size_t size) {
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
   parse_devices(*argc, *argv);
-  g_machine = std::make_unique<hvmd::fuzz::FuzzMachine>(g_devices);
-  hvmd::log::set_level(hvmd::log::Level::kError);  // guest-caused warnings are expected here
+  g_machine = std::make_unique<hvmd::fuzz::FuzzMachine>(g_devices, g_drives);
+  // Guest-caused warnings are expected here; HVMD_FUZZ_LOG=1 shows them (to see what a
+  // reproducer does).
+  if (!getenv("HVMD_FUZZ_LOG")) hvmd::log::set_level(hvmd::log::Level::kError);
   return 0;
 }
 
@@ -91,7 +99,7 @@ int main(int argc, char** argv) {
   int replayed = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.starts_with("-device=")) continue;
+    if (arg.starts_with("-device=") || arg.starts_with("-drive=")) continue;
     if (arg.starts_with("-runs=")) {
       runs = strtol(arg.c_str() + 6, nullptr, 10);
     } else if (arg.starts_with("-seed=")) {

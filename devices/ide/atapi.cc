@@ -19,7 +19,6 @@ constexpr uint8_t kFeatureDma = 0x01;  // PACKET feature register: data by DMA
 constexpr uint64_t kCdMaxSectors = 360000;
 constexpr uint16_t kProfileCdRom = 0x0008;
 constexpr uint16_t kProfileDvdRom = 0x0010;
-constexpr uint8_t kMediaEventNewMedia = 2;
 constexpr uint8_t kNotificationClassMedia = 0x10;  // bit 4 of the class request and support mask
 constexpr uint16_t kMaxSpeedKbps = 706;            // 4x
 constexpr uint8_t kModePageErrorRecovery = 0x01;
@@ -504,10 +503,10 @@ uint32_t IdeChannel::build_event_status(const uint8_t* p, bool* ok) {
   out[2] = 0x04;  // media class
   uint8_t event = drive.media_event;
   // A host-side eject of a locked tray shows as an eject request until the guest unlocks it.
-  if (event == 0 && drive.eject_requested) event = 1;
+  if (event == kMediaEventNone && drive.eject_requested) event = kMediaEventEjectRequest;
   out[4] = event;
   out[5] = static_cast<uint8_t>((drive.has_medium() ? 0x02 : 0) | (drive.tray_open ? 0x01 : 0));
-  drive.media_event = 0;
+  drive.media_event = kMediaEventNone;
   return 8;
 }
 

@@ -336,7 +336,7 @@ void IdeChannel::eject(unsigned unit) {
   drive.medium.reset();
   drive.tray_open = true;
   drive.locked = false;
-  drive.media_event = 3;  // media removal
+  drive.media_event = kMediaEventRemoval;
   drive.sense = {sense::kNotReady, sense::kAscMediumNotPresent};
 }
 
@@ -345,7 +345,7 @@ void IdeChannel::insert(unsigned unit, std::unique_ptr<BlockBackend> medium) {
   quiesce();
   drive.medium = std::move(medium);
   drive.tray_open = false;
-  drive.media_event = 2;  // new media
+  drive.media_event = kMediaEventNewMedia;
   drive.unit_attention = true;
 }
 

@@ -60,7 +60,7 @@ Result<void> IdeDrive::load(StateReader& in) {
       !asc || !attention || !tray || !lock || !event || !eject)
     return make_error("ide: truncated drive state");
   if (*multiple > kMaxMultipleSectors || (*multiple & (*multiple - 1)) != 0 || *key > 0x0f ||
-      *event > 4)
+      *event > kMediaEventRemoval)
     return make_error("ide: drive state out of range");
   translation = {*cylinders, *heads, *sectors_per_track};
   multiple_sectors = *multiple;

@@ -175,6 +175,12 @@ constexpr uint8_t kMechanismStatus = 0xbd;
 constexpr uint8_t kReadCd = 0xbe;
 }  // namespace scsi
 
+// GET EVENT STATUS NOTIFICATION media event codes.
+constexpr uint8_t kMediaEventNone = 0;
+constexpr uint8_t kMediaEventEjectRequest = 1;
+constexpr uint8_t kMediaEventNewMedia = 2;
+constexpr uint8_t kMediaEventRemoval = 3;
+
 // Sense keys and additional sense codes.
 namespace sense {
 constexpr uint8_t kNoSense = 0x00;

@@ -4,18 +4,21 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 namespace hvmd {
 
-ThreadPoolExecutor::ThreadPoolExecutor(EventLoop& loop) : loop_(loop) {
+Result<void> ThreadPoolExecutor::start() {
   event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (event_fd_ >= 0) {
-    (void)loop_.watch(event_fd_, EPOLLIN, [this](uint32_t) {
-      uint64_t count;
-      (void)!read(event_fd_, &count, sizeof(count));
-      run_finished();
-    });
-  }
+  if (event_fd_ < 0) return make_error("block I/O: eventfd: %s", strerror(errno));
+  HVMD_TRY(loop_.watch(event_fd_, EPOLLIN, [this](uint32_t) {
+    uint64_t count;
+    (void)!read(event_fd_, &count, sizeof(count));
+    run_finished();
+  }));
   for (unsigned i = 0; i < kWorkers; ++i) workers_.emplace_back([this] { worker(); });
+  return ok();
 }
 
 ThreadPoolExecutor::~ThreadPoolExecutor() {
@@ -58,7 +61,7 @@ void ThreadPoolExecutor::worker() {
     }
     work_finished_.notify_all();
     uint64_t one = 1;
-    if (event_fd_ >= 0) (void)!write(event_fd_, &one, sizeof(one));
+    (void)!write(event_fd_, &one, sizeof(one));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dm/event_loop.h"
+#include "dm/result.h"
 
 namespace hvmd {
 
@@ -33,7 +34,9 @@ class IoExecutor {
 class ThreadPoolExecutor final : public IoExecutor {
  public:
   static constexpr unsigned kWorkers = 4;
-  explicit ThreadPoolExecutor(EventLoop& loop);
+  explicit ThreadPoolExecutor(EventLoop& loop) : loop_(loop) {}
+  // Creates the completion eventfd on the (initialised) loop and starts the workers.
+  Result<void> start();
   ~ThreadPoolExecutor() override;
   ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
   ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;

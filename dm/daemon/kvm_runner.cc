@@ -70,6 +70,7 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
 
   Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
+  HVMD_TRY(block_io.start());
   DeviceRegistry registry;
   devices::register_devices(registry);
   Machine machine(config.machine, clock, ram, **vm, registry);

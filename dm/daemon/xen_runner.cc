@@ -31,6 +31,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   devices::register_devices(registry);
   Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
+  HVMD_TRY(block_io.start());
   MachineOptions options = config.machine;
   options.xen = true;
   Machine machine(options, clock, memory, interrupts, registry);

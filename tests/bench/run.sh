@@ -13,4 +13,5 @@ if command -v qemu-system-x86_64 >/dev/null; then
 else
   echo "qemu-system-x86_64 not installed: no comparison"
 fi
-"$(dirname "$0")/boot_bench.sh" "$build/hvmd" 5
+"$build/tests/bench/hvmd_ide_bench" --benchmark_min_time=0.5
+"$(dirname "$0")/boot_bench.sh" "$build/hvmd" "$build/tests/hvmd-test-rom" 5

@@ -354,6 +354,39 @@ TEST_F(IdeDiskTest, StateSurvivesSaveAndRestoreMidTransfer) {
   EXPECT_EQ(first, expected(7 * 512, 1024));
 }
 
+// Acknowledged, flushed writes are in the image even when hvmd dies right after (kill -9): the
+// device reports a write complete only once the backend has written it.
+TEST(IdeDurability, KillDuringWritesLosesNoFlushedData) {
+  for (const char* cache : {"writeback", "writethrough"}) {
+    Image image(kDiskBytes);
+    QtestClient qt({"-drive", "file=" + image.path + ",if=ide,index=0,format=raw,cache=" + cache});
+    Channel::enable_controller(qt);
+    Channel ch(qt, kPrimary, kPrimaryControl, 0);
+    constexpr int kWrites = 20;
+    for (int i = 0; i < kWrites; ++i) {
+      qt.memwrite(kDmaBuffer, std::vector<uint8_t>(8192, static_cast<uint8_t>(i + 1)));
+      ch.prd({{kDmaBuffer, 8192 | kEot}});
+      ch.lba28(static_cast<uint32_t>(i * 16), 16);
+      ASSERT_EQ(ch.dma(kWriteDma, false), kBmIntr);
+      ch.reg(kCommand, kFlushCache);
+      ASSERT_EQ(ch.wait_not_busy() & kErr, 0);
+    }
+    // Then the kill, in the middle of one more write.
+    ch.prd({{kDmaBuffer, 8192 | kEot}});
+    ch.lba28(kWrites * 16, 16);
+    ch.bm_command(0);
+    ch.bm_clear();
+    ch.reg(kCommand, kWriteDma);
+    ch.bm_command(kBmStart);
+    kill(qt.pid(), SIGKILL);
+    qt.wait_exit();
+    for (int i = 0; i < kWrites; ++i)
+      EXPECT_EQ(image.read(uint64_t(i) * 8192, 8192),
+                std::vector<uint8_t>(8192, static_cast<uint8_t>(i + 1)))
+          << "write " << i << " with cache=" << cache;
+  }
+}
+
 // A 200 GiB sparse image: LBA48 addresses beyond what 28 bits reach (128 GiB).
 class IdeLba48Test : public IdeDiskTest {
  protected:

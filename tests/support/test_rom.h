@@ -14,7 +14,7 @@ std::vector<uint8_t> printing_option_rom(const std::string& text);
 std::vector<uint8_t> printing_pci_rom(const std::string& text, uint16_t vendor, uint16_t device,
                                       uint32_t class_code);
 
-// A 512-byte MBR boot sector (55 AA) that prints text on COM1 and halts: the BIOS loads it at
+// A 512-byte MBR boot sector (55 AA) that prints text on COM1 and idles: the BIOS loads it at
 // 0000:7C00 from the boot disk, so the text on the serial port proves the disk booted.
 std::vector<uint8_t> printing_boot_sector(const std::string& text);
 

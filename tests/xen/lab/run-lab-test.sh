@@ -25,11 +25,14 @@ cp "$hvmd" "$payload/hvmd"
 cp "$here/check" "$payload/check"
 # A pci-testdev whose option ROM prints on COM1: the guest's output on our serial port.
 "$rom_tool" "$payload/testdev.rom" "hvmd lab option rom ran" pci-testdev
+# The IDE disk SeaBIOS boots: a boot sector that prints on COM1.
+truncate -s 16M "$payload/boot.img"
+"$rom_tool" "$payload/boot.img" "hvmd lab boot sector ran" boot-sector
 out="$payload/report.log"
 LAB_TIMEOUT=${LAB_TIMEOUT:-600} bash "$lab_tools/run.sh" "$lab" "$here/guest.cfg" "$payload" 30 \
   | tr -d '\r' > "$out" || true
 [ -n "${HVMD_XEN_LAB_REPORT:-}" ] && cp "$out" "$HVMD_XEN_LAB_REPORT"
-grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ (PCI|serial)|SeaBIOS \(version|No bootable|PCI-ISA link 0|pci dev 0[123]:|Invoking SeaBIOS|Running option rom)|hvmd|rom ran' "$out"
+grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ (PCI|serial)|SeaBIOS \(version|No bootable|PCI-ISA link 0|pci dev 0[123]:|Invoking SeaBIOS|Running option rom|ata[0-9]-|Booting from)|hvmd|rom ran|sector ran' "$out"
 failed=0
 expect() {
   if grep -qE "$1" "$out"; then echo "ok: $2"; else echo "FAILED: $2"; failed=1; fi
@@ -40,7 +43,10 @@ expect '^\(d1\) PCI-ISA link 0 routed to IRQ' "hvmloader routes PCI interrupts t
 expect '^\(d1\) pci dev 03:0 bar 14 size 001000000' "hvmloader places the Xen platform device's BARs"
 expect '^\(d1\) pci dev 01:3 INTA->IRQ' "hvmloader finds our PIIX4 power management function"
 expect '^\(d1\) Invoking SeaBIOS' "hvmloader enables ACPI (SCI_EN in our PM1a_CNT) and starts SeaBIOS"
-expect '^\(d1\) Found 5 PCI devices' "SeaBIOS finds i440FX, PIIX3, PIIX4, the platform device and pci-testdev"
+expect '^\(d1\) Found 6 PCI devices' "SeaBIOS finds i440FX, PIIX3, its IDE, PIIX4, the platform device and pci-testdev"
+expect '^\(d1\) ata0-0: HVMD HARDDISK ATA-7 Hard-Disk \(16 MiBytes\)' "SeaBIOS finds our IDE disk"
+expect '^\(d1\) Booting from Hard Disk' "SeaBIOS boots from it"
+expect 'lab boot sector ran' "the boot sector read from our disk runs (its output on our serial port)"
 expect '^\(d1\) Found 1 serial ports' "SeaBIOS finds our 16550 on COM1"
 expect 'lab option rom ran' "the guest's output reaches our serial port (an option ROM in our ROM BAR)"
 expect '^\(d1\) SeaBIOS \(version' "SeaBIOS starts"

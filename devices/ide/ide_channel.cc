@@ -433,7 +433,8 @@ Result<void> IdeChannel::load(StateReader& in) {
     return make_error("ide: state saved with medium I/O in flight");
   if (*phase > static_cast<uint8_t>(Phase::kBusy) || *source > 1 || *unit > 1 ||
       *block > kBufferBytes || *pio_end > kBufferBytes || *pio_pos > *pio_end ||
-      *buffer_end > kBufferBytes || *buffer_pos > *buffer_end)
+      *buffer_end > kBufferBytes || *buffer_pos > *buffer_end ||
+      (*source == static_cast<uint8_t>(Source::kBuffer) && *remaining > *buffer_end - *buffer_pos))
     return make_error("ide: channel state out of range");
   phase_ = static_cast<Phase>(*phase);
   transfer_ = {.source = static_cast<Source>(*source),

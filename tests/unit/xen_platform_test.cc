@@ -1,6 +1,7 @@
 // The Xen platform device's protocol as Linux's and Windows' PV drivers run it (Xen's
 // docs/misc/hvm-emulated-unplug), on a xenfv board.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "devices/board.h"
 #include "dm/machine.h"
@@ -90,6 +91,47 @@ TEST(XenPlatformBoard, OnlyOnXenfv) {
   machine.dispatcher().port_write(0xcf8, 4, 0x80001800u);
   EXPECT_EQ(machine.dispatcher().port_read(0xcfc, 4), 0xffffffffu);
   EXPECT_EQ(machine.dispatcher().port_read(0x10, 2), 0xffffu);
+}
+
+// The real thing: PV drivers unplug the IDE disks; the CD-ROM stays, as Xen's protocol says.
+TEST(XenPlatformUnplug, IdeDisksGoTheCdromStays) {
+  char disk[] = "/tmp/hvmd-unplug-XXXXXX";
+  int fd = mkstemp(disk);
+  ASSERT_EQ(ftruncate(fd, 1 << 20), 0);
+  close(fd);
+  Clock clock{Clock::Mode::kVirtual};
+  HostRam ram{RamLayout::pc(32 << 20)};
+  FakeInterrupts irq;
+  DeviceRegistry registry;
+  devices::register_devices(registry);
+  InlineExecutor block_io;
+  Machine machine{MachineOptions{.type = "xenfv", .xen = true}, clock, ram, irq, registry};
+  machine.set_io_executor(&block_io);
+  for (std::string text : {std::string("file=") + disk + ",if=ide,index=0,id=hd0",
+                           std::string("file=") + disk + ",if=ide,index=1,id=hd1",
+                           std::string("if=ide,index=2,media=cdrom,id=cd")}) {
+    auto spec = DriveSpec::from_options(*SubOptions::parse(text, ""));
+    ASSERT_TRUE(spec) << spec.error().message;
+    machine.add_drive(*spec);
+  }
+  ASSERT_TRUE(devices::build_board(machine));
+  ASSERT_TRUE(devices::attach_drives(machine));
+  Dispatcher& d = machine.dispatcher();
+  auto count = [&](std::string_view type) {
+    int n = 0;
+    for (Device* device : machine.devices()) n += device->type() == type;
+    return n;
+  };
+  EXPECT_EQ(count("ide-hd"), 2);
+  EXPECT_EQ(d.port_read(0x1f7, 1) & 0x40, 0x40u) << "primary master ready";
+  d.port_write(0x10, 2, 0x0004);  // auxiliary disks: all but the primary master
+  EXPECT_EQ(count("ide-hd"), 1);
+  d.port_write(0x10, 2, 0x0001);  // every IDE disk
+  EXPECT_EQ(count("ide-hd"), 0);
+  EXPECT_EQ(count("ide-cd"), 1);
+  EXPECT_EQ(d.port_read(0x1f7, 1), 0xffu) << "no drive left on the primary channel";
+  EXPECT_EQ(d.port_read(0x175, 1), 0xebu) << "the CD-ROM's signature";
+  unlink(disk);
 }
 
 }  // namespace

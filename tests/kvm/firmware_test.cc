@@ -254,5 +254,14 @@ TEST(SeaBios, BootsFromOurIdeDiskAndListsTheCdrom) {
   EXPECT_NE(log.find("Booting from Hard Disk"), std::string::npos) << log;
 }
 
+TEST(SeaBios, BootsFromOurAtapiCdrom) {
+  REQUIRE_KVM();
+  TestImage disc(printing_boot_cd("hvmd cd boot ran\r\n"), 2048 * 64);
+  KvmMachine vm({"-m", "64", "-drive", "file=" + disc.path + ",if=ide,index=2,media=cdrom",
+                 "-boot", "order=d"});
+  EXPECT_TRUE(vm.wait_for("cd boot ran")) << vm.serial_log();
+  EXPECT_NE(vm.serial_log().find("Booting from DVD/CD"), std::string::npos) << vm.serial_log();
+}
+
 }  // namespace
 }  // namespace hvmd::test

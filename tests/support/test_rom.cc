@@ -96,4 +96,41 @@ std::vector<uint8_t> printing_pci_rom(const std::string& text, uint16_t vendor, 
   return build(text, true, vendor, device, class_code);
 }
 
+std::vector<uint8_t> printing_boot_cd(const std::string& text) {
+  constexpr size_t kSector = 2048;
+  constexpr size_t kPrimaryDescriptor = 16, kBootRecord = 17, kTerminator = 18, kCatalog = 19,
+                   kBootImage = 20;
+  std::vector<uint8_t> cd(21 * kSector, 0);
+  auto descriptor = [&](size_t sector, uint8_t type) {
+    uint8_t* d = &cd[sector * kSector];
+    d[0] = type;
+    std::copy_n("CD001", 5, d + 1);
+    d[6] = 1;
+    return d;
+  };
+  descriptor(kPrimaryDescriptor, 1);
+  uint8_t* boot = descriptor(kBootRecord, 0);
+  std::copy_n("EL TORITO SPECIFICATION", 23, boot + 7);
+  boot[0x47] = static_cast<uint8_t>(kCatalog);  // catalog LBA, little-endian
+  descriptor(kTerminator, 0xff);
+  // Validation entry: header 1, platform x86, a checksum making its words sum to zero, 55 AA.
+  uint8_t* catalog = &cd[kCatalog * kSector];
+  catalog[0] = 1;
+  catalog[30] = 0x55;
+  catalog[31] = 0xaa;
+  uint16_t sum = 0;
+  for (size_t i = 0; i < 32; i += 2) sum = static_cast<uint16_t>(sum + (catalog[i] | catalog[i + 1] << 8));
+  uint16_t check = static_cast<uint16_t>(-sum);
+  catalog[28] = static_cast<uint8_t>(check);
+  catalog[29] = static_cast<uint8_t>(check >> 8);
+  // Default entry: bootable, no emulation, default segment 07C0, one 512-byte sector, the image.
+  uint8_t* entry = catalog + 32;
+  entry[0] = 0x88;
+  entry[6] = 1;
+  entry[8] = static_cast<uint8_t>(kBootImage);
+  auto sector = printing_boot_sector(text);
+  std::copy(sector.begin(), sector.end(), cd.begin() + kBootImage * kSector);
+  return cd;
+}
+
 }  // namespace hvmd::test

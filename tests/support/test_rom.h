@@ -18,4 +18,8 @@ std::vector<uint8_t> printing_pci_rom(const std::string& text, uint16_t vendor, 
 // 0000:7C00 from the boot disk, so the text on the serial port proves the disk booted.
 std::vector<uint8_t> printing_boot_sector(const std::string& text);
 
+// A CD image (2048-byte sectors) that El Torito firmware boots without emulation: a boot record
+// volume descriptor at sector 17, a boot catalog, and printing_boot_sector(text) as the image.
+std::vector<uint8_t> printing_boot_cd(const std::string& text);
+
 }  // namespace hvmd::test

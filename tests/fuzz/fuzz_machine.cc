@@ -102,6 +102,8 @@ Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
 void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
   Input in(data, size);
   Dispatcher& d = machine.dispatcher();
+  // The PCI functions present do not change within an input (nothing hot-plugs here).
+  const std::vector<PciAddress> present = d.pci_addresses();
   for (int op_count = 0; op_count < kMaxOps && !in.done(); ++op_count) {
     // Disk I/O a previous operation started completes before the next one, as a fast disk's would.
     block_io_.run_pending();
@@ -127,7 +129,6 @@ void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
         break;
       }
       case kPciAccess: {
-        auto present = d.pci_addresses();
         uint8_t flags = in.u8();
         uint32_t reg = in.u8();
         unsigned access = in.size(false);

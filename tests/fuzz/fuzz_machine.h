@@ -17,8 +17,8 @@ class FuzzMachine {
  public:
   static constexpr uint64_t kRamBytes = 32ull << 20;
   // Each drive (a -drive spec without file=) gets an in-memory image, zeroed for every input.
-  static constexpr uint64_t kDiskBytes = 4ull << 20;
-  static constexpr uint64_t kDiscBytes = 1ull << 20;
+  static constexpr uint64_t kDiskBytes = 1ull << 20;
+  static constexpr uint64_t kDiscBytes = 512ull << 10;
   FuzzMachine(std::vector<std::string> devices, std::vector<std::string> drives);
   ~FuzzMachine();
 

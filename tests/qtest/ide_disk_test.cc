@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "tests/qtest/ide_driver.h"
 
@@ -316,6 +317,54 @@ TEST_F(IdeDiskTest, NonDataCommandsAndAborts) {
   EXPECT_EQ(ch.reg(kCount), 1);
 }
 
+TEST_F(IdeDiskTest, ChsAddressingFollowsInitializeDeviceParameters) {
+  // Default translation: 16 heads, 63 sectors. C/H/S 1/2/3 is LBA (1 * 16 + 2) * 63 + 2.
+  auto chs_read = [&](unsigned cylinder, unsigned head, unsigned sector) {
+    ch.reg(kCount, 1);
+    ch.reg(kLbaLow, static_cast<uint8_t>(sector));
+    ch.reg(kLbaMid, static_cast<uint8_t>(cylinder));
+    ch.reg(kLbaHigh, static_cast<uint8_t>(cylinder >> 8));
+    ch.reg(kDevice, static_cast<uint8_t>(0xa0 | head));  // CHS: the LBA bit clear
+    ch.reg(kCommand, kReadSectors);
+  };
+  chs_read(1, 2, 3);
+  EXPECT_EQ(ch.pio_read(512), expected(((1 * 16 + 2) * 63 + 2) * 512, 512));
+  // INITIALIZE DEVICE PARAMETERS: 4 heads (device register 3 = heads - 1), 17 sectors a track.
+  ch.reg(kCount, 17);
+  ch.reg(kDevice, 0xa0 | 3);
+  ch.reg(kCommand, 0x91);
+  EXPECT_EQ(ch.wait_not_busy() & kErr, 0);
+  chs_read(2, 3, 5);
+  EXPECT_EQ(ch.pio_read(512), expected(((2 * 4 + 3) * 17 + 4) * 512, 512));
+  auto id = identify();
+  EXPECT_EQ(word(id, 55), 4) << "current heads";
+  EXPECT_EQ(word(id, 56), 17) << "current sectors per track";
+  // Sector 0 and sectors or heads beyond the translation do not exist.
+  chs_read(0, 0, 0);
+  EXPECT_EQ(ch.wait_not_busy() & kErr, kErr);
+  chs_read(0, 4, 1);
+  EXPECT_EQ(ch.wait_not_busy() & kErr, kErr);
+  chs_read(0, 0, 18);
+  EXPECT_EQ(ch.wait_not_busy() & kErr, kErr);
+}
+
+TEST_F(IdeDiskTest, HostIoErrorsBecomeAtaErrors) {
+  // The image shrinks under the running guest: reads of what is gone fail as a drive's would
+  // (ERR with UNC), the daemon carries on, and what remains still reads.
+  ASSERT_EQ(truncate(image.path.c_str(), 1 << 20), 0);
+  ch.lba28(4096, 1);  // at 2 MiB, beyond the new end
+  ch.reg(kCommand, kReadSectors);
+  EXPECT_EQ(ch.wait_not_busy() & (kErr | kDrq), kErr);
+  EXPECT_EQ(ch.reg(kError) & 0x40, 0x40) << "uncorrectable";
+  ch.prd({{kDmaBuffer, 512 | kEot}});
+  ch.lba28(4096, 1);
+  EXPECT_EQ(ch.dma(kReadDma, true) & kBmActive, 0);
+  EXPECT_EQ(ch.reg(kStatus) & kErr, kErr);
+  ch.lba28(1, 1);
+  ch.reg(kCommand, kReadSectors);
+  EXPECT_EQ(ch.pio_read(512), expected(512, 512));
+}
+
 TEST_F(IdeDiskTest, SoftwareResetEndsACommand) {
   ch.lba28(0, 4);
   ch.reg(kCommand, kReadSectors);
@@ -385,6 +434,31 @@ TEST(IdeDurability, KillDuringWritesLosesNoFlushedData) {
                 std::vector<uint8_t>(8192, static_cast<uint8_t>(i + 1)))
           << "write " << i << " with cache=" << cache;
   }
+}
+
+// A host block device (a loop device over an image) rather than a file.
+TEST(IdeBlockDevice, DiskOnALoopDevice) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to set up a loop device";
+  Image image(kDiskBytes, kDiskBytes);
+  FILE* losetup = popen(("losetup --find --show " + image.path + " 2>/dev/null").c_str(), "r");
+  char device[64] = {};
+  bool attached = losetup && fgets(device, sizeof(device), losetup);
+  if (losetup) pclose(losetup);
+  if (!attached) GTEST_SKIP() << "no loop device available (losetup failed)";
+  std::string path(device, strcspn(device, "\n"));
+  {
+    QtestClient qt({"-drive", "file=" + path + ",if=ide,index=0,format=raw"});
+    Channel::enable_controller(qt);
+    Channel ch(qt, kPrimary, kPrimaryControl, 0);
+    ch.select(0);
+    ch.reg(kCommand, kIdentify);
+    auto id = ch.pio_read(512);
+    EXPECT_EQ(word(id, 60) | uint32_t{word(id, 61)} << 16, kDiskBytes / 512);
+    ch.lba28(33, 2);
+    ch.reg(kCommand, kReadSectors);
+    EXPECT_EQ(ch.pio_read(1024), expected(33 * 512, 1024));
+  }
+  EXPECT_EQ(system(("losetup -d " + path).c_str()), 0);
 }
 
 // A 200 GiB sparse image: LBA48 addresses beyond what 28 bits reach (128 GiB).

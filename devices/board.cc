@@ -173,6 +173,8 @@ Result<void> build_board(Machine& machine) {
   return ok();
 }
 
-Result<void> attach_drives(Machine& machine) { return ide::add_ide_drives(machine); }
+Result<void> attach_drives(Machine& machine) {
+  return ide::add_ide_drives(machine);
+}
 
 }  // namespace hvmd::devices

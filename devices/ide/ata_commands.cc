@@ -202,8 +202,7 @@ bool IdeChannel::start_sector_command(uint8_t command) {
   bool lba48 = is_lba48(command);
   uint64_t lba = 0;
   uint32_t count = 0;
-  if (!read_lba(&lba, &count, lba48) || lba >= drive.sectors() ||
-      count > drive.sectors() - lba) {
+  if (!read_lba(&lba, &count, lba48) || lba >= drive.sectors() || count > drive.sectors() - lba) {
     HVMD_GUEST_LOG("ide: command %#x for sectors outside the disk", command);
     fail(kErrorIdNotFound | kErrorAbort);
     return true;
@@ -234,7 +233,8 @@ bool IdeChannel::start_sector_command(uint8_t command) {
       pio_next_medium_block();
       break;
     case SectorOp::kPioWrite:
-      start_pio_out(static_cast<uint32_t>(std::min<uint64_t>(transfer_.remaining, transfer_.block)));
+      start_pio_out(
+          static_cast<uint32_t>(std::min<uint64_t>(transfer_.remaining, transfer_.block)));
       break;
     default:
       phase_ = Phase::kDmaWaiting;
@@ -257,8 +257,8 @@ bool IdeChannel::read_lba(uint64_t* lba, uint32_t* count, bool lba48) {
   }
   *count = sector_count_ == 0 ? 256 : sector_count_;
   if (device_ & kDeviceLba) {
-    *lba = uint64_t{device_ & 0x0fu} << 24 | uint64_t{lba_high_} << 16 |
-           uint64_t{lba_mid_} << 8 | lba_low_;
+    *lba = uint64_t{device_ & 0x0fu} << 24 | uint64_t{lba_high_} << 16 | uint64_t{lba_mid_} << 8 |
+           lba_low_;
     return true;
   }
   // CHS through the current translation (INITIALIZE DEVICE PARAMETERS, or the default).

@@ -27,7 +27,9 @@ constexpr uint8_t kModePageCapabilities = 0x2a;
 constexpr uint8_t kModePageAll = 0x3f;
 constexpr uint8_t kPageControlSaved = 3;
 
-uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint16_t be16(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 uint32_t be32(const uint8_t* p) {
   return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
 }
@@ -444,7 +446,8 @@ uint32_t IdeChannel::build_get_configuration(const uint8_t* p) {
   unsigned request_type = p[1] & 0x03;  // 0 all, 1 current, 2 the one named
   uint16_t starting = be16(p + 2);
   uint16_t current = 0;
-  if (drive.has_medium()) current = drive.sectors() > kCdMaxSectors ? kProfileDvdRom : kProfileCdRom;
+  if (drive.has_medium())
+    current = drive.sectors() > kCdMaxSectors ? kProfileDvdRom : kProfileCdRom;
   std::memset(out, 0, 8);
   put16(out + 6, current);
   uint32_t length = 8;

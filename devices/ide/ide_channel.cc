@@ -14,7 +14,9 @@ namespace hvmd::devices::ide {
 
 IdeChannel::IdeChannel(GuestMemory& memory, IrqLine irq) : memory_(memory), irq_(irq) {}
 
-IdeChannel::~IdeChannel() { quiesce(); }
+IdeChannel::~IdeChannel() {
+  quiesce();
+}
 
 uint8_t* IdeChannel::buffer() {
   // Not zero-filled: untouched pages cost no memory until a transfer uses them.
@@ -40,7 +42,9 @@ void IdeChannel::clear_irq() {
   update_irq_line();
 }
 
-void IdeChannel::update_irq_line() { irq_.set(irq_pending_ && !(control_ & kControlNoInterrupt)); }
+void IdeChannel::update_irq_line() {
+  irq_.set(irq_pending_ && !(control_ & kControlNoInterrupt));
+}
 
 // --- task file ----------------------------------------------------------------------------------
 
@@ -76,7 +80,9 @@ uint64_t IdeChannel::read_command_block(unsigned offset, unsigned size) {
   return all_ones(size);
 }
 
-uint8_t IdeChannel::read_alt_status() { return has_drives() ? register_status() : 0xff; }
+uint8_t IdeChannel::read_alt_status() {
+  return has_drives() ? register_status() : 0xff;
+}
 
 void IdeChannel::write_command_block(unsigned offset, unsigned size, uint64_t value) {
   if (offset == kRegData) {
@@ -291,8 +297,8 @@ void IdeChannel::write_bus_master(unsigned offset, unsigned size, uint64_t value
       bool was_started = bm_command_ & kBmCommandStart;
       bool start = byte & kBmCommandStart;
       // The direction may not change while the engine runs.
-      uint8_t direction = was_started ? (bm_command_ & kBmCommandToMemory)
-                                      : (byte & kBmCommandToMemory);
+      uint8_t direction =
+          was_started ? (bm_command_ & kBmCommandToMemory) : (byte & kBmCommandToMemory);
       if (was_started && !start) {
         // Stopping the engine: what is in flight completes first (as with a real drive the
         // transfer cannot be recalled), then the engine is idle.
@@ -367,9 +373,9 @@ void IdeChannel::reset() {
 
 void IdeChannel::save(StateWriter& out) const {
   for (const auto& drive : drives_) drive.save(out);
-  for (uint8_t v : {feature_, sector_count_, lba_low_, lba_mid_, lba_high_, hob_feature_,
-                    hob_sector_count_, hob_lba_low_, hob_lba_mid_, hob_lba_high_, device_,
-                    control_, status_, error_, command_})
+  for (uint8_t v :
+       {feature_, sector_count_, lba_low_, lba_mid_, lba_high_, hob_feature_, hob_sector_count_,
+        hob_lba_low_, hob_lba_mid_, hob_lba_high_, device_, control_, status_, error_, command_})
     out.u8(v);
   out.boolean(irq_pending_);
   out.u8(static_cast<uint8_t>(phase_));
@@ -423,8 +429,8 @@ Result<void> IdeChannel::load(StateReader& in) {
   auto lba48 = in.boolean();
   auto pio_pos = in.u32();
   auto pio_end = in.u32();
-  if (!irq || !phase || !source || !to_host || !atapi || !unit || !offset || !remaining ||
-      !block || !buffer_pos || !buffer_end || !lba48 || !pio_pos || !pio_end)
+  if (!irq || !phase || !source || !to_host || !atapi || !unit || !offset || !remaining || !block ||
+      !buffer_pos || !buffer_end || !lba48 || !pio_pos || !pio_end)
     return make_error("ide: truncated channel state");
   // Validated like guest input: a state file must not point past the buffer.
   // Medium I/O is never in flight in saved state (quiesce() runs before save()).

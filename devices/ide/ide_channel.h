@@ -58,12 +58,12 @@ class IdeChannel {
   // What the current command does with data.
   enum class Phase : uint8_t {
     kIdle,
-    kPioIn,          // DRQ: the host reads buffer_[pio_pos_, pio_end_)
-    kPioOut,         // DRQ: the host writes it
-    kPacket,         // DRQ: the host writes the 12-byte ATAPI packet
-    kDmaWaiting,     // command issued, waiting for the bus master to start
-    kDmaRunning,     // chunks in flight
-    kBusy,           // medium I/O in flight for PIO or a non-data command
+    kPioIn,       // DRQ: the host reads buffer_[pio_pos_, pio_end_)
+    kPioOut,      // DRQ: the host writes it
+    kPacket,      // DRQ: the host writes the 12-byte ATAPI packet
+    kDmaWaiting,  // command issued, waiting for the bus master to start
+    kDmaRunning,  // chunks in flight
+    kBusy,        // medium I/O in flight for PIO or a non-data command
   };
   // Where data comes from or goes to.
   enum class Source : uint8_t { kBuffer, kMedium };

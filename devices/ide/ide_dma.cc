@@ -11,7 +11,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <cstring>
 
 #include "devices/ide/ide_channel.h"
 #include "devices/ide/ide_regs.h"

@@ -6,15 +6,20 @@
 
 namespace hvmd::devices::ide {
 
-unsigned IdeDrive::sector_size() const { return is_cdrom() ? kCdSectorSize : kSectorSize; }
+unsigned IdeDrive::sector_size() const {
+  return is_cdrom() ? kCdSectorSize : kSectorSize;
+}
 
-uint64_t IdeDrive::sectors() const { return medium ? medium->size() / sector_size() : 0; }
+uint64_t IdeDrive::sectors() const {
+  return medium ? medium->size() / sector_size() : 0;
+}
 
 // The BIOS geometry of a disk: 16 heads, 63 sectors a track, as many cylinders as fit (at most
 // 16383, the IDENTIFY limit; larger disks are reached by LBA).
 void IdeDrive::compute_geometry() {
   constexpr uint64_t kHeads = 16, kSectorsPerTrack = 63, kMaxCylinders = 16383;
-  uint64_t cylinders = std::clamp<uint64_t>(sectors() / (kHeads * kSectorsPerTrack), 1, kMaxCylinders);
+  uint64_t cylinders =
+      std::clamp<uint64_t>(sectors() / (kHeads * kSectorsPerTrack), 1, kMaxCylinders);
   physical = {static_cast<uint16_t>(cylinders), kHeads, kSectorsPerTrack};
   translation = physical;
 }
@@ -56,8 +61,8 @@ Result<void> IdeDrive::load(StateReader& in) {
   auto lock = in.boolean();
   auto event = in.u8();
   auto eject = in.boolean();
-  if (!cylinders || !heads || !sectors_per_track || !multiple || !cache || !mode || !key ||
-      !asc || !attention || !tray || !lock || !event || !eject)
+  if (!cylinders || !heads || !sectors_per_track || !multiple || !cache || !mode || !key || !asc ||
+      !attention || !tray || !lock || !event || !eject)
     return make_error("ide: truncated drive state");
   if (*multiple > kMaxMultipleSectors || (*multiple & (*multiple - 1)) != 0 || *key > 0x0f ||
       *event > kMediaEventRemoval)

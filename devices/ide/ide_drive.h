@@ -40,9 +40,9 @@ struct IdeDrive {
   } sense;
   bool unit_attention = false;  // "medium may have changed", reported once
   bool tray_open = false;
-  bool locked = false;            // PREVENT MEDIUM REMOVAL
-  uint8_t media_event = 0;        // GET EVENT STATUS NOTIFICATION media event code
-  bool eject_requested = false;   // host asked while locked: the guest sees an eject request
+  bool locked = false;           // PREVENT MEDIUM REMOVAL
+  uint8_t media_event = 0;       // GET EVENT STATUS NOTIFICATION media event code
+  bool eject_requested = false;  // host asked while locked: the guest sees an eject request
 
   bool present() const { return kind != Kind::kNone; }
   bool is_cdrom() const { return kind == Kind::kCdrom; }

@@ -60,9 +60,10 @@ class IdeDriveDevice final : public Device, public RemovableMedia {
     IdeDrive& d = drive();
     if (d.locked && !force) {
       d.eject_requested = true;  // the guest sees an eject request and may unlock
-      return make_error("Device '%s' is locked and force was not specified, wait for tray to open "
-                        "and try again",
-                        name().c_str());
+      return make_error(
+          "Device '%s' is locked and force was not specified, wait for tray to open "
+          "and try again",
+          name().c_str());
     }
     d.eject_requested = false;
     controller_.channel(bus_).eject(unit_);
@@ -89,7 +90,8 @@ class IdeDriveDevice final : public Device, public RemovableMedia {
 // drive=, bus=ide.N, unit=, serial=, model=: a drive on the board's controller.
 Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& props, bool cdrom) {
   PiixIde* controller = find_controller(machine);
-  if (!controller) return make_error("%s: this machine has no IDE controller", props.what().c_str());
+  if (!controller)
+    return make_error("%s: this machine has no IDE controller", props.what().c_str());
   auto drive_id = props.string("drive");
   auto bus_name = props.string("bus");
   auto unit = props.number("unit", 1);
@@ -123,10 +125,12 @@ Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& pro
   drive.kind = cdrom ? IdeDrive::Kind::kCdrom : IdeDrive::Kind::kDisk;
   drive.read_only_requested = spec.read_only;
   if (!spec.file.empty()) {
-    if (!machine.io_executor()) return make_error("%s: no block I/O on this machine", props.what().c_str());
-    auto medium = BlockBackend::open(spec.file, spec.read_only || cdrom, spec.cache,
-                                     *machine.io_executor());
-    if (!medium) return make_error("-drive %s: %s", spec.text.c_str(), medium.error().message.c_str());
+    if (!machine.io_executor())
+      return make_error("%s: no block I/O on this machine", props.what().c_str());
+    auto medium =
+        BlockBackend::open(spec.file, spec.read_only || cdrom, spec.cache, *machine.io_executor());
+    if (!medium)
+      return make_error("-drive %s: %s", spec.text.c_str(), medium.error().message.c_str());
     if (!cdrom && (*medium)->size() < kSectorSize)
       return make_error("-drive %s: image smaller than one sector", spec.text.c_str());
     drive.medium = std::move(*medium);
@@ -141,8 +145,8 @@ Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& pro
   if (drive.serial.size() > 20 || drive.model.size() > 40)
     return make_error("%s: serial is at most 20 characters, model 40", props.what().c_str());
   HVMD_TRY(controller->attach(slot->first, slot->second, std::move(drive)));
-  return std::unique_ptr<Device>(std::make_unique<IdeDriveDevice>(
-      *controller, slot->first, slot->second, cdrom, spec.id));
+  return std::unique_ptr<Device>(
+      std::make_unique<IdeDriveDevice>(*controller, slot->first, slot->second, cdrom, spec.id));
 }
 
 }  // namespace

@@ -10,8 +10,8 @@ namespace hvmd::devices::ide {
 constexpr uint16_t kVendorIntel = 0x8086;
 constexpr uint16_t kDevicePiix3Ide = 0x7010;
 constexpr uint32_t kClassIdeLegacyBusMaster = 0x010180;  // IDE, prog-if: bus master, compat mode
-constexpr uint8_t kDevfn = 0x09;                          // 00:01.1
-constexpr uint32_t kIdeTimingPrimary = 0x40;              // IDETIM, bit 15 = decode enable
+constexpr uint8_t kDevfn = 0x09;                         // 00:01.1
+constexpr uint32_t kIdeTimingPrimary = 0x40;             // IDETIM, bit 15 = decode enable
 constexpr uint32_t kIdeTimingSecondary = 0x42;
 constexpr uint32_t kSlaveTiming = 0x44;
 constexpr int kBusMasterBar = 4;
@@ -27,7 +27,7 @@ constexpr ChannelPorts kChannels[2] = {{0x1f0, 0x3f6, 14}, {0x170, 0x376, 15}};
 
 // Command block offsets.
 constexpr unsigned kRegData = 0;
-constexpr unsigned kRegError = 1;  // read
+constexpr unsigned kRegError = 1;    // read
 constexpr unsigned kRegFeature = 1;  // write
 constexpr unsigned kRegSectorCount = 2;
 constexpr unsigned kRegLbaLow = 3;

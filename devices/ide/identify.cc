@@ -52,7 +52,7 @@ void common_words(IdentifyWords& w, const IdeDrive& drive) {
   w.set(49, 0x0b00);  // IORDY supported, LBA, DMA
   w.set(53, 0x0007);  // words 54-58, 64-70 and 88 valid
   w.set(63, static_cast<uint16_t>(0x0007 | selected(drive.transfer_mode, kModeClassMultiwordDma)));
-  w.set(64, 0x0003);  // PIO modes 3 and 4
+  w.set(64, 0x0003);                                              // PIO modes 3 and 4
   for (unsigned word = 65; word <= 68; ++word) w.set(word, 120);  // cycle times, ns
   w.set(88, static_cast<uint16_t>(0x003f | selected(drive.transfer_mode, kModeClassUltraDma)));
   // Hardware reset result: device 0 passed diagnostics, 80-conductor cable detected.

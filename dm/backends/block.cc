@@ -61,8 +61,8 @@ Result<DriveSpec> DriveSpec::from_options(const SubOptions& options) {
   if (id) spec.id = *id;
   if (file) spec.file = *file;
   if (interface) spec.interface = *interface;
-  spec.index = index->has_value() ? std::optional<unsigned>(static_cast<unsigned>(**index))
-                                  : std::nullopt;
+  spec.index =
+      index->has_value() ? std::optional<unsigned>(static_cast<unsigned>(**index)) : std::nullopt;
   if (serial) spec.serial = *serial;
   spec.read_only = read_only->value_or(false);
   if (spec.interface != "ide" && spec.interface != "none")
@@ -125,8 +125,8 @@ Result<std::unique_ptr<BlockBackend>> BlockBackend::from_fd(int fd, std::string 
       new BlockBackend(fd, std::move(path), size, read_only, cache, executor));
 }
 
-BlockBackend::BlockBackend(int fd, std::string path, uint64_t size, bool read_only,
-                           CacheMode cache, IoExecutor& executor)
+BlockBackend::BlockBackend(int fd, std::string path, uint64_t size, bool read_only, CacheMode cache,
+                           IoExecutor& executor)
     : fd_(fd),
       path_(std::move(path)),
       size_(size),

@@ -18,7 +18,7 @@ namespace hvmd {
 
 class IoExecutor {
  public:
-  using Job = std::function<int64_t()>;           // runs off the device thread
+  using Job = std::function<int64_t()>;              // runs off the device thread
   using Done = std::function<void(int64_t result)>;  // runs on the device thread
 
   virtual ~IoExecutor() = default;

@@ -53,7 +53,7 @@ const Chardev* Chardevs::find_open(const std::string& id) const {
 }
 
 Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs,
-                             IoExecutor& block_io) {
+                              IoExecutor& block_io) {
   machine.set_chardev_lookup([&chardevs](const std::string& id) { return chardevs.get(id); });
   machine.set_io_executor(&block_io);
   unsigned anonymous_drives = 0;

@@ -36,7 +36,7 @@ class Chardevs {
 // The board, the serial ports, the -device list, and a check of backends nothing consumes yet.
 // Block I/O of the drives runs on block_io, which must outlive the machine.
 Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs,
-                             IoExecutor& block_io);
+                              IoExecutor& block_io);
 
 // QMP monitors on the configured chardevs.
 class Monitors {

@@ -68,7 +68,7 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
   bios.copy_low_alias(ram);
   HVMD_TRY((*vm)->create_vcpus(config.machine.cpus));
 
-  Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
+  Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   HVMD_TRY(block_io.start());
   DeviceRegistry registry;

@@ -23,7 +23,7 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   qtest::QtestInterrupts interrupts(ram);
   DeviceRegistry registry;
   devices::register_devices(registry);
-  Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
+  Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   HVMD_TRY(block_io.start());
   Machine machine(config.machine, clock, ram, interrupts, registry);

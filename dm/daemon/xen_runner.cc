@@ -29,7 +29,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   xen::XenInterrupts interrupts(**platform);
   DeviceRegistry registry;
   devices::register_devices(registry);
-  Chardevs chardevs(config, loop);  // before the machine: its serial ports hold them
+  Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   HVMD_TRY(block_io.start());
   MachineOptions options = config.machine;
@@ -63,14 +63,14 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
     if (auto w = store->write(xen::XenStore::device_model_state_path(domid), "running"); !w)
       HVMD_WARN("%s", w.error().message.c_str());
   };
-  Monitors monitors(machine,
-                    {.quit = [&loop] { loop.stop(0); },
-                     .run_state_changed =
-                         [&](RunState state) {
-                           // Xen delivers requests only while the guest runs, as with QEMU.
-                           (void)server.set_enabled(state == RunState::kRunning);
-                           if (state == RunState::kRunning) publish_running();
-                         }});
+  Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); },
+                              .run_state_changed =
+                                  [&](RunState state) {
+                                    // Xen delivers requests only while the guest runs, as with
+                                    // QEMU.
+                                    (void)server.set_enabled(state == RunState::kRunning);
+                                    if (state == RunState::kRunning) publish_running();
+                                  }});
   HVMD_TRY(monitors.open(config, chardevs));
   xen::forward_guest_shutdowns(machine, **platform, [&](ShutdownCause cause) {
     monitors.server().emit_event("SHUTDOWN",

@@ -60,12 +60,12 @@ void register_block_commands(Server& server, Machine& machine) {
                    {"locked", media->locked()}};
       if (media->removable()) info["tray_open"] = media->tray_open();
       if (const BlockBackend* medium = media->medium()) {
-        info["inserted"] = {{"file", medium->path()},
-                            {"ro", medium->read_only()},
-                            {"drv", "raw"},
-                            {"image", {{"filename", medium->path()},
-                                       {"format", "raw"},
-                                       {"virtual-size", medium->size()}}}};
+        info["inserted"] = {
+            {"file", medium->path()},
+            {"ro", medium->read_only()},
+            {"drv", "raw"},
+            {"image",
+             {{"filename", medium->path()}, {"format", "raw"}, {"virtual-size", medium->size()}}}};
       }
       list.push_back(info);
     }
@@ -81,8 +81,8 @@ void register_block_commands(Server& server, Machine& machine) {
     return Reply::success();
   });
   server.add_command("blockdev-change-medium", [&server, &machine](const Json& args) {
-    if (auto r = check_arguments(args, {"id", "device", "filename", "format", "read-only-mode",
-                                        "force"});
+    if (auto r = check_arguments(args,
+                                 {"id", "device", "filename", "format", "read-only-mode", "force"});
         !r.ok)
       return r;
     return change_medium(server, machine, args, "filename");

@@ -123,8 +123,7 @@ void BM_PlainFileRead(benchmark::State& state) {
   uint64_t offset = 0;
   for (auto _ : state) {
     for (size_t at = 0; at < kPerIteration; at += kChunk)
-      (void)!pread(fd, buffer.data() + at % buffer.size(), kChunk,
-                   static_cast<off_t>(offset + at));
+      (void)!pread(fd, buffer.data() + at % buffer.size(), kChunk, static_cast<off_t>(offset + at));
     offset = (offset + kPerIteration) % kImageBytes;
     benchmark::DoNotOptimize(buffer.data());
   }

@@ -242,9 +242,8 @@ TEST(SeaBios, BootsFromOurIdeDiskAndListsTheCdrom) {
   REQUIRE_KVM();
   TestImage disk(printing_boot_sector("hvmd boot sector ran\r\n"), 64 << 20);
   TestImage disc({}, 2048 * 100);
-  KvmMachine vm({"-m", "64", "-drive", "file=" + disk.path + ",if=ide,index=0,format=raw",
-                 "-drive", "file=" + disc.path + ",if=ide,index=2,media=cdrom", "-boot",
-                 "order=c"});
+  KvmMachine vm({"-m", "64", "-drive", "file=" + disk.path + ",if=ide,index=0,format=raw", "-drive",
+                 "file=" + disc.path + ",if=ide,index=2,media=cdrom", "-boot", "order=c"});
   EXPECT_TRUE(vm.wait_for("boot sector ran")) << vm.serial_log();
   std::string log = vm.debug_log();
   EXPECT_NE(log.find("PCI: init bdf=00:01.1 id=8086:7010"), std::string::npos) << log;
@@ -257,8 +256,8 @@ TEST(SeaBios, BootsFromOurIdeDiskAndListsTheCdrom) {
 TEST(SeaBios, BootsFromOurAtapiCdrom) {
   REQUIRE_KVM();
   TestImage disc(printing_boot_cd("hvmd cd boot ran\r\n"), 2048 * 64);
-  KvmMachine vm({"-m", "64", "-drive", "file=" + disc.path + ",if=ide,index=2,media=cdrom",
-                 "-boot", "order=d"});
+  KvmMachine vm({"-m", "64", "-drive", "file=" + disc.path + ",if=ide,index=2,media=cdrom", "-boot",
+                 "order=d"});
   EXPECT_TRUE(vm.wait_for("cd boot ran")) << vm.serial_log();
   EXPECT_NE(vm.serial_log().find("Booting from DVD/CD"), std::string::npos) << vm.serial_log();
 }

@@ -10,13 +10,12 @@ namespace {
 
 using namespace ide;
 
-constexpr uint8_t kIdentify = 0xec, kIdentifyPacket = 0xa1, kPacket = 0xa0,
-                  kReadNativeMax = 0xf8, kReadSectors = 0x20, kDeviceReset = 0x08;
-constexpr uint8_t kTestUnitReady = 0x00, kRequestSense = 0x03, kInquiry = 0x12,
-                  kStartStop = 0x1b, kPreventAllow = 0x1e, kReadCapacity = 0x25, kRead10 = 0x28,
-                  kReadToc = 0x43, kGetConfiguration = 0x46, kGetEventStatus = 0x4a,
-                  kReadDiscInfo = 0x51, kModeSense10 = 0x5a, kRead12 = 0xa8,
-                  kMechanismStatus = 0xbd, kSetCdSpeed = 0xbb;
+constexpr uint8_t kIdentify = 0xec, kIdentifyPacket = 0xa1, kPacket = 0xa0, kReadNativeMax = 0xf8,
+                  kReadSectors = 0x20, kDeviceReset = 0x08;
+constexpr uint8_t kTestUnitReady = 0x00, kRequestSense = 0x03, kInquiry = 0x12, kStartStop = 0x1b,
+                  kPreventAllow = 0x1e, kReadCapacity = 0x25, kRead10 = 0x28, kReadToc = 0x43,
+                  kGetConfiguration = 0x46, kGetEventStatus = 0x4a, kReadDiscInfo = 0x51,
+                  kModeSense10 = 0x5a, kRead12 = 0xa8, kMechanismStatus = 0xbd, kSetCdSpeed = 0xbb;
 constexpr uint8_t kNotReady = 0x02, kIllegalRequest = 0x05, kUnitAttention = 0x06;
 constexpr uint64_t kDiscSectors = 300;  // a small "disc" of 2048-byte blocks
 
@@ -74,9 +73,15 @@ class AtapiTest : public ::testing::Test {
     return {data[2] & 0x0f, data[12]};
   }
   static Packet read10(uint32_t lba, uint16_t count) {
-    return {kRead10, 0, static_cast<uint8_t>(lba >> 24), static_cast<uint8_t>(lba >> 16),
-            static_cast<uint8_t>(lba >> 8), static_cast<uint8_t>(lba), 0,
-            static_cast<uint8_t>(count >> 8), static_cast<uint8_t>(count)};
+    return {kRead10,
+            0,
+            static_cast<uint8_t>(lba >> 24),
+            static_cast<uint8_t>(lba >> 16),
+            static_cast<uint8_t>(lba >> 8),
+            static_cast<uint8_t>(lba),
+            0,
+            static_cast<uint8_t>(count >> 8),
+            static_cast<uint8_t>(count)};
   }
 
   Image disc;
@@ -261,8 +266,8 @@ TEST_F(AtapiTest, MediaChangeThroughQmp) {
   Json added = qt.qmp_with_fd("add-fd", Json::object(), fd);
   close(fd);
   std::string fdset = "/dev/fdset/" + std::to_string(added["return"]["fdset-id"].get<int>());
-  Json changed = qt.qmp("blockdev-change-medium", {{"device", "ide1-cd0"}, {"filename", fdset},
-                                                   {"format", "raw"}});
+  Json changed = qt.qmp("blockdev-change-medium",
+                        {{"device", "ide1-cd0"}, {"filename", fdset}, {"format", "raw"}});
   EXPECT_TRUE(changed.contains("return")) << changed;
   command({kTestUnitReady});
   EXPECT_EQ(last_status & kErr, kErr);

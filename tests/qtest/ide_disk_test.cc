@@ -18,10 +18,10 @@ using namespace ide;
 
 constexpr uint8_t kIdentify = 0xec, kReadSectors = 0x20, kWriteSectors = 0x30,
                   kReadSectorsExt = 0x24, kWriteSectorsExt = 0x34, kReadDma = 0xc8,
-                  kWriteDma = 0xca, kReadDmaExt = 0x25, kReadMultiple = 0xc4,
-                  kWriteMultiple = 0xc5, kSetMultiple = 0xc6, kFlushCache = 0xe7,
-                  kSetFeatures = 0xef, kReadNativeMax = 0xf8, kCheckPower = 0xe5,
-                  kExecuteDiagnostic = 0x90, kReadVerify = 0x40, kNop = 0x00, kPacket = 0xa0;
+                  kWriteDma = 0xca, kReadDmaExt = 0x25, kReadMultiple = 0xc4, kWriteMultiple = 0xc5,
+                  kSetMultiple = 0xc6, kFlushCache = 0xe7, kSetFeatures = 0xef,
+                  kReadNativeMax = 0xf8, kCheckPower = 0xe5, kExecuteDiagnostic = 0x90,
+                  kReadVerify = 0x40, kNop = 0x00, kPacket = 0xa0;
 constexpr uint8_t kAbrt = 0x04, kIdnf = 0x10;
 constexpr uint64_t kDiskBytes = 16 << 20;
 
@@ -41,7 +41,8 @@ class IdeDiskTest : public ::testing::Test {
  protected:
   explicit IdeDiskTest(uint64_t size = kDiskBytes, uint64_t fill = 1 << 20)
       : image(size, fill),
-        qt({"-drive", "file=" + image.path + ",if=ide,index=0,format=raw,cache=writeback,serial=testdisk"}),
+        qt({"-drive",
+            "file=" + image.path + ",if=ide,index=0,format=raw,cache=writeback,serial=testdisk"}),
         ch(qt, kPrimary, kPrimaryControl, 0) {
     EXPECT_EQ(qt.command("irq_intercept_in ioapic"), "OK");
     Channel::enable_controller(qt);
@@ -206,10 +207,10 @@ TEST_F(IdeDiskTest, PrdTablesShorterEqualAndLongerThanTheTransfer) {
   };
   // As the SFF-8038i programming interface specifies (and QEMU's ide-test checks).
   const Case cases[] = {
-      {0x10, 1, 0, 0},                           // shorter: neither interrupt nor active
-      {0x200, 2, 0, 0},                          // one sector short
-      {0x200, 1, kBmIntr, kBmIntr},              // equal: interrupt, engine stopped
-      {0x1000, 1, kBmIntr | kBmActive, kBmIntr}, // longer: interrupt, engine still active
+      {0x10, 1, 0, 0},                            // shorter: neither interrupt nor active
+      {0x200, 2, 0, 0},                           // one sector short
+      {0x200, 1, kBmIntr, kBmIntr},               // equal: interrupt, engine stopped
+      {0x1000, 1, kBmIntr | kBmActive, kBmIntr},  // longer: interrupt, engine still active
   };
   for (const Case& c : cases) {
     for (bool abort : {false, true}) {
@@ -493,8 +494,9 @@ TEST_F(IdeLba48Test, ReadsAndWritesBeyond128GiB) {
 
 // The machine is built before the qtest socket is used, so bad drives fail first.
 RunResult run_with_drives(const std::vector<std::string>& drives) {
-  std::vector<std::string> args = {"-machine", "pc", "-accel", "qtest", "-qtest",
-                                    "unix:/nonexistent/qtest.sock", "-display", "none"};
+  std::vector<std::string> args = {"-machine", "pc",     "-accel",
+                                   "qtest",    "-qtest", "unix:/nonexistent/qtest.sock",
+                                   "-display", "none"};
   for (const auto& drive : drives) {
     args.push_back("-drive");
     args.push_back(drive);
@@ -515,9 +517,9 @@ TEST(IdeCommandLine, BadDrivesAreOneLineErrors) {
   Image image(1 << 20);
   expect_drive_error({"file=" + image.path + ",if=ide,format=qcow2"}, "format=qcow2");
   expect_drive_error({"file=" + image.path + ",if=ide,cache=sometimes"}, "cache=sometimes");
-  expect_drive_error({"file=" + image.path + ",if=ide,index=0",
-                      "file=" + image.path + ",if=ide,index=0"},
-                     "already in use");
+  expect_drive_error(
+      {"file=" + image.path + ",if=ide,index=0", "file=" + image.path + ",if=ide,index=0"},
+      "already in use");
   expect_drive_error({"file=" + image.path + ",if=ide,index=4"}, "index");
   expect_drive_error({"if=ide"}, "file=");
 }

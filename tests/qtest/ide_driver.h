@@ -86,7 +86,9 @@ class Channel {
     qt.pci_config_write(kIdeDevfn, 0x04, 2, 0x0005);  // I/O space, bus master
   }
 
-  void reg(uint16_t offset, uint8_t value) { qt_.outb(static_cast<uint16_t>(base_ + offset), value); }
+  void reg(uint16_t offset, uint8_t value) {
+    qt_.outb(static_cast<uint16_t>(base_ + offset), value);
+  }
   uint8_t reg(uint16_t offset) { return qt_.inb(static_cast<uint16_t>(base_ + offset)); }
   uint8_t alt_status() { return qt_.inb(control_); }
   void control(uint8_t value) { qt_.outb(control_, value); }

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "%s: unknown kind '%s'\n", argv[0], kind.c_str());
     return 1;
   }
-  auto image = kind == "pci-testdev"   ? hvmd::test::printing_pci_rom(text, 0x1b36, 0x0005, 0x00ff00)
+  auto image = kind == "pci-testdev" ? hvmd::test::printing_pci_rom(text, 0x1b36, 0x0005, 0x00ff00)
                : kind == "boot-sector" ? hvmd::test::printing_boot_sector(text)
                                        : hvmd::test::printing_option_rom(text);
   // A boot sector goes over the start of an existing disk image without truncating it.

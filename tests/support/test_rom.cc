@@ -119,7 +119,8 @@ std::vector<uint8_t> printing_boot_cd(const std::string& text) {
   catalog[30] = 0x55;
   catalog[31] = 0xaa;
   uint16_t sum = 0;
-  for (size_t i = 0; i < 32; i += 2) sum = static_cast<uint16_t>(sum + (catalog[i] | catalog[i + 1] << 8));
+  for (size_t i = 0; i < 32; i += 2)
+    sum = static_cast<uint16_t>(sum + (catalog[i] | catalog[i + 1] << 8));
   uint16_t check = static_cast<uint16_t>(-sum);
   catalog[28] = static_cast<uint8_t>(check);
   catalog[29] = static_cast<uint8_t>(check >> 8);

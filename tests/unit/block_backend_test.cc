@@ -1,8 +1,8 @@
 // The block layer: raw images through the worker pool and inline executors, range checks (never
 // beyond the image), read-only images, flushes, -drive parsing.
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -99,7 +99,8 @@ TEST(BlockBackend, OpenErrorsNameThePath) {
 }
 
 TEST(DriveSpec, ParsesWhatLibxlPasses) {
-  auto disk = drive("file=/var/lib/xen/disk.img,if=ide,index=1,media=disk,format=raw,cache=writeback");
+  auto disk =
+      drive("file=/var/lib/xen/disk.img,if=ide,index=1,media=disk,format=raw,cache=writeback");
   ASSERT_TRUE(disk) << disk.error().message;
   EXPECT_EQ(disk->file, "/var/lib/xen/disk.img");
   EXPECT_EQ(disk->index, 1u);

@@ -100,7 +100,6 @@ void IdeChannel::execute(uint8_t command) {
   IdeDrive& drive = current();
   if (!drive.present()) return;  // nobody is there to answer
   // A new command ends whatever the last one left waiting (a DRQ phase, a DMA not started).
-  command_ = command;
   transfer_ = {};
   transfer_.unit = unit_;
   phase_ = Phase::kIdle;

@@ -207,28 +207,24 @@ void IdeChannel::pio_block_done() {
   }
   // PIO out: the block the host wrote goes to the medium.
   uint32_t length = pio_end_;
-  BlockBackend* medium = drives_[transfer_.unit].medium.get();
-  phase_ = Phase::kBusy;
-  status_ = kStatusBsy | kStatusDrdy;
-  if (!medium) {
-    medium_error(ENOMEDIUM);
-    return;
-  }
-  medium->write(transfer_.offset, {buffer(), length},
-                [this, length](int error) { pio_medium_write_done(error, length); });
+  if (BlockBackend* medium = begin_medium_io(Phase::kBusy))
+    medium->write(transfer_.offset, {buffer(), length},
+                  [this, length](int error) { pio_medium_write_done(error, length); });
 }
 
 void IdeChannel::pio_next_medium_block() {
   auto length = static_cast<uint32_t>(std::min<uint64_t>(transfer_.remaining, transfer_.block));
-  BlockBackend* medium = drives_[transfer_.unit].medium.get();
-  phase_ = Phase::kBusy;
+  if (BlockBackend* medium = begin_medium_io(Phase::kBusy))
+    medium->read(transfer_.offset, {buffer(), length},
+                 [this, length](int error) { pio_medium_read_done(error, length); });
+}
+
+BlockBackend* IdeChannel::begin_medium_io(Phase phase) {
+  phase_ = phase;
   status_ = kStatusBsy | kStatusDrdy;
-  if (!medium) {
-    medium_error(ENOMEDIUM);
-    return;
-  }
-  medium->read(transfer_.offset, {buffer(), length},
-               [this, length](int error) { pio_medium_read_done(error, length); });
+  BlockBackend* medium = drives_[transfer_.unit].medium.get();
+  if (!medium) medium_error(ENOMEDIUM);  // the tray was opened under the command
+  return medium;
 }
 
 void IdeChannel::pio_medium_read_done(int error, uint32_t length) {
@@ -375,7 +371,7 @@ void IdeChannel::save(StateWriter& out) const {
   for (const auto& drive : drives_) drive.save(out);
   for (uint8_t v :
        {feature_, sector_count_, lba_low_, lba_mid_, lba_high_, hob_feature_, hob_sector_count_,
-        hob_lba_low_, hob_lba_mid_, hob_lba_high_, device_, control_, status_, error_, command_})
+        hob_lba_low_, hob_lba_mid_, hob_lba_high_, device_, control_, status_, error_})
     out.u8(v);
   out.boolean(irq_pending_);
   out.u8(static_cast<uint8_t>(phase_));
@@ -409,7 +405,7 @@ Result<void> IdeChannel::load(StateReader& in) {
   for (auto& drive : drives_) HVMD_TRY(drive.load(in));
   for (uint8_t* v : {&feature_, &sector_count_, &lba_low_, &lba_mid_, &lba_high_, &hob_feature_,
                      &hob_sector_count_, &hob_lba_low_, &hob_lba_mid_, &hob_lba_high_, &device_,
-                     &control_, &status_, &error_, &command_}) {
+                     &control_, &status_, &error_}) {
     auto byte = in.u8();
     if (!byte) return byte.error();
     *v = *byte;

@@ -109,6 +109,8 @@ class IdeChannel {
   void data_write(unsigned size, uint32_t value);
   void pio_block_done();
   void pio_next_medium_block();
+  // Enters phase with BSY set and returns the command's medium, or fails the command without one.
+  BlockBackend* begin_medium_io(Phase phase);
   void pio_medium_read_done(int error, uint32_t length);
   void pio_medium_write_done(int error, uint32_t length);
   void transfer_finished();
@@ -133,7 +135,6 @@ class IdeChannel {
   void atapi_check_condition(uint8_t key, uint8_t asc);
   void atapi_done();
   void atapi_pio_block();
-  uint32_t atapi_byte_count_limit() const;
   bool atapi_media_ready();
   uint32_t build_inquiry();
   uint32_t build_read_toc(const uint8_t* packet, bool* ok);
@@ -164,11 +165,9 @@ class IdeChannel {
   bool irq_pending_ = false;
 
   // Current command.
-  uint8_t command_ = 0;
   Phase phase_ = Phase::kIdle;
   Transfer transfer_;
   bool lba48_ = false;
-  uint64_t next_lba_ = 0;  // disk commands: where the transfer stands, for the task file
   std::unique_ptr<uint8_t[]> buffer_;  // allocated on first use
   uint32_t pio_pos_ = 0;
   uint32_t pio_end_ = 0;
@@ -184,10 +183,6 @@ class IdeChannel {
   uint32_t prd_left_ = 0;  // bytes left in the current entry
   unsigned prd_entries_ = 0;
   bool prd_end_ = false;  // the current entry is the last one
-  // Set while a backend request of this channel is in flight.
-  bool io_in_flight_ = false;
-  // The channel this object is lives on in a shared executor; completions check it.
-  BlockBackend* io_backend_ = nullptr;
 
   uint8_t* buffer();
 };

@@ -20,7 +20,7 @@ namespace hvmd::devices::ide {
 
 void IdeChannel::start_dma() {
   phase_ = Phase::kDmaRunning;
-  status_ = kStatusBsy | kStatusDrdy | kStatusDsc;
+  status_ = kStatusBsy | kStatusDrdy;
   dma_next_chunk();
 }
 
@@ -37,8 +37,8 @@ void IdeChannel::dma_next_chunk() {
   if (transfer_.remaining == 0) return dma_finished();
 
   auto length = static_cast<uint32_t>(std::min<uint64_t>(transfer_.remaining, kBufferBytes));
-  BlockBackend* medium = drives_[transfer_.unit].medium.get();
-  if (!medium) return medium_error(ENOMEDIUM);
+  BlockBackend* medium = begin_medium_io(Phase::kDmaRunning);
+  if (!medium) return;
   if (transfer_.to_host) {
     medium->read(transfer_.offset, {buffer(), length},
                  [this, length](int error) { dma_chunk_read(error, length); });

@@ -1,5 +1,6 @@
 #include "devices/board.h"
 
+#include "devices/e1000/e1000.h"
 #include "devices/ide/piix_ide.h"
 #include "devices/input/i8042.h"
 #include "devices/platform/i440fx.h"
@@ -110,6 +111,7 @@ Result<std::unique_ptr<Device>> create_debugcon(Machine& machine, OptionReader& 
 
 void register_devices(DeviceRegistry& registry) {
   ide::register_ide_devices(registry);
+  e1000::register_e1000(registry);
   registry.add({.name = "pci-testdev",
                 .description = "PCI test function: scratch registers behind two BARs (romfile=)",
                 .pci = true,

@@ -55,7 +55,8 @@ constexpr OptionInfo kOptions[] = {
     {"k", "LAYOUT", "keyboard layout of the VNC server"},
     {"usb", nullptr, "a USB controller"},
     {"usbdevice", "tablet|mouse|keyboard", "a USB input device"},
-    {"net", "none", "no default network card (only none)"},
+    {"net", "nic,model=e1000,macaddr=MAC[,netdev=ID]|none", "a network card (or none)"},
+    {"nic", "tap,id=ID,ifname=NAME,model=e1000[,mac=MAC]|none", "a tap backend and its card"},
     {"runas", "USER", "drop to USER's uid and gid once set up"},
     {"chroot", "DIR", "chroot to DIR once set up"},
     {"run-with", "chroot=DIR,user=USER", "the same two, QEMU 9 style"},
@@ -392,10 +393,46 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     config.usb_devices.push_back(v);
     return ok();
   }));
+  // The older NIC forms libxl and scripts use, as the -netdev/-device pairs they stand for.
+  auto nic_device = [](const SubOptions& options, const char* mac_key,
+                       const std::string& what) -> Result<SubOptions> {
+    std::string model = options.get("model").value_or("e1000");
+    if (model != "e1000")
+      return make_error("%s: model=%s is not emulated (e1000)", what.c_str(), model.c_str());
+    SubOptions device;
+    device.set("driver", "e1000");
+    if (auto mac = options.get(mac_key)) device.set("mac", *mac);
+    return device;
+  };
   HVMD_TRY(each(vm, "net", [&](const std::string& v) -> Result<void> {
-    if (v != "none")
-      return make_error("-net %s: only '-net none' is supported (use -netdev and -device)",
-                        v.c_str());
+    if (v == "none") return ok();
+    auto options = SubOptions::parse(v, "type");
+    if (!options || options->get("type") != "nic")
+      return make_error("-net %s: only 'nic,model=e1000,...' and 'none' are supported", v.c_str());
+    for (const auto& [key, value] : options->items())
+      if (key != "type" && key != "model" && key != "macaddr" && key != "netdev" && key != "id")
+        return make_error("-net %s: unknown key '%s'", v.c_str(), key.c_str());
+    auto device = nic_device(*options, "macaddr", "-net " + v);
+    if (!device) return device.error();
+    if (auto netdev = options->get("netdev")) device->set("netdev", *netdev);
+    if (auto id = options->get("id")) device->set("id", *id);
+    config.devices.push_back(std::move(*device));
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "nic", [&](const std::string& v) -> Result<void> {
+    if (v == "none") return ok();
+    auto options = SubOptions::parse(v, "type");
+    if (!options) return make_error("-nic %s: %s", v.c_str(), options.error().message.c_str());
+    auto device = nic_device(*options, "mac", "-nic " + v);
+    if (!device) return device.error();
+    std::string id = options->get("id").value_or("nic" + std::to_string(config.netdevs.size()));
+    SubOptions netdev;
+    for (const auto& [key, value] : options->items())
+      if (key != "model" && key != "mac") netdev.set(key, value);
+    netdev.set("id", id);
+    device->set("netdev", id);
+    config.netdevs.push_back(std::move(netdev));
+    config.devices.push_back(std::move(*device));
     return ok();
   }));
   HVMD_TRY(each(vm, "runas", [&](const std::string& v) -> Result<void> {

@@ -109,6 +109,9 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
     boot_index = *index;
   }
   std::vector<uint8_t> rom;
+  // A device's own ROM (iPXE for a NIC) when the user named none and the file is there.
+  if (!romfile && !type->default_romfile.empty() && access(type->default_romfile.c_str(), R_OK) == 0)
+    romfile = type->default_romfile;
   if (romfile && !romfile->empty()) {
     int fd = open(romfile->c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return make_error("romfile=%s: %s", romfile->c_str(), strerror(errno));
@@ -131,6 +134,11 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
   auto installed = install(std::move(*device), type->pci, devfn, true);
   if (installed && boot_index) devices_.back().boot_index = boot_index;
   return installed;
+}
+
+Result<NetBackend*> Machine::netdev(const std::string& id) const {
+  if (!netdev_lookup_) return make_error("netdev '%s' not found", id.c_str());
+  return netdev_lookup_(id);
 }
 
 Result<DriveSpec> Machine::claim_drive(const std::string& id) {

@@ -12,6 +12,7 @@
 
 #include "dm/backends/block.h"
 #include "dm/backends/chardev.h"
+#include "dm/backends/net.h"
 #include "dm/clock.h"
 #include "dm/device.h"
 #include "dm/dispatcher.h"
@@ -31,6 +32,9 @@ struct DeviceType {
   bool pci = false;           // plugged into the PCI bus (honours addr=)
   bool hotpluggable = false;  // may be added and removed while the machine runs
   bool bootable = false;      // takes bootindex= (PCI devices always do)
+  // The option ROM a PCI device carries when romfile= is not given, if the file exists (iPXE
+  // for NICs, from Debian's ipxe-qemu).
+  std::string default_romfile;
   // Creates the device, reading its properties from props. The machine checks afterwards that
   // no property went unread.
   std::function<Result<std::unique_ptr<Device>>(Machine&, OptionReader& props)> create;
@@ -86,6 +90,10 @@ class Machine {
   using ChardevLookup = std::function<Result<Chardev*>(const std::string& id)>;
   void set_chardev_lookup(ChardevLookup lookup) { chardev_lookup_ = std::move(lookup); }
   Result<Chardev*> chardev(const std::string& id) const;
+  // The -netdev backends by id (for netdev= properties); each goes to one device.
+  using NetdevLookup = std::function<Result<NetBackend*>(const std::string& id)>;
+  void set_netdev_lookup(NetdevLookup lookup) { netdev_lookup_ = std::move(lookup); }
+  Result<NetBackend*> netdev(const std::string& id) const;
   // The device keyboard and pointer input goes to (nullptr: none).
   InputSink* input() const { return input_; }
   void set_input(InputSink* input) { input_ = input; }
@@ -156,6 +164,7 @@ class Machine {
   std::function<void(ShutdownCause)> shutdown_handler_;
   DeviceMemoryBacking* device_memory_backing_ = nullptr;
   ChardevLookup chardev_lookup_;
+  NetdevLookup netdev_lookup_;
   InputSink* input_ = nullptr;
   struct Drive {
     DriveSpec spec;

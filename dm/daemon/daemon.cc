@@ -52,9 +52,30 @@ const Chardev* Chardevs::find_open(const std::string& id) const {
   return nullptr;
 }
 
+Result<void> Netdevs::open_all() {
+  for (const auto& options : config_.netdevs) {
+    auto backend = NetBackend::open(options, loop_);
+    if (!backend) return backend.error();
+    for (const auto& open : open_)
+      if (open->id() == (*backend)->id())
+        return make_error("-netdev %s: duplicate id '%s'", options.to_string().c_str(),
+                          open->id().c_str());
+    open_.push_back(std::move(*backend));
+  }
+  return ok();
+}
+
+Result<NetBackend*> Netdevs::get(const std::string& id) {
+  for (const auto& open : open_)
+    if (open->id() == id) return open.get();
+  return make_error("netdev '%s' not found", id.c_str());
+}
+
 Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs,
-                              IoExecutor& block_io) {
+                              IoExecutor& block_io, Netdevs& netdevs) {
   machine.set_chardev_lookup([&chardevs](const std::string& id) { return chardevs.get(id); });
+  HVMD_TRY(netdevs.open_all());
+  machine.set_netdev_lookup([&netdevs](const std::string& id) { return netdevs.get(id); });
   machine.set_io_executor(&block_io);
   unsigned anonymous_drives = 0;
   for (const auto& drive : config.drives) {
@@ -86,12 +107,7 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
                         added.error().message.c_str());
   }
   HVMD_TRY(devices::attach_drives(machine));
-  // NICs and USB have no device model yet; say so rather than accept them silently.
-  for (const auto& netdev : config.netdevs) {
-    if (netdev.get("type") != "tap")
-      return make_error("-netdev %s: type '%s' is not supported (tap)", netdev.to_string().c_str(),
-                        netdev.get("type").value_or("").c_str());
-  }
+  // USB has no device model yet; say so rather than accept it silently.
   if (config.usb) return make_error("-usb: hvmd does not emulate USB controllers yet");
   if (config.start_paused) machine.set_run_state(RunState::kPrelaunch);
   return ok();

@@ -8,6 +8,7 @@
 
 #include "dm/backends/chardev.h"
 #include "dm/backends/io_executor.h"
+#include "dm/backends/net.h"
 #include "dm/command_line.h"
 #include "dm/event_loop.h"
 #include "dm/machine.h"
@@ -33,10 +34,23 @@ class Chardevs {
   std::vector<std::unique_ptr<Chardev>> open_;
 };
 
-// The board, the serial ports, the -device list, and a check of backends nothing consumes yet.
-// Block I/O of the drives runs on block_io, which must outlive the machine.
+// The command line's network backends, all opened at start (a tap is created then).
+class Netdevs {
+ public:
+  Netdevs(const Config& config, EventLoop& loop) : config_(config), loop_(loop) {}
+  Result<void> open_all();
+  Result<NetBackend*> get(const std::string& id);
+
+ private:
+  const Config& config_;
+  EventLoop& loop_;
+  std::vector<std::unique_ptr<NetBackend>> open_;
+};
+
+// The board, the serial ports, the -device list and the drives. Block I/O runs on block_io; it
+// and the backends must outlive the machine.
 Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& chardevs,
-                              IoExecutor& block_io);
+                              IoExecutor& block_io, Netdevs& netdevs);
 
 // QMP monitors on the configured chardevs.
 class Monitors {

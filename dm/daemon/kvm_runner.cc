@@ -71,11 +71,12 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
   Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   HVMD_TRY(block_io.start());
+  Netdevs netdevs(config, loop);  // before the machine: its NICs hold them
   DeviceRegistry registry;
   devices::register_devices(registry);
   Machine machine(config.machine, clock, ram, **vm, registry);
   machine.set_device_memory_backing(vm->get());  // VRAM and ROMs become memory slots
-  HVMD_TRY(populate_machine(machine, config, chardevs, block_io));
+  HVMD_TRY(populate_machine(machine, config, chardevs, block_io, netdevs));
   HVMD_TRY(firmware::add_fw_cfg(machine, config));
   machine.dispatcher().set_listener(vm->get());
   for (const auto& m : machine.dispatcher().mappings())

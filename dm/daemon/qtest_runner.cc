@@ -26,8 +26,9 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   HVMD_TRY(block_io.start());
+  Netdevs netdevs(config, loop);  // before the machine: its NICs hold them
   Machine machine(config.machine, clock, ram, interrupts, registry);
-  HVMD_TRY(populate_machine(machine, config, chardevs, block_io));
+  HVMD_TRY(populate_machine(machine, config, chardevs, block_io, netdevs));
   HVMD_TRY(firmware::add_fw_cfg(machine, config));
 
   Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); }});

@@ -32,6 +32,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   HVMD_TRY(block_io.start());
+  Netdevs netdevs(config, loop);  // before the machine: its NICs hold them
   MachineOptions options = config.machine;
   options.xen = true;
   Machine machine(options, clock, memory, interrupts, registry);
@@ -39,7 +40,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   xen::XenDeviceMemory device_memory(
       **platform, xen::XenDeviceMemory::private_base_gfn(RamLayout::kFourGiB + ram.above_4g));
   machine.set_device_memory_backing(&device_memory);
-  HVMD_TRY(populate_machine(machine, config, chardevs, block_io));
+  HVMD_TRY(populate_machine(machine, config, chardevs, block_io, netdevs));
   if (config.incoming_fd) {
     auto state = read_fd(*config.incoming_fd, qmp::kMaxStateBytes);
     close(*config.incoming_fd);

@@ -1,6 +1,6 @@
-// QMP's block commands for removable media, as libxl uses them to change a guest's CD
-// (eject, then add-fd and blockdev-change-medium with /dev/fdset/N) and as QEMU users type them:
-// query-block, eject, blockdev-change-medium and the older change.
+// QMP's commands for drives and links: removable media as libxl changes a guest's CD (eject,
+// then add-fd and blockdev-change-medium with /dev/fdset/N) and QEMU users type them (query-block,
+// eject, blockdev-change-medium, the older change), and a NIC's link (set_link).
 #include <fcntl.h>
 
 #include "dm/qmp/machine_commands.h"
@@ -46,7 +46,7 @@ Reply change_medium(Server& server, Machine& machine, const Json& args, const ch
 
 }  // namespace
 
-void register_block_commands(Server& server, Machine& machine) {
+void register_device_commands(Server& server, Machine& machine) {
   server.add_command("query-block", [&machine](const Json& args) {
     if (auto r = check_arguments(args, {}); !r.ok) return r;
     Json list = Json::array();
@@ -86,6 +86,24 @@ void register_block_commands(Server& server, Machine& machine) {
         !r.ok)
       return r;
     return change_medium(server, machine, args, "filename");
+  });
+  // set_link {name, up}: name is a NIC's device id or its netdev's id.
+  server.add_command("set_link", [&machine](const Json& args) {
+    if (auto r = check_arguments(args, {"name", "up"}); !r.ok) return r;
+    const Json* name = argument(args, "name", Json::value_t::string);
+    const Json* up = argument(args, "up", Json::value_t::boolean);
+    if (!name || !up) return Reply::error("Parameters 'name' and 'up' are required");
+    NetBackend* backend = nullptr;
+    if (Device* device = machine.find_device(name->get<std::string>()))
+      if (auto* client = dynamic_cast<NetClient*>(device)) backend = client->backend();
+    if (!backend) {
+      auto netdev = machine.netdev(name->get<std::string>());
+      if (netdev) backend = *netdev;
+    }
+    if (!backend)
+      return Reply::error("Device '" + name->get<std::string>() + "' not found", "DeviceNotFound");
+    backend->set_link_up(up->get<bool>());
+    return Reply::success();
   });
   // The pre-2.5 form older toolstacks send.
   server.add_command("change", [&server, &machine](const Json& args) {

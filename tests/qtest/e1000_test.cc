@@ -1,0 +1,517 @@
+// Black-box: the e1000 (82540EM) as Linux's e1000 driver and iPXE program it: EEPROM (EERD and
+// Microwire bit-banging), PHY over MDIC, transmit through legacy and extended descriptors with
+// checksum offload and TCP segmentation (frames checked byte for byte on the backend), receive
+// into the ring with status and filtering, interrupt causes, masking and ITR on the virtual
+// clock, link changes through QMP. The backend is QEMU's UDP socket netdev: each datagram one
+// frame, so the test sees what the NIC sends and injects what it receives.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "tests/qtest/qtest_client.h"
+
+namespace hvmd::test {
+namespace {
+
+constexpr uint8_t kNicDevfn = 0x10;  // 00:02.0, the first free slot on pc
+constexpr uint64_t kMmio = 0xfebc0000;
+constexpr uint16_t kIoBase = 0xc100;
+constexpr unsigned kIrq = 11;  // PIRQC (slot 2, INTA) routed here
+constexpr uint64_t kTxRing = 0x200000, kTxBuffers = 0x210000;
+constexpr uint64_t kRxRing = 0x220000, kRxBuffers = 0x230000;
+constexpr unsigned kRingSize = 8;
+// Registers and bits (82540EM SDM).
+constexpr uint32_t kCtrl = 0x0, kStatus = 0x8, kEecd = 0x10, kEerd = 0x14, kMdic = 0x20,
+                   kVet = 0x38, kIcr = 0xc0, kItr = 0xc4, kIcs = 0xc8, kIms = 0xd0, kImc = 0xd8,
+                   kRctl = 0x100, kTctl = 0x400, kRdbal = 0x2800, kRdlen = 0x2808, kRdh = 0x2810,
+                   kRdt = 0x2818, kTdbal = 0x3800, kTdlen = 0x3808, kTdh = 0x3810, kTdt = 0x3818,
+                   kGptc = 0x4080, kGprc = 0x4074, kMpc = 0x4010, kTsctc = 0x40f8, kRxcsum = 0x5000,
+                   kRal0 = 0x5400, kRah0 = 0x5404, kMta = 0x5200;
+constexpr uint32_t kIcrTxdw = 1, kIcrTxqe = 2, kIcrLsc = 4, kIcrRxo = 0x40, kIcrRxt0 = 0x80;
+constexpr uint32_t kRctlEn = 2, kRctlUpe = 8, kRctlBam = 0x8000, kRctlSecrc = 1u << 26;
+const std::vector<uint8_t> kMac = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
+
+uint16_t be16(const std::vector<uint8_t>& f, size_t at) {
+  return static_cast<uint16_t>(f[at] << 8 | f[at + 1]);
+}
+void put16(std::vector<uint8_t>& f, size_t at, uint32_t v) {
+  f[at] = static_cast<uint8_t>(v >> 8);
+  f[at + 1] = static_cast<uint8_t>(v);
+}
+uint32_t csum_add(uint32_t sum, const uint8_t* p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t{p[i]} << 8 | p[i + 1];
+  if (n & 1) sum += uint32_t{p[n - 1]} << 8;
+  return sum;
+}
+uint16_t csum_fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+// True if the frame's IPv4 header and TCP/UDP checksums verify.
+bool ip_checksum_ok(const std::vector<uint8_t>& f) { return csum_fold(csum_add(0, &f[14], 20)) == 0xffff; }
+bool l4_checksum_ok(const std::vector<uint8_t>& f) {
+  size_t l4 = 34, length = be16(f, 16) - 20u;
+  uint32_t sum = csum_add(0, &f[26], 8) + f[23] + static_cast<uint32_t>(length);
+  return csum_fold(csum_add(sum, &f[l4], length)) == 0xffff;
+}
+
+// An Ethernet + IPv4 + TCP (protocol 6) or UDP (17) frame with payload bytes; checksums zero.
+std::vector<uint8_t> ip_frame(uint8_t protocol, size_t payload, const std::vector<uint8_t>& dst) {
+  size_t l4 = protocol == 6 ? 20 : 8;
+  std::vector<uint8_t> f(14 + 20 + l4 + payload, 0);
+  std::copy(dst.begin(), dst.end(), f.begin());
+  std::copy(kMac.begin(), kMac.end(), f.begin() + 6);
+  put16(f, 12, 0x0800);
+  f[14] = 0x45;
+  put16(f, 16, 20 + l4 + payload);
+  put16(f, 18, 0x1234);  // IP ID
+  f[22] = 64;
+  f[23] = protocol;
+  uint8_t addresses[8] = {10, 0, 0, 1, 10, 0, 0, 2};
+  std::copy(addresses, addresses + 8, f.begin() + 26);
+  put16(f, 34, 1000);
+  put16(f, 36, 2000);
+  if (protocol == 6) {
+    put16(f, 38, 0x1111);  // sequence number 0x11112222
+    put16(f, 40, 0x2222);
+    f[46] = 0x50;              // header length 20
+    f[47] = 0x18 | 0x01;       // PSH, ACK, FIN
+  } else {
+    put16(f, 38, 8 + payload);
+  }
+  for (size_t i = 0; i < payload; ++i) f[14 + 20 + l4 + i] = static_cast<uint8_t>(i * 3 + 1);
+  return f;
+}
+
+class E1000Test : public ::testing::Test {
+ protected:
+  E1000Test() : qt(args()) {
+    EXPECT_EQ(qt.command("irq_intercept_in ioapic"), "OK");
+    qt.pci_config_write(kNicDevfn, 0x10, 4, static_cast<uint32_t>(kMmio));
+    qt.pci_config_write(kNicDevfn, 0x14, 4, kIoBase);
+    qt.pci_config_write(kNicDevfn, 0x04, 2, 0x0007);        // I/O, memory, bus master
+    qt.pci_config_write(0x08, 0x62, 1, kIrq);                 // PIIX3: PIRQC -> IRQ 11
+  }
+  ~E1000Test() override {
+    close(peer_);
+  }
+  std::vector<std::string> args() {
+    peer_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(peer_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    socklen_t length = sizeof(address);
+    getsockname(peer_, reinterpret_cast<sockaddr*>(&address), &length);
+    int peer_port = ntohs(address.sin_port);
+    // A free port for hvmd's end: bound and released (the test is the only user of loopback).
+    int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    address.sin_port = 0;
+    bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    length = sizeof(address);
+    getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+    hvmd_port_ = ntohs(address.sin_port);
+    close(probe);
+    return {"-netdev",
+            "socket,id=n0,udp=127.0.0.1:" + std::to_string(peer_port) +
+                ",localaddr=127.0.0.1:" + std::to_string(hvmd_port_),
+            "-device", "e1000,id=nic0,netdev=n0,mac=52:54:00:ab:cd:ef"};
+  }
+
+  uint32_t rd(uint32_t reg) { return qt.readl(kMmio + reg); }
+  void wr(uint32_t reg, uint32_t value) { qt.writel(kMmio + reg, value); }
+
+  // What the NIC sent, or an empty frame after a second.
+  std::vector<uint8_t> sent_frame() {
+    pollfd p{peer_, POLLIN, 0};
+    if (poll(&p, 1, 1000) != 1) return {};
+    std::vector<uint8_t> frame(70000);
+    ssize_t n = recv(peer_, frame.data(), frame.size(), 0);
+    frame.resize(n > 0 ? size_t(n) : 0);
+    return frame;
+  }
+  void inject(const std::vector<uint8_t>& frame) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(hvmd_port_));
+    sendto(peer_, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&address),
+           sizeof(address));
+  }
+
+  void setup_tx() {
+    wr(kTdbal, kTxRing);
+    wr(kTdlen, kRingSize * 16);
+    wr(kTdh, 0);
+    wr(kTdt, 0);
+    wr(kTctl, 2);
+  }
+  // A descriptor at ring index i: 16 bytes.
+  void tx_descriptor(unsigned i, const std::vector<uint8_t>& d) { qt.memwrite(kTxRing + i * 16, d); }
+  static std::vector<uint8_t> legacy(uint64_t address, uint16_t length, uint8_t cmd,
+                                     uint8_t cso = 0, uint8_t css = 0) {
+    std::vector<uint8_t> d(16, 0);
+    for (int i = 0; i < 8; ++i) d[i] = static_cast<uint8_t>(address >> (8 * i));
+    d[8] = static_cast<uint8_t>(length);
+    d[9] = static_cast<uint8_t>(length >> 8);
+    d[10] = cso;
+    d[11] = cmd;
+    d[13] = css;
+    return d;
+  }
+  void setup_rx(uint32_t rctl) {
+    for (unsigned i = 0; i < kRingSize; ++i) {
+      std::vector<uint8_t> d(16, 0);
+      uint64_t buffer = kRxBuffers + i * 2048;
+      for (int b = 0; b < 8; ++b) d[b] = static_cast<uint8_t>(buffer >> (8 * b));
+      qt.memwrite(kRxRing + i * 16, d);
+    }
+    wr(kRdbal, kRxRing);
+    wr(kRdlen, kRingSize * 16);
+    wr(kRdh, 0);
+    wr(kRdt, kRingSize - 1);
+    wr(kRctl, rctl);
+  }
+  // Waits for descriptor i's DD bit (frames arrive through the loop); returns the descriptor.
+  std::vector<uint8_t> wait_rx(unsigned i) {
+    for (int tries = 0; tries < 2000; ++tries) {
+      auto d = qt.memread(kRxRing + i * 16, 16);
+      if (d[12] & 1) return d;
+      usleep(500);
+    }
+    return {};
+  }
+
+  int peer_ = -1;
+  int hvmd_port_ = 0;
+  QtestClient qt;
+};
+
+TEST_F(E1000Test, IdentityBarsAndMacFromEeprom) {
+  EXPECT_EQ(qt.pci_config_read(kNicDevfn, 0x00, 4), 0x100e8086u);
+  EXPECT_EQ(qt.pci_config_read(kNicDevfn, 0x08, 4) >> 8, 0x020000u);
+  EXPECT_EQ(qt.pci_config_read(kNicDevfn, 0x3d, 1), 1u) << "INTA";
+  // EERD: the MAC in words 0-2, and the checksum: words 0..0x3f sum to 0xBABA.
+  uint16_t sum = 0;
+  std::vector<uint8_t> mac;
+  for (uint32_t word = 0; word < 64; ++word) {
+    wr(kEerd, word << 8 | 1);
+    uint32_t value = rd(kEerd);
+    ASSERT_TRUE(value & 0x10) << "done";
+    sum = static_cast<uint16_t>(sum + (value >> 16));
+    if (word < 3) {
+      mac.push_back(static_cast<uint8_t>(value >> 16));
+      mac.push_back(static_cast<uint8_t>(value >> 24));
+    }
+  }
+  EXPECT_EQ(mac, kMac);
+  EXPECT_EQ(sum, 0xbaba);
+  // Receive address 0 holds it too (loaded at reset), valid.
+  EXPECT_EQ(rd(kRal0), 0xab005452u);
+  EXPECT_EQ(rd(kRah0), 0x8000efcdu);
+  // The I/O window reaches the same registers.
+  qt.outl(kIoBase, kRal0);
+  EXPECT_EQ(qt.inl(kIoBase + 4), 0xab005452u);
+}
+
+TEST_F(E1000Test, MicrowireBitBangingReadsTheEeprom) {
+  // As Linux's e1000_read_eeprom does it on an 82540: request, CS, start bit and READ opcode
+  // (110), six address bits, then sixteen data bits, each on a rising clock edge.
+  constexpr uint32_t kSk = 1, kCs = 2, kDi = 4, kDo = 8, kReq = 0x40, kGnt = 0x80;
+  wr(kEecd, kReq);
+  ASSERT_TRUE(rd(kEecd) & kGnt);
+  auto clock_out = [&](uint32_t bits, int count) {
+    for (int i = count - 1; i >= 0; --i) {
+      uint32_t di = (bits >> i) & 1 ? kDi : 0;
+      wr(kEecd, kReq | kCs | di);
+      wr(kEecd, kReq | kCs | di | kSk);
+      wr(kEecd, kReq | kCs | di);
+    }
+  };
+  auto read_word = [&](uint32_t address) {
+    wr(kEecd, kReq | kCs);
+    clock_out(0x6, 3);
+    clock_out(address, 6);
+    uint16_t word = 0;
+    for (int i = 0; i < 16; ++i) {
+      wr(kEecd, kReq | kCs | kSk);
+      word = static_cast<uint16_t>(word << 1 | ((rd(kEecd) & kDo) ? 1 : 0));
+      wr(kEecd, kReq | kCs);
+    }
+    wr(kEecd, kReq);  // CS low ends the command
+    return word;
+  };
+  EXPECT_EQ(read_word(0), 0x5452);
+  EXPECT_EQ(read_word(1), 0xab00);
+  EXPECT_EQ(read_word(2), 0xefcd);
+  EXPECT_EQ(read_word(0x0e), 0x8086) << "vendor id word";
+}
+
+TEST_F(E1000Test, PhyReportsLinkThroughMdic) {
+  auto phy_read = [&](uint32_t reg) {
+    wr(kMdic, 1u << 21 | reg << 16 | 2u << 26);
+    uint32_t value = rd(kMdic);
+    EXPECT_TRUE(value & (1u << 28)) << "ready";
+    EXPECT_FALSE(value & (1u << 30)) << "error";
+    return value & 0xffff;
+  };
+  EXPECT_EQ(phy_read(2), 0x0141u);
+  EXPECT_EQ(phy_read(3), 0x0c20u);
+  EXPECT_TRUE(phy_read(1) & 0x0004) << "link up";
+  EXPECT_TRUE(phy_read(1) & 0x0020) << "auto-negotiation complete";
+  EXPECT_TRUE(rd(kStatus) & 2) << "STATUS.LU";
+  // No PHY at address 2.
+  wr(kMdic, 2u << 21 | 1u << 16 | 2u << 26);
+  EXPECT_TRUE(rd(kMdic) & (1u << 30));
+}
+
+TEST_F(E1000Test, LegacyTransmitByteForByteWithInterrupt) {
+  setup_tx();
+  wr(kIms, kIcrTxdw);
+  std::vector<uint8_t> frame = ip_frame(17, 100, {0x02, 0, 0, 0, 0, 1});
+  qt.memwrite(kTxBuffers, frame);
+  // One frame in two descriptors (header, rest), report status on the last.
+  tx_descriptor(0, legacy(kTxBuffers, 20, 0x02));
+  tx_descriptor(1, legacy(kTxBuffers + 20, static_cast<uint16_t>(frame.size() - 20), 0x0b));
+  wr(kTdt, 2);
+  EXPECT_EQ(sent_frame(), frame);
+  EXPECT_EQ(rd(kTdh), 2u);
+  EXPECT_EQ(qt.memread(kTxRing + 16 + 12, 1)[0] & 1, 1) << "DD written back";
+  EXPECT_TRUE(qt.irq_level(kIrq));
+  uint32_t icr = rd(kIcr);
+  EXPECT_EQ(icr & (kIcrTxdw | kIcrTxqe), kIcrTxdw | kIcrTxqe);
+  EXPECT_FALSE(qt.irq_level(kIrq)) << "reading ICR acknowledges";
+  EXPECT_EQ(rd(kIcr), 0u);
+  EXPECT_EQ(rd(kGptc), 1u);
+  EXPECT_EQ(rd(kGptc), 0u) << "statistics clear on read";
+  // Legacy checksum insertion (IC): the UDP checksum over the payload part, at CSO.
+  std::vector<uint8_t> udp = ip_frame(17, 30, {0x02, 0, 0, 0, 0, 1});
+  qt.memwrite(kTxBuffers, udp);
+  tx_descriptor(2, legacy(kTxBuffers, static_cast<uint16_t>(udp.size()), 0x0f, 40, 34));
+  wr(kTdt, 3);
+  auto out = sent_frame();
+  ASSERT_EQ(out.size(), udp.size());
+  uint16_t expected = static_cast<uint16_t>(~csum_fold(csum_add(0, &udp[34], udp.size() - 34)));
+  EXPECT_EQ(be16(out, 40), expected);
+}
+
+TEST_F(E1000Test, ChecksumOffloadAndTcpSegmentation) {
+  setup_tx();
+  // Context: IP header at 14 (checksum at 24, ends at 33), TCP at 34 (checksum at 50); TSO with
+  // MSS 100 and a 54-byte header.
+  std::vector<uint8_t> frame = ip_frame(6, 250, {0x02, 0, 0, 0, 0, 1});
+  // The driver's pseudo-header sum, without the length (what Linux puts there for TSO).
+  uint32_t pseudo = csum_add(0, &frame[26], 8) + 6;
+  put16(frame, 50, csum_fold(pseudo));
+  qt.memwrite(kTxBuffers, frame);
+  std::vector<uint8_t> context(16, 0);
+  context[0] = 14;
+  context[1] = 24;
+  context[2] = 33;
+  context[4] = 34;
+  context[5] = 50;
+  uint32_t paylen = 250;
+  context[8] = static_cast<uint8_t>(paylen);
+  context[9] = static_cast<uint8_t>(paylen >> 8);
+  context[10] = 0x00;                // DTYP 0: context
+  context[11] = 0x20 | 0x07;         // DEXT, TCMD: TSE, IP, TCP
+  context[13] = 54;                  // HDRLEN
+  context[14] = 100;                 // MSS
+  std::vector<uint8_t> data(16, 0);
+  for (int i = 0; i < 8; ++i) data[i] = static_cast<uint8_t>(kTxBuffers >> (8 * i));
+  uint32_t length = static_cast<uint32_t>(frame.size());
+  data[8] = static_cast<uint8_t>(length);
+  data[9] = static_cast<uint8_t>(length >> 8);
+  data[10] = 0x10;                   // DTYP 1: data
+  data[11] = 0x20 | 0x04 | 0x08 | 0x01;  // DEXT, TSE, RS, EOP
+  data[13] = 0x03;                   // POPTS: IXSM, TXSM
+  tx_descriptor(0, context);
+  tx_descriptor(1, data);
+  wr(kTdt, 2);
+  uint32_t sequence = 0x11112222;
+  for (int segment = 0; segment < 3; ++segment) {
+    auto out = sent_frame();
+    size_t payload = segment < 2 ? 100 : 50;
+    ASSERT_EQ(out.size(), 54 + payload) << "segment " << segment;
+    EXPECT_EQ(be16(out, 16), 40 + payload) << "IP total length";
+    EXPECT_EQ(be16(out, 18), 0x1234 + segment) << "IP ID";
+    EXPECT_EQ(uint32_t{be16(out, 38)} << 16 | be16(out, 40), sequence + segment * 100u);
+    EXPECT_EQ(out[47] & 0x09, segment == 2 ? 0x09 : 0x00) << "FIN and PSH on the last only";
+    EXPECT_TRUE(ip_checksum_ok(out)) << "segment " << segment;
+    EXPECT_TRUE(l4_checksum_ok(out)) << "segment " << segment;
+    EXPECT_TRUE(std::equal(out.begin() + 54, out.end(), frame.begin() + 54 + segment * 100));
+  }
+  EXPECT_EQ(rd(kTsctc), 1u);
+  // The same context without TSE: one frame with both checksums inserted (UDP this time).
+  std::vector<uint8_t> udp = ip_frame(17, 333, {0x02, 0, 0, 0, 0, 1});
+  put16(udp, 40, csum_fold(csum_add(0, &udp[26], 8) + 17 + 8 + 333));
+  qt.memwrite(kTxBuffers, udp);
+  context[11] = 0x20 | 0x02;  // IP, UDP, no TSE
+  context[5] = 40;
+  data[8] = static_cast<uint8_t>(udp.size());
+  data[9] = static_cast<uint8_t>(udp.size() >> 8);
+  data[11] = 0x20 | 0x08 | 0x01;
+  tx_descriptor(2, context);
+  tx_descriptor(3, data);
+  wr(kTdt, 4);
+  auto out = sent_frame();
+  ASSERT_EQ(out.size(), udp.size());
+  EXPECT_TRUE(ip_checksum_ok(out));
+  EXPECT_TRUE(l4_checksum_ok(out));
+}
+
+TEST_F(E1000Test, HostileTransmitRingsAreBounded) {
+  setup_tx();
+  // TDT beyond the ring: one pass, then the engine stops; TDH outside the ring: nothing at all.
+  for (unsigned i = 0; i < kRingSize; ++i) tx_descriptor(i, legacy(kTxBuffers, 60, 0x09));
+  wr(kTdt, 100);
+  int frames = 0;
+  while (!sent_frame().empty()) ++frames;
+  EXPECT_EQ(frames, static_cast<int>(kRingSize));
+  wr(kTdh, 50);
+  wr(kTdt, 3);
+  EXPECT_TRUE(sent_frame().empty());
+  // TSO with MSS 0 (the CVE-2015-6815 class): refused, not looped on.
+  wr(kTdh, 0);
+  std::vector<uint8_t> context(16, 0);
+  context[11] = 0x20 | 0x07;
+  context[13] = 54;
+  std::vector<uint8_t> data = legacy(kTxBuffers, 200, 0);
+  data[10] = 0x10;
+  data[11] = 0x20 | 0x04 | 0x08 | 0x01;
+  tx_descriptor(0, context);
+  tx_descriptor(1, data);
+  wr(kTdt, 2);
+  EXPECT_TRUE(sent_frame().empty());
+  EXPECT_EQ(rd(kTdh), 2u) << "the descriptors were consumed";
+}
+
+TEST_F(E1000Test, ReceiveIntoTheRingWithStatusAndFilters) {
+  wr(kIms, kIcrRxt0 | kIcrRxo);
+  wr(kRxcsum, 0x300);  // IP and TCP/UDP checksum offload
+  setup_rx(kRctlEn | kRctlBam | kRctlSecrc);
+  std::vector<uint8_t> frame = ip_frame(17, 200, kMac);
+  put16(frame, 24, static_cast<uint16_t>(~csum_fold(csum_add(0, &frame[14], 20))));
+  uint32_t pseudo = csum_add(0, &frame[26], 8) + 17 + 208;
+  put16(frame, 40, static_cast<uint16_t>(~csum_fold(csum_add(pseudo, &frame[34], 208))));
+  inject(frame);
+  auto d = wait_rx(0);
+  ASSERT_FALSE(d.empty()) << "nothing received";
+  EXPECT_EQ(d[8] | d[9] << 8, int(frame.size()));
+  EXPECT_EQ(d[12] & 0x63, 0x63) << "DD, EOP, IPCS, TCPCS";
+  EXPECT_EQ(d[13], 0) << "no checksum errors";
+  EXPECT_EQ(qt.memread(kRxBuffers, frame.size()), frame);
+  EXPECT_EQ(rd(kRdh), 1u);
+  EXPECT_TRUE(qt.irq_level(kIrq));
+  EXPECT_TRUE(rd(kIcr) & kIcrRxt0);
+  EXPECT_EQ(rd(kGprc), 1u);
+  // A corrupted UDP checksum is reported as such.
+  frame[60] ^= 0xff;
+  inject(frame);
+  d = wait_rx(1);
+  ASSERT_FALSE(d.empty());
+  EXPECT_EQ(d[13] & 0x20, 0x20) << "TCPE";
+  // Someone else's unicast is filtered out; with UPE it comes in; short frames are padded.
+  std::vector<uint8_t> other = ip_frame(17, 4, {0x02, 0x11, 0x22, 0x33, 0x44, 0x55});
+  inject(other);
+  usleep(20000);
+  EXPECT_TRUE(wait_rx(2).empty()) << "filtered out";
+  wr(kRctl, kRctlEn | kRctlBam | kRctlSecrc | kRctlUpe);
+  inject(other);
+  d = wait_rx(2);
+  ASSERT_FALSE(d.empty());
+  EXPECT_EQ(d[8] | d[9] << 8, 60) << "padded to the minimum frame";
+  // Without SECRC the length includes the 4 FCS bytes.
+  wr(kRctl, kRctlEn | kRctlBam);
+  inject(frame);
+  d = wait_rx(3);
+  ASSERT_FALSE(d.empty());
+  EXPECT_EQ(d[8] | d[9] << 8, int(frame.size() + 4));
+  // Multicast through the table: 01:00:5e:00:00:01 with MO=0 hashes to bits 47:36.
+  std::vector<uint8_t> multicast = ip_frame(17, 10, {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01});
+  unsigned hash = (0x00 >> 4 | 0x01 << 4) & 0xfff;
+  wr(kMta + (hash >> 5) * 4, 1u << (hash & 31));
+  inject(multicast);
+  EXPECT_FALSE(wait_rx(4).empty());
+}
+
+TEST_F(E1000Test, FullRingDropsWithRxoAndNeverOverruns) {
+  wr(kIms, kIcrRxo);
+  setup_rx(kRctlEn | kRctlBam | kRctlSecrc);
+  wr(kRdt, 2);  // two descriptors free
+  std::vector<uint8_t> frame = ip_frame(17, 100, kMac);
+  for (int i = 0; i < 4; ++i) inject(frame);
+  ASSERT_FALSE(wait_rx(1).empty());
+  usleep(50000);
+  qt.readl(kMmio + kStatus);  // let the loop run
+  EXPECT_EQ(rd(kRdh), 2u);
+  EXPECT_TRUE(qt.memread(kRxRing + 2 * 16 + 12, 1)[0] == 0) << "descriptor 2 untouched";
+  // The frames that did not fit stay with the host until the guest gives descriptors back.
+  wr(kRdt, 5);
+  EXPECT_FALSE(wait_rx(2).empty());
+  EXPECT_FALSE(wait_rx(3).empty());
+  EXPECT_EQ(rd(kMpc), 0u) << "nothing lost";
+}
+
+TEST_F(E1000Test, InterruptMaskingAndThrottling) {
+  wr(kIcs, kIcrLsc);  // set a cause by software
+  EXPECT_FALSE(qt.irq_level(kIrq)) << "masked";
+  wr(kIms, kIcrLsc);
+  EXPECT_TRUE(qt.irq_level(kIrq));
+  wr(kImc, kIcrLsc);
+  EXPECT_FALSE(qt.irq_level(kIrq));
+  wr(kIms, kIcrLsc);
+  EXPECT_EQ(rd(kIcr), kIcrLsc);
+  // ITR 4000 x 256 ns = 1.024 ms between interrupts.
+  wr(kItr, 4000);
+  wr(kIcs, kIcrLsc);
+  EXPECT_TRUE(qt.irq_level(kIrq));
+  rd(kIcr);
+  wr(kIcs, kIcrLsc);
+  EXPECT_FALSE(qt.irq_level(kIrq)) << "too soon";
+  qt.clock_step(500000);
+  EXPECT_FALSE(qt.irq_level(kIrq));
+  qt.clock_step(600000);
+  EXPECT_TRUE(qt.irq_level(kIrq)) << "after the interval";
+}
+
+TEST_F(E1000Test, LinkDownAndUpThroughQmp) {
+  wr(kIms, kIcrLsc);
+  EXPECT_TRUE(qt.qmp("set_link", {{"name", "nic0"}, {"up", false}}).contains("return"));
+  EXPECT_FALSE(rd(kStatus) & 2);
+  EXPECT_TRUE(qt.irq_level(kIrq));
+  EXPECT_EQ(rd(kIcr) & kIcrLsc, kIcrLsc);
+  EXPECT_TRUE(qt.qmp("set_link", {{"name", "n0"}, {"up", true}}).contains("return"));
+  EXPECT_TRUE(rd(kStatus) & 2);
+  EXPECT_TRUE(qt.qmp("set_link", {{"name", "nope"}, {"up", true}}).contains("error"));
+}
+
+TEST(E1000CommandLine, LibxlFormsAndErrors) {
+  auto run = [](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"-machine", "pc", "-accel", "qtest", "-qtest",
+                                      "unix:/nonexistent/q.sock", "-display", "none"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_hvmd(args);
+  };
+  auto r = run({"-device", "rtl8139,netdev=n0"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.stderr_text.find("use model=e1000"), std::string::npos) << r.stderr_text;
+  r = run({"-device", "e1000,mac=01:02:03:04:05:06"});
+  EXPECT_NE(r.stderr_text.find("multicast"), std::string::npos) << r.stderr_text;
+  r = run({"-device", "e1000,netdev=missing"});
+  EXPECT_NE(r.stderr_text.find("'missing'"), std::string::npos) << r.stderr_text;
+  r = run({"-net", "nic,model=ne2k_pci"});
+  EXPECT_NE(r.stderr_text.find("ne2k_pci"), std::string::npos) << r.stderr_text;
+  r = run({"-netdev", "tap,id=t0,ifname=x,script=/etc/qemu-ifup"});
+  EXPECT_NE(r.stderr_text.find("script=no"), std::string::npos) << r.stderr_text;
+  r = run({"-netdev", "user,id=u0"});
+  EXPECT_NE(r.stderr_text.find("'user'"), std::string::npos) << r.stderr_text;
+}
+
+}  // namespace
+}  // namespace hvmd::test

@@ -88,7 +88,11 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
     running = true;
     (*vm)->start(
         machine.dispatcher(), loop, device_lock,
-        [&] { machine.request_shutdown(ShutdownCause::kGuestReset); },
+        [&] {
+          // A triple fault resets a PC; say so, as it is usually a guest (or KVM) failure.
+          HVMD_GUEST_LOG("kvm: a vCPU triple-faulted; the machine resets");
+          machine.request_shutdown(ShutdownCause::kGuestReset);
+        },
         [&](std::string message) {
           HVMD_ERROR("%s", message.c_str());
           loop.post([&] { loop.stop(1); });

@@ -39,6 +39,8 @@ enum Op : uint8_t {
   kClockStep,     // advance virtual time, running device timers
   kRepIo,         // string I/O or REP MOVS with a guest data pointer
   kPortWrite,     // a write of a chosen value to any port (command registers)
+  kMmioWrite,     // a write of a chosen value to any address (registers in a programmed BAR)
+  kNetReceive,    // a frame arriving from the network
   kOpCount,
 };
 
@@ -85,6 +87,11 @@ Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
   }
   Machine machine(MachineOptions{.ram_bytes = kRamBytes}, clock, ram_, interrupts_, registry_);
   machine.set_io_executor(&block_io_);
+  net_ = std::make_unique<FuzzNet>();
+  machine.set_netdev_lookup([this](const std::string& id) -> Result<NetBackend*> {
+    if (id != "fuzz") return make_error("netdev '%s' not found (the fuzzer's is 'fuzz')", id.c_str());
+    return net_.get();
+  });
   for (const auto& drive : drives_) machine.add_drive(drive);
   HVMD_TRY(devices::build_board(machine));
   for (const auto& spec : devices_) {
@@ -191,6 +198,21 @@ void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
         r.addr = in.u16();
         r.data = in.u32();
         d.handle(r);
+        break;
+      }
+      case kMmioWrite: {
+        IoRequest r{.addr = 0, .size = static_cast<uint8_t>(in.size(true)), .kind = IoKind::kMmio,
+                    .is_write = true};
+        r.addr = in.u64();
+        r.data = in.u64();
+        d.handle(r);
+        break;
+      }
+      case kNetReceive: {
+        // A frame of the input's bytes, up to a jumbo frame's size.
+        std::vector<uint8_t> frame(in.u16() % 9018);
+        for (auto& b : frame) b = in.u8();
+        net_->inject(frame);
         break;
       }
       case kOpCount:

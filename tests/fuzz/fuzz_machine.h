@@ -32,6 +32,19 @@ class FuzzMachine {
   std::vector<DriveSpec> drives_;
   std::vector<int> images_;  // memfds behind drives_
   InlineExecutor block_io_;  // disk I/O at once, completions after each operation
+  // The network: -device e1000,netdev=fuzz attaches to it; frames it sends go nowhere and the
+  // input injects received ones.
+  class FuzzNet final : public NetBackend {
+   public:
+    FuzzNet() : NetBackend("fuzz") {}
+    bool send(std::span<const uint8_t>) override { return true; }
+    void set_receiving(bool) override {}
+    std::string describe() const override { return "fuzz"; }
+    void inject(std::span<const uint8_t> frame) {
+      if (client_can_receive()) deliver(frame);
+    }
+  };
+  std::unique_ptr<FuzzNet> net_;
   HostRam ram_{RamLayout::pc(kRamBytes)};
   qtest::QtestInterrupts interrupts_{ram_};
   DeviceRegistry registry_;

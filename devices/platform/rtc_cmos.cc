@@ -1,5 +1,9 @@
 #include "devices/platform/rtc_cmos.h"
 
+#include <algorithm>
+
+#include "dm/log.h"
+
 namespace hvmd::devices {
 
 using namespace rtc;
@@ -161,6 +165,13 @@ void RtcCmos::write_time_register(uint8_t index, uint8_t value) {
 void RtcCmos::commit_fields(const std::tm& fields) {
   std::tm copy = fields;
   int64_t seconds = timegm(&copy);
+  // Time is kept as nanoseconds in an int64 (about +-292 years around 1970); a guest that sets
+  // a date beyond what that holds (garbage fields, century 99) gets the nearest one it holds.
+  constexpr int64_t kMaxSeconds = 6'000'000'000;  // the year 2160
+  if (seconds > kMaxSeconds || seconds < -kMaxSeconds) {
+    HVMD_GUEST_LOG("rtc: date beyond the supported range set; clamped");
+    seconds = std::clamp(seconds, -kMaxSeconds, kMaxSeconds);
+  }
   // The divider restarts: the new second begins now.
   offset_ns_ = seconds * kSecond - (start_ns_ + clock_.now_ns());
   schedule_update();

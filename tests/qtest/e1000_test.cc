@@ -90,7 +90,15 @@ std::vector<uint8_t> ip_frame(uint8_t protocol, size_t payload, const std::vecto
 
 class E1000Test : public ::testing::Test {
  protected:
-  E1000Test() : qt(args()) {
+  // hvmd's arguments and, for the UDP backend, the test's end of it.
+  struct Setup {
+    std::vector<std::string> args;
+    int peer = -1;
+    int hvmd_port = 0;
+  };
+  E1000Test() : E1000Test(udp_setup()) {}
+  explicit E1000Test(const Setup& setup)
+      : peer_(setup.peer), hvmd_port_(setup.hvmd_port), qt(setup.args) {
     EXPECT_EQ(qt.command("irq_intercept_in ioapic"), "OK");
     qt.pci_config_write(kNicDevfn, 0x10, 4, static_cast<uint32_t>(kMmio));
     qt.pci_config_write(kNicDevfn, 0x14, 4, kIoBase);
@@ -98,16 +106,17 @@ class E1000Test : public ::testing::Test {
     qt.pci_config_write(0x08, 0x62, 1, kIrq);                 // PIIX3: PIRQC -> IRQ 11
   }
   ~E1000Test() override {
-    close(peer_);
+    if (peer_ >= 0) close(peer_);
   }
-  std::vector<std::string> args() {
-    peer_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  static Setup udp_setup() {
+    Setup setup;
+    setup.peer = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(peer_, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    bind(setup.peer, reinterpret_cast<sockaddr*>(&address), sizeof(address));
     socklen_t length = sizeof(address);
-    getsockname(peer_, reinterpret_cast<sockaddr*>(&address), &length);
+    getsockname(setup.peer, reinterpret_cast<sockaddr*>(&address), &length);
     int peer_port = ntohs(address.sin_port);
     // A free port for hvmd's end: bound and released (the test is the only user of loopback).
     int probe = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -115,12 +124,13 @@ class E1000Test : public ::testing::Test {
     bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof(address));
     length = sizeof(address);
     getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
-    hvmd_port_ = ntohs(address.sin_port);
+    setup.hvmd_port = ntohs(address.sin_port);
     close(probe);
-    return {"-netdev",
-            "socket,id=n0,udp=127.0.0.1:" + std::to_string(peer_port) +
-                ",localaddr=127.0.0.1:" + std::to_string(hvmd_port_),
-            "-device", "e1000,id=nic0,netdev=n0,mac=52:54:00:ab:cd:ef"};
+    setup.args = {"-netdev",
+                  "socket,id=n0,udp=127.0.0.1:" + std::to_string(peer_port) +
+                      ",localaddr=127.0.0.1:" + std::to_string(setup.hvmd_port),
+                  "-device", "e1000,id=nic0,netdev=n0,mac=52:54:00:ab:cd:ef"};
+    return setup;
   }
 
   uint32_t rd(uint32_t reg) { return qt.readl(kMmio + reg); }
@@ -187,8 +197,8 @@ class E1000Test : public ::testing::Test {
     return {};
   }
 
-  int peer_ = -1;
-  int hvmd_port_ = 0;
+  int peer_;
+  int hvmd_port_;
   QtestClient qt;
 };
 
@@ -489,6 +499,97 @@ TEST_F(E1000Test, LinkDownAndUpThroughQmp) {
   EXPECT_TRUE(qt.qmp("set_link", {{"name", "n0"}, {"up", true}}).contains("return"));
   EXPECT_TRUE(rd(kStatus) & 2);
   EXPECT_TRUE(qt.qmp("set_link", {{"name", "nope"}, {"up", true}}).contains("error"));
+}
+
+// Real traffic through a tap: hvmd opens the tap, the test moves it into a network namespace of
+// its own with an address, and the "guest" (this test driving the NIC) talks to that kernel:
+// ARP, then ICMP echo. Needs root (CAP_NET_ADMIN).
+std::string tap_name() { return "hvmdtap" + std::to_string(getpid() % 100000); }
+std::string netns_name() { return "hvmdns" + std::to_string(getpid() % 100000); }
+bool sh(const std::string& command) { return system((command + " >/dev/null 2>&1").c_str()) == 0; }
+
+class E1000TapTest : public E1000Test {
+ protected:
+  E1000TapTest() : E1000Test(tap_setup()) {}
+  static Setup tap_setup() {
+    tap_ok_ = geteuid() == 0 && sh("ip tuntap add dev " + tap_name() + " mode tap");
+    if (!tap_ok_) return {};
+    return {{"-netdev", "tap,id=n0,ifname=" + tap_name() + ",script=no,downscript=no",
+             "-device", "e1000,id=nic0,netdev=n0,mac=52:54:00:ab:cd:ef"}};
+  }
+  ~E1000TapTest() override {
+    sh("ip netns del " + netns_name());
+    sh("ip link del " + tap_name());
+  }
+  static inline bool tap_ok_ = false;
+};
+
+TEST_F(E1000TapTest, ArpAndPingThroughATapInANetworkNamespace) {
+  if (!tap_ok_) GTEST_SKIP() << "needs root and /dev/net/tun to create a tap";
+  std::string ns = netns_name(), tap = tap_name();
+  if (!sh("ip netns add " + ns)) GTEST_SKIP() << "cannot create a network namespace";
+  ASSERT_TRUE(sh("ip link set " + tap + " netns " + ns));
+  ASSERT_TRUE(sh("ip -n " + ns + " addr add 10.9.9.1/24 dev " + tap));
+  ASSERT_TRUE(sh("ip -n " + ns + " link set " + tap + " up"));
+  setup_rx(kRctlEn | kRctlBam | kRctlSecrc);
+  setup_tx();
+  const uint8_t guest_ip[4] = {10, 9, 9, 2}, host_ip[4] = {10, 9, 9, 1};
+  // ARP: who has 10.9.9.1? tell 10.9.9.2.
+  std::vector<uint8_t> arp(42, 0);
+  std::fill(arp.begin(), arp.begin() + 6, 0xff);
+  std::copy(kMac.begin(), kMac.end(), arp.begin() + 6);
+  put16(arp, 12, 0x0806);
+  put16(arp, 14, 1);
+  put16(arp, 16, 0x0800);
+  arp[18] = 6;
+  arp[19] = 4;
+  put16(arp, 20, 1);
+  std::copy(kMac.begin(), kMac.end(), arp.begin() + 22);
+  std::copy(guest_ip, guest_ip + 4, arp.begin() + 28);
+  std::copy(host_ip, host_ip + 4, arp.begin() + 38);
+  qt.memwrite(kTxBuffers, arp);
+  tx_descriptor(0, legacy(kTxBuffers, 42, 0x0b));
+  wr(kTdt, 1);
+  // The reply: an ARP reply to our MAC carrying the namespace's tap address.
+  std::vector<uint8_t> host_mac;
+  for (unsigned i = 0; i < kRingSize - 1 && host_mac.empty(); ++i) {
+    auto d = wait_rx(i);
+    ASSERT_FALSE(d.empty()) << "no frame came back through the tap";
+    auto reply = qt.memread(kRxBuffers + i * 2048, d[8] | d[9] << 8);
+    if (be16(reply, 12) == 0x0806 && be16(reply, 20) == 2)
+      host_mac.assign(reply.begin() + 22, reply.begin() + 28);
+  }
+  ASSERT_EQ(host_mac.size(), 6u);
+  // ICMP echo request to it; the kernel answers with an echo reply.
+  std::vector<uint8_t> ping(14 + 20 + 8 + 32, 0);
+  std::copy(host_mac.begin(), host_mac.end(), ping.begin());
+  std::copy(kMac.begin(), kMac.end(), ping.begin() + 6);
+  put16(ping, 12, 0x0800);
+  ping[14] = 0x45;
+  put16(ping, 16, 20 + 8 + 32);
+  ping[22] = 64;
+  ping[23] = 1;
+  std::copy(guest_ip, guest_ip + 4, ping.begin() + 26);
+  std::copy(host_ip, host_ip + 4, ping.begin() + 30);
+  put16(ping, 24, static_cast<uint16_t>(~csum_fold(csum_add(0, &ping[14], 20))));
+  ping[34] = 8;  // echo request
+  put16(ping, 38, 0x4242);
+  put16(ping, 40, 1);
+  for (int i = 0; i < 32; ++i) ping[42 + i] = static_cast<uint8_t>(i);
+  put16(ping, 36, static_cast<uint16_t>(~csum_fold(csum_add(0, &ping[34], 40))));
+  qt.memwrite(kTxBuffers + 2048, ping);
+  tx_descriptor(1, legacy(kTxBuffers + 2048, static_cast<uint16_t>(ping.size()), 0x0b));
+  wr(kTdt, 2);
+  bool replied = false;
+  for (unsigned i = 0; i < kRingSize - 1 && !replied; ++i) {
+    auto d = wait_rx(i);
+    if (d.empty()) break;
+    auto frame = qt.memread(kRxBuffers + i * 2048, d[8] | d[9] << 8);
+    replied = frame.size() >= 74 && be16(frame, 12) == 0x0800 && frame[23] == 1 &&
+              frame[34] == 0 && be16(frame, 38) == 0x4242 &&
+              std::equal(frame.begin() + 42, frame.begin() + 74, ping.begin() + 42);
+  }
+  EXPECT_TRUE(replied) << "no ICMP echo reply from the namespace";
 }
 
 TEST(E1000CommandLine, LibxlFormsAndErrors) {

@@ -12,7 +12,6 @@ namespace hvmd::devices::e1000 {
 namespace {
 
 constexpr int64_t kItrUnitNs = 256;     // ITR counts 256 ns intervals
-constexpr int64_t kDelayUnitNs = 1024;  // RDTR, RADV, TIDV, TADV count 1.024 us
 constexpr uint32_t kRingLengthMask = 0x000fff80;  // RDLEN/TDLEN: 128-byte multiples, 20 bits
 constexpr uint32_t kPbaDefault = 0x00100030;      // 48 KiB receive, 16 KiB transmit packet buffer
 

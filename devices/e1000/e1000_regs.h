@@ -134,6 +134,8 @@ constexpr uint32_t kRctlBsex = 1u << 25;
 constexpr uint32_t kRctlSecrc = 1u << 26;
 // TCTL.
 constexpr uint32_t kTctlEn = 1u << 1;
+// RDTR, RADV, TIDV and TADV count units of 1.024 us.
+constexpr int64_t kDelayUnitNs = 1024;
 // RXCSUM.
 constexpr uint32_t kRxcsumIpofl = 1u << 8;
 constexpr uint32_t kRxcsumTuofl = 1u << 9;

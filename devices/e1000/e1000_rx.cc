@@ -194,7 +194,7 @@ void E1000::rx_interrupts() {
   unsigned threshold = ring >> (((r(reg::kRctl) >> kRctlRdmtsShift) & 3) + 1);
   uint32_t causes = rx_free_descriptors() <= threshold ? kIcrRxdmt0 : 0;
   int64_t now = machine_.clock().now_ns();
-  int64_t rdtr = int64_t{r(reg::kRdtr) & 0xffff} * 1024;
+  int64_t rdtr = int64_t{r(reg::kRdtr) & 0xffff} * kDelayUnitNs;
   if (rdtr == 0) {
     rx_delay_timer_.cancel();
     rx_delay_start_ns_ = -1;
@@ -203,7 +203,7 @@ void E1000::rx_interrupts() {
     if (rx_delay_start_ns_ < 0) rx_delay_start_ns_ = now;
     int64_t deadline = now + rdtr;
     if (r(reg::kRadv))
-      deadline = std::min(deadline, rx_delay_start_ns_ + int64_t{r(reg::kRadv)} * 1024);
+      deadline = std::min(deadline, rx_delay_start_ns_ + int64_t{r(reg::kRadv)} * kDelayUnitNs);
     rx_delay_timer_.arm_at(deadline);
   }
   if (causes) raise_cause(causes);

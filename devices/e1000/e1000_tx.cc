@@ -244,7 +244,7 @@ void E1000::send_frame(std::vector<uint8_t>& frame) {
 // TXDW at once, or after TIDV (restarted by each descriptor) and at most TADV from the first.
 void E1000::tx_done(bool delay) {
   int64_t now = machine_.clock().now_ns();
-  int64_t tidv = int64_t{r(reg::kTidv)} * 1024;
+  int64_t tidv = int64_t{r(reg::kTidv)} * kDelayUnitNs;
   if (!delay || tidv == 0) {
     tx_delay_timer_.cancel();
     tx_delay_start_ns_ = -1;
@@ -253,7 +253,7 @@ void E1000::tx_done(bool delay) {
   }
   if (tx_delay_start_ns_ < 0) tx_delay_start_ns_ = now;
   int64_t deadline = now + tidv;
-  if (r(reg::kTadv)) deadline = std::min(deadline, tx_delay_start_ns_ + int64_t{r(reg::kTadv)} * 1024);
+  if (r(reg::kTadv)) deadline = std::min(deadline, tx_delay_start_ns_ + int64_t{r(reg::kTadv)} * kDelayUnitNs);
   tx_delay_timer_.arm_at(deadline);
 }
 

@@ -14,4 +14,5 @@ else
   echo "qemu-system-x86_64 not installed: no comparison"
 fi
 "$build/tests/bench/hvmd_ide_bench" --benchmark_min_time=0.5
+"$build/tests/bench/hvmd_e1000_bench" --benchmark_min_time=0.3
 "$(dirname "$0")/boot_bench.sh" "$build/hvmd" "$build/tests/hvmd-test-rom" 5

@@ -2,13 +2,16 @@
 # hvmd under real Xen 4.17 (../shared/xen-lab, under QEMU's software CPU): xl create with hvmd as
 # the device model, libxl's QMP handshake and cont, Xen forwarding our PCI config to hvmd (SeaBIOS
 # finds the i440FX), SeaBIOS running, and xl destroy leaving nothing behind.
-#   run-lab-test.sh HVMD_BINARY TEST_ROM_TOOL   (LAB dir: $HVMD_XEN_LAB_DIR, default
-#   /var/tmp/hvmd-xen-lab; TEST_ROM_TOOL is tests/support's hvmd-test-rom)
+#   run-lab-test.sh HVMD_BINARY TEST_ROM_TOOL PACKET_WATCH   (LAB dir: $HVMD_XEN_LAB_DIR,
+#   default /var/tmp/hvmd-xen-lab; the tools are tests/support's hvmd-test-rom and
+#   hvmd-packet-watch)
 # Needs root and Debian's package archive; builds the lab the first time (3-5 minutes).
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
-hvmd=$(readlink -f "${1:?usage: run-lab-test.sh HVMD_BINARY TEST_ROM_TOOL}")
-rom_tool=$(readlink -f "${2:?usage: run-lab-test.sh HVMD_BINARY TEST_ROM_TOOL}")
+usage="usage: run-lab-test.sh HVMD_BINARY TEST_ROM_TOOL PACKET_WATCH"
+hvmd=$(readlink -f "${1:?$usage}")
+rom_tool=$(readlink -f "${2:?$usage}")
+packet_watch=$(readlink -f "${3:?$usage}")
 # The lab's scripts: $HVMD_XEN_LAB_TOOLS, else ../shared/xen-lab beside the checkout, else the
 # workspace's copy (CI builds a fresh clone elsewhere).
 lab_tools=""
@@ -22,17 +25,19 @@ bash "$lab_tools/build-dom0.sh" "$lab" >/dev/null
 payload=$(mktemp -d)
 trap 'rm -rf "$payload"' EXIT
 cp "$hvmd" "$payload/hvmd"
-cp "$here/check" "$payload/check"
+cp "$here/check" "$here/setup" "$payload/"
+# The guest's e1000 is on a bridge in dom0 where this watches for iPXE's DHCP requests.
+cp "$packet_watch" "$payload/hvmd-packet-watch"
 # A pci-testdev whose option ROM prints on COM1: the guest's output on our serial port.
 "$rom_tool" "$payload/testdev.rom" "hvmd lab option rom ran" pci-testdev
 # The IDE disk SeaBIOS boots: a boot sector that prints on COM1.
 truncate -s 16M "$payload/boot.img"
 "$rom_tool" "$payload/boot.img" "hvmd lab boot sector ran" boot-sector
 out="$payload/report.log"
-LAB_TIMEOUT=${LAB_TIMEOUT:-600} bash "$lab_tools/run.sh" "$lab" "$here/guest.cfg" "$payload" 30 \
+LAB_TIMEOUT=${LAB_TIMEOUT:-600} bash "$lab_tools/run.sh" "$lab" "$here/guest.cfg" "$payload" 90 \
   | tr -d '\r' > "$out" || true
 [ -n "${HVMD_XEN_LAB_REPORT:-}" ] && cp "$out" "$HVMD_XEN_LAB_REPORT"
-grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ (PCI|serial)|SeaBIOS \(version|No bootable|PCI-ISA link 0|pci dev 0[123]:|Invoking SeaBIOS|Running option rom|ata[0-9]-|Booting from)|hvmd|rom ran|sector ran' "$out"
+grep -E '^== |^\(d[0-9]+\) (Found [0-9]+ (PCI|serial)|SeaBIOS \(version|No bootable|PCI-ISA link 0|pci dev 0[123]:|Invoking SeaBIOS|Running option rom|ata[0-9]-|Booting from)|hvmd|rom ran|sector ran|iPXE' "$out"
 failed=0
 expect() {
   if grep -qE "$1" "$out"; then echo "ok: $2"; else echo "FAILED: $2"; failed=1; fi
@@ -43,7 +48,8 @@ expect '^\(d1\) PCI-ISA link 0 routed to IRQ' "hvmloader routes PCI interrupts t
 expect '^\(d1\) pci dev 03:0 bar 14 size 001000000' "hvmloader places the Xen platform device's BARs"
 expect '^\(d1\) pci dev 01:3 INTA->IRQ' "hvmloader finds our PIIX4 power management function"
 expect '^\(d1\) Invoking SeaBIOS' "hvmloader enables ACPI (SCI_EN in our PM1a_CNT) and starts SeaBIOS"
-expect '^\(d1\) Found 6 PCI devices' "SeaBIOS finds i440FX, PIIX3, its IDE, PIIX4, the platform device and pci-testdev"
+expect '^\(d1\) Found 7 PCI devices' "SeaBIOS finds i440FX, PIIX3, its IDE, PIIX4, the platform device, e1000 and pci-testdev"
+expect '^== dhcp request from 00:16:3e:00:00:10' "iPXE runs from our e1000's ROM BAR and its DHCP request leaves through our tap"
 expect '^\(d1\) ata0-0: HVMD HARDDISK ATA-7 Hard-Disk \(16 MiBytes\)' "SeaBIOS finds our IDE disk"
 expect '^\(d1\) Booting from Hard Disk' "SeaBIOS boots from it"
 expect 'lab boot sector ran' "the boot sector read from our disk runs (its output on our serial port)"

@@ -26,12 +26,12 @@ constexpr uint64_t kTxRing = 0x200000, kTxBuffers = 0x210000;
 constexpr uint64_t kRxRing = 0x220000, kRxBuffers = 0x230000;
 constexpr unsigned kRingSize = 8;
 // Registers and bits (82540EM SDM).
-constexpr uint32_t kCtrl = 0x0, kStatus = 0x8, kEecd = 0x10, kEerd = 0x14, kMdic = 0x20,
-                   kVet = 0x38, kIcr = 0xc0, kItr = 0xc4, kIcs = 0xc8, kIms = 0xd0, kImc = 0xd8,
-                   kRctl = 0x100, kTctl = 0x400, kRdbal = 0x2800, kRdlen = 0x2808, kRdh = 0x2810,
-                   kRdt = 0x2818, kTdbal = 0x3800, kTdlen = 0x3808, kTdh = 0x3810, kTdt = 0x3818,
-                   kGptc = 0x4080, kGprc = 0x4074, kMpc = 0x4010, kTsctc = 0x40f8, kRxcsum = 0x5000,
-                   kRal0 = 0x5400, kRah0 = 0x5404, kMta = 0x5200;
+constexpr uint32_t kStatus = 0x8, kEecd = 0x10, kEerd = 0x14, kMdic = 0x20, kIcr = 0xc0,
+                   kItr = 0xc4, kIcs = 0xc8, kIms = 0xd0, kImc = 0xd8, kRctl = 0x100, kTctl = 0x400,
+                   kRdbal = 0x2800, kRdlen = 0x2808, kRdh = 0x2810, kRdt = 0x2818, kTdbal = 0x3800,
+                   kTdlen = 0x3808, kTdh = 0x3810, kTdt = 0x3818, kGptc = 0x4080, kGprc = 0x4074,
+                   kMpc = 0x4010, kTsctc = 0x40f8, kRxcsum = 0x5000, kRal0 = 0x5400, kRah0 = 0x5404,
+                   kMta = 0x5200;
 constexpr uint32_t kIcrTxdw = 1, kIcrTxqe = 2, kIcrLsc = 4, kIcrRxo = 0x40, kIcrRxt0 = 0x80;
 constexpr uint32_t kRctlEn = 2, kRctlUpe = 8, kRctlBam = 0x8000, kRctlSecrc = 1u << 26;
 const std::vector<uint8_t> kMac = {0x52, 0x54, 0x00, 0xab, 0xcd, 0xef};
@@ -53,7 +53,9 @@ uint16_t csum_fold(uint32_t sum) {
   return static_cast<uint16_t>(sum);
 }
 // True if the frame's IPv4 header and TCP/UDP checksums verify.
-bool ip_checksum_ok(const std::vector<uint8_t>& f) { return csum_fold(csum_add(0, &f[14], 20)) == 0xffff; }
+bool ip_checksum_ok(const std::vector<uint8_t>& f) {
+  return csum_fold(csum_add(0, &f[14], 20)) == 0xffff;
+}
 bool l4_checksum_ok(const std::vector<uint8_t>& f) {
   size_t l4 = 34, length = be16(f, 16) - 20u;
   uint32_t sum = csum_add(0, &f[26], 8) + f[23] + static_cast<uint32_t>(length);
@@ -79,8 +81,8 @@ std::vector<uint8_t> ip_frame(uint8_t protocol, size_t payload, const std::vecto
   if (protocol == 6) {
     put16(f, 38, 0x1111);  // sequence number 0x11112222
     put16(f, 40, 0x2222);
-    f[46] = 0x50;              // header length 20
-    f[47] = 0x18 | 0x01;       // PSH, ACK, FIN
+    f[46] = 0x50;         // header length 20
+    f[47] = 0x18 | 0x01;  // PSH, ACK, FIN
   } else {
     put16(f, 38, 8 + payload);
   }
@@ -102,8 +104,8 @@ class E1000Test : public ::testing::Test {
     EXPECT_EQ(qt.command("irq_intercept_in ioapic"), "OK");
     qt.pci_config_write(kNicDevfn, 0x10, 4, static_cast<uint32_t>(kMmio));
     qt.pci_config_write(kNicDevfn, 0x14, 4, kIoBase);
-    qt.pci_config_write(kNicDevfn, 0x04, 2, 0x0007);        // I/O, memory, bus master
-    qt.pci_config_write(0x08, 0x62, 1, kIrq);                 // PIIX3: PIRQC -> IRQ 11
+    qt.pci_config_write(kNicDevfn, 0x04, 2, 0x0007);  // I/O, memory, bus master
+    qt.pci_config_write(0x08, 0x62, 1, kIrq);         // PIIX3: PIRQC -> IRQ 11
   }
   ~E1000Test() override {
     if (peer_ >= 0) close(peer_);
@@ -162,7 +164,9 @@ class E1000Test : public ::testing::Test {
     wr(kTctl, 2);
   }
   // A descriptor at ring index i: 16 bytes.
-  void tx_descriptor(unsigned i, const std::vector<uint8_t>& d) { qt.memwrite(kTxRing + i * 16, d); }
+  void tx_descriptor(unsigned i, const std::vector<uint8_t>& d) {
+    qt.memwrite(kTxRing + i * 16, d);
+  }
   static std::vector<uint8_t> legacy(uint64_t address, uint16_t length, uint8_t cmd,
                                      uint8_t cso = 0, uint8_t css = 0) {
     std::vector<uint8_t> d(16, 0);
@@ -328,18 +332,18 @@ TEST_F(E1000Test, ChecksumOffloadAndTcpSegmentation) {
   uint32_t paylen = 250;
   context[8] = static_cast<uint8_t>(paylen);
   context[9] = static_cast<uint8_t>(paylen >> 8);
-  context[10] = 0x00;                // DTYP 0: context
-  context[11] = 0x20 | 0x07;         // DEXT, TCMD: TSE, IP, TCP
-  context[13] = 54;                  // HDRLEN
-  context[14] = 100;                 // MSS
+  context[10] = 0x00;         // DTYP 0: context
+  context[11] = 0x20 | 0x07;  // DEXT, TCMD: TSE, IP, TCP
+  context[13] = 54;           // HDRLEN
+  context[14] = 100;          // MSS
   std::vector<uint8_t> data(16, 0);
   for (int i = 0; i < 8; ++i) data[i] = static_cast<uint8_t>(kTxBuffers >> (8 * i));
   uint32_t length = static_cast<uint32_t>(frame.size());
   data[8] = static_cast<uint8_t>(length);
   data[9] = static_cast<uint8_t>(length >> 8);
-  data[10] = 0x10;                   // DTYP 1: data
+  data[10] = 0x10;                       // DTYP 1: data
   data[11] = 0x20 | 0x04 | 0x08 | 0x01;  // DEXT, TSE, RS, EOP
-  data[13] = 0x03;                   // POPTS: IXSM, TXSM
+  data[13] = 0x03;                       // POPTS: IXSM, TXSM
   tx_descriptor(0, context);
   tx_descriptor(1, data);
   wr(kTdt, 2);
@@ -504,9 +508,15 @@ TEST_F(E1000Test, LinkDownAndUpThroughQmp) {
 // Real traffic through a tap: hvmd opens the tap, the test moves it into a network namespace of
 // its own with an address, and the "guest" (this test driving the NIC) talks to that kernel:
 // ARP, then ICMP echo. Needs root (CAP_NET_ADMIN).
-std::string tap_name() { return "hvmdtap" + std::to_string(getpid() % 100000); }
-std::string netns_name() { return "hvmdns" + std::to_string(getpid() % 100000); }
-bool sh(const std::string& command) { return system((command + " >/dev/null 2>&1").c_str()) == 0; }
+std::string tap_name() {
+  return "hvmdtap" + std::to_string(getpid() % 100000);
+}
+std::string netns_name() {
+  return "hvmdns" + std::to_string(getpid() % 100000);
+}
+bool sh(const std::string& command) {
+  return system((command + " >/dev/null 2>&1").c_str()) == 0;
+}
 
 class E1000TapTest : public E1000Test {
  protected:
@@ -514,8 +524,8 @@ class E1000TapTest : public E1000Test {
   static Setup tap_setup() {
     tap_ok_ = geteuid() == 0 && sh("ip tuntap add dev " + tap_name() + " mode tap");
     if (!tap_ok_) return {};
-    return {{"-netdev", "tap,id=n0,ifname=" + tap_name() + ",script=no,downscript=no",
-             "-device", "e1000,id=nic0,netdev=n0,mac=52:54:00:ab:cd:ef"}};
+    return {{"-netdev", "tap,id=n0,ifname=" + tap_name() + ",script=no,downscript=no", "-device",
+             "e1000,id=nic0,netdev=n0,mac=52:54:00:ab:cd:ef"}};
   }
   ~E1000TapTest() override {
     sh("ip netns del " + netns_name());
@@ -585,8 +595,8 @@ TEST_F(E1000TapTest, ArpAndPingThroughATapInANetworkNamespace) {
     auto d = wait_rx(i);
     if (d.empty()) break;
     auto frame = qt.memread(kRxBuffers + i * 2048, d[8] | d[9] << 8);
-    replied = frame.size() >= 74 && be16(frame, 12) == 0x0800 && frame[23] == 1 &&
-              frame[34] == 0 && be16(frame, 38) == 0x4242 &&
+    replied = frame.size() >= 74 && be16(frame, 12) == 0x0800 && frame[23] == 1 && frame[34] == 0 &&
+              be16(frame, 38) == 0x4242 &&
               std::equal(frame.begin() + 42, frame.begin() + 74, ping.begin() + 42);
   }
   EXPECT_TRUE(replied) << "no ICMP echo reply from the namespace";
@@ -594,8 +604,9 @@ TEST_F(E1000TapTest, ArpAndPingThroughATapInANetworkNamespace) {
 
 TEST(E1000CommandLine, LibxlFormsAndErrors) {
   auto run = [](std::vector<std::string> extra) {
-    std::vector<std::string> args = {"-machine", "pc", "-accel", "qtest", "-qtest",
-                                      "unix:/nonexistent/q.sock", "-display", "none"};
+    std::vector<std::string> args = {"-machine", "pc",     "-accel",
+                                     "qtest",    "-qtest", "unix:/nonexistent/q.sock",
+                                     "-display", "none"};
     args.insert(args.end(), extra.begin(), extra.end());
     return run_hvmd(args);
   };

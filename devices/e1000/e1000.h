@@ -82,6 +82,7 @@ class E1000 final : public pci::PciDevice, public NetClient {
   bool append_tx_data(uint64_t address, uint32_t length);
   void finish_tx_frame();
   void segment_and_send();
+  void send_for_host_segmentation();
   void send_frame(std::vector<uint8_t>& frame);
   void tx_done(bool delay);
 

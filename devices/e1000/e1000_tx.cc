@@ -178,6 +178,11 @@ void E1000::segment_and_send() {
   }
   r(stat::kTsctc) += 1;
   size_t payload = frame_.size() - header;
+  if (tcp && backend_ && link_up_ && backend_->can_segment() && !insert_vlan_ &&
+      frame_.size() - c.ipcss <= 0xffff && c.tucso > c.tucss) {
+    send_for_host_segmentation();
+    return;
+  }
   uint16_t ip_id = ipv4 ? load16be(&frame_[c.ipcss + 4]) : 0;
   uint32_t sequence = tcp ? uint32_t{load16be(&frame_[c.tucss + 4])} << 16 |
                                 load16be(&frame_[c.tucss + 6])
@@ -216,6 +221,38 @@ void E1000::segment_and_send() {
       insert_checksum(segment, c.tucso, c.tucss, 0);
     }
     send_frame(segment);
+  }
+}
+
+// The host segments (a tap with virtio-net headers): the frame goes as one, its IP length set for
+// the whole and its TCP checksum field holding the pseudo-header sum with the whole length, as
+// the host's segmentation expects; the host fixes IDs, sequence numbers, flags and checksums.
+void E1000::send_for_host_segmentation() {
+  const TxContext& c = context_;
+  bool ipv4 = c.tucmd & tx::kTucmdIp;
+  std::vector<uint8_t>& frame = frame_;
+  if (ipv4) {
+    store16be(&frame[c.ipcss + 2], frame.size() - c.ipcss);
+    store16be(&frame[c.ipcso], 0);
+    insert_checksum(frame, c.ipcso, c.ipcss, c.ipcse);
+  } else {
+    store16be(&frame[c.ipcss + 4], frame.size() - c.ipcss - 40);
+  }
+  uint16_t pseudo = load16be(&frame[c.tucso]);  // the driver's sum, without the length
+  store16be(&frame[c.tucso], checksum::fold(uint32_t{pseudo} + (frame.size() - c.tucss)));
+  size_t payload = frame.size() - c.hdrlen;
+  auto segments = static_cast<uint32_t>((payload + c.mss - 1) / c.mss);
+  r(stat::kTpt) += segments;
+  r(stat::kTotl) += static_cast<uint32_t>(frame.size() + (segments - 1) * c.hdrlen);
+  bool sent = backend_->send_segmented(
+      frame, {.ipv6 = !ipv4,
+              .header_length = c.hdrlen,
+              .mss = c.mss,
+              .csum_start = c.tucss,
+              .csum_offset = static_cast<uint16_t>(c.tucso - c.tucss)});
+  if (sent) {
+    r(stat::kGptc) += segments;
+    r(stat::kGotcl) += static_cast<uint32_t>(frame.size() + (segments - 1) * c.hdrlen);
   }
 }
 

@@ -33,6 +33,20 @@ class NetBackend {
   const std::string& id() const { return id_; }
   // Sends one frame; false if the host dropped it (full queue, link down on the host side).
   virtual bool send(std::span<const uint8_t> frame) = 0;
+  // A TCP frame of up to 64 KiB the host segments itself (a tap with virtio-net headers): the
+  // L4 checksum field holds the pseudo-header sum of the whole frame, csum_start/csum_offset say
+  // where the checksum goes, and segments carry mss bytes of payload after hdr_len header bytes.
+  struct Segmentation {
+    bool ipv6 = false;
+    uint16_t header_length = 0;
+    uint16_t mss = 0;
+    uint16_t csum_start = 0;
+    uint16_t csum_offset = 0;
+  };
+  virtual bool can_segment() const { return false; }
+  virtual bool send_segmented(std::span<const uint8_t> /*frame*/, const Segmentation& /*how*/) {
+    return false;
+  }
   // Frames arrive through receive while receiving is on and can_receive says there is room;
   // otherwise they wait in the host's queue. The client turns receiving on when it has room.
   void attach(ReceiveFn receive, CanReceiveFn can_receive, LinkFn link_changed) {

@@ -376,8 +376,7 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     HVMD_TRY(r.finish());
     if (order.find_first_not_of("acdn") != std::string::npos)
       return make_error("-boot %s: order takes drive letters a, c, d, n", v.c_str());
-    if (order.size() > 3)
-      return make_error("-boot %s: at most three boot devices", v.c_str());
+    if (order.size() > 3) return make_error("-boot %s: at most three boot devices", v.c_str());
     config.machine.boot_order = order;
     return ok();
   }));

@@ -110,7 +110,8 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
   }
   std::vector<uint8_t> rom;
   // A device's own ROM (iPXE for a NIC) when the user named none and the file is there.
-  if (!romfile && !type->default_romfile.empty() && access(type->default_romfile.c_str(), R_OK) == 0)
+  if (!romfile && !type->default_romfile.empty() &&
+      access(type->default_romfile.c_str(), R_OK) == 0)
     romfile = type->default_romfile;
   if (romfile && !romfile->empty()) {
     int fd = open(romfile->c_str(), O_RDONLY | O_CLOEXEC);

@@ -11,7 +11,7 @@ namespace hvmd::devices::e1000 {
 
 namespace {
 
-constexpr int64_t kItrUnitNs = 256;     // ITR counts 256 ns intervals
+constexpr int64_t kItrUnitNs = 256;               // ITR counts 256 ns intervals
 constexpr uint32_t kRingLengthMask = 0x000fff80;  // RDLEN/TDLEN: 128-byte multiples, 20 bits
 constexpr uint32_t kPbaDefault = 0x00100030;      // 48 KiB receive, 16 KiB transmit packet buffer
 
@@ -68,7 +68,9 @@ Device::UnplugAction E1000::emulated_unplug(uint16_t mask) {
   return (mask & kUnplugNics) ? UnplugAction::kRemove : UnplugAction::kKeep;
 }
 
-void E1000::reset_device() { reset_registers(); }
+void E1000::reset_device() {
+  reset_registers();
+}
 
 void E1000::reset_registers() {
   std::fill(regs_.begin(), regs_.end(), 0);
@@ -416,8 +418,8 @@ void E1000::save_device(StateWriter& out) const {
   out.u8(static_cast<uint8_t>(microwire_.bits_out + 1));
   out.boolean(microwire_.previous_sk);
   out.boolean(microwire_.data_out);
-  for (uint8_t v : {context_.ipcss, context_.ipcso, context_.tucss, context_.tucso,
-                    context_.tucmd, context_.hdrlen})
+  for (uint8_t v : {context_.ipcss, context_.ipcso, context_.tucss, context_.tucso, context_.tucmd,
+                    context_.hdrlen})
     out.u8(v);
   for (uint16_t v : {context_.ipcse, context_.tucse, context_.mss}) out.u16(v);
   out.u32(context_.paylen);

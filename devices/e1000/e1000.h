@@ -16,8 +16,8 @@
 #include <span>
 #include <vector>
 
-#include "dm/backends/net.h"
 #include "devices/e1000/e1000_regs.h"
+#include "dm/backends/net.h"
 #include "dm/clock.h"
 #include "dm/io_handler.h"
 #include "dm/machine.h"

@@ -49,16 +49,16 @@ constexpr uint32_t kTadv = 0x382c;
 constexpr uint32_t kStatsFirst = 0x4000;  // statistics: clear on read
 constexpr uint32_t kStatsLast = 0x40fc;
 constexpr uint32_t kRxcsum = 0x5000;
-constexpr uint32_t kMta = 0x5200;  // 128 multicast table words
-constexpr uint32_t kRa = 0x5400;   // 16 receive addresses: RAL, RAH pairs
-constexpr uint32_t kVfta = 0x5600;  // 128 VLAN filter words
+constexpr uint32_t kMta = 0x5200;                // 128 multicast table words
+constexpr uint32_t kRa = 0x5400;                 // 16 receive addresses: RAL, RAH pairs
+constexpr uint32_t kVfta = 0x5600;               // 128 VLAN filter words
 constexpr uint32_t kRegisterCount = 0x8000 / 4;  // the register file hvmd keeps (32 KiB)
 }  // namespace reg
 
 // Statistics counters hvmd maintains (offsets from reg::kStatsFirst are the SDM's).
 namespace stat {
-constexpr uint32_t kMpc = 0x4010;    // missed packets (no descriptors)
-constexpr uint32_t kGprc = 0x4074;   // good packets received
+constexpr uint32_t kMpc = 0x4010;   // missed packets (no descriptors)
+constexpr uint32_t kGprc = 0x4074;  // good packets received
 constexpr uint32_t kBprc = 0x4078;
 constexpr uint32_t kMprc = 0x407c;
 constexpr uint32_t kGptc = 0x4080;   // good packets transmitted

@@ -15,14 +15,16 @@ namespace hvmd::devices::e1000 {
 namespace {
 
 constexpr unsigned kDescriptorSize = 16;
-constexpr size_t kMinFrame = 60;          // without FCS; shorter frames are padded
+constexpr size_t kMinFrame = 60;            // without FCS; shorter frames are padded
 constexpr size_t kMaxStandardFrame = 1522;  // 1518 + a VLAN tag, without LPE
 constexpr size_t kMaxLongFrame = 16384;
 constexpr size_t kFcsSize = 4;
 constexpr uint16_t kEthertypeIpv4 = 0x0800;
 constexpr uint8_t kProtocolTcp = 6, kProtocolUdp = 17;
 
-uint16_t load16be(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint16_t load16be(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 
 }  // namespace
 
@@ -67,9 +69,9 @@ bool E1000::accept_frame(std::span<const uint8_t> frame) const {
     uint32_t high = r(reg::kRa + i * 8 + 4);
     if (!(high & kRahAv)) continue;
     uint32_t low = r(reg::kRa + i * 8);
-    uint8_t address[6] = {static_cast<uint8_t>(low),        static_cast<uint8_t>(low >> 8),
-                          static_cast<uint8_t>(low >> 16),  static_cast<uint8_t>(low >> 24),
-                          static_cast<uint8_t>(high),       static_cast<uint8_t>(high >> 8)};
+    uint8_t address[6] = {static_cast<uint8_t>(low),       static_cast<uint8_t>(low >> 8),
+                          static_cast<uint8_t>(low >> 16), static_cast<uint8_t>(low >> 24),
+                          static_cast<uint8_t>(high),      static_cast<uint8_t>(high >> 8)};
     if (std::memcmp(address, destination, 6) == 0) return true;
   }
   return false;

@@ -23,7 +23,9 @@ constexpr size_t kEthernetHeader = 14;
 constexpr uint8_t kTcpFin = 0x01, kTcpPsh = 0x08;
 constexpr size_t kVlanTagSize = 4;
 
-uint16_t load16be(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+uint16_t load16be(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
 void store16be(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v >> 8);
   p[1] = static_cast<uint8_t>(v);
@@ -38,11 +40,12 @@ void insert_checksum(std::vector<uint8_t>& frame, size_t offset, size_t start, s
   store16be(&frame[offset], static_cast<uint16_t>(~sum));
 }
 
-bool is_multicast(const std::vector<uint8_t>& frame) { return frame.size() >= 6 && (frame[0] & 1); }
+bool is_multicast(const std::vector<uint8_t>& frame) {
+  return frame.size() >= 6 && (frame[0] & 1);
+}
 bool is_broadcast(const std::vector<uint8_t>& frame) {
-  return frame.size() >= 6 && std::all_of(frame.begin(), frame.begin() + 6, [](uint8_t b) {
-           return b == 0xff;
-         });
+  return frame.size() >= 6 &&
+         std::all_of(frame.begin(), frame.begin() + 6, [](uint8_t b) { return b == 0xff; });
 }
 
 }  // namespace
@@ -172,8 +175,8 @@ void E1000::segment_and_send() {
   bool tcp = c.tucmd & tx::kTucmdTcp;
   if (c.mss == 0 || header == 0 || header >= frame_.size() || c.tucss + 20u > header ||
       c.ipcss + (ipv4 ? 20u : 40u) > header || c.tucso + 2u > header || c.ipcso + 2u > header) {
-    HVMD_GUEST_LOG("e1000: TSO context unusable (MSS %u, header %zu, frame %zu); dropped",
-                   c.mss, header, frame_.size());
+    HVMD_GUEST_LOG("e1000: TSO context unusable (MSS %u, header %zu, frame %zu); dropped", c.mss,
+                   header, frame_.size());
     return;
   }
   r(stat::kTsctc) += 1;
@@ -184,9 +187,8 @@ void E1000::segment_and_send() {
     return;
   }
   uint16_t ip_id = ipv4 ? load16be(&frame_[c.ipcss + 4]) : 0;
-  uint32_t sequence = tcp ? uint32_t{load16be(&frame_[c.tucss + 4])} << 16 |
-                                load16be(&frame_[c.tucss + 6])
-                          : 0;
+  uint32_t sequence =
+      tcp ? uint32_t{load16be(&frame_[c.tucss + 4])} << 16 | load16be(&frame_[c.tucss + 6]) : 0;
   uint16_t pseudo = load16be(&frame_[c.tucso]);  // the driver's sum, without the length
   std::vector<uint8_t> segment;
   unsigned index = 0;
@@ -244,12 +246,12 @@ void E1000::send_for_host_segmentation() {
   auto segments = static_cast<uint32_t>((payload + c.mss - 1) / c.mss);
   r(stat::kTpt) += segments;
   r(stat::kTotl) += static_cast<uint32_t>(frame.size() + (segments - 1) * c.hdrlen);
-  bool sent = backend_->send_segmented(
-      frame, {.ipv6 = !ipv4,
-              .header_length = c.hdrlen,
-              .mss = c.mss,
-              .csum_start = c.tucss,
-              .csum_offset = static_cast<uint16_t>(c.tucso - c.tucss)});
+  bool sent =
+      backend_->send_segmented(frame, {.ipv6 = !ipv4,
+                                       .header_length = c.hdrlen,
+                                       .mss = c.mss,
+                                       .csum_start = c.tucss,
+                                       .csum_offset = static_cast<uint16_t>(c.tucso - c.tucss)});
   if (sent) {
     r(stat::kGptc) += segments;
     r(stat::kGotcl) += static_cast<uint32_t>(frame.size() + (segments - 1) * c.hdrlen);
@@ -290,7 +292,8 @@ void E1000::tx_done(bool delay) {
   }
   if (tx_delay_start_ns_ < 0) tx_delay_start_ns_ = now;
   int64_t deadline = now + tidv;
-  if (r(reg::kTadv)) deadline = std::min(deadline, tx_delay_start_ns_ + int64_t{r(reg::kTadv)} * kDelayUnitNs);
+  if (r(reg::kTadv))
+    deadline = std::min(deadline, tx_delay_start_ns_ + int64_t{r(reg::kTadv)} * kDelayUnitNs);
   tx_delay_timer_.arm_at(deadline);
 }
 

@@ -125,8 +125,7 @@ Result<int> open_tap(const std::string& ifname, std::string* actual, bool* vnet_
   int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return make_error("/dev/net/tun: %s", strerror(errno));
   unsigned features = 0;
-  if (ioctl(fd, TUNGETFEATURES, &features) != 0 || !(features & IFF_VNET_HDR))
-    *vnet_header = false;
+  if (ioctl(fd, TUNGETFEATURES, &features) != 0 || !(features & IFF_VNET_HDR)) *vnet_header = false;
   ifreq request{};
   request.ifr_flags = IFF_TAP | IFF_NO_PI | (*vnet_header ? IFF_VNET_HDR : 0);
   if (ifname.size() >= IFNAMSIZ) {
@@ -154,8 +153,7 @@ Result<int> open_tap(const std::string& ifname, std::string* actual, bool* vnet_
 
 Result<sockaddr_in> parse_address(const std::string& text, const char* key) {
   size_t colon = text.rfind(':');
-  if (colon == std::string::npos)
-    return make_error("%s=%s: expected HOST:PORT", key, text.c_str());
+  if (colon == std::string::npos) return make_error("%s=%s: expected HOST:PORT", key, text.c_str());
   std::string host = text.substr(0, colon);
   auto port = parse_number(text.substr(colon + 1), 65535);
   if (!port) return make_error("%s=%s: bad port", key, text.c_str());
@@ -170,8 +168,7 @@ Result<sockaddr_in> parse_address(const std::string& text, const char* key) {
 
 }  // namespace
 
-Result<std::unique_ptr<NetBackend>> NetBackend::open(const SubOptions& options,
-                                                     EventLoop& loop) {
+Result<std::unique_ptr<NetBackend>> NetBackend::open(const SubOptions& options, EventLoop& loop) {
   std::string what = "-netdev " + options.to_string();
   OptionReader reader(options, what);
   auto type = reader.string("type");
@@ -203,9 +200,11 @@ Result<std::unique_ptr<NetBackend>> NetBackend::open(const SubOptions& options,
       return make_error("%s: the socket backend needs udp=HOST:PORT,localaddr=HOST:PORT",
                         what.c_str());
     auto remote_address = parse_address(*udp, "udp");
-    if (!remote_address) return make_error("%s: %s", what.c_str(), remote_address.error().message.c_str());
+    if (!remote_address)
+      return make_error("%s: %s", what.c_str(), remote_address.error().message.c_str());
     auto local_address = parse_address(*local, "localaddr");
-    if (!local_address) return make_error("%s: %s", what.c_str(), local_address.error().message.c_str());
+    if (!local_address)
+      return make_error("%s: %s", what.c_str(), local_address.error().message.c_str());
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return make_error("%s: socket: %s", what.c_str(), strerror(errno));
     int size = 4 << 20;

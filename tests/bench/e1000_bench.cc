@@ -49,7 +49,8 @@ struct NicRig {
   explicit NicRig(NetBackend* backend = nullptr) {
     devices::register_devices(registry);
     NetBackend* chosen = backend ? backend : &net;
-    machine.set_netdev_lookup([chosen](const std::string&) -> Result<NetBackend*> { return chosen; });
+    machine.set_netdev_lookup(
+        [chosen](const std::string&) -> Result<NetBackend*> { return chosen; });
     if (!devices::build_board(machine)) abort();
     auto options = SubOptions::parse("e1000,netdev=null,romfile=", "driver");
     if (!machine.add_device(*options, false)) abort();
@@ -58,7 +59,9 @@ struct NicRig {
     d.pci_write(kNic, 0x04, 2, 0x0006);
   }
   void wr(uint32_t reg, uint32_t value) { machine.dispatcher().mmio_write(kBar0 + reg, 4, value); }
-  uint32_t rd(uint32_t reg) { return static_cast<uint32_t>(machine.dispatcher().mmio_read(kBar0 + reg, 4)); }
+  uint32_t rd(uint32_t reg) {
+    return static_cast<uint32_t>(machine.dispatcher().mmio_read(kBar0 + reg, 4));
+  }
 
   // Every descriptor of the transmit ring: one frame of `size` bytes, end of packet, report status.
   void fill_tx(uint16_t size) {

@@ -89,7 +89,8 @@ Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
   machine.set_io_executor(&block_io_);
   net_ = std::make_unique<FuzzNet>();
   machine.set_netdev_lookup([this](const std::string& id) -> Result<NetBackend*> {
-    if (id != "fuzz") return make_error("netdev '%s' not found (the fuzzer's is 'fuzz')", id.c_str());
+    if (id != "fuzz")
+      return make_error("netdev '%s' not found (the fuzzer's is 'fuzz')", id.c_str());
     return net_.get();
   });
   for (const auto& drive : drives_) machine.add_drive(drive);
@@ -201,7 +202,9 @@ void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
         break;
       }
       case kMmioWrite: {
-        IoRequest r{.addr = 0, .size = static_cast<uint8_t>(in.size(true)), .kind = IoKind::kMmio,
+        IoRequest r{.addr = 0,
+                    .size = static_cast<uint8_t>(in.size(true)),
+                    .kind = IoKind::kMmio,
                     .is_write = true};
         r.addr = in.u64();
         r.data = in.u64();

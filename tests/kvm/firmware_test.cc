@@ -3,10 +3,10 @@
 // console on port 0x402. Skips where /dev/kvm or SeaBIOS is missing.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
-#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -276,15 +276,16 @@ class TestTap {
  public:
   explicit TestTap(std::string name) : name_(std::move(name)) {
     ok_ = system(("ip tuntap add dev " + name_ + " mode tap 2>/dev/null && ip link set " + name_ +
-                  " up").c_str()) == 0;
+                  " up")
+                     .c_str()) == 0;
     if (!ok_) return;
     socket_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
     sockaddr_ll address{};
     address.sll_family = AF_PACKET;
     address.sll_protocol = htons(ETH_P_ALL);
     address.sll_ifindex = static_cast<int>(if_nametoindex(name_.c_str()));
-    ok_ = socket_ >= 0 &&
-          bind(socket_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    ok_ =
+        socket_ >= 0 && bind(socket_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   }
   ~TestTap() {
     if (socket_ >= 0) close(socket_);

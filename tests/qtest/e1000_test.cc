@@ -472,6 +472,66 @@ TEST_F(E1000Test, FullRingDropsWithRxoAndNeverOverruns) {
   EXPECT_EQ(rd(kMpc), 0u) << "nothing lost";
 }
 
+TEST_F(E1000Test, VlanTagsLongFramesAndReceiveDelay) {
+  constexpr uint32_t kCtrlVme = 1u << 30, kRctlVfe = 1u << 18, kRctlLpe = 0x20, kVfta = 0x5600,
+                     kRdtr = 0x2820, kRadv = 0x282c;
+  wr(0x0, rd(0x0) | kCtrlVme);
+  // Transmit with VLE: the tag (VET 0x8100, VLAN 5) goes in after the MAC addresses.
+  setup_tx();
+  std::vector<uint8_t> frame = ip_frame(17, 50, {0x02, 0, 0, 0, 0, 1});
+  qt.memwrite(kTxBuffers, frame);
+  auto d = legacy(kTxBuffers, static_cast<uint16_t>(frame.size()), 0x4b);  // VLE, RS, IFCS, EOP
+  d[14] = 5;
+  tx_descriptor(0, d);
+  wr(kTdt, 1);
+  auto out = sent_frame();
+  ASSERT_EQ(out.size(), frame.size() + 4);
+  EXPECT_EQ(be16(out, 12), 0x8100);
+  EXPECT_EQ(be16(out, 14), 5);
+  EXPECT_TRUE(std::equal(out.begin() + 16, out.end(), frame.begin() + 12));
+  // Receive: VLAN 5 passes the filter table and is stripped into the descriptor; VLAN 6 does not.
+  wr(kVfta, 1u << 5);
+  setup_rx(kRctlEn | kRctlBam | kRctlSecrc | kRctlVfe);
+  std::vector<uint8_t> tagged = ip_frame(17, 50, kMac);
+  uint8_t tag[4] = {0x81, 0x00, 0x00, 0x05};
+  tagged.insert(tagged.begin() + 12, tag, tag + 4);
+  inject(tagged);
+  auto rx = wait_rx(0);
+  ASSERT_FALSE(rx.empty());
+  EXPECT_EQ(rx[12] & 0x08, 0x08) << "VP";
+  EXPECT_EQ(rx[14] | rx[15] << 8, 5);
+  EXPECT_EQ(rx[8] | rx[9] << 8, int(tagged.size() - 4));
+  tagged[15] = 6;
+  inject(tagged);
+  EXPECT_TRUE(wait_rx(1).empty()) << "VLAN 6 is not in the filter table";
+  // A 3000-byte frame (long packets on) spans two 2048-byte buffers: EOP on the second only.
+  wr(kRctl, kRctlEn | kRctlBam | kRctlSecrc | kRctlLpe);
+  std::vector<uint8_t> jumbo = ip_frame(17, 3000 - 42, kMac);
+  inject(jumbo);
+  auto first = wait_rx(1), second = wait_rx(2);
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(first[12] & 0x02, 0) << "no EOP on the first";
+  EXPECT_EQ(second[12] & 0x02, 0x02);
+  EXPECT_EQ((first[8] | first[9] << 8) + (second[8] | second[9] << 8), 3000);
+  auto joined = qt.memread(kRxBuffers + 2048, 2048);
+  auto rest = qt.memread(kRxBuffers + 2 * 2048, 3000 - 2048);
+  joined.insert(joined.end(), rest.begin(), rest.end());
+  EXPECT_EQ(joined, jumbo);
+  // Receive delay: with RDTR 100 (102.4 us) the interrupt waits on the virtual clock.
+  wr(kIms, kIcrRxt0);
+  rd(kIcr);
+  wr(kRdtr, 100);
+  wr(kRadv, 0);
+  inject(ip_frame(17, 50, kMac));
+  ASSERT_FALSE(wait_rx(3).empty());
+  EXPECT_FALSE(qt.irq_level(kIrq)) << "delayed";
+  qt.clock_step(50000);
+  EXPECT_FALSE(qt.irq_level(kIrq));
+  qt.clock_step(60000);
+  EXPECT_TRUE(qt.irq_level(kIrq)) << "after RDTR";
+}
+
 TEST_F(E1000Test, InterruptMaskingAndThrottling) {
   wr(kIcs, kIcrLsc);  // set a cause by software
   EXPECT_FALSE(qt.irq_level(kIrq)) << "masked";
@@ -624,9 +684,9 @@ TEST_F(E1000TapTest, ArpAndPingThroughATapInANetworkNamespace) {
   context[14] = static_cast<uint8_t>(1000 & 0xff);
   context[15] = static_cast<uint8_t>(1000 >> 8);
   std::vector<uint8_t> data = legacy(kTxBuffers + 4096, static_cast<uint16_t>(tcp.size()), 0);
-  data[10] = 0x10;                     // data descriptor
+  data[10] = 0x10;                       // data descriptor
   data[11] = 0x20 | 0x04 | 0x08 | 0x01;  // DEXT, TSE, RS, EOP
-  data[13] = 0x03;                     // IXSM, TXSM
+  data[13] = 0x03;                       // IXSM, TXSM
   tx_descriptor(2, context);
   tx_descriptor(3, data);
   wr(kTdt, 4);
@@ -640,6 +700,21 @@ TEST_F(E1000TapTest, ArpAndPingThroughATapInANetworkNamespace) {
   }
   EXPECT_TRUE(reset) << "no TCP reset for the segmented send";
   EXPECT_EQ(rd(kTsctc), 1u);
+}
+
+TEST(E1000CommandLine, NicAndNetForms) {
+  // -nic: a backend and its card in one; -net nic: a card on a -netdev.
+  QtestClient nic(
+      {"-nic", "socket,udp=127.0.0.1:9,localaddr=127.0.0.1:0,model=e1000,mac=52:54:00:00:00:07"});
+  nic.pci_config_write(kNicDevfn, 0x10, 4, static_cast<uint32_t>(kMmio));
+  nic.pci_config_write(kNicDevfn, 0x04, 2, 0x0002);
+  EXPECT_EQ(nic.pci_config_read(kNicDevfn, 0x00, 4), 0x100e8086u);
+  EXPECT_EQ(nic.readl(kMmio + kRah0) & 0xffff, 0x0700u);
+  QtestClient net({"-netdev", "socket,id=x,udp=127.0.0.1:9,localaddr=127.0.0.1:0", "-net",
+                   "nic,model=e1000,macaddr=52:54:00:00:00:08,netdev=x"});
+  net.pci_config_write(kNicDevfn, 0x10, 4, static_cast<uint32_t>(kMmio));
+  net.pci_config_write(kNicDevfn, 0x04, 2, 0x0002);
+  EXPECT_EQ(net.readl(kMmio + kRah0) & 0xffff, 0x0800u);
 }
 
 TEST(E1000CommandLine, LibxlFormsAndErrors) {

@@ -63,6 +63,7 @@ void E1000::transmit() {
   uint64_t base = uint64_t{r(reg::kTdbah)} << 32 | (r(reg::kTdbal) & ~0xfu);
   bool delayed = true;
   bool any = false;
+  bool processed = false;
   for (uint32_t budget = ring; budget > 0 && r(reg::kTdh) != r(reg::kTdt); --budget) {
     uint64_t address = base + uint64_t{r(reg::kTdh)} * kDescriptorSize;
     uint8_t descriptor[kDescriptorSize];
@@ -81,10 +82,12 @@ void E1000::transmit() {
       if (!(command & tx::kCmdIde)) delayed = false;
     }
     r(reg::kTdh) = (r(reg::kTdh) + 1) % ring;
+    processed = true;
   }
   in_transmit_ = false;
   if (any) tx_done(delayed);
-  if (r(reg::kTdh) == r(reg::kTdt)) raise_cause(kIcrTxqe);
+  // The queue ran empty: said once, when this pass emptied it.
+  if (processed && r(reg::kTdh) == r(reg::kTdt)) raise_cause(kIcrTxqe);
 }
 
 void E1000::process_tx_descriptor(const uint8_t* d) {

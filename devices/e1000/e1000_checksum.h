@@ -1,9 +1,24 @@
-// The Internet checksum (RFC 1071): a 32-bit accumulator of big-endian 16-bit words, folded.
+// Frame helpers shared by transmit and receive: big-endian 16-bit fields, and the Internet
+// checksum (RFC 1071), a 32-bit accumulator of big-endian 16-bit words, folded.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <span>
+
+namespace hvmd::devices::e1000 {
+
+constexpr unsigned kDescriptorSize = 16;  // transmit and receive descriptors alike
+
+inline uint16_t load16be(const uint8_t* p) {
+  return static_cast<uint16_t>(p[0] << 8 | p[1]);
+}
+inline void store16be(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+
+}  // namespace hvmd::devices::e1000
 
 namespace hvmd::devices::e1000::checksum {
 

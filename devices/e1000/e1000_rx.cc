@@ -14,17 +14,12 @@ namespace hvmd::devices::e1000 {
 
 namespace {
 
-constexpr unsigned kDescriptorSize = 16;
 constexpr size_t kMinFrame = 60;            // without FCS; shorter frames are padded
 constexpr size_t kMaxStandardFrame = 1522;  // 1518 + a VLAN tag, without LPE
 constexpr size_t kMaxLongFrame = 16384;
 constexpr size_t kFcsSize = 4;
 constexpr uint16_t kEthertypeIpv4 = 0x0800;
 constexpr uint8_t kProtocolTcp = 6, kProtocolUdp = 17;
-
-uint16_t load16be(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
 
 }  // namespace
 

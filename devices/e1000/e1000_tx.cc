@@ -18,18 +18,9 @@ namespace hvmd::devices::e1000 {
 
 namespace {
 
-constexpr unsigned kDescriptorSize = 16;
 constexpr size_t kEthernetHeader = 14;
 constexpr uint8_t kTcpFin = 0x01, kTcpPsh = 0x08;
 constexpr size_t kVlanTagSize = 4;
-
-uint16_t load16be(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-void store16be(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
 
 // A checksum over frame[start, end] (end inclusive; 0 = to the end of the frame) stored at
 // offset: the 16-bit field already holds the pseudo-header sum the driver put there.

@@ -144,7 +144,8 @@ Result<void> build_board(Machine& machine) {
   auto host =
       machine.add_board_device(std::make_unique<I440fx>(machine.dispatcher()), kHostBridgeDevfn);
   if (!host) return host.error();
-  auto reset = machine.add_board_device(std::make_unique<ResetControl>(machine), std::nullopt);
+  auto reset = machine.add_board_device(
+      std::make_unique<ResetControl>(machine.dispatcher(), machine), std::nullopt);
   if (!reset) return reset.error();
   const MachineOptions& options = machine.options();
   if (auto isa = machine.add_board_device(std::make_unique<Piix3Isa>(machine.interrupt_sink()),
@@ -156,12 +157,14 @@ Result<void> build_board(Machine& machine) {
                                          kPowerManagementDevfn);
       !pm)
     return pm.error();
-  if (auto kbc = machine.add_board_device(std::make_unique<I8042>(machine), std::nullopt); !kbc)
-    return kbc.error();
+  auto i8042 = std::make_unique<I8042>(machine.dispatcher(), machine.interrupt_sink(), machine);
+  machine.set_input(i8042.get());  // keyboard and pointer input from VNC and QMP
+  if (auto kbc = machine.add_board_device(std::move(i8042), std::nullopt); !kbc) return kbc.error();
   // xenfv: the platform device PV drivers look for (libxl passes pc,accel=xen without it).
   if (options.type == "xenfv") {
-    if (auto platform = machine.add_board_device(std::make_unique<XenPlatformDevice>(machine),
-                                                 xen_platform::kDevfn);
+    if (auto platform = machine.add_board_device(
+            std::make_unique<XenPlatformDevice>(machine.dispatcher(), machine),
+            xen_platform::kDevfn);
         !platform)
       return platform.error();
   }

@@ -28,20 +28,20 @@ class Device {
   virtual void unrealize() {}
 
   // Xen's emulated-device unplug: a guest with PV drivers asks for the emulated disks and NICs to
-  // go (Xen's hvm-emulated-unplug protocol). A device detaches what it must (a disk controller its
-  // hard disks) or asks to be removed altogether (a NIC).
+  // go (Xen's hvm-emulated-unplug protocol). Devices the mask names (a NIC, a hard disk) are
+  // removed by the machine; the answer depends on the mask alone, so a restore can work out in
+  // advance which devices a saved unplug removed.
   enum UnplugMask : uint16_t {
     kUnplugIdeDisks = 1u << 0,
     kUnplugNics = 1u << 1,
     kUnplugAuxIdeDisks = 1u << 2,
     kUnplugNvme = 1u << 3,
   };
-  enum class UnplugAction { kKeep, kRemove };
 
   // Where firmware finds the device, in Open Firmware path form ("/pci@i0cf8/ide@1,1"), for the
   // bootorder list; empty for devices firmware does not boot from.
   virtual std::string firmware_path() const { return {}; }
-  virtual UnplugAction emulated_unplug(uint16_t /*mask*/) { return UnplugAction::kKeep; }
+  virtual bool removed_by_unplug(uint16_t /*mask*/) const { return false; }
 
   const std::string& id() const { return id_; }
   void set_id(std::string id) { id_ = std::move(id); }

@@ -37,7 +37,8 @@ Dispatcher::Dispatcher(GuestMemory* memory)
 Dispatcher::~Dispatcher() = default;
 
 Dispatcher::MappingId Dispatcher::add(IoKind kind, uint64_t base, uint64_t length,
-                                      IoHandler* handler, DeviceMemory* memory, std::string name) {
+                                      IoHandler* handler, DeviceMemory* memory, std::string name,
+                                      Claim claim) {
   if (length == 0 || base + length < base) return kNoMapping;
   if (kind == IoKind::kPort && (base >= kPortSpace || length > kPortSpace - base))
     return kNoMapping;
@@ -46,15 +47,15 @@ Dispatcher::MappingId Dispatcher::add(IoKind kind, uint64_t base, uint64_t lengt
   // Slots are 16-bit in the port table; far more than any machine has.
   if (slot > UINT16_MAX) return kNoMapping;
   if (slot == mappings_.size()) mappings_.emplace_back();
-  mappings_[slot] = {kind, base, length, handler, memory, std::move(name), next_sequence_++};
+  mappings_[slot] = {kind, base, length, handler, memory, std::move(name), next_sequence_++, claim};
   refresh(kind, base, length);
   notify(mappings_[slot], true);
   return static_cast<MappingId>(slot);
 }
 
 Dispatcher::MappingId Dispatcher::map_ports(uint64_t base, uint64_t length, IoHandler* handler,
-                                            std::string name) {
-  return add(IoKind::kPort, base, length, handler, nullptr, std::move(name));
+                                            std::string name, Claim claim) {
+  return add(IoKind::kPort, base, length, handler, nullptr, std::move(name), claim);
 }
 
 Dispatcher::MappingId Dispatcher::map_mmio(uint64_t base, uint64_t length, IoHandler* handler,
@@ -120,9 +121,8 @@ void Dispatcher::refresh_ports(uint64_t base, uint64_t length) {
     if (m.sequence && m.kind == IoKind::kPort && m.base < end && base < m.base + m.length)
       order.push_back(slot);
   }
-  std::sort(order.begin(), order.end(), [this](uint32_t a, uint32_t b) {
-    return mappings_[a].sequence < mappings_[b].sequence;
-  });
+  std::sort(order.begin(), order.end(),
+            [this](uint32_t a, uint32_t b) { return mappings_[b].outranks(mappings_[a]); });
   for (uint32_t slot : order) {
     const Mapping& m = mappings_[slot];
     uint64_t lo = std::max(base, m.base);
@@ -132,8 +132,8 @@ void Dispatcher::refresh_ports(uint64_t base, uint64_t length) {
 }
 
 void Dispatcher::rebuild_mmio() {
-  // Split the address space at every mapping edge; each piece goes to the newest mapping that
-  // covers it. Machines have tens of MMIO ranges and they change only when BARs move.
+  // Split the address space at every mapping edge; each piece goes to the mapping that outranks
+  // the others covering it. Machines have tens of MMIO ranges and they change only when BARs move.
   std::vector<uint64_t> edges;
   for (const Mapping& m : mappings_) {
     if (m.sequence == 0 || m.kind != IoKind::kMmio) continue;
@@ -150,8 +150,7 @@ void Dispatcher::rebuild_mmio() {
     for (uint32_t slot = 1; slot < mappings_.size(); ++slot) {
       const Mapping& m = mappings_[slot];
       if (m.sequence == 0 || m.kind != IoKind::kMmio) continue;
-      if (m.base <= lo && hi <= m.base + m.length &&
-          (best == 0 || m.sequence > mappings_[best].sequence))
+      if (m.base <= lo && hi <= m.base + m.length && (best == 0 || m.outranks(mappings_[best])))
         best = slot;
     }
     if (best == 0) continue;
@@ -249,16 +248,30 @@ uint64_t Dispatcher::access_split(IoKind kind, uint64_t addr, unsigned size, boo
 }
 
 uint64_t Dispatcher::port_read(uint64_t port, unsigned size) {
-  return access(IoKind::kPort, port, size, false, 0);
+  IoRequest r{.addr = port, .size = static_cast<uint8_t>(size), .kind = IoKind::kPort};
+  handle(r);
+  return r.data;
 }
 void Dispatcher::port_write(uint64_t port, unsigned size, uint64_t value) {
-  access(IoKind::kPort, port, size, true, value & all_ones(size));
+  IoRequest r{.addr = port,
+              .data = value,
+              .size = static_cast<uint8_t>(size),
+              .kind = IoKind::kPort,
+              .is_write = true};
+  handle(r);
 }
 uint64_t Dispatcher::mmio_read(uint64_t addr, unsigned size) {
-  return access(IoKind::kMmio, addr, size, false, 0);
+  IoRequest r{.addr = addr, .size = static_cast<uint8_t>(size), .kind = IoKind::kMmio};
+  handle(r);
+  return r.data;
 }
 void Dispatcher::mmio_write(uint64_t addr, unsigned size, uint64_t value) {
-  access(IoKind::kMmio, addr, size, true, value & all_ones(size));
+  IoRequest r{.addr = addr,
+              .data = value,
+              .size = static_cast<uint8_t>(size),
+              .kind = IoKind::kMmio,
+              .is_write = true};
+  handle(r);
 }
 
 void Dispatcher::handle(IoRequest& r) {
@@ -268,7 +281,7 @@ void Dispatcher::handle(IoRequest& r) {
     if (!r.is_write && !r.data_is_ptr) r.data = ~0ull;
     return;
   }
-  if (r.count != 1 || r.data_is_ptr) return handle_repeated(r);
+  if (r.count != 1 || r.data_is_ptr || r.host_buffer) return handle_repeated(r);
   if (r.kind == IoKind::kPciConfig) {
     auto address = PciAddress::from_config_addr(r.addr);
     auto reg = static_cast<uint32_t>(r.addr);
@@ -288,6 +301,7 @@ void Dispatcher::handle(IoRequest& r) {
 // is at data +/- i*size; the device address steps the same way for MMIO and stays put for ports.
 // Address arithmetic wraps, as the CPU's does. The guest buffer is mapped once when it lies in one
 // RAM region; an item that is not in RAM ends the request there (the transport only sends RAM).
+// A host buffer (KVM's string I/O) holds the items in access order at offsets 0, size, ...
 HVMD_NO_COVERAGE void Dispatcher::handle_repeated(IoRequest& r) {
   uint64_t count = r.count;
   if (r.kind == IoKind::kPciConfig) count = std::min<uint64_t>(count, 1);
@@ -295,10 +309,18 @@ HVMD_NO_COVERAGE void Dispatcher::handle_repeated(IoRequest& r) {
     HVMD_GUEST_LOG("rep access of %u x %u bytes truncated", r.count, r.size);
     count = kMaxRepBytes / r.size;
   }
+  const bool host = r.host_buffer != nullptr;
+  if (host) {
+    r.data = 0;
+    r.df = false;
+    r.data_is_ptr = true;
+  }
   const uint64_t step = r.df ? -uint64_t{r.size} : uint64_t{r.size};
   std::span<uint8_t> buffer;
   uint64_t buffer_start = 0;
-  if (r.data_is_ptr && count > 0) {
+  if (host) {
+    buffer = {r.host_buffer, static_cast<size_t>(count * r.size)};
+  } else if (r.data_is_ptr && count > 0) {
     buffer_start = r.df ? r.data - (count - 1) * r.size : r.data;
     if (buffer_start <= r.data) buffer = memory_->map(buffer_start, count * r.size);
   }
@@ -336,7 +358,7 @@ HVMD_NO_COVERAGE void Dispatcher::handle_repeated(IoRequest& r) {
       return;
     }
   }
-  if (!buffer.empty() && !r.is_write) memory_->mark_dirty(buffer_start, count * r.size);
+  if (!buffer.empty() && !r.is_write && !host) memory_->mark_dirty(buffer_start, count * r.size);
 }
 
 }  // namespace hvmd

@@ -5,13 +5,16 @@
 // Rep and data-pointer requests are unrolled here, once, with the guest-memory checks, so no
 // device ever sees a guest pointer. Unclaimed reads return all-ones; unclaimed writes are dropped.
 // Mappings can be added, moved and removed at any time (BAR relocation); where two overlap, the
-// most recently mapped one wins, as a predictable stand-in for hardware's undefined decode.
+// most recently mapped one wins, as a predictable stand-in for hardware's undefined decode. A
+// claim that deliberately sits inside another one (the reset control register 0xcf9 inside the
+// host bridge's 0xcf8-0xcff) says so with Claim::kOverlay and wins whatever the order.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dm/device_memory.h"
@@ -44,6 +47,12 @@ class MappingListener {
   virtual void memory_changed(DeviceMemory& /*memory*/, uint64_t /*base*/, bool /*mapped*/) {}
 };
 
+// How a mapping relates to those it overlaps.
+enum class Claim : uint8_t {
+  kNormal,   // the newest wins (guest-programmed BARs)
+  kOverlay,  // a fixed register known to sit inside another device's range: always wins
+};
+
 class Dispatcher {
  public:
   using MappingId = uint32_t;
@@ -63,6 +72,11 @@ class Dispatcher {
     DeviceMemory* memory = nullptr;  // set for map_memory: the handler is this memory
     std::string name;
     uint64_t sequence = 0;  // 0: slot is free
+    Claim claim = Claim::kNormal;
+    // Which of two overlapping mappings decodes: overlays first, then the newest.
+    bool outranks(const Mapping& other) const {
+      return claim != other.claim ? claim > other.claim : sequence > other.sequence;
+    }
   };
 
   explicit Dispatcher(GuestMemory* memory);
@@ -72,7 +86,8 @@ class Dispatcher {
 
   void set_listener(MappingListener* listener) { listener_ = listener; }
 
-  MappingId map_ports(uint64_t base, uint64_t length, IoHandler* handler, std::string name);
+  MappingId map_ports(uint64_t base, uint64_t length, IoHandler* handler, std::string name,
+                      Claim claim = Claim::kNormal);
   MappingId map_mmio(uint64_t base, uint64_t length, IoHandler* handler, std::string name);
   // Device memory as MMIO of length bytes (at most its size), which a transport may instead
   // place in the guest's memory map (MappingListener::memory_changed).
@@ -83,14 +98,16 @@ class Dispatcher {
   void unmap_pci(PciAddress address);
   PciConfigTarget* pci_target(PciAddress address) const;
 
-  // The complete path of one trapped access, as a transport hands it over.
+  // The one path of every trapped access, as each transport (Xen, KVM, qtest) hands it over:
+  // sizes are checked and rep, data-pointer and host-buffer requests are unrolled here.
   void handle(IoRequest& request);
 
-  // Single accesses, for devices' own decoders (0xcf8/0xcfc) and for qtest.
+  // Single accesses as IoRequests through handle(), for tests and tools.
   uint64_t port_read(uint64_t port, unsigned size);
   void port_write(uint64_t port, unsigned size, uint64_t value);
   uint64_t mmio_read(uint64_t addr, unsigned size);
   void mmio_write(uint64_t addr, unsigned size, uint64_t value);
+  // Configuration space by address, for the host bridge's own decoder (0xcf8/0xcfc).
   uint32_t pci_read(PciAddress address, uint32_t reg, unsigned size);
   void pci_write(PciAddress address, uint32_t reg, unsigned size, uint32_t value);
 
@@ -107,7 +124,7 @@ class Dispatcher {
   using PciBusTable = std::array<PciConfigTarget*, 256>;
 
   MappingId add(IoKind kind, uint64_t base, uint64_t length, IoHandler* handler,
-                DeviceMemory* memory, std::string name);
+                DeviceMemory* memory, std::string name, Claim claim = Claim::kNormal);
   void refresh(IoKind kind, uint64_t base, uint64_t length);
   void refresh_ports(uint64_t base, uint64_t length);
   void rebuild_mmio();
@@ -124,6 +141,34 @@ class Dispatcher {
   std::unique_ptr<uint16_t[]> port_table_;  // port -> mapping slot
   std::vector<MmioRange> mmio_;             // sorted, non-overlapping
   std::array<std::unique_ptr<PciBusTable>, 256> pci_buses_;
+};
+
+// A device's fixed mapping, released when the device goes (moved, never copied).
+class ScopedMapping {
+ public:
+  ScopedMapping() = default;
+  ScopedMapping(Dispatcher& dispatcher, Dispatcher::MappingId id)
+      : dispatcher_(&dispatcher), id_(id) {}
+  ScopedMapping(ScopedMapping&& other) noexcept
+      : dispatcher_(other.dispatcher_), id_(std::exchange(other.id_, Dispatcher::kNoMapping)) {}
+  ScopedMapping& operator=(ScopedMapping&& other) noexcept {
+    if (this != &other) {
+      reset();
+      dispatcher_ = other.dispatcher_;
+      id_ = std::exchange(other.id_, Dispatcher::kNoMapping);
+    }
+    return *this;
+  }
+  ~ScopedMapping() { reset(); }
+  void reset() {
+    if (dispatcher_ && id_ != Dispatcher::kNoMapping) dispatcher_->unmap(id_);
+    id_ = Dispatcher::kNoMapping;
+  }
+  Dispatcher::MappingId id() const { return id_; }
+
+ private:
+  Dispatcher* dispatcher_ = nullptr;
+  Dispatcher::MappingId id_ = Dispatcher::kNoMapping;
 };
 
 }  // namespace hvmd

@@ -111,6 +111,7 @@ void EventLoop::run_once(int timeout_ms) {
     auto callback = it->second;            // keeps it alive if the callback unwatches itself
     (*callback)(events[i].events);
   }
+  if (round_end_) round_end_();
 }
 
 int EventLoop::run() {

@@ -41,6 +41,9 @@ class EventLoop {
   // Runs fn on the loop once the current callback has returned (a reset a guest asked for in the
   // middle of an access, for instance).
   void post(std::function<void()> fn);
+  // Runs fn at the end of every round, after that round's callbacks (the Xen runner delivers the
+  // dirty pages devices wrote in the round).
+  void set_round_end(std::function<void()> fn) { round_end_ = std::move(fn); }
 
   // For transports whose vCPU threads run device code themselves (KVM): the loop holds this lock
   // whenever it runs device code, a vCPU thread holds it for each access, so device code still
@@ -60,6 +63,7 @@ class EventLoop {
   int64_t armed_deadline_ = Clock::kNever;
   std::unordered_map<int, std::shared_ptr<Callback>> callbacks_;
   std::vector<std::function<void()>> posted_;
+  std::function<void()> round_end_;
   std::mutex* device_lock_ = nullptr;
   int wake_fd_ = -1;
   bool stopping_ = false;

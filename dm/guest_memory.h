@@ -17,8 +17,11 @@ class GuestMemory {
   // The view stays valid until the next call that may change the memory map (the transport
   // guarantees none happens while a device handles one access).
   virtual std::span<uint8_t> map(uint64_t gpa, uint64_t length) = 0;
-  // Tells the transport the device wrote guest RAM (Xen needs it for live migration).
+  // Tells the transport the device wrote guest RAM (Xen needs it for live migration). A transport
+  // may batch these; flush_dirty() delivers what is pending, and the machine calls it before its
+  // state is saved, so no page written before a save can be reported after it.
   virtual void mark_dirty(uint64_t /*gpa*/, uint64_t /*length*/) {}
+  virtual void flush_dirty() {}
 
   // Copies that may cross RAM regions; false (and nothing copied) if any byte is not RAM.
   bool read(uint64_t gpa, void* out, uint64_t length);

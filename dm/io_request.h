@@ -46,6 +46,9 @@ struct IoRequest {
   bool is_write = false;
   bool df = false;  // EFLAGS.DF: items step downwards
   bool data_is_ptr = false;
+  // KVM's string I/O: the count items are in this host buffer (the vCPU's shared page), in
+  // access order, instead of at a guest address; data is unused.
+  uint8_t* host_buffer = nullptr;
 };
 
 }  // namespace hvmd

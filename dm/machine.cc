@@ -166,27 +166,28 @@ Result<void> Machine::remove_device(const std::string& id) {
   const DeviceType* type = registry_.find(it->device->type());
   if (!it->removable || !type || !type->hotpluggable)
     return make_error("device '%s' does not support hot-unplug", id.c_str());
+  erase(it);
+  return ok();
+}
+
+std::vector<Machine::Entry>::iterator Machine::erase(std::vector<Entry>::iterator it) {
   if (auto* pci_device = dynamic_cast<pci::PciDevice*>(it->device.get()))
     pci_bus_.unplug(*pci_device);
   else
     it->device->unrealize();
-  devices_.erase(it);
-  return ok();
+  return devices_.erase(it);
 }
 
 unsigned Machine::unplug_emulated(uint16_t mask) {
+  unplugged_ |= mask;
   unsigned removed = 0;
   for (auto it = devices_.begin(); it != devices_.end();) {
-    if (it->device->emulated_unplug(mask) != Device::UnplugAction::kRemove) {
+    if (it->device->removed_by_unplug(mask)) {
+      it = erase(it);
+      ++removed;
+    } else {
       ++it;
-      continue;
     }
-    if (auto* pci_device = dynamic_cast<pci::PciDevice*>(it->device.get()))
-      pci_bus_.unplug(*pci_device);
-    else
-      it->device->unrealize();
-    it = devices_.erase(it);
-    ++removed;
   }
   return removed;
 }
@@ -238,9 +239,12 @@ void Machine::request_shutdown(ShutdownCause cause) {
 
 std::vector<uint8_t> Machine::save_state() {
   for (const auto& e : devices_) e.device->quiesce();
+  // Pages the devices wrote up to here reach the hypervisor's dirty log before the state does.
+  memory_.flush_dirty();
   StateWriter out;
   out.u32(kStateMagic);
   out.u32(kStateFormatVersion);
+  out.u16(unplugged_);
   out.u32(static_cast<uint32_t>(devices_.size()));
   for (const auto& e : devices_) {
     out.begin_section(e.key, e.device->type(), e.device->state_version());
@@ -257,11 +261,20 @@ Result<void> Machine::load_state(std::span<const uint8_t> data) {
   auto version = in.u32();
   if (!version || *version != kStateFormatVersion)
     return make_error("unsupported device-state format version");
+  // The saved machine's guest may have unplugged emulated devices (PV drivers): this machine,
+  // started from the same command line, lacks them only once it repeats that unplug, which
+  // happens after the whole stream has been checked against the devices it would leave.
+  auto unplugged = in.u16();
+  if (!unplugged) return unplugged.error();
+  if (unplugged_ & ~*unplugged)
+    return make_error("device state was saved before an unplug (mask %#x) this machine has seen",
+                      unplugged_ & ~*unplugged);
+  auto kept = [&](const Entry& e) { return !e.device->removed_by_unplug(*unplugged); };
+  size_t kept_count = std::count_if(devices_.begin(), devices_.end(), kept);
   auto count = in.u32();
   if (!count) return count.error();
-  if (*count != devices_.size())
-    return make_error("device state holds %u devices, this machine has %zu", *count,
-                      devices_.size());
+  if (*count != kept_count)
+    return make_error("device state holds %u devices, this machine has %zu", *count, kept_count);
   // Parse and check every section before touching any device, so a bad stream changes nothing
   // it can avoid changing.
   std::vector<StateReader::Section> sections;
@@ -273,7 +286,7 @@ Result<void> Machine::load_state(std::span<const uint8_t> data) {
   if (!in.at_end()) return make_error("device state has trailing bytes");
   for (const auto& s : sections) {
     auto it = std::find_if(devices_.begin(), devices_.end(),
-                           [&](const Entry& e) { return e.key == s.id; });
+                           [&](const Entry& e) { return e.key == s.id && kept(e); });
     if (it == devices_.end())
       return make_error("device state for unknown device '%s'", s.id.c_str());
     if (it->device->type() != s.type)
@@ -283,6 +296,7 @@ Result<void> Machine::load_state(std::span<const uint8_t> data) {
       return make_error("device state for '%s' is version %u, newer than this hvmd", s.id.c_str(),
                         s.version);
   }
+  if (*unplugged & ~unplugged_) unplug_emulated(*unplugged);
   for (const auto& s : sections) {
     auto it = std::find_if(devices_.begin(), devices_.end(),
                            [&](const Entry& e) { return e.key == s.id; });

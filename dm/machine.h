@@ -16,10 +16,12 @@
 #include "dm/clock.h"
 #include "dm/device.h"
 #include "dm/dispatcher.h"
+#include "dm/emulated_unplug.h"
 #include "dm/guest_memory.h"
 #include "dm/input.h"
 #include "dm/interrupts.h"
 #include "dm/pci/pci_bus.h"
+#include "dm/power_control.h"
 #include "dm/sub_options.h"
 
 namespace hvmd {
@@ -66,11 +68,7 @@ struct MachineOptions {
 enum class RunState { kPrelaunch, kRunning, kPaused, kShutdown };
 const char* run_state_name(RunState state);
 
-// What a guest asked the machine to do through its reset or power-control registers.
-enum class ShutdownCause { kGuestPoweroff, kGuestReset };
-const char* shutdown_reason_name(ShutdownCause cause);  // QMP's SHUTDOWN/RESET "reason"
-
-class Machine {
+class Machine final : public PowerControl, public EmulatedUnplug {
  public:
   Machine(MachineOptions options, Clock& clock, GuestMemory& memory, InterruptSink& sink,
           const DeviceRegistry& registry);
@@ -118,9 +116,11 @@ class Machine {
   // A device the board itself provides (not user-removable). PCI devices go to devfn.
   Result<Device*> add_board_device(std::unique_ptr<Device> device, std::optional<uint8_t> devfn);
   Result<void> remove_device(const std::string& id);
-  // Xen's emulated-device unplug (Device::UnplugMask): every device hears it; those that ask to
-  // go are removed. Returns how many were removed.
-  unsigned unplug_emulated(uint16_t mask);
+  // Xen's emulated-device unplug (Device::UnplugMask): the devices the mask names are removed,
+  // ports, BARs and backends with them. Returns how many were removed. The masks the guest sent
+  // accumulate in unplugged(), which is saved with the machine so a restore repeats the unplug.
+  unsigned unplug_emulated(uint16_t mask) override;
+  uint16_t unplugged() const { return unplugged_; }
   // The firmware paths of the devices given bootindex=, in boot order.
   std::vector<std::string> boot_order() const;
   Device* find_device(std::string_view id) const;
@@ -129,7 +129,7 @@ class Machine {
   void reset();
   // A device's request (reset control register, ACPI S5). The transport's handler decides what it
   // means: Xen shuts the domain down; the local runners reset or exit, after the access completes.
-  void request_shutdown(ShutdownCause cause);
+  void request_shutdown(ShutdownCause cause) override;
   void set_shutdown_handler(std::function<void(ShutdownCause)> handler) {
     shutdown_handler_ = std::move(handler);
   }
@@ -150,6 +150,8 @@ class Machine {
   };
   Result<Device*> install(std::unique_ptr<Device> device, bool pci, std::optional<uint8_t> devfn,
                           bool removable);
+  // Detaches the device (bus, mappings, backends) and destroys it.
+  std::vector<Entry>::iterator erase(std::vector<Entry>::iterator it);
 
   MachineOptions options_;
   Clock& clock_;
@@ -160,6 +162,7 @@ class Machine {
   pci::PciBus pci_bus_;
   std::vector<Entry> devices_;
   unsigned anonymous_count_ = 0;
+  uint16_t unplugged_ = 0;
   RunState run_state_ = RunState::kRunning;
   std::function<void(ShutdownCause)> shutdown_handler_;
   DeviceMemoryBacking* device_memory_backing_ = nullptr;

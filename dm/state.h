@@ -69,6 +69,7 @@ class StateReader {
 
 // Header of a whole machine's state.
 inline constexpr uint32_t kStateMagic = 0x44564d48;  // "HMVD" little-endian
-inline constexpr uint32_t kStateFormatVersion = 1;
+// Version 2: the machine's emulated-device unplug mask follows the version.
+inline constexpr uint32_t kStateFormatVersion = 2;
 
 }  // namespace hvmd

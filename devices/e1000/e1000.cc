@@ -21,7 +21,7 @@ bool is_statistic(uint32_t offset) {
 
 }  // namespace
 
-E1000::E1000(Machine& machine, NetBackend* backend, const MacAddress& mac)
+E1000::E1000(Clock& clock, GuestMemory& memory, NetBackend* backend, const MacAddress& mac)
     : PciDevice({.vendor = kVendorIntel,
                  .device = kDevice82540EM,
                  .class_code = kClassEthernet,
@@ -29,16 +29,17 @@ E1000::E1000(Machine& machine, NetBackend* backend, const MacAddress& mac)
                  .subsystem_vendor = kVendorIntel,
                  .subsystem = kDevice82540EM,
                  .interrupt_pin = 1}),
-      machine_(machine),
+      clock_(clock),
+      memory_(memory),
       backend_(backend),
       mac_(mac),
-      itr_timer_(machine.clock(), [this] { update_irq(); }),
-      rx_delay_timer_(machine.clock(),
+      itr_timer_(clock, [this] { update_irq(); }),
+      rx_delay_timer_(clock,
                       [this] {
                         rx_delay_start_ns_ = -1;
                         raise_cause(kIcrRxt0);
                       }),
-      tx_delay_timer_(machine.clock(), [this] {
+      tx_delay_timer_(clock, [this] {
         tx_delay_start_ns_ = -1;
         raise_cause(kIcrTxdw);
       }) {
@@ -64,8 +65,8 @@ void E1000::unrealize() {
   PciDevice::unrealize();
 }
 
-Device::UnplugAction E1000::emulated_unplug(uint16_t mask) {
-  return (mask & kUnplugNics) ? UnplugAction::kRemove : UnplugAction::kKeep;
+bool E1000::removed_by_unplug(uint16_t mask) const {
+  return mask & kUnplugNics;
 }
 
 void E1000::reset_device() {
@@ -270,7 +271,7 @@ void E1000::update_irq() {
     return;
   }
   if (irq_level_) return;
-  int64_t now = machine_.clock().now_ns();
+  int64_t now = clock_.now_ns();
   if (now < next_interrupt_ns_) {
     if (!itr_timer_.armed()) itr_timer_.arm_at(next_interrupt_ns_);
     return;
@@ -529,7 +530,8 @@ void register_e1000(DeviceRegistry& registry) {
              return make_error("netdev '%s' is already in use", id->c_str());
            backend = *found;
          }
-         return std::unique_ptr<Device>(std::make_unique<E1000>(machine, backend, mac));
+         return std::unique_ptr<Device>(
+             std::make_unique<E1000>(machine.clock(), machine.memory(), backend, mac));
        }});
   // libxl's default NIC model: say what to use instead.
   registry.add({.name = "rtl8139",

@@ -29,11 +29,11 @@ using MacAddress = std::array<uint8_t, 6>;
 
 class E1000 final : public pci::PciDevice, public NetClient {
  public:
-  E1000(Machine& machine, NetBackend* backend, const MacAddress& mac);
+  E1000(Clock& clock, GuestMemory& memory, NetBackend* backend, const MacAddress& mac);
   ~E1000() override;
   std::string_view type() const override { return "e1000"; }
   void unrealize() override;
-  UnplugAction emulated_unplug(uint16_t mask) override;
+  bool removed_by_unplug(uint16_t mask) const override;
 
   uint64_t mmio_read(uint64_t offset, unsigned size);
   void mmio_write(uint64_t offset, unsigned size, uint64_t value);
@@ -93,7 +93,8 @@ class E1000 final : public pci::PciDevice, public NetClient {
   void rx_checksum_status(std::span<const uint8_t> frame, uint8_t* status, uint8_t* errors) const;
   void rx_interrupts();
 
-  Machine& machine_;
+  Clock& clock_;
+  GuestMemory& memory_;
   NetBackend* backend_;
   MemberIoHandler<E1000, &E1000::mmio_read, &E1000::mmio_write> mmio_{*this};
   MemberIoHandler<E1000, &E1000::io_read, &E1000::io_write> io_{*this};

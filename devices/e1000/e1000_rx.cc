@@ -147,7 +147,7 @@ bool E1000::receive(std::span<const uint8_t> incoming) {
   for (size_t done = 0; done < frame.size();) {
     uint64_t address = base + uint64_t{r(reg::kRdh)} * kDescriptorSize;
     uint8_t descriptor[kDescriptorSize];
-    if (!machine_.memory().read(address, descriptor, sizeof(descriptor))) {
+    if (!memory_.read(address, descriptor, sizeof(descriptor))) {
       HVMD_GUEST_LOG("e1000: receive descriptor at %#llx is not in guest RAM",
                      static_cast<unsigned long long>(address));
       return false;
@@ -155,7 +155,7 @@ bool E1000::receive(std::span<const uint8_t> incoming) {
     size_t chunk = std::min<size_t>(buffer, frame.size() - done);
     uint64_t buffer_address;
     std::memcpy(&buffer_address, descriptor, 8);
-    if (buffer_address && !machine_.memory().write(buffer_address, frame.data() + done, chunk))
+    if (buffer_address && !memory_.write(buffer_address, frame.data() + done, chunk))
       HVMD_GUEST_LOG("e1000: receive buffer %#llx is not in guest RAM",
                      static_cast<unsigned long long>(buffer_address));
     done += chunk;
@@ -168,7 +168,7 @@ bool E1000::receive(std::span<const uint8_t> incoming) {
     descriptor[13] = last ? errors : 0;
     descriptor[14] = static_cast<uint8_t>(special);
     descriptor[15] = static_cast<uint8_t>(special >> 8);
-    machine_.memory().write(address + 8, descriptor + 8, 8);
+    memory_.write(address + 8, descriptor + 8, 8);
     r(reg::kRdh) = (r(reg::kRdh) + 1) % ring;
   }
   r(stat::kGprc) += 1;
@@ -190,7 +190,7 @@ void E1000::rx_interrupts() {
   uint32_t ring = r(reg::kRdlen) / kDescriptorSize;
   unsigned threshold = ring >> (((r(reg::kRctl) >> kRctlRdmtsShift) & 3) + 1);
   uint32_t causes = rx_free_descriptors() <= threshold ? kIcrRxdmt0 : 0;
-  int64_t now = machine_.clock().now_ns();
+  int64_t now = clock_.now_ns();
   int64_t rdtr = int64_t{r(reg::kRdtr) & 0xffff} * kDelayUnitNs;
   if (rdtr == 0) {
     rx_delay_timer_.cancel();

@@ -58,7 +58,7 @@ void E1000::transmit() {
   for (uint32_t budget = ring; budget > 0 && r(reg::kTdh) != r(reg::kTdt); --budget) {
     uint64_t address = base + uint64_t{r(reg::kTdh)} * kDescriptorSize;
     uint8_t descriptor[kDescriptorSize];
-    if (!machine_.memory().read(address, descriptor, sizeof(descriptor))) {
+    if (!memory_.read(address, descriptor, sizeof(descriptor))) {
       HVMD_GUEST_LOG("e1000: transmit descriptor at %#llx is not in guest RAM",
                      static_cast<unsigned long long>(address));
       break;
@@ -68,7 +68,7 @@ void E1000::transmit() {
     if (command & tx::kCmdRs) {
       // Report status: descriptor done. Both formats keep STA in byte 12.
       descriptor[12] |= tx::kStaDd;
-      machine_.memory().write(address + 12, &descriptor[12], 1);
+      memory_.write(address + 12, &descriptor[12], 1);
       any = true;
       if (!(command & tx::kCmdIde)) delayed = false;
     }
@@ -132,7 +132,7 @@ bool E1000::append_tx_data(uint64_t address, uint32_t length) {
   if (frame_overflow_ || length > NetBackend::kMaxFrame - frame_.size()) return false;
   size_t at = frame_.size();
   frame_.resize(at + length);
-  if (!machine_.memory().read(address, frame_.data() + at, length)) {
+  if (!memory_.read(address, frame_.data() + at, length)) {
     HVMD_GUEST_LOG("e1000: transmit buffer %#llx+%u is not in guest RAM",
                    static_cast<unsigned long long>(address), length);
     frame_.resize(at);
@@ -276,7 +276,7 @@ void E1000::send_frame(std::vector<uint8_t>& frame) {
 
 // TXDW at once, or after TIDV (restarted by each descriptor) and at most TADV from the first.
 void E1000::tx_done(bool delay) {
-  int64_t now = machine_.clock().now_ns();
+  int64_t now = clock_.now_ns();
   int64_t tidv = int64_t{r(reg::kTidv)} * kDelayUnitNs;
   if (!delay || tidv == 0) {
     tx_delay_timer_.cancel();

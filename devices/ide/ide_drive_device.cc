@@ -40,12 +40,10 @@ class IdeDriveDevice final : public Device, public RemovableMedia {
   Result<void> load(StateReader&, uint32_t) override { return ok(); }
   void unrealize() override { controller_.detach(bus_, unit_); }
 
-  UnplugAction emulated_unplug(uint16_t mask) override {
-    if (cdrom_) return UnplugAction::kKeep;
+  bool removed_by_unplug(uint16_t mask) const override {
+    if (cdrom_) return false;
     bool primary_master = bus_ == 0 && unit_ == 0;
-    if ((mask & kUnplugIdeDisks) || ((mask & kUnplugAuxIdeDisks) && !primary_master))
-      return UnplugAction::kRemove;
-    return UnplugAction::kKeep;
+    return (mask & kUnplugIdeDisks) || ((mask & kUnplugAuxIdeDisks) && !primary_master);
   }
 
   // RemovableMedia.
@@ -167,7 +165,9 @@ void register_ide_devices(DeviceRegistry& registry) {
 }
 
 Result<void> add_ide_controller(Machine& machine) {
-  auto added = machine.add_board_device(std::make_unique<PiixIde>(machine), kDevfn);
+  auto added = machine.add_board_device(
+      std::make_unique<PiixIde>(machine.dispatcher(), machine.memory(), machine.interrupt_sink()),
+      kDevfn);
   if (!added) return added.error();
   return ok();
 }

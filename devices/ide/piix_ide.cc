@@ -5,22 +5,23 @@
 
 namespace hvmd::devices::ide {
 
-PiixIde::PiixIde(Machine& machine)
+PiixIde::PiixIde(Dispatcher& dispatcher, GuestMemory& memory, InterruptSink& interrupts)
     : PciDevice({.vendor = kVendorIntel,
                  .device = kDevicePiix3Ide,
-                 .class_code = kClassIdeLegacyBusMaster}),
-      machine_(machine) {
+                 .class_code = kClassIdeLegacyBusMaster}) {
   for (unsigned bus = 0; bus < 2; ++bus) {
-    channels_[bus] = std::make_unique<IdeChannel>(
-        machine.memory(), IrqLine::isa(&machine.interrupt_sink(), kChannels[bus].irq));
+    channels_[bus] =
+        std::make_unique<IdeChannel>(memory, IrqLine::isa(&interrupts, kChannels[bus].irq));
     command_blocks_[bus] = std::make_unique<CommandBlock>(*channels_[bus]);
     control_blocks_[bus] = std::make_unique<ControlBlock>(*channels_[bus]);
     // Compatibility mode: the legacy ports are decoded whatever the command register says, as
     // on QEMU's PIIX and on the real part once firmware set the IDE decode enables.
-    legacy_mappings_[bus * 2] = machine.dispatcher().map_ports(
-        kChannels[bus].command_block, 8, command_blocks_[bus].get(), "ide-command");
-    legacy_mappings_[bus * 2 + 1] = machine.dispatcher().map_ports(
-        kChannels[bus].control_block, 1, control_blocks_[bus].get(), "ide-control");
+    legacy_mappings_[bus * 2] =
+        ScopedMapping(dispatcher, dispatcher.map_ports(kChannels[bus].command_block, 8,
+                                                       command_blocks_[bus].get(), "ide-command"));
+    legacy_mappings_[bus * 2 + 1] =
+        ScopedMapping(dispatcher, dispatcher.map_ports(kChannels[bus].control_block, 1,
+                                                       control_blocks_[bus].get(), "ide-control"));
   }
   add_bar(kBusMasterBar, pci::BarType::kIo, kBusMasterBarSize, &bus_master_);
   auto& config = mutable_config();
@@ -32,7 +33,7 @@ PiixIde::PiixIde(Machine& machine)
 
 void PiixIde::unrealize() {
   quiesce();
-  for (auto id : legacy_mappings_) machine_.dispatcher().unmap(id);
+  for (auto& mapping : legacy_mappings_) mapping.reset();
   PciDevice::unrealize();
 }
 

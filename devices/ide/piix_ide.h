@@ -16,7 +16,7 @@ namespace hvmd::devices::ide {
 
 class PiixIde final : public pci::PciDevice {
  public:
-  explicit PiixIde(Machine& machine);
+  PiixIde(Dispatcher& dispatcher, GuestMemory& memory, InterruptSink& interrupts);
   std::string_view type() const override { return "piix3-ide"; }
   void unrealize() override;
   void quiesce() override;
@@ -63,11 +63,10 @@ class PiixIde final : public pci::PciDevice {
     IdeChannel& channel_;
   };
 
-  Machine& machine_;
   std::array<std::unique_ptr<IdeChannel>, 2> channels_;
   std::array<std::unique_ptr<CommandBlock>, 2> command_blocks_;
   std::array<std::unique_ptr<ControlBlock>, 2> control_blocks_;
-  std::array<Dispatcher::MappingId, 4> legacy_mappings_{};
+  std::array<ScopedMapping, 4> legacy_mappings_;
   MemberIoHandler<PiixIde, &PiixIde::bus_master_read, &PiixIde::bus_master_write> bus_master_{
       *this};
 };

@@ -46,22 +46,16 @@ constexpr uint8_t kBreakPrefix = 0xf0;
 
 }  // namespace
 
-I8042::I8042(Machine& machine)
-    : machine_(machine),
-      keyboard_irq_(IrqLine::isa(&machine.interrupt_sink(), kKeyboardIrq)),
-      mouse_irq_(IrqLine::isa(&machine.interrupt_sink(), kMouseIrq)) {
-  data_mapping_ = machine.dispatcher().map_ports(kDataPort, 1, &data_io_, "i8042-data");
-  command_mapping_ = machine.dispatcher().map_ports(kCommandPort, 1, &command_io_, "i8042-cmd");
-  machine.set_input(this);
+I8042::I8042(Dispatcher& dispatcher, InterruptSink& interrupts, PowerControl& power)
+    : power_(power),
+      keyboard_irq_(IrqLine::isa(&interrupts, kKeyboardIrq)),
+      mouse_irq_(IrqLine::isa(&interrupts, kMouseIrq)),
+      data_mapping_(dispatcher, dispatcher.map_ports(kDataPort, 1, &data_io_, "i8042-data")),
+      command_mapping_(dispatcher,
+                       dispatcher.map_ports(kCommandPort, 1, &command_io_, "i8042-cmd")) {
   keyboard_.set_notify([this] { fill_output(); });
   mouse_.set_notify([this] { fill_output(); });
   reset();
-}
-
-void I8042::unrealize() {
-  if (machine_.input() == this) machine_.set_input(nullptr);
-  machine_.dispatcher().unmap(data_mapping_);
-  machine_.dispatcher().unmap(command_mapping_);
 }
 
 void I8042::reset() {
@@ -155,7 +149,7 @@ void I8042::data_write(uint64_t, unsigned, uint64_t value) {
       break;
     case kWriteOutputPort:
       output_port_ = byte;
-      if (!(byte & kOutResetLine)) machine_.request_shutdown(ShutdownCause::kGuestReset);
+      if (!(byte & kOutResetLine)) power_.request_shutdown(ShutdownCause::kGuestReset);
       break;
     case kWriteKeyboardOutput:
       replies_.push_back(byte);  // appears as if the keyboard sent it
@@ -198,7 +192,7 @@ void I8042::command_write(uint64_t, unsigned, uint64_t value) {
   }
   if (command >= kPulseFirst) {
     // Pulse the output-port bits whose mask bit is 0: bit 0 is the reset line (0xfe reboots).
-    if (!(command & kOutResetLine)) machine_.request_shutdown(ShutdownCause::kGuestReset);
+    if (!(command & kOutResetLine)) power_.request_shutdown(ShutdownCause::kGuestReset);
     return;
   }
   switch (command) {

@@ -8,19 +8,22 @@
 #include <deque>
 
 #include "devices/input/ps2_devices.h"
+#include "dm/device.h"
+#include "dm/dispatcher.h"
+#include "dm/input.h"
+#include "dm/interrupts.h"
 #include "dm/io_handler.h"
-#include "dm/machine.h"
+#include "dm/power_control.h"
 
 namespace hvmd::devices {
 
 class I8042 final : public Device, public InputSink {
  public:
-  explicit I8042(Machine& machine);
+  I8042(Dispatcher& dispatcher, InterruptSink& interrupts, PowerControl& power);
   std::string_view type() const override { return "i8042"; }
   void reset() override;
   void save(StateWriter& out) const override;
   Result<void> load(StateReader& in, uint32_t version) override;
-  void unrealize() override;
 
   // InputSink: input as a display or QMP delivers it. PS/2 counts y upwards.
   void key_event(uint16_t qnum, bool pressed) override { keyboard_.key_event(qnum, pressed); }
@@ -39,13 +42,13 @@ class I8042 final : public Device, public InputSink {
   void fill_output();
   void update_interrupts();
 
-  Machine& machine_;
+  PowerControl& power_;
   IrqLine keyboard_irq_;
   IrqLine mouse_irq_;
   MemberIoHandler<I8042, &I8042::data_read, &I8042::data_write> data_io_{*this};
   MemberIoHandler<I8042, &I8042::status_read, &I8042::command_write> command_io_{*this};
-  Dispatcher::MappingId data_mapping_ = Dispatcher::kNoMapping;
-  Dispatcher::MappingId command_mapping_ = Dispatcher::kNoMapping;
+  ScopedMapping data_mapping_;
+  ScopedMapping command_mapping_;
   Ps2Keyboard keyboard_;
   Ps2Mouse mouse_;
 

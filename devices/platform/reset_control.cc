@@ -4,17 +4,14 @@ namespace hvmd::devices {
 
 using namespace reset_control;
 
-ResetControl::ResetControl(Machine& machine) : machine_(machine) {
-  // Mapped over the host bridge's 0xcf8..0xcff window: a byte at 0xcf9 is this register, while
-  // the dword CONFIG_ADDRESS access at 0xcf8 still reaches the host bridge whole.
-  rcr_mapping_ = machine.dispatcher().map_ports(kResetControlPort, 1, &rcr_io_, "reset-control");
-  port_a_mapping_ = machine.dispatcher().map_ports(kPortA, 1, &port_a_io_, "port-a");
-}
-
-void ResetControl::unrealize() {
-  machine_.dispatcher().unmap(rcr_mapping_);
-  machine_.dispatcher().unmap(port_a_mapping_);
-}
+ResetControl::ResetControl(Dispatcher& dispatcher, PowerControl& power)
+    : power_(power),
+      // An overlay on the host bridge's 0xcf8..0xcff window: a byte at 0xcf9 is this register
+      // whichever was mapped first, while the dword CONFIG_ADDRESS access at 0xcf8 still reaches
+      // the host bridge whole (the dispatcher routes an access by its first port).
+      rcr_mapping_(dispatcher, dispatcher.map_ports(kResetControlPort, 1, &rcr_io_, "reset-control",
+                                                    Claim::kOverlay)),
+      port_a_mapping_(dispatcher, dispatcher.map_ports(kPortA, 1, &port_a_io_, "port-a")) {}
 
 void ResetControl::reset() {
   rcr_ = 0;
@@ -29,7 +26,7 @@ void ResetControl::rcr_write(uint64_t, unsigned, uint64_t value) {
   uint8_t next = static_cast<uint8_t>(value) & kRcrWritable;
   bool edge = !(rcr_ & kRcrResetCpu) && (next & kRcrResetCpu);
   rcr_ = next;
-  if (edge) machine_.request_shutdown(ShutdownCause::kGuestReset);
+  if (edge) power_.request_shutdown(ShutdownCause::kGuestReset);
 }
 
 uint64_t ResetControl::port_a_read(uint64_t, unsigned) {
@@ -40,7 +37,7 @@ void ResetControl::port_a_write(uint64_t, unsigned, uint64_t value) {
   uint8_t next = static_cast<uint8_t>(value) & (kPortAFastReset | kPortAA20);
   bool edge = !(port_a_ & kPortAFastReset) && (next & kPortAFastReset);
   port_a_ = next;
-  if (edge) machine_.request_shutdown(ShutdownCause::kGuestReset);
+  if (edge) power_.request_shutdown(ShutdownCause::kGuestReset);
 }
 
 void ResetControl::save(StateWriter& out) const {

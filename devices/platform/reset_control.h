@@ -3,8 +3,10 @@
 // asks for goes to the machine as a guest-reset request; what that means is the transport's call.
 #pragma once
 
+#include "dm/device.h"
+#include "dm/dispatcher.h"
 #include "dm/io_handler.h"
-#include "dm/machine.h"
+#include "dm/power_control.h"
 
 namespace hvmd::devices {
 
@@ -22,12 +24,11 @@ inline constexpr uint8_t kPortAA20 = 1u << 1;        // A20 gate (kept; not enfo
 
 class ResetControl final : public Device {
  public:
-  ResetControl(Machine& machine);
+  ResetControl(Dispatcher& dispatcher, PowerControl& power);
   std::string_view type() const override { return "reset-control"; }
   void reset() override;
   void save(StateWriter& out) const override;
   Result<void> load(StateReader& in, uint32_t version) override;
-  void unrealize() override;
 
   uint64_t rcr_read(uint64_t offset, unsigned size);
   void rcr_write(uint64_t offset, unsigned size, uint64_t value);
@@ -35,12 +36,12 @@ class ResetControl final : public Device {
   void port_a_write(uint64_t offset, unsigned size, uint64_t value);
 
  private:
-  Machine& machine_;
+  PowerControl& power_;
   MemberIoHandler<ResetControl, &ResetControl::rcr_read, &ResetControl::rcr_write> rcr_io_{*this};
   MemberIoHandler<ResetControl, &ResetControl::port_a_read, &ResetControl::port_a_write> port_a_io_{
       *this};
-  Dispatcher::MappingId rcr_mapping_;
-  Dispatcher::MappingId port_a_mapping_;
+  ScopedMapping rcr_mapping_;
+  ScopedMapping port_a_mapping_;
   uint8_t rcr_ = 0;
   uint8_t port_a_ = 0;
 };

@@ -7,7 +7,7 @@ namespace hvmd::devices {
 
 using namespace xen_platform;
 
-XenPlatformDevice::XenPlatformDevice(Machine& machine)
+XenPlatformDevice::XenPlatformDevice(Dispatcher& dispatcher, EmulatedUnplug& unplug)
     : PciDevice({.vendor = kVendorXen,
                  .device = kDeviceId,
                  .class_code = kClassOther,
@@ -15,16 +15,11 @@ XenPlatformDevice::XenPlatformDevice(Machine& machine)
                  .subsystem_vendor = kVendorXen,
                  .subsystem = kDeviceId,
                  .interrupt_pin = 1}),
-      machine_(machine) {
+      unplug_(unplug),
+      fixed_mapping_(dispatcher, dispatcher.map_ports(kFixedPorts, kFixedPortCount, &fixed_io_,
+                                                      "xen-platform")) {
   add_bar(0, pci::BarType::kIo, kIoBarSize, &bar_io_);
   add_bar(1, pci::BarType::kMemory32, kMmioBarSize, &mmio_, /*prefetchable=*/true);
-  fixed_mapping_ =
-      machine.dispatcher().map_ports(kFixedPorts, kFixedPortCount, &fixed_io_, "xen-platform");
-}
-
-void XenPlatformDevice::unrealize() {
-  machine_.dispatcher().unmap(fixed_mapping_);
-  PciDevice::unrealize();
 }
 
 void XenPlatformDevice::reset_device() {
@@ -77,8 +72,7 @@ void XenPlatformDevice::log_char(uint8_t c) {
 }
 
 void XenPlatformDevice::unplug(uint16_t mask) {
-  unplugged_ |= mask;
-  unsigned removed = machine_.unplug_emulated(mask);
+  unsigned removed = unplug_.unplug_emulated(mask);
   HVMD_INFO("xen-platform: the guest unplugged emulated devices (mask %#x): %u removed", mask,
             removed);
 }
@@ -86,19 +80,14 @@ void XenPlatformDevice::unplug(uint16_t mask) {
 void XenPlatformDevice::save_device(StateWriter& out) const {
   out.u8(flags_);
   out.u16(product_);
-  out.u16(unplugged_);
 }
 
 Result<void> XenPlatformDevice::load_device(StateReader& in) {
   auto flags = in.u8();
   auto product = in.u16();
-  auto unplugged = in.u16();
-  if (!flags || !product || !unplugged) return make_error("xen-platform: truncated state");
+  if (!flags || !product) return make_error("xen-platform: truncated state");
   flags_ = *flags & kFlagRomLock;
   product_ = *product;
-  unplugged_ = *unplugged;
-  // What the guest unplugged before the save stays unplugged.
-  if (unplugged_) machine_.unplug_emulated(unplugged_);
   return ok();
 }
 

@@ -6,17 +6,16 @@
 
 #include <string>
 
+#include "dm/emulated_unplug.h"
 #include "dm/io_handler.h"
-#include "dm/machine.h"
 #include "dm/pci/pci_device.h"
 
 namespace hvmd::devices {
 
 class XenPlatformDevice final : public pci::PciDevice {
  public:
-  explicit XenPlatformDevice(Machine& machine);
+  XenPlatformDevice(Dispatcher& dispatcher, EmulatedUnplug& unplug);
   std::string_view type() const override { return "xen-platform"; }
-  void unrealize() override;
 
   uint64_t fixed_read(uint64_t offset, unsigned size);
   void fixed_write(uint64_t offset, unsigned size, uint64_t value);
@@ -34,7 +33,7 @@ class XenPlatformDevice final : public pci::PciDevice {
   void log_char(uint8_t c);
   void unplug(uint16_t mask);
 
-  Machine& machine_;
+  EmulatedUnplug& unplug_;
   MemberIoHandler<XenPlatformDevice, &XenPlatformDevice::fixed_read,
                   &XenPlatformDevice::fixed_write>
       fixed_io_{*this};
@@ -42,10 +41,9 @@ class XenPlatformDevice final : public pci::PciDevice {
       bar_io_{*this};
   MemberIoHandler<XenPlatformDevice, &XenPlatformDevice::mmio_read, &XenPlatformDevice::mmio_write>
       mmio_{*this};
-  Dispatcher::MappingId fixed_mapping_ = Dispatcher::kNoMapping;
+  ScopedMapping fixed_mapping_;
   uint8_t flags_ = 0;
   uint16_t product_ = 0;
-  uint16_t unplugged_ = 0;
   std::string log_line_;
 };
 

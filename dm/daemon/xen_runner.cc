@@ -64,14 +64,19 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
     if (auto w = store->write(xen::XenStore::device_model_state_path(domid), "running"); !w)
       HVMD_WARN("%s", w.error().message.c_str());
   };
-  Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); },
-                              .run_state_changed =
-                                  [&](RunState state) {
-                                    // Xen delivers requests only while the guest runs, as with
-                                    // QEMU.
-                                    (void)server.set_enabled(state == RunState::kRunning);
-                                    if (state == RunState::kRunning) publish_running();
-                                  }});
+  // Live migration: while libxl has log-dirty on, every page a device writes is reported, batched
+  // per loop round.
+  loop.set_round_end([&memory] { memory.flush_dirty(); });
+  Monitors monitors(machine,
+                    {.quit = [&loop] { loop.stop(0); },
+                     .run_state_changed =
+                         [&](RunState state) {
+                           // Xen delivers requests only while the guest runs, as with
+                           // QEMU.
+                           (void)server.set_enabled(state == RunState::kRunning);
+                           if (state == RunState::kRunning) publish_running();
+                         },
+                     .dirty_logging = [&memory](bool on) { memory.set_dirty_logging(on); }});
   HVMD_TRY(monitors.open(config, chardevs));
   xen::forward_guest_shutdowns(machine, **platform, [&](ShutdownCause cause) {
     monitors.server().emit_event("SHUTDOWN",

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -293,37 +294,27 @@ bool KvmVm::handle_exit(Vcpu& vcpu) {
   std::lock_guard lock(*device_lock_);
   switch (run.exit_reason) {
     case KVM_EXIT_IO: {
-      // String I/O arrives as count items in the shared page, already split at page ends.
-      uint8_t* data = reinterpret_cast<uint8_t*>(&run) + run.io.data_offset;
-      unsigned size = run.io.size;
-      for (uint32_t i = 0; i < run.io.count; ++i, data += size) {
-        if (run.io.direction == KVM_EXIT_IO_OUT) {
-          uint64_t value = 0;
-          std::memcpy(&value, data, size);
-          dispatcher_->port_write(run.io.port, size, value);
-        } else {
-          uint64_t value = dispatcher_->port_read(run.io.port, size);
-          std::memcpy(data, &value, size);
-        }
-      }
+      // The items (one, or a string I/O's count, already split at page ends) are in the shared
+      // page; the dispatcher unrolls them.
+      IoRequest r{.addr = run.io.port,
+                  .count = run.io.count,
+                  .size = run.io.size,
+                  .kind = IoKind::kPort,
+                  .is_write = run.io.direction == KVM_EXIT_IO_OUT,
+                  .host_buffer = reinterpret_cast<uint8_t*>(&run) + run.io.data_offset};
+      dispatcher_->handle(r);
       break;
     }
     case KVM_EXIT_MMIO: {
-      unsigned size = run.mmio.len;
-      if (size != 1 && size != 2 && size != 4 && size != 8) {
-        HVMD_GUEST_LOG("MMIO access of %u bytes at %#llx ignored", size,
-                       static_cast<unsigned long long>(run.mmio.phys_addr));
-        if (!run.mmio.is_write) std::memset(run.mmio.data, 0xff, sizeof(run.mmio.data));
-        break;
-      }
-      if (run.mmio.is_write) {
-        uint64_t value = 0;
-        std::memcpy(&value, run.mmio.data, size);
-        dispatcher_->mmio_write(run.mmio.phys_addr, size, value);
-      } else {
-        uint64_t value = dispatcher_->mmio_read(run.mmio.phys_addr, size);
-        std::memcpy(run.mmio.data, &value, size);
-      }
+      // The dispatcher checks the size (a bad one is logged and reads as all-ones).
+      IoRequest r{.addr = run.mmio.phys_addr,
+                  .size = static_cast<uint8_t>(std::min<uint32_t>(run.mmio.len, 0xff)),
+                  .kind = IoKind::kMmio,
+                  .is_write = run.mmio.is_write != 0};
+      unsigned bytes = std::min<unsigned>(run.mmio.len, sizeof(r.data));
+      if (r.is_write) std::memcpy(&r.data, run.mmio.data, bytes);
+      dispatcher_->handle(r);
+      if (!r.is_write) std::memcpy(run.mmio.data, &r.data, bytes);
       break;
     }
     case KVM_EXIT_SHUTDOWN:  // a triple fault: on a PC, the machine resets

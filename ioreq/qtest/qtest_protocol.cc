@@ -132,12 +132,23 @@ void QtestProtocol::handle_line(std::string_view line) {
   reply(execute(words));
 }
 
+// An MMIO access as a vCPU's would arrive from a hypervisor: one IoRequest through the dispatcher.
+uint64_t QtestProtocol::mmio(uint64_t addr, unsigned size, bool is_write, uint64_t value) {
+  IoRequest r{.addr = addr,
+              .data = value,
+              .size = static_cast<uint8_t>(size),
+              .kind = IoKind::kMmio,
+              .is_write = is_write};
+  machine_.dispatcher().handle(r);
+  return r.data;
+}
+
 bool QtestProtocol::memory_read(uint64_t addr, uint8_t* out, uint64_t length) {
   if (machine_.memory().read(addr, out, length)) return true;
   // Not all RAM: byte by byte, RAM where there is RAM and MMIO elsewhere.
   for (uint64_t i = 0; i < length; ++i) {
     if (!machine_.memory().read(addr + i, out + i, 1))
-      out[i] = static_cast<uint8_t>(machine_.dispatcher().mmio_read(addr + i, 1));
+      out[i] = static_cast<uint8_t>(mmio(addr + i, 1, false, 0));
   }
   return true;
 }
@@ -145,20 +156,19 @@ bool QtestProtocol::memory_read(uint64_t addr, uint8_t* out, uint64_t length) {
 void QtestProtocol::memory_write(uint64_t addr, const uint8_t* in, uint64_t length) {
   if (machine_.memory().write(addr, in, length)) return;
   for (uint64_t i = 0; i < length; ++i) {
-    if (!machine_.memory().write(addr + i, in + i, 1))
-      machine_.dispatcher().mmio_write(addr + i, 1, in[i]);
+    if (!machine_.memory().write(addr + i, in + i, 1)) mmio(addr + i, 1, true, in[i]);
   }
 }
 
 uint64_t QtestProtocol::read_value(uint64_t addr, unsigned size) {
   uint64_t value = 0;
   if (machine_.memory().read(addr, &value, size)) return value;
-  return machine_.dispatcher().mmio_read(addr, size);
+  return mmio(addr, size, false, 0);
 }
 
 void QtestProtocol::write_value(uint64_t addr, unsigned size, uint64_t value) {
   if (machine_.memory().write(addr, &value, size)) return;
-  machine_.dispatcher().mmio_write(addr, size, value);
+  mmio(addr, size, true, value);
 }
 
 std::string QtestProtocol::execute(const std::vector<std::string_view>& words) {

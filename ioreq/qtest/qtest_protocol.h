@@ -59,6 +59,7 @@ class QtestProtocol {
   void reply(const std::string& text);
   void log(char direction, std::string_view text);
   std::string execute(const std::vector<std::string_view>& words);
+  uint64_t mmio(uint64_t addr, unsigned size, bool is_write, uint64_t value);
   bool memory_read(uint64_t addr, uint8_t* out, uint64_t length);
   void memory_write(uint64_t addr, const uint8_t* in, uint64_t length);
   uint64_t read_value(uint64_t addr, unsigned size);

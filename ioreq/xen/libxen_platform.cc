@@ -185,8 +185,17 @@ class LibxenPlatform final : public XenPlatform {
     xenforeignmemory_unmap(fmem_, address, count);
   }
 
-  void modified_memory(uint64_t first_gfn, uint64_t count) override {
-    xendevicemodel_modified_memory(dmod_, domid_, first_gfn, static_cast<uint32_t>(count));
+  void modified_memory(std::span<const PageRange> ranges) override {
+    std::vector<xen_dm_op_modified_memory_extent> extents;
+    extents.reserve(ranges.size());
+    for (const PageRange& r : ranges)
+      extents.push_back({.nr = static_cast<uint32_t>(r.count), .pad = 0, .first_pfn = r.first_gfn});
+    // Xen may process part of the list and report the rest as still to do; the call repeats
+    // until all is done, so a failure here is a hypervisor error, logged (it cannot be retried
+    // later: the pages are the guest's, written already).
+    if (xendevicemodel_modified_memory_bulk(dmod_, domid_, extents.data(),
+                                            static_cast<uint32_t>(extents.size())) < 0)
+      HVMD_WARN("xendevicemodel_modified_memory_bulk: %s", strerror(errno));
   }
 
   Result<void> populate(uint64_t first_gfn, uint64_t count) override {

@@ -1,5 +1,7 @@
 #include "ioreq/xen/map_cache.h"
 
+#include <algorithm>
+
 namespace hvmd::xen {
 namespace {
 constexpr uint64_t kSinglePage = 1ull << 63;
@@ -51,8 +53,32 @@ std::span<uint8_t> MapCache::map(uint64_t gpa, uint64_t length) {
 void MapCache::mark_dirty(uint64_t gpa, uint64_t length) {
   if (!dirty_logging_ || length == 0) return;
   uint64_t first = gpa >> kPageShift;
-  uint64_t last = (gpa + length - 1) >> kPageShift;
-  platform_.modified_memory(first, last - first + 1);
+  uint64_t end = ((gpa + length - 1) >> kPageShift) + 1;
+  // Merge with the previous range when they touch or overlap (a DMA transfer arrives in
+  // page-sized pieces, descriptor write-backs land in the same ring page again and again).
+  if (!pending_dirty_.empty()) {
+    XenPlatform::PageRange& last = pending_dirty_.back();
+    uint64_t last_end = last.first_gfn + last.count;
+    if (first <= last_end && end >= last.first_gfn) {
+      uint64_t merged_first = std::min(first, last.first_gfn);
+      last.count = std::max(end, last_end) - merged_first;
+      last.first_gfn = merged_first;
+      return;
+    }
+  }
+  pending_dirty_.push_back({first, end - first});
+  if (pending_dirty_.size() >= kMaxPendingRanges) flush_dirty();
+}
+
+void MapCache::flush_dirty() {
+  if (pending_dirty_.empty()) return;
+  platform_.modified_memory(pending_dirty_);
+  pending_dirty_.clear();
+}
+
+void MapCache::set_dirty_logging(bool enabled) {
+  flush_dirty();  // what was written while logging was on is reported, even as it stops
+  dirty_logging_ = enabled;
 }
 
 void MapCache::invalidate() {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <list>
 #include <unordered_map>
+#include <vector>
 
 #include "dm/guest_memory.h"
 #include "ioreq/xen/xen_platform.h"
@@ -27,11 +28,17 @@ class MapCache final : public GuestMemory {
   MapCache& operator=(const MapCache&) = delete;
 
   std::span<uint8_t> map(uint64_t gpa, uint64_t length) override;
+  // While dirty logging is on (live migration, QMP xen-set-global-dirty-log), every page a device
+  // writes is reported to Xen: consecutive writes are merged into page ranges and sent in one
+  // call when kMaxPendingRanges accumulate or flush_dirty() is called (the Xen runner calls it at
+  // the end of every event-loop round, the machine before saving its state).
+  static constexpr size_t kMaxPendingRanges = 64;
   void mark_dirty(uint64_t gpa, uint64_t length) override;
+  void flush_dirty() override;
+  void set_dirty_logging(bool enabled);
+  bool dirty_logging() const { return dirty_logging_; }
 
   void invalidate();
-  // While live migration runs (QMP xen-set-global-dirty-log), DMA writes are reported to Xen.
-  void set_dirty_logging(bool enabled) { dirty_logging_ = enabled; }
   size_t live_mappings() const { return entries_.size(); }
 
  private:
@@ -48,6 +55,7 @@ class MapCache final : public GuestMemory {
   std::unordered_map<uint64_t, Entry> entries_;
   std::list<uint64_t> lru_;  // front: most recently used
   bool dirty_logging_ = false;
+  std::vector<XenPlatform::PageRange> pending_dirty_;
 };
 
 }  // namespace hvmd::xen

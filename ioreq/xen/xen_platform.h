@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include <xen/hvm/ioreq.h>
@@ -49,8 +50,14 @@ class XenPlatform {
   // Guest memory by frame number: a mapping of count pages, or nullptr if any is not RAM.
   virtual void* map_guest(uint64_t first_gfn, uint64_t count) = 0;
   virtual void unmap_guest(void* address, uint64_t count) = 0;
-  // Tells Xen the device model wrote these guest pages (needed while migrating).
-  virtual void modified_memory(uint64_t first_gfn, uint64_t count) = 0;
+  // Tells Xen the device model wrote these guest pages (needed while migrating), several
+  // ranges in one call.
+  struct PageRange {
+    uint64_t first_gfn;
+    uint64_t count;
+    bool operator==(const PageRange&) const = default;
+  };
+  virtual void modified_memory(std::span<const PageRange> ranges) = 0;
 
   // Device memory (VRAM, ROMs): fresh pages for the domain outside its RAM, which only works
   // during setup (it needs an unrestricted handle, closed by end_setup before the guest runs);

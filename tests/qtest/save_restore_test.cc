@@ -80,5 +80,79 @@ TEST(SaveRestore, BadInputIsAnErrorAndTheDaemonCarriesOn) {
   EXPECT_EQ(qt.qmp("query-status")["return"]["status"], "running");
 }
 
+// Xen's emulated-device unplug, as Linux's xen-platform-pci performs it before its PV drivers take
+// over: the magic at port 0x10, then the mask of what goes.
+constexpr uint16_t kPlatformPort = 0x10;
+constexpr uint16_t kPlatformMagic = 0x49d2;
+constexpr uint16_t kUnplugDisksAndNics = 0x0003;
+constexpr uint16_t kPrimaryStatus = 0x1f7;
+constexpr uint16_t kSecondaryStatus = 0x177;
+constexpr uint8_t kNicDevfn = 0x20;  // 00:04.0, given on the command line
+
+// One board started twice with the same command line, as `xl restore` starts the device model.
+struct UnplugBoard {
+  TempFile disk;
+  std::vector<std::string> args() const {
+    return {"-machine", "xenfv",
+            "-drive",   "file=" + disk.path + ",if=ide,index=0,format=raw",
+            "-drive",   "if=ide,index=2,media=cdrom",
+            "-device",  "e1000,id=nic0,addr=0x4"};
+  }
+  UnplugBoard() { EXPECT_EQ(truncate(disk.path.c_str(), 1 << 20), 0); }
+};
+
+bool lists_nic(QtestClient& qt) {
+  for (const Json& device : qt.qmp("query-pci")["return"][0]["devices"])
+    if (device.value("qdev_id", "") == "nic0") return true;
+  return false;
+}
+
+TEST(SaveRestore, AGuestThatUnpluggedItsDisksAndNicRestoresIntoAFreshDaemon) {
+  UnplugBoard board;
+  TempFile state;
+  {
+    QtestClient qt(board.args());
+    ASSERT_EQ(qt.pci_config_read(kNicDevfn, 0, 4), 0x100e8086u);
+    ASSERT_EQ(qt.inw(kPlatformPort), kPlatformMagic);
+    qt.outw(kPlatformPort, kUnplugDisksAndNics);
+    qt.pci_config_write(kHostBridge, kPam1, 1, 0x33);
+    EXPECT_EQ(qt.pci_config_read(kNicDevfn, 0, 4), 0xffffffffu) << "the NIC is gone";
+    EXPECT_EQ(qt.inb(kPrimaryStatus), 0xffu) << "no disk left on the primary channel";
+    EXPECT_FALSE(lists_nic(qt));
+    Json saved = qt.qmp("xen-save-devices-state", {{"filename", state.path}});
+    ASSERT_TRUE(saved.contains("return")) << saved;
+  }
+  QtestClient restored(board.args());
+  ASSERT_EQ(restored.pci_config_read(kNicDevfn, 0, 4), 0x100e8086u);
+  Json loaded = restored.qmp("xen-load-devices-state", {{"filename", state.path}});
+  ASSERT_TRUE(loaded.contains("return")) << loaded;
+  EXPECT_EQ(restored.pci_config_read(kHostBridge, kPam1, 1), 0x33u);
+  EXPECT_EQ(restored.pci_config_read(kNicDevfn, 0, 4), 0xffffffffu) << "unplugged again";
+  EXPECT_FALSE(lists_nic(restored));
+  EXPECT_EQ(restored.inb(kPrimaryStatus), 0xffu);
+  EXPECT_NE(restored.inb(kSecondaryStatus), 0xffu) << "the CD-ROM stays, as the protocol says";
+  // The restored machine saves and restores again (a second migration).
+  TempFile again;
+  ASSERT_TRUE(
+      restored.qmp("xen-save-devices-state", {{"filename", again.path}}).contains("return"));
+  QtestClient third(board.args());
+  EXPECT_TRUE(third.qmp("xen-load-devices-state", {{"filename", again.path}}).contains("return"));
+  EXPECT_FALSE(lists_nic(third));
+}
+
+TEST(SaveRestore, AStateFromBeforeAnUnplugIsRefusedAndChangesNothing) {
+  UnplugBoard board;
+  TempFile state;
+  QtestClient qt(board.args());
+  ASSERT_TRUE(qt.qmp("xen-save-devices-state", {{"filename", state.path}}).contains("return"));
+  qt.outw(kPlatformPort, kUnplugDisksAndNics);
+  qt.pci_config_write(kHostBridge, kPam1, 1, 0x22);
+  Json loaded = qt.qmp("xen-load-devices-state", {{"filename", state.path}});
+  ASSERT_TRUE(loaded.contains("error")) << loaded;
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, kPam1, 1), 0x22u);
+  EXPECT_FALSE(lists_nic(qt));
+  EXPECT_EQ(qt.qmp("query-status")["return"]["status"], "running");
+}
+
 }  // namespace
 }  // namespace hvmd::test

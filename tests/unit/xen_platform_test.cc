@@ -16,20 +16,14 @@ class FakeNic final : public Device {
   std::string_view type() const override { return "fake-nic"; }
   void save(StateWriter&) const override {}
   Result<void> load(StateReader&, uint32_t) override { return ok(); }
-  UnplugAction emulated_unplug(uint16_t mask) override {
-    return (mask & kUnplugNics) ? UnplugAction::kRemove : UnplugAction::kKeep;
-  }
+  bool removed_by_unplug(uint16_t mask) const override { return mask & kUnplugNics; }
 };
-class FakeDisks final : public Device {
+class FakeDisk final : public Device {
  public:
-  std::string_view type() const override { return "fake-ide"; }
+  std::string_view type() const override { return "fake-disk"; }
   void save(StateWriter&) const override {}
   Result<void> load(StateReader&, uint32_t) override { return ok(); }
-  UnplugAction emulated_unplug(uint16_t mask) override {
-    disks_detached |= (mask & kUnplugIdeDisks) != 0;
-    return UnplugAction::kKeep;  // the controller stays for the CD-ROM
-  }
-  bool disks_detached = false;
+  bool removed_by_unplug(uint16_t mask) const override { return mask & kUnplugIdeDisks; }
 };
 
 class XenPlatformTest : public ::testing::Test {
@@ -60,9 +54,8 @@ TEST_F(XenPlatformTest, IdentityAndBars) {
 TEST_F(XenPlatformTest, MagicVersionRegistrationAndUnplug) {
   auto& d = machine.dispatcher();
   auto nic = machine.add_board_device(std::make_unique<FakeNic>(), std::nullopt);
-  auto disks = machine.add_board_device(std::make_unique<FakeDisks>(), std::nullopt);
-  ASSERT_TRUE(nic.ok() && disks.ok());
-  auto* ide = static_cast<FakeDisks*>(*disks);
+  auto disk = machine.add_board_device(std::make_unique<FakeDisk>(), std::nullopt);
+  ASSERT_TRUE(nic.ok() && disk.ok());
   size_t before = machine.devices().size();
 
   EXPECT_EQ(d.port_read(0x10, 2), 0x49d2u);
@@ -71,10 +64,11 @@ TEST_F(XenPlatformTest, MagicVersionRegistrationAndUnplug) {
   d.port_write(0x10, 4, 1234);    // build number
   EXPECT_EQ(d.port_read(0x10, 2), 0x49d2u) << "still welcome after registering";
   d.port_write(0x10, 2, 0x0001);  // unplug IDE disks
-  EXPECT_TRUE(ide->disks_detached);
-  EXPECT_EQ(machine.devices().size(), before);
-  d.port_write(0x10, 2, 0x0002);  // unplug NICs
   EXPECT_EQ(machine.devices().size(), before - 1);
+  EXPECT_EQ(machine.unplugged(), 0x0001u);
+  d.port_write(0x10, 2, 0x0002);  // unplug NICs
+  EXPECT_EQ(machine.devices().size(), before - 2);
+  EXPECT_EQ(machine.unplugged(), 0x0003u);
   // The PV driver log: a line at a time, bounded; nothing breaks on junk.
   for (char c : std::string("xen-vbd: ready\n")) d.port_write(0x12, 1, static_cast<uint8_t>(c));
   for (int i = 0; i < 1000; ++i) d.port_write(0x12, 1, 0x07);

@@ -258,6 +258,7 @@ TEST_F(XenServerTest, DirtyLoggingReportsDmaWrites) {
   start();
   xen.access(0, IOREQ_TYPE_PIO, 0x1f0, 2, true, 0x8ffe, 2, true, false);  // crosses a page
   stop();
+  memory.flush_dirty();
   auto modified = xen.modified();
   ASSERT_FALSE(modified.empty());
   EXPECT_EQ(modified.back(), (std::pair<uint64_t, uint64_t>{8, 2}));

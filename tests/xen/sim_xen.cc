@@ -215,9 +215,10 @@ void SimXen::unmap_guest(void*, uint64_t) {
   --live_mappings_;
 }
 
-void SimXen::modified_memory(uint64_t first_gfn, uint64_t count) {
+void SimXen::modified_memory(std::span<const PageRange> ranges) {
   std::lock_guard guard(log_lock_);
-  modified_.push_back({first_gfn, count});
+  ++modified_calls_;
+  for (const PageRange& r : ranges) modified_.push_back({r.first_gfn, r.count});
 }
 
 void SimXen::inject_msi(uint64_t address, uint32_t data) {
@@ -270,6 +271,19 @@ std::vector<std::pair<uint64_t, uint32_t>> SimXen::msis() const {
 std::vector<std::pair<uint64_t, uint64_t>> SimXen::modified() const {
   std::lock_guard guard(log_lock_);
   return modified_;
+}
+
+std::set<uint64_t> SimXen::modified_pages() const {
+  std::lock_guard guard(log_lock_);
+  std::set<uint64_t> pages;
+  for (auto [first, count] : modified_)
+    for (uint64_t i = 0; i < count; ++i) pages.insert(first + i);
+  return pages;
+}
+
+unsigned SimXen::modified_calls() const {
+  std::lock_guard guard(log_lock_);
+  return modified_calls_;
 }
 
 }  // namespace hvmd::test

@@ -62,7 +62,7 @@ class SimXen final : public xen::XenPlatform {
   void notify(uint32_t local_port) override;
   void* map_guest(uint64_t first_gfn, uint64_t count) override;
   void unmap_guest(void* address, uint64_t count) override;
-  void modified_memory(uint64_t first_gfn, uint64_t count) override;
+  void modified_memory(std::span<const PageRange> ranges) override;
   void set_isa_irq_level(unsigned, bool) override {}
   void set_pci_intx_level(PciAddress, unsigned, bool) override {}
   void set_pci_link_route(unsigned, unsigned) override {}
@@ -83,7 +83,9 @@ class SimXen final : public xen::XenPlatform {
     bool operator==(const Relocation&) const = default;
   };
   std::vector<Relocation> relocations() const { return relocations_; }
-  std::vector<std::pair<uint64_t, uint64_t>> modified() const;
+  std::vector<std::pair<uint64_t, uint64_t>> modified() const;  // (first gfn, count) as sent
+  std::set<uint64_t> modified_pages() const;
+  unsigned modified_calls() const;
 
  private:
   void kick_device_model(uint32_t remote_port);
@@ -115,6 +117,7 @@ class SimXen final : public xen::XenPlatform {
   std::set<uint8_t> pci_;
   std::vector<std::pair<uint64_t, uint32_t>> msis_;
   std::vector<std::pair<uint64_t, uint64_t>> modified_;
+  unsigned modified_calls_ = 0;
 };
 
 }  // namespace hvmd::test

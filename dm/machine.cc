@@ -65,6 +65,11 @@ Result<Device*> Machine::install(std::unique_ptr<Device> device, bool pci,
   std::string key = device->id();
   if (key.empty()) key = std::string(device->type()) + "#" + std::to_string(anonymous_count_++);
   devices_.push_back({std::move(device), std::move(key), removable});
+  if (claiming_bus_) {
+    devices_.back().parent = claiming_bus_->owner;
+    devices_.back().slot = claimed_slot_;
+    claiming_bus_.reset();
+  }
   return devices_.back().device.get();
 }
 
@@ -123,6 +128,14 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
     if (image->empty()) return make_error("romfile=%s: empty file", romfile->c_str());
     rom = std::move(*image);
   }
+  // A bus child's claim (plug_into_bus) is given back if the device does not come to be.
+  struct ClaimGuard {
+    Machine& machine;
+    ~ClaimGuard() {
+      if (machine.claiming_bus_) machine.claiming_bus_->bus->release(machine.claimed_slot_.address);
+      machine.claiming_bus_.reset();
+    }
+  } claim_guard{*this};
   auto device = type->create(*this, props);
   if (!device) return device.error();
   HVMD_TRY(props.finish());
@@ -166,30 +179,75 @@ Result<void> Machine::remove_device(const std::string& id) {
   const DeviceType* type = registry_.find(it->device->type());
   if (!it->removable || !type || !type->hotpluggable)
     return make_error("device '%s' does not support hot-unplug", id.c_str());
-  erase(it);
+  erase(it->device.get());
   return ok();
 }
 
-std::vector<Machine::Entry>::iterator Machine::erase(std::vector<Entry>::iterator it) {
-  if (auto* pci_device = dynamic_cast<pci::PciDevice*>(it->device.get()))
+unsigned Machine::erase(Device* device) {
+  unsigned removed = 0;
+  // Children first, newest first, each with its own children.
+  for (size_t i = devices_.size(); i-- > 0;)
+    if (i < devices_.size() && devices_[i].parent == device)
+      removed += erase(devices_[i].device.get());
+  auto it = std::find_if(devices_.begin(), devices_.end(),
+                         [&](const Entry& e) { return e.device.get() == device; });
+  if (it == devices_.end()) return removed;
+  if (auto* pci_device = dynamic_cast<pci::PciDevice*>(device))
     pci_bus_.unplug(*pci_device);
   else
-    it->device->unrealize();
-  return devices_.erase(it);
+    device->unrealize();
+  if (it->slot.bus) it->slot.bus->release(it->slot.address);
+  std::erase_if(buses_, [&](const BusEntry& b) { return b.owner == device; });
+  if (dynamic_cast<InputSink*>(device) == input_) input_ = nullptr;
+  std::string id = device->id();
+  devices_.erase(it);
+  if (!id.empty() && device_removed_) device_removed_(id);
+  return removed + 1;
 }
 
 unsigned Machine::unplug_emulated(uint16_t mask) {
   unplugged_ |= mask;
   unsigned removed = 0;
-  for (auto it = devices_.begin(); it != devices_.end();) {
-    if (it->device->removed_by_unplug(mask)) {
-      it = erase(it);
-      ++removed;
-    } else {
-      ++it;
-    }
-  }
+  for (size_t i = devices_.size(); i-- > 0;)
+    if (i < devices_.size() && devices_[i].device->removed_by_unplug(mask))
+      removed += erase(devices_[i].device.get());
   return removed;
+}
+
+void Machine::add_bus(Device& owner, Bus& bus) {
+  buses_.push_back({&owner, &bus});
+}
+
+Bus* Machine::find_bus(std::string_view name) const {
+  for (const BusEntry& b : buses_)
+    if (b.bus->name() == name) return b.bus;
+  return nullptr;
+}
+
+Result<BusSlot> Machine::plug_into_bus(std::string_view kind, OptionReader& props) {
+  auto name = props.string("bus");
+  for (const BusEntry& b : buses_) {
+    if (b.bus->kind() != kind) continue;
+    auto address = props.number(std::string(b.bus->address_property()), 0xffffffffu);
+    if (!address) return address.error();
+    if (name && b.bus->name() != *name) continue;
+    if (!name && address->has_value())
+      return make_error("%s: %s= needs bus=", props.what().c_str(),
+                        std::string(b.bus->address_property()).c_str());
+    auto claimed = b.bus->claim(address->has_value()
+                                    ? std::optional<unsigned>(static_cast<unsigned>(**address))
+                                    : std::nullopt);
+    if (!claimed) {
+      if (name) return make_error("%s: %s", props.what().c_str(), claimed.error().message.c_str());
+      continue;  // full: the next bus of the kind
+    }
+    claiming_bus_ = b;
+    claimed_slot_ = {b.bus, *claimed};
+    return claimed_slot_;
+  }
+  if (name) return make_error("%s: bus '%s' not found", props.what().c_str(), name->c_str());
+  return make_error("%s: no %.*s bus with a free place", props.what().c_str(),
+                    static_cast<int>(kind.size()), kind.data());
 }
 
 std::vector<std::string> Machine::boot_order() const {

@@ -13,6 +13,7 @@
 #include "dm/backends/block.h"
 #include "dm/backends/chardev.h"
 #include "dm/backends/net.h"
+#include "dm/bus.h"
 #include "dm/clock.h"
 #include "dm/device.h"
 #include "dm/dispatcher.h"
@@ -115,7 +116,23 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   Result<Device*> add_device(const SubOptions& description, bool hotplug);
   // A device the board itself provides (not user-removable). PCI devices go to devfn.
   Result<Device*> add_board_device(std::unique_ptr<Device> device, std::optional<uint8_t> devfn);
+  // Removes a user-added device and, first, every device plugged into its buses.
   Result<void> remove_device(const std::string& id);
+  // Called with the id of every device that leaves the machine (device_del, Xen's unplug, a
+  // parent's removal), once it is gone: QMP's DEVICE_DELETED.
+  void set_device_removed_handler(std::function<void(const std::string& id)> handler) {
+    device_removed_ = std::move(handler);
+  }
+
+  // Buses a device offers its children (Bus), registered by whoever builds the device; they go
+  // with it.
+  void add_bus(Device& owner, Bus& bus);
+  Bus* find_bus(std::string_view name) const;
+  // For a bus child's DeviceType::create: resolves bus= (or takes the first bus of the kind with
+  // room) and the bus's address property (unit=, port=), and claims that address. The device the
+  // create then returns is recorded as the bus owner's child, and its address is released when
+  // it goes (or at once if the create fails).
+  Result<BusSlot> plug_into_bus(std::string_view kind, OptionReader& props);
   // Xen's emulated-device unplug (Device::UnplugMask): the devices the mask names are removed,
   // ports, BARs and backends with them. Returns how many were removed. The masks the guest sent
   // accumulate in unplugged(), which is saved with the machine so a restore repeats the unplug.
@@ -147,11 +164,18 @@ class Machine final : public PowerControl, public EmulatedUnplug {
     std::string key;  // section name in saved state: the id, or type#N for anonymous devices
     bool removable;
     std::optional<uint64_t> boot_index;  // bootindex=, lowest boots first
+    Device* parent = nullptr;            // the owner of the bus it is plugged into
+    BusSlot slot;
+  };
+  struct BusEntry {
+    Device* owner;
+    Bus* bus;
   };
   Result<Device*> install(std::unique_ptr<Device> device, bool pci, std::optional<uint8_t> devfn,
                           bool removable);
-  // Detaches the device (bus, mappings, backends) and destroys it.
-  std::vector<Entry>::iterator erase(std::vector<Entry>::iterator it);
+  // Detaches the device (bus, mappings, backends) and destroys it, its children first. Returns
+  // how many devices went.
+  unsigned erase(Device* device);
 
   MachineOptions options_;
   Clock& clock_;
@@ -163,6 +187,10 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   std::vector<Entry> devices_;
   unsigned anonymous_count_ = 0;
   uint16_t unplugged_ = 0;
+  std::vector<BusEntry> buses_;
+  std::optional<BusEntry> claiming_bus_;  // plug_into_bus's claim, until install() or failure
+  BusSlot claimed_slot_;
+  std::function<void(const std::string&)> device_removed_;
   RunState run_state_ = RunState::kRunning;
   std::function<void(ShutdownCause)> shutdown_handler_;
   DeviceMemoryBacking* device_memory_backing_ = nullptr;

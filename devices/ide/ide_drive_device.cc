@@ -13,12 +13,6 @@ namespace hvmd::devices::ide {
 
 namespace {
 
-PiixIde* find_controller(Machine& machine) {
-  for (Device* device : machine.devices())
-    if (auto* controller = dynamic_cast<PiixIde*>(device)) return controller;
-  return nullptr;
-}
-
 class IdeDriveDevice final : public Device, public RemovableMedia {
  public:
   IdeDriveDevice(PiixIde& controller, unsigned bus, unsigned unit, bool cdrom, std::string drive_id)
@@ -38,7 +32,6 @@ class IdeDriveDevice final : public Device, public RemovableMedia {
   // The controller saves the drive with its channel.
   void save(StateWriter&) const override {}
   Result<void> load(StateReader&, uint32_t) override { return ok(); }
-  void unrealize() override { controller_.detach(bus_, unit_); }
 
   bool removed_by_unplug(uint16_t mask) const override {
     if (cdrom_) return false;
@@ -86,28 +79,18 @@ class IdeDriveDevice final : public Device, public RemovableMedia {
 };
 
 // drive=, bus=ide.N, unit=, serial=, model=: a drive on the board's controller.
+// The unit is given out by the controller's bus (Machine::plug_into_bus), which also takes it
+// back when the drive goes.
 Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& props, bool cdrom) {
-  PiixIde* controller = find_controller(machine);
-  if (!controller)
-    return make_error("%s: this machine has no IDE controller", props.what().c_str());
   auto drive_id = props.string("drive");
-  auto bus_name = props.string("bus");
-  auto unit = props.number("unit", 1);
   auto serial = props.string("serial");
   auto model = props.string("model");
-  if (!unit) return unit.error();
-  std::optional<std::pair<unsigned, unsigned>> slot;
-  if (bus_name) {
-    if (*bus_name != "ide.0" && *bus_name != "ide.1")
-      return make_error("%s: bus '%s' not found (ide.0, ide.1)", props.what().c_str(),
-                        bus_name->c_str());
-    slot = std::pair{static_cast<unsigned>((*bus_name)[4] - '0'),
-                     static_cast<unsigned>(unit->value_or(0))};
-  } else {
-    if (unit->has_value()) return make_error("%s: unit= needs bus=", props.what().c_str());
-    slot = controller->free_slot();
-    if (!slot) return make_error("%s: no free IDE unit", props.what().c_str());
-  }
+  auto plugged = machine.plug_into_bus("ide", props);
+  if (!plugged) return plugged.error();
+  // Only PIIX IDE channels are buses of kind "ide".
+  auto& bus = static_cast<PiixIde::IdeBus&>(*plugged->bus);
+  PiixIde* controller = &bus.controller();
+  auto slot = std::pair{bus.channel(), plugged->address};
   DriveSpec spec;
   if (drive_id) {
     auto claimed = machine.claim_drive(*drive_id);
@@ -137,14 +120,14 @@ Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& pro
   }
   // Serial numbers are per drive and stable across runs: default to the slot.
   char default_serial[24];
-  snprintf(default_serial, sizeof(default_serial), "HVMD%04u%04u", slot->first, slot->second);
+  snprintf(default_serial, sizeof(default_serial), "HVMD%04u%04u", slot.first, slot.second);
   drive.serial = serial ? *serial : !spec.serial.empty() ? spec.serial : default_serial;
   drive.model = model ? *model : cdrom ? "HVMD DVD-ROM" : "HVMD HARDDISK";
   if (drive.serial.size() > 20 || drive.model.size() > 40)
     return make_error("%s: serial is at most 20 characters, model 40", props.what().c_str());
-  HVMD_TRY(controller->attach(slot->first, slot->second, std::move(drive)));
+  HVMD_TRY(controller->attach(slot.first, slot.second, std::move(drive)));
   return std::unique_ptr<Device>(
-      std::make_unique<IdeDriveDevice>(*controller, slot->first, slot->second, cdrom, spec.id));
+      std::make_unique<IdeDriveDevice>(*controller, slot.first, slot.second, cdrom, spec.id));
 }
 
 }  // namespace
@@ -165,10 +148,12 @@ void register_ide_devices(DeviceRegistry& registry) {
 }
 
 Result<void> add_ide_controller(Machine& machine) {
-  auto added = machine.add_board_device(
-      std::make_unique<PiixIde>(machine.dispatcher(), machine.memory(), machine.interrupt_sink()),
-      kDevfn);
+  auto controller =
+      std::make_unique<PiixIde>(machine.dispatcher(), machine.memory(), machine.interrupt_sink());
+  PiixIde& ide = *controller;
+  auto added = machine.add_board_device(std::move(controller), kDevfn);
   if (!added) return added.error();
+  for (unsigned channel = 0; channel < 2; ++channel) machine.add_bus(ide, ide.bus(channel));
   return ok();
 }
 

@@ -58,11 +58,17 @@ void PiixIde::detach(unsigned bus, unsigned unit) {
   channel.drive(unit) = IdeDrive{};
 }
 
-std::optional<std::pair<unsigned, unsigned>> PiixIde::free_slot() const {
-  for (unsigned bus = 0; bus < 2; ++bus)
-    for (unsigned unit = 0; unit < 2; ++unit)
-      if (!channels_[bus]->drive(unit).present()) return std::pair{bus, unit};
-  return std::nullopt;
+Result<unsigned> PiixIde::IdeBus::claim(std::optional<unsigned> unit) {
+  IdeChannel& channel = controller_.channel(channel_);
+  if (unit) {
+    if (*unit > 1) return make_error("%s unit %u does not exist (0, 1)", name_.c_str(), *unit);
+    if (channel.drive(*unit).present())
+      return make_error("%s unit %u is already in use", name_.c_str(), *unit);
+    return *unit;
+  }
+  for (unsigned free = 0; free < 2; ++free)
+    if (!channel.drive(free).present()) return free;
+  return make_error("%s is full", name_.c_str());
 }
 
 uint64_t PiixIde::bus_master_read(uint64_t offset, unsigned size) {

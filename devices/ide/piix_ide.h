@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "devices/ide/ide_channel.h"
+#include "dm/bus.h"
 #include "dm/io_handler.h"
 #include "dm/machine.h"
 #include "dm/pci/pci_device.h"
@@ -22,11 +23,30 @@ class PiixIde final : public pci::PciDevice {
   void quiesce() override;
 
   IdeChannel& channel(unsigned bus) { return *channels_[bus & 1]; }
-  // Attaches a drive to a free bus/unit; an error names what is wrong.
+  // Attaches a drive to a unit its bus gave out (IdeBus::claim); an error names what is wrong.
   Result<void> attach(unsigned bus, unsigned unit, IdeDrive drive);
   void detach(unsigned bus, unsigned unit);
-  // The first free (bus, unit), as -drive if=ide without index= fills them.
-  std::optional<std::pair<unsigned, unsigned>> free_slot() const;
+
+  // ide.0 and ide.1, where ide-hd and ide-cd plug in (unit=0|1).
+  class IdeBus final : public Bus {
+   public:
+    IdeBus(PiixIde& controller, unsigned channel)
+        : controller_(controller), channel_(channel), name_("ide." + std::to_string(channel)) {}
+    const std::string& name() const override { return name_; }
+    std::string_view kind() const override { return "ide"; }
+    std::string_view address_property() const override { return "unit"; }
+    Result<unsigned> claim(std::optional<unsigned> unit) override;
+    // The drive leaves its unit (device_del, Xen's unplug).
+    void release(unsigned unit) override { controller_.detach(channel_, unit); }
+    PiixIde& controller() const { return controller_; }
+    unsigned channel() const { return channel_; }
+
+   private:
+    PiixIde& controller_;
+    unsigned channel_;
+    std::string name_;
+  };
+  IdeBus& bus(unsigned channel) { return buses_[channel & 1]; }
 
   uint64_t bus_master_read(uint64_t offset, unsigned size);
   void bus_master_write(uint64_t offset, unsigned size, uint64_t value);
@@ -67,6 +87,7 @@ class PiixIde final : public pci::PciDevice {
   std::array<std::unique_ptr<CommandBlock>, 2> command_blocks_;
   std::array<std::unique_ptr<ControlBlock>, 2> control_blocks_;
   std::array<ScopedMapping, 4> legacy_mappings_;
+  std::array<IdeBus, 2> buses_{IdeBus(*this, 0), IdeBus(*this, 1)};
   MemberIoHandler<PiixIde, &PiixIde::bus_master_read, &PiixIde::bus_master_write> bus_master_{
       *this};
 };

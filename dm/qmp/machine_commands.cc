@@ -107,6 +107,10 @@ Result<SubOptions> device_options_from_json(const Json& arguments) {
 
 void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks) {
   register_device_commands(server, machine);
+  // Whatever removed it (device_del, a parent's removal, Xen's unplug, a guest's ACPI eject).
+  machine.set_device_removed_handler([&server](const std::string& id) {
+    server.emit_event("DEVICE_DELETED", {{"device", id}, {"path", "/machine/peripheral/" + id}});
+  });
   server.add_command("query-version", [](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;
     Server::Version v;
@@ -295,9 +299,7 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
       return Reply::error("Device '" + name + "' not found", "DeviceNotFound");
     if (auto removed = machine.remove_device(name); !removed)
       return Reply::error(removed.error().message);
-    server.emit_event("DEVICE_DELETED",
-                      {{"device", name}, {"path", "/machine/peripheral/" + name}});
-    return Reply::success();
+    return Reply::success();  // DEVICE_DELETED comes from the machine once the device is gone
   });
 }
 

@@ -68,6 +68,57 @@ TEST_F(DispatcherTest, NewestMappingWinsAndUnmapRevealsTheOlder) {
   EXPECT_EQ(dispatcher.mmio_read(0xf0000900, 4), 0xffffffffu);
 }
 
+TEST_F(DispatcherTest, AnOverlayWinsWhateverTheOrder) {
+  // The reset control register 0xcf9 inside the host bridge's 0xcf8-0xcff, mapped before or after.
+  for (bool overlay_first : {true, false}) {
+    Dispatcher d{&ram};
+    RecordingDevice bridge, reset;
+    auto map_bridge = [&] { d.map_ports(0xcf8, 8, &bridge, "pci-config"); };
+    if (!overlay_first) map_bridge();
+    d.map_ports(0xcf9, 1, &reset, "reset-control", Claim::kOverlay);
+    if (overlay_first) map_bridge();
+    d.port_write(0xcf9, 1, 0x06);
+    d.port_write(0xcf8, 4, 0x80000000);  // CONFIG_ADDRESS: the bridge, whole
+    EXPECT_EQ(reset.log, (std::vector<Access>{{true, 0, 1, 0x06}})) << overlay_first;
+    EXPECT_EQ(bridge.log, (std::vector<Access>{{true, 0, 4, 0x80000000}})) << overlay_first;
+  }
+}
+
+TEST_F(DispatcherTest, ScopedMappingsAreReleasedWithTheirOwner) {
+  {
+    ScopedMapping owned(dispatcher, dispatcher.map_ports(0x60, 1, &device, "dev"));
+    ScopedMapping moved = std::move(owned);
+    EXPECT_EQ(owned.id(), Dispatcher::kNoMapping);
+    dispatcher.port_write(0x60, 1, 1);
+    EXPECT_EQ(device.log.size(), 1u);
+  }
+  dispatcher.port_write(0x60, 1, 2);
+  EXPECT_EQ(device.log.size(), 1u) << "gone with its owner";
+  for (const auto& m : dispatcher.mappings()) EXPECT_EQ(m.sequence, 0u);
+}
+
+TEST_F(DispatcherTest, HostBufferStringIoIsUnrolledInAccessOrder) {
+  // KVM's string I/O: the items are in the vCPU's shared page, never in guest RAM.
+  dispatcher.map_ports(0x1f0, 8, &device, "dev");
+  uint16_t out[3] = {0x1111, 0x2222, 0x3333};
+  IoRequest w{.addr = 0x1f0,
+              .count = 3,
+              .size = 2,
+              .is_write = true,
+              .df = true,  // ignored: the buffer is in access order
+              .host_buffer = reinterpret_cast<uint8_t*>(out)};
+  dispatcher.handle(w);
+  EXPECT_EQ(device.log, (std::vector<Access>{
+                            {true, 0, 2, 0x1111}, {true, 0, 2, 0x2222}, {true, 0, 2, 0x3333}}));
+  device.log.clear();
+  uint16_t in[2] = {};
+  IoRequest r{.addr = 0x1f0, .count = 2, .size = 2, .host_buffer = reinterpret_cast<uint8_t*>(in)};
+  dispatcher.handle(r);
+  EXPECT_EQ(in[0], 0x1000u);
+  EXPECT_EQ(in[1], 0x1000u);
+  EXPECT_EQ(device.log.size(), 2u);
+}
+
 TEST_F(DispatcherTest, MoveRelocatesARegion) {
   auto id = dispatcher.map_mmio(0xe0000000, 0x100, &device, "bar");
   dispatcher.move(id, 0xe1000000);

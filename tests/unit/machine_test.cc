@@ -175,5 +175,141 @@ TEST_F(MachineTest, RomfileFillsTheExpansionRomBar) {
   EXPECT_EQ(d.mmio_read(0xfeb00000, 2), 0xaa55u);
 }
 
+// A controller with two buses of four ports each, and the devices that plug into them, as a USB
+// host controller and its devices will.
+class TestBus final : public Bus {
+ public:
+  explicit TestBus(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const override { return name_; }
+  std::string_view kind() const override { return "test"; }
+  std::string_view address_property() const override { return "port"; }
+  Result<unsigned> claim(std::optional<unsigned> port) override {
+    if (port) {
+      if (*port >= used.size())
+        return make_error("%s port %u does not exist", name_.c_str(), *port);
+      if (used[*port]) return make_error("%s port %u is in use", name_.c_str(), *port);
+      used[*port] = true;
+      return *port;
+    }
+    for (unsigned p = 0; p < used.size(); ++p)
+      if (!used[p]) return used[p] = true, p;
+    return make_error("%s is full", name_.c_str());
+  }
+  void release(unsigned port) override { used[port] = false; }
+  std::array<bool, 4> used{};
+
+ private:
+  std::string name_;
+};
+
+std::vector<std::string> unrealized;  // device ids in the order they were unrealized
+
+class TestController final : public Device {
+ public:
+  std::string_view type() const override { return "test-controller"; }
+  void save(StateWriter&) const override {}
+  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  void unrealize() override { unrealized.push_back(id()); }
+  TestBus buses[2] = {TestBus("tb.0"), TestBus("tb.1")};
+};
+
+class TestChild final : public Device {
+ public:
+  explicit TestChild(BusSlot where) : slot(where) {}
+  std::string_view type() const override { return "test-child"; }
+  void save(StateWriter&) const override {}
+  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  void unrealize() override { unrealized.push_back(id()); }
+  BusSlot slot;
+};
+
+class BusTest : public MachineTest {
+ protected:
+  BusTest() {
+    unrealized.clear();
+    registry.add({.name = "test-controller",
+                  .hotpluggable = true,
+                  .create = [](Machine& m, OptionReader&) -> Result<std::unique_ptr<Device>> {
+                    auto controller = std::make_unique<TestController>();
+                    for (auto& bus : controller->buses) m.add_bus(*controller, bus);
+                    return std::unique_ptr<Device>(std::move(controller));
+                  }});
+    registry.add({.name = "test-child",
+                  .hotpluggable = true,
+                  .create = [](Machine& m, OptionReader& props) -> Result<std::unique_ptr<Device>> {
+                    auto slot = m.plug_into_bus("test", props);
+                    if (!slot) return slot.error();
+                    if (props.string("fail")) return make_error("refused");
+                    return std::unique_ptr<Device>(std::make_unique<TestChild>(*slot));
+                  }});
+    machine.set_device_removed_handler([this](const std::string& id) { removed.push_back(id); });
+  }
+  TestChild* child(const std::string& id) {
+    return static_cast<TestChild*>(machine.find_device(id));
+  }
+  std::vector<std::string> removed;
+};
+
+TEST_F(BusTest, ChildrenNameTheirBusAndAddress) {
+  ASSERT_TRUE(add("test-controller,id=ctl", true).ok());
+  ASSERT_TRUE(add("test-child,id=a,bus=tb.1,port=3", true).ok());
+  EXPECT_EQ(child("a")->slot.bus->name(), "tb.1");
+  EXPECT_EQ(child("a")->slot.address, 3u);
+  ASSERT_TRUE(add("test-child,id=b", true).ok()) << "no bus=: the first bus with room";
+  EXPECT_EQ(child("b")->slot.bus->name(), "tb.0");
+  EXPECT_EQ(child("b")->slot.address, 0u);
+  EXPECT_EQ(add("test-child,id=c,bus=tb.1,port=3", true).error().message,
+            "device 'test-child': tb.1 port 3 is in use");
+  EXPECT_EQ(add("test-child,id=c,bus=tb.7", true).error().message,
+            "device 'test-child': bus 'tb.7' not found");
+  EXPECT_EQ(add("test-child,id=c,port=2", true).error().message,
+            "device 'test-child': port= needs bus=");
+  EXPECT_FALSE(add("test-child,id=c,bus=tb.0,port=9", true).ok());
+  // A create that fails after its claim gives the port back.
+  EXPECT_FALSE(add("test-child,id=c,bus=tb.0,port=2,fail=1", true).ok());
+  ASSERT_TRUE(add("test-child,id=c,bus=tb.0,port=2", true).ok());
+}
+
+TEST_F(BusTest, AParentGoesAfterItsChildrenAndEachIsReportedOnceGone) {
+  ASSERT_TRUE(add("test-controller,id=ctl", true).ok());
+  ASSERT_TRUE(add("test-child,id=a,bus=tb.0,port=1", true).ok());
+  ASSERT_TRUE(add("test-child,id=b,bus=tb.1,port=0", true).ok());
+  auto* controller = static_cast<TestController*>(machine.find_device("ctl"));
+  EXPECT_TRUE(controller->buses[0].used[1]);
+  ASSERT_TRUE(machine.remove_device("a").ok());
+  EXPECT_FALSE(controller->buses[0].used[1]) << "the port is free again";
+  EXPECT_EQ(removed, (std::vector<std::string>{"a"}));
+  ASSERT_TRUE(machine.remove_device("ctl").ok());
+  EXPECT_EQ(unrealized, (std::vector<std::string>{"a", "b", "ctl"}));
+  EXPECT_EQ(removed, (std::vector<std::string>{"a", "b", "ctl"}));
+  EXPECT_EQ(machine.find_bus("tb.0"), nullptr) << "its buses went with it";
+  EXPECT_FALSE(add("test-child,id=d", true).ok());
+}
+
+TEST_F(BusTest, IdeDrivesPlugIntoTheControllersBuses) {
+  char disk[] = "/tmp/hvmd-bus-XXXXXX";
+  int fd = mkstemp(disk);
+  ASSERT_EQ(ftruncate(fd, 1 << 20), 0);
+  close(fd);
+  InlineExecutor block_io;
+  machine.set_io_executor(&block_io);
+  for (const char* id : {"d0", "d1"}) {
+    auto spec = DriveSpec::from_options(
+        *SubOptions::parse(std::string("file=") + disk + ",if=none,id=" + id, ""));
+    ASSERT_TRUE(spec);
+    machine.add_drive(*spec);
+  }
+  ASSERT_NE(machine.find_bus("ide.1"), nullptr);
+  ASSERT_TRUE(add("ide-hd,id=hd,drive=d0,bus=ide.1,unit=1").ok());
+  EXPECT_EQ(machine.dispatcher().port_read(0x177, 1) & 0x40, 0u) << "unit 0 selected: empty";
+  machine.dispatcher().port_write(0x176, 1, 0xb0);  // select unit 1
+  EXPECT_EQ(machine.dispatcher().port_read(0x177, 1) & 0x40, 0x40u) << "the disk is there";
+  EXPECT_EQ(add("ide-hd,drive=d1,bus=ide.1,unit=1").error().message,
+            "device 'ide-hd': ide.1 unit 1 is already in use");
+  EXPECT_EQ(add("ide-hd,drive=d1,bus=ide.2").error().message,
+            "device 'ide-hd': bus 'ide.2' not found");
+  unlink(disk);
+}
+
 }  // namespace
 }  // namespace hvmd::test

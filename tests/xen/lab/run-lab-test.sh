@@ -30,9 +30,10 @@ cp "$here/check" "$here/setup" "$payload/"
 cp "$packet_watch" "$payload/hvmd-packet-watch"
 # A pci-testdev whose option ROM prints on COM1: the guest's output on our serial port.
 "$rom_tool" "$payload/testdev.rom" "hvmd lab option rom ran" pci-testdev
-# The IDE disk SeaBIOS boots: a boot sector that prints on COM1.
+# The IDE disk SeaBIOS boots: a boot sector that unplugs the emulated NIC and auxiliary disks as
+# PV drivers do, prints on COM1, then reads its disk every 64 timer ticks and prints D (or E).
 truncate -s 16M "$payload/boot.img"
-"$rom_tool" "$payload/boot.img" "hvmd lab boot sector ran" boot-sector
+"$rom_tool" "$payload/boot.img" "hvmd lab boot sector ran" unplug-boot-sector
 out="$payload/report.log"
 LAB_TIMEOUT=${LAB_TIMEOUT:-600} bash "$lab_tools/run.sh" "$lab" "$here/guest.cfg" "$payload" 90 \
   | tr -d '\r' > "$out" || true
@@ -57,8 +58,15 @@ expect '^\(d1\) Found 1 serial ports' "SeaBIOS finds our 16550 on COM1"
 expect 'lab option rom ran' "the guest's output reaches our serial port (an option ROM in our ROM BAR)"
 expect '^\(d1\) SeaBIOS \(version' "SeaBIOS starts"
 expect '^== dm seccomp: 2' "hvmd serves from inside its seccomp sandbox"
-expect '^== xl save rc=0 dm gone: yes' "xl save: libxl stops hvmd, saves its state, ends it"
-expect '^== xl restore rc=0' "xl restore: hvmd loads the state (-incoming) and resumes"
+
+expect '^== unplug: .*unplugged emulated devices \(mask 0x6\): 1 removed' "the guest unplugs the emulated NIC through the platform device, as PV drivers do"
+expect '^== disk reads before save: [1-9]' "the guest reads its disk through the BIOS and reports on our serial port"
+expect '^== xl save rc=0 dm gone: yes' "xl save of a guest that unplugged: libxl stops hvmd, saves its state, ends it"
+expect '^== xl restore rc=0' "xl restore: a fresh hvmd repeats the unplug, loads the state (-incoming) and resumes"
 expect '^== restored domain: .*dm state: running' "the restored domain runs with hvmd"
+expect '^== disk reads after restore: more' "after the restore the guest's disk and serial port still work"
+expect '^== xl migrate rc=0' "xl migrate (live, to this host) with hvmd on both ends, log-dirty reported by hvmd"
+expect '^== migrated domain: .*dm state: running' "the migrated domain runs with the receiving hvmd"
+expect '^== disk reads after migrate: more' "after the migration the guest's disk and serial port still work"
 expect '^== after destroy: nothing left' "xl destroy leaves nothing behind"
 exit $failed

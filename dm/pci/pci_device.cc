@@ -147,13 +147,27 @@ uint8_t PciDevice::add_capability(uint8_t id, unsigned length) {
 
 void PciDevice::add_msi(unsigned vectors, bool is_64bit, bool maskable) {
   uint8_t cap = add_capability(kCapMsi, Msi::capability_length(is_64bit, maskable));
-  msi_ = std::make_unique<Msi>(config_, cap, vectors, is_64bit, maskable);
-  registers_.keep_emulated(cap, Msi::capability_length(is_64bit, maskable));
+  place_msi(cap, vectors, is_64bit, maskable);
 }
 
 void PciDevice::add_msix(unsigned vectors, int bar, uint32_t table_offset, uint32_t pba_offset) {
-  assert(vectors >= 1 && vectors <= kMsixMaxVectors);
   uint8_t cap = add_capability(kCapMsix, Msix::capability_length());
+  place_msix(cap, vectors, bar, table_offset, pba_offset);
+}
+
+void PciDevice::place_msi(uint8_t cap, unsigned vectors, bool is_64bit, bool maskable) {
+  unsigned length = Msi::capability_length(is_64bit, maskable);
+  assert(cap >= kFirstCapability && cap % 4 == 0 && cap + length <= kConfigSize);
+  config_.set8(cap, kCapMsi);
+  msi_ = std::make_unique<Msi>(config_, cap, vectors, is_64bit, maskable);
+  registers_.keep_emulated(cap, length);
+}
+
+void PciDevice::place_msix(uint8_t cap, unsigned vectors, int bar, uint32_t table_offset,
+                           uint32_t pba_offset) {
+  assert(vectors >= 1 && vectors <= kMsixMaxVectors);
+  assert(cap >= kFirstCapability && cap % 4 == 0 && cap + kMsixCapLength <= kConfigSize);
+  config_.set8(cap, kCapMsix);
   msix_ = std::make_unique<Msix>(config_, cap, vectors, static_cast<uint8_t>(bar), table_offset,
                                  pba_offset);
   registers_.keep_emulated(cap, Msix::capability_length());

@@ -86,6 +86,11 @@ class PciDevice : public Device, public PciConfigTarget {
   uint8_t add_capability(uint8_t id, unsigned length);
   void add_msi(unsigned vectors, bool is_64bit, bool maskable);
   void add_msix(unsigned vectors, int bar, uint32_t table_offset, uint32_t pba_offset);
+  // The same at a capability offset the device chose and links into its chain itself (a
+  // passthrough function keeps its host's layout): only the ID byte is written.
+  void place_msi(uint8_t cap, unsigned vectors, bool is_64bit, bool maskable);
+  void place_msix(uint8_t cap, unsigned vectors, int bar, uint32_t table_offset,
+                  uint32_t pba_offset);
   // A register with emulated and host bits, read-only and write-1-to-clear bits and a write hook
   // (config_registers.h). It takes over the ConfigSpace masks of its emulated bits.
   void add_config_register(ConfigRegister reg) { registers_.add(config_, std::move(reg)); }

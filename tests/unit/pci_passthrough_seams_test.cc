@@ -324,6 +324,49 @@ TEST(PassthroughSeams, DevicesWithoutRegistersOrHostAreUnchanged) {
   EXPECT_EQ(dispatcher.pci_read(scratch.address(), kInterruptLine, 1), 0x0bu);
 }
 
+// MSI where the host function has it: the chain is the host's, the capability emulated.
+class PlacedMsiDevice final : public PciDevice {
+ public:
+  static constexpr uint8_t kMsiCap = 0x50;
+  static constexpr uint8_t kHostNext = 0x70;
+  explicit PlacedMsiDevice(HostConfigAccess& host)
+      : PciDevice({.vendor = 0x8086, .device = 0x1533}) {
+    place_msi(kMsiCap, 1, /*is_64bit=*/false, /*maskable=*/false);
+    mutable_config().set8(kMsiCap + 1, kHostNext);  // linked on as the host links it
+    set_host_config(&host);
+  }
+  std::string_view type() const override { return "placed-msi"; }
+};
+
+TEST(PassthroughSeams, PlacedMsiKeepsTheHostsChain) {
+  HostRam ram{RamLayout::pc(16 << 20)};
+  Dispatcher dispatcher{&ram};
+  PciBus bus{dispatcher, nullptr};
+  FakeHostConfig host;
+  host.bytes[kCapabilitiesPointer] = 0x40;
+  host.bytes[0x40] = 0x01;  // power management, then the host's MSI
+  host.bytes[0x41] = PlacedMsiDevice::kMsiCap;
+  host.bytes[PlacedMsiDevice::kHostNext] = 0x10;  // PCI Express, the end of the chain
+  PlacedMsiDevice device(host);
+  ASSERT_TRUE(bus.plug(device, 0x28).ok());
+  RecordingListener events;
+  device.msi()->set_listener(&events);
+  std::vector<uint8_t> ids;
+  uint32_t cap = dispatcher.pci_read(device.address(), kCapabilitiesPointer, 1);
+  for (int hops = 0; cap && hops < 8; ++hops) {
+    ids.push_back(static_cast<uint8_t>(dispatcher.pci_read(device.address(), cap, 1)));
+    cap = dispatcher.pci_read(device.address(), cap + 1, 1);
+  }
+  EXPECT_EQ(ids, (std::vector<uint8_t>{0x01, kCapMsi, 0x10}));
+  host.log.clear();
+  dispatcher.pci_write(device.address(), PlacedMsiDevice::kMsiCap + kMsiAddressLow, 4, 0xfee00000);
+  dispatcher.pci_write(device.address(), PlacedMsiDevice::kMsiCap + 8, 2, 0x4031);
+  dispatcher.pci_write(device.address(), PlacedMsiDevice::kMsiCap + kMsiControl, 2,
+                       kMsiControlEnable);
+  EXPECT_TRUE(host.log.empty()) << host.log.front();
+  EXPECT_EQ(events.take(), std::vector<std::string>{"programmed 0 0xfee00000/0x4031"});
+}
+
 TEST_F(PassthroughSeamsTest, HostBarMapsAroundTheTrappedMsixPage) {
   place_bar0(0xe0000000);
   EXPECT_EQ(passthrough.calls,

@@ -229,22 +229,23 @@ Result<void> KvmVm::unmap_mmio(uint64_t guest_address, const HostMmioRegion&, ui
   return ok();
 }
 
+// A KVM guest's port accesses always exit; the caller keeps such a BAR trapped.
 Result<void> KvmVm::map_ports(uint32_t, uint32_t, uint32_t) {
   return make_error("kvm cannot give the guest host I/O ports");
 }
-// Nothing can have been mapped or bound, so there is nothing to undo.
-Result<void> KvmVm::unmap_ports(uint32_t, uint32_t, uint32_t) {
-  return ok();
-}
-
 Result<void> KvmVm::bind_intx(const HostIntx&, PciAddress, unsigned) {
   return make_error("kvm: host INTx binding (irqfd with resample) is not implemented");
 }
-Result<void> KvmVm::unbind_intx(const HostIntx&, PciAddress, unsigned) {
-  return ok();
-}
 Result<void> KvmVm::route_msi(const HostMsiVector&, const MsiMessage&, bool) {
   return make_error("kvm: host MSI routing (irqfd with GSI routing) is not implemented");
+}
+
+// Nothing can have been mapped or bound by the calls above, so there is nothing to undo.
+Result<void> KvmVm::unmap_ports(uint32_t, uint32_t, uint32_t) {
+  return ok();
+}
+Result<void> KvmVm::unbind_intx(const HostIntx&, PciAddress, unsigned) {
+  return ok();
 }
 Result<void> KvmVm::unroute_msi(const HostMsiVector&) {
   return ok();

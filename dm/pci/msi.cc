@@ -1,5 +1,6 @@
 #include "dm/pci/msi.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace hvmd::pci {
@@ -54,7 +55,46 @@ void Msi::notify(InterruptSink* sink, unsigned vector) {
   sink->send_msi(message(vector));
 }
 
+bool Msi::vector_masked(unsigned vector) const {
+  return maskable_ && (config_.get32(mask_reg()) >> vector & 1);
+}
+
+Msi::Programmed Msi::programmed() const {
+  Programmed p;
+  p.enabled = enabled();
+  if (!p.enabled) return p;
+  p.vectors = enabled_vectors();
+  p.address = config_.get32(cap_ + kMsiAddressLow);
+  if (is_64bit_) p.address |= uint64_t{config_.get32(cap_ + kMsiAddressHigh)} << 32;
+  p.data = config_.get16(data_reg());
+  p.mask = maskable_ ? config_.get32(mask_reg()) : 0;
+  return p;
+}
+
+void Msi::report_changes() {
+  Programmed before = reported_;
+  reported_ = programmed();
+  const Programmed& now = reported_;
+  if (!listener_) return;
+  if (!now.enabled) {
+    if (before.enabled) listener_->vectors_disabled();
+    return;
+  }
+  // A new vector count renumbers the messages: every vector is reported afresh.
+  bool recount = before.enabled && now.vectors != before.vectors;
+  if (recount) listener_->vectors_disabled();
+  bool reprogram =
+      !before.enabled || recount || now.address != before.address || now.data != before.data;
+  for (unsigned v = 0; v < now.vectors; ++v) {
+    if (reprogram)
+      listener_->vector_programmed(v, message(v), vector_masked(v));
+    else if ((now.mask ^ before.mask) >> v & 1)
+      listener_->vector_masked(v, vector_masked(v));
+  }
+}
+
 void Msi::config_written(InterruptSink* sink) {
+  report_changes();
   if (!maskable_ || !enabled() || !sink) return;
   uint32_t deliverable = config_.get32(pending_reg()) & ~config_.get32(mask_reg());
   for (unsigned v = 0; v < enabled_vectors(); ++v) {
@@ -74,6 +114,7 @@ void Msi::reset() {
     config_.set32(mask_reg(), 0);
     config_.set32(pending_reg(), 0);
   }
+  report_changes();
 }
 
 Msix::Msix(ConfigSpace& config, uint8_t cap, unsigned vectors, uint8_t bar, uint32_t table_offset,
@@ -107,6 +148,7 @@ void Msix::reset() {
   std::fill(table_.begin(), table_.end(), 0);
   for (unsigned v = 0; v < vectors_; ++v) table_[v * 4 + 3] = kMsixEntryMasked;
   std::fill(pending_.begin(), pending_.end(), 0);
+  report_control_change();
 }
 
 void Msix::notify(InterruptSink* sink, unsigned vector) {
@@ -115,8 +157,43 @@ void Msix::notify(InterruptSink* sink, unsigned vector) {
     pending_[vector / 64] |= 1ull << (vector % 64);
     return;
   }
+  sink->send_msi(message(vector));
+}
+
+MsiMessage Msix::message(unsigned vector) const {
   const uint32_t* e = &table_[vector * 4];
-  sink->send_msi({uint64_t{e[0]} | uint64_t{e[1]} << 32, e[2]});
+  return {uint64_t{e[0]} | uint64_t{e[1]} << 32, e[2]};
+}
+
+void Msix::report_control_change() {
+  bool was_enabled = reported_enabled_;
+  bool was_function_masked = reported_function_mask_;
+  reported_enabled_ = enabled();
+  reported_function_mask_ = function_masked();
+  if (!listener_) return;
+  if (!reported_enabled_) {
+    if (was_enabled) listener_->vectors_disabled();
+    return;
+  }
+  bool function_mask = reported_function_mask_;
+  for (unsigned v = 0; v < vectors_; ++v) {
+    if (!was_enabled)
+      listener_->vector_programmed(v, message(v), function_mask || vector_masked(v));
+    else if (function_mask != was_function_masked && !vector_masked(v))
+      listener_->vector_masked(v, function_mask);
+  }
+}
+
+void Msix::report_entry_change(unsigned vector, const uint32_t (&before)[4]) {
+  if (!listener_ || !enabled()) return;
+  const uint32_t* now = &table_[vector * 4];
+  bool message_changed = now[0] != before[0] || now[1] != before[1] || now[2] != before[2];
+  bool mask_changed = (now[3] ^ before[3]) & kMsixEntryMasked;
+  bool masked = function_masked() || vector_masked(vector);
+  if (message_changed)
+    listener_->vector_programmed(vector, message(vector), masked);
+  else if (mask_changed && !function_masked())  // under the function mask nothing changes
+    listener_->vector_masked(vector, masked);
 }
 
 void Msix::deliver_pending(InterruptSink* sink) {
@@ -131,6 +208,7 @@ void Msix::deliver_pending(InterruptSink* sink) {
 
 void Msix::config_written(InterruptSink* sink) {
   sink_ = sink;
+  report_control_change();
   deliver_pending(sink);
 }
 
@@ -157,6 +235,23 @@ uint64_t Msix::read(uint64_t offset, unsigned size) {
 }
 
 void Msix::write(uint64_t offset, unsigned size, uint64_t value) {
+  if (size == 0) return;
+  // The entries the access touches (at most two: entries are 16 bytes, accesses at most 8), as
+  // they were, so the listener hears what changed.
+  struct Before {
+    unsigned vector;
+    uint32_t entry[4];
+  } before[2];
+  unsigned touched = 0;
+  uint64_t table_end = table_offset_ + uint64_t{vectors_} * kMsixEntrySize;
+  for (uint64_t o : {offset, offset + size - 1}) {
+    if (o < table_offset_ || o >= table_end) continue;
+    auto vector = static_cast<unsigned>((o - table_offset_) / kMsixEntrySize);
+    if (touched && before[touched - 1].vector == vector) continue;
+    before[touched].vector = vector;
+    std::copy_n(&table_[vector * 4], 4, before[touched].entry);
+    ++touched;
+  }
   // Only the table is writable (the PBA is read-only); entries take byte, dword or qword writes.
   for (unsigned i = 0; i < size; ++i) {
     uint64_t o = offset + i;
@@ -168,6 +263,7 @@ void Msix::write(uint64_t offset, unsigned size, uint64_t value) {
     // Vector control bits other than the mask are reserved and read as zero.
     if (t % kMsixEntrySize >= kMsixEntryControl) word &= kMsixEntryMasked;
   }
+  for (unsigned i = 0; i < touched; ++i) report_entry_change(before[i].vector, before[i].entry);
   deliver_pending(sink_);
 }
 

@@ -1,5 +1,6 @@
 #include "dm/pci/pci_device.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include "dm/log.h"
@@ -80,6 +81,19 @@ void PciDevice::add_memory_bar(int index, BarType type, DeviceMemory& memory, bo
   bars_[index].memory = &memory;
 }
 
+void PciDevice::add_host_bar(int index, BarType type, uint64_t size, HostBar host,
+                             bool prefetchable) {
+  add_bar(index, type, size, nullptr, prefetchable);
+  bars_[index].host = std::make_unique<HostBarMapper>(type == BarType::kIo, size, std::move(host));
+}
+
+void PciDevice::set_host_config(HostConfigAccess* host) {
+  // Guest BAR addresses never reach the hardware, and the host's never reach the guest.
+  registers_.keep_emulated(kBar0, 4 * kBarCount);
+  registers_.keep_emulated(kRomAddress, 4);
+  registers_.set_host(host);
+}
+
 void PciDevice::set_rom(std::unique_ptr<DeviceMemory> rom) {
   uint64_t size = std::max<uint64_t>(std::bit_ceil(rom->size()), 2048);
   rom_.info = {BarType::kMemory32, size, false, BarInfo::kUnmapped};
@@ -92,8 +106,7 @@ void PciDevice::set_rom(std::unique_ptr<DeviceMemory> rom) {
 
 std::string PciDevice::firmware_path() const {
   static constexpr std::pair<uint32_t, const char*> kClassNames[] = {
-      {0x0101, "ide"}, {0x0106, "sata"}, {0x0200, "ethernet"}, {0x0300, "vga"},
-      {0x0c03, "usb"}};
+      {0x0101, "ide"}, {0x0106, "sata"}, {0x0200, "ethernet"}, {0x0300, "vga"}, {0x0c03, "usb"}};
   uint32_t class_code = config_.get16(kClassProgIf + 1);  // base class and sub-class
   char name[32];
   snprintf(name, sizeof(name), "pci%x,%x", config_.get16(kVendorId), config_.get16(kDeviceId));
@@ -134,23 +147,44 @@ uint8_t PciDevice::add_capability(uint8_t id, unsigned length) {
 
 void PciDevice::add_msi(unsigned vectors, bool is_64bit, bool maskable) {
   uint8_t cap = add_capability(kCapMsi, Msi::capability_length(is_64bit, maskable));
-  msi_ = std::make_unique<Msi>(config_, cap, vectors, is_64bit, maskable);
+  place_msi(cap, vectors, is_64bit, maskable);
 }
 
 void PciDevice::add_msix(unsigned vectors, int bar, uint32_t table_offset, uint32_t pba_offset) {
-  assert(vectors >= 1 && vectors <= kMsixMaxVectors);
   uint8_t cap = add_capability(kCapMsix, Msix::capability_length());
+  place_msix(cap, vectors, bar, table_offset, pba_offset);
+}
+
+void PciDevice::place_msi(uint8_t cap, unsigned vectors, bool is_64bit, bool maskable) {
+  unsigned length = Msi::capability_length(is_64bit, maskable);
+  assert(cap >= kFirstCapability && cap % 4 == 0 && cap + length <= kConfigSize);
+  config_.set8(cap, kCapMsi);
+  msi_ = std::make_unique<Msi>(config_, cap, vectors, is_64bit, maskable);
+  registers_.keep_emulated(cap, length);
+}
+
+void PciDevice::place_msix(uint8_t cap, unsigned vectors, int bar, uint32_t table_offset,
+                           uint32_t pba_offset) {
+  assert(vectors >= 1 && vectors <= kMsixMaxVectors);
+  assert(cap >= kFirstCapability && cap % 4 == 0 && cap + kMsixCapLength <= kConfigSize);
+  config_.set8(cap, kCapMsix);
   msix_ = std::make_unique<Msix>(config_, cap, vectors, static_cast<uint8_t>(bar), table_offset,
                                  pba_offset);
+  registers_.keep_emulated(cap, Msix::capability_length());
 }
 
 uint32_t PciDevice::config_read(uint32_t reg, unsigned size) {
-  return config_.read(reg, size);
+  if (registers_.trivial()) return config_.read(reg, size);
+  if (reg >= kConfigSize) return 0;
+  return registers_.read(config_, reg, std::min({size, 4u, kConfigSize - reg}));
 }
 
 void PciDevice::config_write(uint32_t reg, unsigned size, uint32_t value) {
   if (reg >= kConfigSize || size > kConfigSize - reg) return;
-  config_.guest_write(reg, size, value);
+  if (registers_.trivial())
+    config_.guest_write(reg, size, value);
+  else
+    registers_.write(config_, reg, std::min(size, 4u), value);
   uint32_t end = reg + size;
   auto touches = [&](uint32_t lo, uint32_t hi) { return reg < hi && lo < end; };
   if (touches(kCommand, kCommand + 2) || touches(kBar0, kBar0 + 4 * kBarCount) ||
@@ -198,6 +232,11 @@ void PciDevice::update_mapping(Bar& bar, uint32_t reg, const char* what) {
   uint64_t addr = decoded_address(bar, reg);
   if (addr == bar.info.address) return;
   Dispatcher& d = bus_->dispatcher();
+  if (bar.host) {
+    bar.info.address = addr;  // before place(), so the relocation callback sees it
+    bar.host->place(d, addr, std::string(type()) + "." + what);
+    return;
+  }
   if (addr == BarInfo::kUnmapped) {
     d.unmap(bar.mapping);
     bar.mapping = Dispatcher::kNoMapping;
@@ -225,6 +264,7 @@ void PciDevice::update_mappings() {
 void PciDevice::unmap_all() {
   if (!bus_) return;
   for (Bar* bar : {&bars_[0], &bars_[1], &bars_[2], &bars_[3], &bars_[4], &bars_[5], &rom_}) {
+    if (bar->host) bar->host->place(bus_->dispatcher(), BarInfo::kUnmapped, {});
     bus_->dispatcher().unmap(bar->mapping);
     bar->mapping = Dispatcher::kNoMapping;
     bar->info.address = BarInfo::kUnmapped;
@@ -258,6 +298,7 @@ void PciDevice::reset() {
   intx_level_ = false;
   update_intx();
   config_.mutable_bytes() = power_on_config_;
+  if (msi_) msi_->reset();  // the bytes are back already; this tells its listener
   if (msix_) msix_->reset();
   update_mappings();
   reset_device();

@@ -14,7 +14,9 @@
 #include "dm/device_memory.h"
 #include "dm/dispatcher.h"
 #include "dm/interrupts.h"
+#include "dm/pci/config_registers.h"
 #include "dm/pci/config_space.h"
+#include "dm/pci/host_bar.h"
 #include "dm/pci/msi.h"
 
 namespace hvmd::pci {
@@ -76,10 +78,26 @@ class PciDevice : public Device, public PciConfigTarget {
                bool prefetchable = false);
   // A memory BAR that is device memory (VRAM): a transport may map it into the guest directly.
   void add_memory_bar(int index, BarType type, DeviceMemory& memory, bool prefetchable = false);
+  // A BAR that is a host function's region (passthrough): mapped straight into the guest through
+  // host.passthrough wherever the guest places it, except host.holes, trapped to host.trap.
+  void add_host_bar(int index, BarType type, uint64_t size, HostBar host,
+                    bool prefetchable = false);
   void set_rom(std::unique_ptr<DeviceMemory> rom);
   uint8_t add_capability(uint8_t id, unsigned length);
   void add_msi(unsigned vectors, bool is_64bit, bool maskable);
   void add_msix(unsigned vectors, int bar, uint32_t table_offset, uint32_t pba_offset);
+  // The same at a capability offset the device chose and links into its chain itself (a
+  // passthrough function keeps its host's layout): only the ID byte is written.
+  void place_msi(uint8_t cap, unsigned vectors, bool is_64bit, bool maskable);
+  void place_msix(uint8_t cap, unsigned vectors, int bar, uint32_t table_offset,
+                  uint32_t pba_offset);
+  // A register with emulated and host bits, read-only and write-1-to-clear bits and a write hook
+  // (config_registers.h). It takes over the ConfigSpace masks of its emulated bits.
+  void add_config_register(ConfigRegister reg) { registers_.add(config_, std::move(reg)); }
+  // A passthrough function's real config space: host bits of registers, and every byte no
+  // register claims, go there, except the BARs, the ROM BAR and the MSI/MSI-X capabilities, which
+  // the base emulates.
+  void set_host_config(HostConfigAccess* host);
 
   // INTx output through the pin in the identity; honours the command register's INTx disable
   // and mirrors the level into the status register's interrupt bit.
@@ -103,6 +121,7 @@ class PciDevice : public Device, public PciConfigTarget {
     IoHandler* handler = nullptr;
     DeviceMemory* memory = nullptr;  // the ROM: mapped as device memory, not plain MMIO
     Dispatcher::MappingId mapping = Dispatcher::kNoMapping;
+    std::unique_ptr<HostBarMapper> host;  // a host region mapped into the guest
   };
   uint64_t decoded_address(const Bar& bar, uint32_t reg) const;
   void update_mapping(Bar& bar, uint32_t reg, const char* what);
@@ -111,6 +130,7 @@ class PciDevice : public Device, public PciConfigTarget {
   void unmap_all();
 
   ConfigSpace config_;
+  ConfigRegisters registers_;
   std::array<uint8_t, kConfigSize> power_on_config_{};
   std::array<Bar, kBarCount> bars_{};
   Bar rom_;

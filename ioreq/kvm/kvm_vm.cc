@@ -26,6 +26,7 @@ constexpr uint64_t kTssAddress = 0xfeffd000;
 constexpr int kKickSignal = SIGUSR1;  // interrupts KVM_RUN when a vCPU must stop
 constexpr unsigned kMaxCpuidEntries = 256;
 constexpr unsigned kIrqchipPicMaster = 0, kIrqchipPicSlave = 1, kIrqchipIoapic = 2;
+constexpr uint64_t kPageSize = 4096;
 
 // kvm_cpuid2 ends in a flexible array, which C++ sizes differently from C; the ioctl numbers
 // encode the C size of its fixed part.
@@ -197,6 +198,58 @@ void KvmVm::sync_dirty(DeviceMemory& memory) {
   }
   for (uint64_t page = 0; page < pages; ++page)
     if (bitmap[page / 64] >> (page % 64) & 1) memory.dirty().mark(page * 4096, 4096);
+}
+
+Result<void> KvmVm::map_mmio(uint64_t guest_address, const HostMmioRegion& region, uint64_t offset,
+                             uint64_t length) {
+  if (!region.host_virtual) return make_error("kvm: the host region has no host mapping");
+  if ((guest_address | offset | length) % kPageSize || length == 0 || offset > region.size ||
+      length > region.size - offset)
+    return make_error("kvm: host region [%#llx+%#llx] is not whole pages inside the region",
+                      static_cast<unsigned long long>(offset),
+                      static_cast<unsigned long long>(length));
+  if (host_regions_.count(guest_address))
+    return make_error("kvm: a host region is mapped at %#llx already",
+                      static_cast<unsigned long long>(guest_address));
+  auto slot = set_slot(std::nullopt, guest_address, length,
+                       static_cast<uint8_t*>(region.host_virtual) + offset, 0);
+  if (!slot) return slot.error();
+  host_regions_[guest_address] = {*slot, guest_address, length};
+  return ok();
+}
+
+Result<void> KvmVm::unmap_mmio(uint64_t guest_address, const HostMmioRegion&, uint64_t,
+                               uint64_t length) {
+  auto it = host_regions_.find(guest_address);
+  if (it == host_regions_.end() || it->second.size != length)
+    return make_error("kvm: no host region of %#llx bytes at %#llx",
+                      static_cast<unsigned long long>(length),
+                      static_cast<unsigned long long>(guest_address));
+  remove_slot(it->second.slot);
+  host_regions_.erase(it);
+  return ok();
+}
+
+// A KVM guest's port accesses always exit; the caller keeps such a BAR trapped.
+Result<void> KvmVm::map_ports(uint32_t, uint32_t, uint32_t) {
+  return make_error("kvm cannot give the guest host I/O ports");
+}
+Result<void> KvmVm::bind_intx(const HostIntx&, PciAddress, unsigned) {
+  return make_error("kvm: host INTx binding (irqfd with resample) is not implemented");
+}
+Result<void> KvmVm::route_msi(const HostMsiVector&, const MsiMessage&, bool) {
+  return make_error("kvm: host MSI routing (irqfd with GSI routing) is not implemented");
+}
+
+// Nothing can have been mapped or bound by the calls above, so there is nothing to undo.
+Result<void> KvmVm::unmap_ports(uint32_t, uint32_t, uint32_t) {
+  return ok();
+}
+Result<void> KvmVm::unbind_intx(const HostIntx&, PciAddress, unsigned) {
+  return ok();
+}
+Result<void> KvmVm::unroute_msi(const HostMsiVector&) {
+  return ok();
 }
 
 Result<void> KvmVm::create_vcpus(unsigned count) {

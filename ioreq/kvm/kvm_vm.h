@@ -18,6 +18,7 @@
 #include "dm/device_memory.h"
 #include "dm/dispatcher.h"
 #include "dm/event_loop.h"
+#include "dm/host_passthrough.h"
 #include "dm/interrupts.h"
 #include "dm/result.h"
 
@@ -28,7 +29,11 @@ namespace hvmd::kvm {
 // Also the home of device memory (VRAM, ROMs) under KVM: its bytes are host memory KvmVm
 // allocates, mapped into the guest as a memory slot wherever the guest places the region (a
 // read-only slot for ROMs, a dirty-logged one otherwise), so the guest reaches it without exits.
-class KvmVm final : public InterruptSink, public MappingListener, public DeviceMemoryBacking {
+// Passthrough BARs are memory slots too, over the host region's mmap (VFIO).
+class KvmVm final : public InterruptSink,
+                    public MappingListener,
+                    public DeviceMemoryBacking,
+                    public HostPassthrough {
  public:
   // "KVM is not available: cannot open /dev/kvm: ..." where there is no KVM.
   static Result<std::unique_ptr<KvmVm>> create();
@@ -63,6 +68,21 @@ class KvmVm final : public InterruptSink, public MappingListener, public DeviceM
   void release(uint8_t* data, uint64_t size) override;
   void sync_dirty(DeviceMemory& memory) override;
 
+  // HostPassthrough. A host region is a memory slot over its host_virtual mapping. KVM cannot
+  // give the guest host ports (the BAR stays trapped), and interrupt binding (KVM_IRQFD, with
+  // GSI routing for MSI) is not written yet: those calls fail, saying so.
+  Result<void> map_mmio(uint64_t guest_address, const HostMmioRegion& region, uint64_t offset,
+                        uint64_t length) override;
+  Result<void> unmap_mmio(uint64_t guest_address, const HostMmioRegion& region, uint64_t offset,
+                          uint64_t length) override;
+  Result<void> map_ports(uint32_t guest_port, uint32_t host_port, uint32_t count) override;
+  Result<void> unmap_ports(uint32_t guest_port, uint32_t host_port, uint32_t count) override;
+  Result<void> bind_intx(const HostIntx& host, PciAddress guest_function, unsigned pin) override;
+  Result<void> unbind_intx(const HostIntx& host, PciAddress guest_function, unsigned pin) override;
+  Result<void> route_msi(const HostMsiVector& vector, const MsiMessage& message,
+                         bool masked) override;
+  Result<void> unroute_msi(const HostMsiVector& vector) override;
+
   uint64_t exits() const { return exits_; }
 
  private:
@@ -86,6 +106,7 @@ class KvmVm final : public InterruptSink, public MappingListener, public DeviceM
   unsigned next_slot_ = 0;
   std::vector<unsigned> free_slots_;
   std::map<const uint8_t*, Placement> placed_;  // device memory in the guest, by host address
+  std::map<uint64_t, Placement> host_regions_;  // passthrough regions, by guest address
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   IntxRouter router_{[this](unsigned irq, bool level) { set_isa_irq(irq, level); }};
   std::vector<uint8_t> irqchip_snapshot_;  // power-on PIC master, slave, IOAPIC, PIT

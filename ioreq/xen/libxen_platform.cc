@@ -199,7 +199,8 @@ class LibxenPlatform final : public XenPlatform {
   }
 
   Result<void> populate(uint64_t first_gfn, uint64_t count) override {
-    if (!xc_) return make_error("device memory can only be populated while hvmd sets up");
+    if (!xc_ || setup_over_)
+      return make_error("device memory can only be populated while hvmd sets up");
     if (hvmd_xc_populate(xc_, domid_, first_gfn, count) < 0)
       return call_error("xc_domain_populate_physmap_exact");
     return ok();
@@ -223,8 +224,74 @@ class LibxenPlatform final : public XenPlatform {
   }
 
   void end_setup() override {
+    setup_over_ = true;
+    if (keep_passthrough_) return;
     hvmd_xc_close(xc_);
     xc_ = nullptr;
+  }
+
+  void keep_passthrough() override { keep_passthrough_ = true; }
+
+  Result<void> memory_mapping(uint64_t first_gfn, uint64_t first_mfn, uint64_t count,
+                              bool add) override {
+    HVMD_TRY(need_privilege());
+    if (hvmd_xc_memory_mapping(xc_, domid_, first_gfn, first_mfn, count, add) < 0)
+      return call_error("xc_domain_memory_mapping");
+    return ok();
+  }
+
+  Result<void> ioport_mapping(uint32_t first_guest_port, uint32_t first_host_port, uint32_t count,
+                              bool add) override {
+    HVMD_TRY(need_privilege());
+    if (hvmd_xc_ioport_mapping(xc_, domid_, first_guest_port, first_host_port, count, add) < 0)
+      return call_error("xc_domain_ioport_mapping");
+    return ok();
+  }
+
+  Result<int> map_pirq(unsigned machine_irq) override {
+    HVMD_TRY(need_privilege());
+    int pirq = 0;
+    if (hvmd_xc_map_pirq(xc_, domid_, static_cast<int>(machine_irq), &pirq) < 0)
+      return call_error("xc_physdev_map_pirq");
+    return pirq;
+  }
+
+  Result<int> map_pirq_msi(PciAddress host, unsigned entry, uint64_t table_base) override {
+    HVMD_TRY(need_privilege());
+    // The call names bus and devfn only: segment 0.
+    if (host.segment != 0) return make_error("MSI of a host function outside PCI segment 0");
+    int pirq = 0;
+    if (hvmd_xc_map_pirq_msi(xc_, domid_, host.bus, host.devfn, static_cast<int>(entry), table_base,
+                             &pirq) < 0)
+      return call_error("xc_physdev_map_pirq_msi");
+    return pirq;
+  }
+
+  Result<void> unmap_pirq(int pirq) override {
+    HVMD_TRY(need_privilege());
+    if (hvmd_xc_unmap_pirq(xc_, domid_, pirq) < 0) return call_error("xc_physdev_unmap_pirq");
+    return ok();
+  }
+
+  Result<void> bind_pt_intx(int pirq, PciAddress guest, unsigned pin) override {
+    return pt_intx(pirq, guest, pin, true);
+  }
+  Result<void> unbind_pt_intx(int pirq, PciAddress guest, unsigned pin) override {
+    return pt_intx(pirq, guest, pin, false);
+  }
+
+  Result<void> update_msi_irq(uint32_t gvec, int pirq, uint32_t gflags, uint64_t gtable) override {
+    HVMD_TRY(need_privilege());
+    if (hvmd_xc_update_msi(xc_, domid_, gvec, static_cast<uint32_t>(pirq), gflags, gtable) < 0)
+      return call_error("xc_domain_update_msi_irq");
+    return ok();
+  }
+
+  Result<void> unbind_msi_irq(uint32_t gvec, int pirq, uint32_t gflags) override {
+    HVMD_TRY(need_privilege());
+    if (hvmd_xc_unbind_msi(xc_, domid_, gvec, static_cast<uint32_t>(pirq), gflags) < 0)
+      return call_error("xc_domain_unbind_msi_irq");
+    return ok();
   }
 
   void set_isa_irq_level(unsigned irq, bool level) override {
@@ -247,6 +314,23 @@ class LibxenPlatform final : public XenPlatform {
   }
 
  private:
+  Result<void> need_privilege() const {
+    if (!xc_)
+      return make_error("passthrough needs Xen's privileged interface, closed after set-up");
+    return ok();
+  }
+
+  Result<void> pt_intx(int pirq, PciAddress guest, unsigned pin, bool bind) {
+    HVMD_TRY(need_privilege());
+    // The domctl carries the pirq in a byte.
+    if (pirq < 0 || pirq > UINT8_MAX || pin > 3 || guest.segment != 0)
+      return make_error("INTx pirq %d, pin %u: out of the range Xen's call carries", pirq, pin);
+    if (hvmd_xc_bind_pt_intx(xc_, domid_, static_cast<uint8_t>(pirq), guest.bus, guest.device(),
+                             static_cast<uint8_t>(pin), bind) < 0)
+      return call_error(bind ? "xc_domain_bind_pt_pci_irq" : "xc_domain_unbind_pt_irq");
+    return ok();
+  }
+
   domid_t domid_;
   hvmd_xc* xc_ = nullptr;
   xendevicemodel_handle* dmod_ = nullptr;
@@ -256,6 +340,8 @@ class LibxenPlatform final : public XenPlatform {
   void* legacy_pages_ = nullptr;
   ioservid_t id_ = 0;
   bool created_ = false;
+  bool setup_over_ = false;
+  bool keep_passthrough_ = false;
 };
 
 }  // namespace

@@ -69,6 +69,33 @@ class XenPlatform {
                                    std::vector<uint64_t>& bitmap) = 0;
   virtual void end_setup() = 0;
 
+  // Passthrough. These are domctls and physdev ops, which only the unrestricted libxenctrl
+  // handle can make (the device-model handle is restricted to dm_ops). end_setup closes that
+  // handle unless keep_passthrough() was called before: then it stays open for the guest's BAR
+  // moves and interrupt programming at run time, and these calls are all hvmd makes with it
+  // (populate is refused after set-up all the same). The handle itself cannot be restricted to
+  // the domain, which is the price of runtime passthrough; without a passthrough device it goes.
+  virtual void keep_passthrough() = 0;
+  // count frames from first_mfn (host-physical) appear at first_gfn in the guest, or go.
+  virtual Result<void> memory_mapping(uint64_t first_gfn, uint64_t first_mfn, uint64_t count,
+                                      bool add) = 0;
+  virtual Result<void> ioport_mapping(uint32_t first_guest_port, uint32_t first_host_port,
+                                      uint32_t count, bool add) = 0;
+  // A pirq (Xen picks it) for a machine IRQ, or for MSI/MSI-X vector entry of a host function
+  // (table_base: host-physical address of its MSI-X table, 0 for MSI); unmap_pirq frees it.
+  virtual Result<int> map_pirq(unsigned machine_irq) = 0;
+  virtual Result<int> map_pirq_msi(PciAddress host_function, unsigned entry,
+                                   uint64_t table_base) = 0;
+  virtual Result<void> unmap_pirq(int pirq) = 0;
+  // Xen drives pin (0 = INTA#) of guest_function from the pirq, and EOIs it itself.
+  virtual Result<void> bind_pt_intx(int pirq, PciAddress guest_function, unsigned pin) = 0;
+  virtual Result<void> unbind_pt_intx(int pirq, PciAddress guest_function, unsigned pin) = 0;
+  // The pirq delivers guest vector gvec as gflags say (destination, modes, unmasked; the
+  // XEN_DOMCTL_VMSI_X86_* layout); gtable: the guest address of the MSI-X table, 0 for MSI.
+  virtual Result<void> update_msi_irq(uint32_t gvec, int pirq, uint32_t gflags,
+                                      uint64_t gtable) = 0;
+  virtual Result<void> unbind_msi_irq(uint32_t gvec, int pirq, uint32_t gflags) = 0;
+
   // Interrupts and domain control.
   virtual void set_isa_irq_level(unsigned irq, bool level) = 0;
   virtual void set_pci_intx_level(PciAddress device, unsigned pin, bool level) = 0;

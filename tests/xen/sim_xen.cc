@@ -5,6 +5,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -284,6 +286,95 @@ std::set<uint64_t> SimXen::modified_pages() const {
 unsigned SimXen::modified_calls() const {
   std::lock_guard guard(log_lock_);
   return modified_calls_;
+}
+
+}  // namespace hvmd::test
+
+namespace hvmd::test {
+
+// As the real platform: these calls need the privileged handle, which end_setup closes unless
+// passthrough kept it.
+Result<void> SimXen::record_passthrough(const char* format, ...) {
+  if (setup_over_ && !keep_passthrough_)
+    return make_error("passthrough needs Xen's privileged interface, closed after set-up");
+  char line[160];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(line, sizeof(line), format, args);
+  va_end(args);
+  std::lock_guard guard(log_lock_);
+  passthrough_calls_.push_back(line);
+  return ok();
+}
+
+Result<void> SimXen::memory_mapping(uint64_t first_gfn, uint64_t first_mfn, uint64_t count,
+                                    bool add) {
+  return record_passthrough("memory_mapping gfn=%#llx mfn=%#llx count=%llu %s",
+                            static_cast<unsigned long long>(first_gfn),
+                            static_cast<unsigned long long>(first_mfn),
+                            static_cast<unsigned long long>(count), add ? "add" : "remove");
+}
+
+Result<void> SimXen::ioport_mapping(uint32_t first_guest_port, uint32_t first_host_port,
+                                    uint32_t count, bool add) {
+  return record_passthrough("ioport_mapping gport=%#x mport=%#x count=%u %s", first_guest_port,
+                            first_host_port, count, add ? "add" : "remove");
+}
+
+Result<int> SimXen::map_pirq(unsigned machine_irq) {
+  HVMD_TRY(record_passthrough("map_pirq irq=%u -> %d", machine_irq, next_pirq_));
+  std::lock_guard guard(log_lock_);
+  pirqs_.insert(next_pirq_);
+  return next_pirq_++;
+}
+
+Result<int> SimXen::map_pirq_msi(PciAddress host, unsigned entry, uint64_t table_base) {
+  HVMD_TRY(record_passthrough("map_pirq_msi %02x:%02x.%u entry=%u table=%#llx -> %d", host.bus,
+                              host.device(), host.function(), entry,
+                              static_cast<unsigned long long>(table_base), next_pirq_));
+  std::lock_guard guard(log_lock_);
+  pirqs_.insert(next_pirq_);
+  return next_pirq_++;
+}
+
+Result<void> SimXen::unmap_pirq(int pirq) {
+  {
+    std::lock_guard guard(log_lock_);
+    if (!pirqs_.count(pirq)) return make_error("unmap_pirq: pirq %d is not mapped", pirq);
+  }
+  HVMD_TRY(record_passthrough("unmap_pirq %d", pirq));
+  std::lock_guard guard(log_lock_);
+  pirqs_.erase(pirq);
+  return ok();
+}
+
+Result<void> SimXen::bind_pt_intx(int pirq, PciAddress guest, unsigned pin) {
+  return record_passthrough("bind_pt_intx pirq=%d %02x:%02x pin=%u", pirq, guest.bus,
+                            guest.device(), pin);
+}
+
+Result<void> SimXen::unbind_pt_intx(int pirq, PciAddress guest, unsigned pin) {
+  return record_passthrough("unbind_pt_intx pirq=%d %02x:%02x pin=%u", pirq, guest.bus,
+                            guest.device(), pin);
+}
+
+Result<void> SimXen::update_msi_irq(uint32_t gvec, int pirq, uint32_t gflags, uint64_t gtable) {
+  return record_passthrough("update_msi_irq gvec=%#x pirq=%d gflags=%#x gtable=%#llx", gvec, pirq,
+                            gflags, static_cast<unsigned long long>(gtable));
+}
+
+Result<void> SimXen::unbind_msi_irq(uint32_t gvec, int pirq, uint32_t gflags) {
+  return record_passthrough("unbind_msi_irq gvec=%#x pirq=%d gflags=%#x", gvec, pirq, gflags);
+}
+
+std::vector<std::string> SimXen::passthrough_calls() const {
+  std::lock_guard guard(log_lock_);
+  return passthrough_calls_;
+}
+
+std::set<int> SimXen::mapped_pirqs() const {
+  std::lock_guard guard(log_lock_);
+  return pirqs_;
 }
 
 }  // namespace hvmd::test

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "ioreq/xen/xen_platform.h"
@@ -73,6 +74,25 @@ class SimXen final : public xen::XenPlatform {
   Result<void> dirty_pages(uint64_t first_gfn, uint64_t count,
                            std::vector<uint64_t>& bitmap) override;
   void end_setup() override { setup_over_ = true; }
+  void keep_passthrough() override { keep_passthrough_ = true; }
+  Result<void> memory_mapping(uint64_t first_gfn, uint64_t first_mfn, uint64_t count,
+                              bool add) override;
+  Result<void> ioport_mapping(uint32_t first_guest_port, uint32_t first_host_port, uint32_t count,
+                              bool add) override;
+  Result<int> map_pirq(unsigned machine_irq) override;
+  Result<int> map_pirq_msi(PciAddress host_function, unsigned entry, uint64_t table_base) override;
+  Result<void> unmap_pirq(int pirq) override;
+  Result<void> bind_pt_intx(int pirq, PciAddress guest_function, unsigned pin) override;
+  Result<void> unbind_pt_intx(int pirq, PciAddress guest_function, unsigned pin) override;
+  Result<void> update_msi_irq(uint32_t gvec, int pirq, uint32_t gflags, uint64_t gtable) override;
+  Result<void> unbind_msi_irq(uint32_t gvec, int pirq, uint32_t gflags) override;
+
+  // --- passthrough, as the hypervisor saw it ---
+  // Every passthrough call, one line each ("memory_mapping gfn=0x... mfn=0x... count=2 add").
+  // Pirqs are handed out from kFirstPirq up.
+  static constexpr int kFirstPirq = 40;
+  std::vector<std::string> passthrough_calls() const;
+  std::set<int> mapped_pirqs() const;
 
   // --- device memory, seen from the guest ---
   // Pages populated outside RAM; a guest write at gpa lands there (and is logged dirty) when a
@@ -113,6 +133,11 @@ class SimXen final : public xen::XenPlatform {
   std::vector<std::unique_ptr<PopulatedBlock>> populated_;
   std::vector<Relocation> relocations_;
   bool setup_over_ = false;
+  bool keep_passthrough_ = false;
+  Result<void> record_passthrough(const char* format, ...) __attribute__((format(printf, 2, 3)));
+  std::vector<std::string> passthrough_calls_;
+  std::set<int> pirqs_;
+  int next_pirq_ = kFirstPirq;
   std::vector<RangeCall> range_calls_;
   std::set<uint8_t> pci_;
   std::vector<std::pair<uint64_t, uint32_t>> msis_;

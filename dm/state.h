@@ -69,6 +69,8 @@ class StateReader {
 
 // Header of a whole machine's state.
 inline constexpr uint32_t kStateMagic = 0x44564d48;  // "HMVD" little-endian
-inline constexpr uint32_t kStateFormatVersion = 1;
+// 2: sections are written from each device's field description (dm/state_fields.h) and a PCI
+// device's section begins with the version of the PCI layer's own fields.
+inline constexpr uint32_t kStateFormatVersion = 2;
 
 }  // namespace hvmd

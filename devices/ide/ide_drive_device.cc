@@ -37,7 +37,9 @@ class IdeDriveDevice final : public Device, public RemovableMedia {
   }
   // The controller saves the drive with its channel.
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
   void unrealize() override { controller_.detach(bus_, unit_); }
 
   UnplugAction emulated_unplug(uint16_t mask) override {

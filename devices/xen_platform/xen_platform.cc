@@ -83,23 +83,25 @@ void XenPlatformDevice::unplug(uint16_t mask) {
             removed);
 }
 
-void XenPlatformDevice::save_device(StateWriter& out) const {
-  out.u8(flags_);
-  out.u16(product_);
-  out.u16(unplugged_);
+template <class V>
+void XenPlatformState::describe(V& v) {
+  v("flags", flags_, Mask{kFlagRomLock});  // as the flags write masks it
+  v("product", product_);
+  v("unplugged", unplugged_);  // any mask: the guest may write any
 }
 
-Result<void> XenPlatformDevice::load_device(StateReader& in) {
-  auto flags = in.u8();
-  auto product = in.u16();
-  auto unplugged = in.u16();
-  if (!flags || !product || !unplugged) return make_error("xen-platform: truncated state");
-  flags_ = *flags & kFlagRomLock;
-  product_ = *product;
-  unplugged_ = *unplugged;
+void XenPlatformDevice::save_device(StateWriter& out) const {
+  write_fields(out, static_cast<const XenPlatformState&>(*this));
+}
+
+Result<std::unique_ptr<StagedState>> XenPlatformDevice::parse_device(StateReader& in,
+                                                                     uint32_t version) {
+  return stage_fields<XenPlatformState>(in, version, "xen-platform", *this);
+}
+
+void XenPlatformDevice::post_load_device() {
   // What the guest unplugged before the save stays unplugged.
   if (unplugged_) machine_.unplug_emulated(unplugged_);
-  return ok();
 }
 
 }  // namespace hvmd::devices

@@ -12,7 +12,16 @@
 
 namespace hvmd::devices {
 
-class XenPlatformDevice final : public pci::PciDevice {
+// What a save carries, described in xen_platform.cc.
+struct XenPlatformState {
+  uint8_t flags_ = 0;
+  uint16_t product_ = 0;
+  uint16_t unplugged_ = 0;  // every unplug mask the guest wrote
+  template <class V>
+  void describe(V& v);
+};
+
+class XenPlatformDevice final : public pci::PciDevice, private XenPlatformState {
  public:
   explicit XenPlatformDevice(Machine& machine);
   std::string_view type() const override { return "xen-platform"; }
@@ -28,7 +37,8 @@ class XenPlatformDevice final : public pci::PciDevice {
  protected:
   void reset_device() override;
   void save_device(StateWriter& out) const override;
-  Result<void> load_device(StateReader& in) override;
+  Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t version) override;
+  void post_load_device() override;
 
  private:
   void log_char(uint8_t c);
@@ -43,9 +53,6 @@ class XenPlatformDevice final : public pci::PciDevice {
   MemberIoHandler<XenPlatformDevice, &XenPlatformDevice::mmio_read, &XenPlatformDevice::mmio_write>
       mmio_{*this};
   Dispatcher::MappingId fixed_mapping_ = Dispatcher::kNoMapping;
-  uint8_t flags_ = 0;
-  uint16_t product_ = 0;
-  uint16_t unplugged_ = 0;
   std::string log_line_;
 };
 

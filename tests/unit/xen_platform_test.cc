@@ -15,7 +15,9 @@ class FakeNic final : public Device {
  public:
   std::string_view type() const override { return "fake-nic"; }
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
   UnplugAction emulated_unplug(uint16_t mask) override {
     return (mask & kUnplugNics) ? UnplugAction::kRemove : UnplugAction::kKeep;
   }
@@ -24,7 +26,9 @@ class FakeDisks final : public Device {
  public:
   std::string_view type() const override { return "fake-ide"; }
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
   UnplugAction emulated_unplug(uint16_t mask) override {
     disks_detached |= (mask & kUnplugIdeDisks) != 0;
     return UnplugAction::kKeep;  // the controller stays for the CD-ROM

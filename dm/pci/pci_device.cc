@@ -310,6 +310,12 @@ Result<std::unique_ptr<StagedState>> PciDevice::parse_state(StateReader& in, uin
     fields.config[reg] =
         static_cast<uint8_t>((fields.config[reg] & writable) | (power_on_config_[reg] & ~writable));
   }
+  // The status register's error bits are write-1-to-clear: a guest only clears them, and no
+  // hvmd device signals a PCI error, so none is ever set. (The interrupt bit follows INTx.)
+  uint16_t status = static_cast<uint16_t>(fields.config[kStatus] | fields.config[kStatus + 1] << 8);
+  status &= static_cast<uint16_t>(~kStatusErrorBits);
+  fields.config[kStatus] = static_cast<uint8_t>(status);
+  fields.config[kStatus + 1] = static_cast<uint8_t>(status >> 8);
   if (msix_) msix_->sanitize(fields.msix);
   auto device = parse_device(in, version);
   if (!device) return device.error();

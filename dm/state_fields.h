@@ -6,15 +6,15 @@
 //     v.since(2, "scr", scr_, uint8_t{0});    // added in version 2: older streams get the default
 //   }
 //
-// Field types: integers, bool, enums (as their underlying integer), byte containers (vector,
-// deque, string: length-prefixed, bounded by their MaxSize), arrays and vectors of wider integers
-// (fixed length, see IsArray) and nested structs with a describe() of their own.
-//
 // and the same list both writes the fields (FieldWriter) and reads them back (FieldReader). A
 // reader treats the stream as hostile: each value is read into a new state object, never into a
 // live device, and goes through the checks its field declares. A check either masks the value as
 // the register write masks it (Mask) or refuses the stream (AtMost, InRange, MaxSize); which one
 // a field gets is said where it is declared.
+//
+// Field types: integers, bool, enums (as their underlying integer), byte containers (vector,
+// deque, string: length-prefixed, bounded by their MaxSize), arrays and vectors of wider integers
+// (fixed length, see IsArray) and nested structs with a describe() of their own.
 #pragma once
 
 #include <array>
@@ -92,7 +92,6 @@ class FieldWriter {
              const Checks&... checks) {
     (*this)(name, field, checks...);
   }
-  uint32_t version() const { return ~0u; }
 
  private:
   template <class T>
@@ -145,9 +144,6 @@ class FieldReader {
       field = fallback;
     }
   }
-  // The stream's version, for descriptions whose layout depends on it beyond since().
-  uint32_t version() const { return version_; }
-
   Result<void> status() const { return status_; }
 
  private:

@@ -293,8 +293,9 @@ Result<void> Machine::load_state(std::span<const uint8_t> data) {
     staged.emplace_back(it->device.get(), std::move(*parsed));
   }
   // Phase two cannot fail: install every device's state, then let each act on it.
-  for (auto& [device, state] : staged) state->apply();
-  for (auto& [device, state] : staged) {
+  for (auto& step : staged) step.second->apply();
+  for (auto& step : staged) {
+    Device* device = step.first;
     // A device's post-load work may remove others (the Xen platform device re-applies the
     // guest's unplug): those are gone and have nothing left to do.
     bool present = std::any_of(devices_.begin(), devices_.end(),

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "devices/board.h"
+#include "devices/ide/ide_channel.h"
 #include "dm/machine.h"
 #include "dm/pci/pci_device.h"
 #include "dm/state_fields.h"
@@ -288,6 +289,29 @@ TEST_F(MachineStateTest, QueuesAndCommandsBeyondTheDevicesAreRefused) {
   auto loaded = machine.load_state(bad_command);
   ASSERT_FALSE(loaded.ok());
   EXPECT_NE(loaded.error().message.find("0xab"), std::string::npos) << loaded.error().message;
+}
+
+TEST_F(MachineStateTest, IdePositionsAndPhasesBeyondTheControllerAreRefused) {
+  std::vector<uint8_t> state = machine.save_state();
+  // The primary channel's fields in the piix3-ide section: two drives' settings (14 bytes each),
+  // the task file (14), the interrupt flag, the phase, the transfer (36), LBA48, then the PIO
+  // position and end.
+  constexpr size_t kChannel = kPciLayerBytes;
+  constexpr size_t kPhase = kChannel + 2 * 14 + 14 + 1;
+  constexpr size_t kPioPos = kPhase + 1 + 36 + 1, kPioEnd = kPioPos + 4;
+  auto refused = [&](const char* what, const std::function<void(std::vector<uint8_t>&)>& edit) {
+    auto loaded = machine.load_state(edit_section(state, "piix3-ide", edit));
+    ASSERT_FALSE(loaded.ok()) << what;
+    EXPECT_NE(loaded.error().message.find(what), std::string::npos) << loaded.error().message;
+  };
+  refused("position past its end", [&](auto& body) {
+    put32(body, kPioPos, 10);
+    put32(body, kPioEnd, 5);
+  });
+  refused("PIO end",
+          [&](auto& body) { put32(body, kPioEnd, devices::ide::IdeChannel::kBufferBytes + 1); });
+  refused("phase", [&](auto& body) { body[kPhase] = 6; });  // medium I/O in flight
+  ASSERT_TRUE(machine.load_state(state).ok());
 }
 
 }  // namespace

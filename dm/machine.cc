@@ -333,8 +333,6 @@ Result<void> Machine::load_state(std::span<const uint8_t> data) {
   if (!count) return count.error();
   if (*count != kept_count)
     return make_error("device state holds %u devices, this machine has %zu", *count, kept_count);
-  // Parse and check every section before touching any device, so a bad stream changes nothing
-  // it can avoid changing.
   std::vector<StateReader::Section> sections;
   for (uint32_t i = 0; i < *count; ++i) {
     auto section = in.section();
@@ -342,6 +340,9 @@ Result<void> Machine::load_state(std::span<const uint8_t> data) {
     sections.push_back(std::move(*section));
   }
   if (!in.at_end()) return make_error("device state has trailing bytes");
+  // Phase one: every section is read and checked into new state; no live device changes, so a
+  // stream that fails anywhere leaves the machine as it was.
+  std::vector<std::pair<Device*, std::unique_ptr<StagedState>>> staged;
   for (const auto& s : sections) {
     auto it = std::find_if(devices_.begin(), devices_.end(),
                            [&](const Entry& e) { return e.key == s.id && kept(e); });
@@ -353,15 +354,20 @@ Result<void> Machine::load_state(std::span<const uint8_t> data) {
     if (s.version > it->device->state_version())
       return make_error("device state for '%s' is version %u, newer than this hvmd", s.id.c_str(),
                         s.version);
-  }
-  if (*unplugged & ~unplugged_) unplug_emulated(*unplugged);
-  for (const auto& s : sections) {
-    auto it = std::find_if(devices_.begin(), devices_.end(),
-                           [&](const Entry& e) { return e.key == s.id; });
+    if (std::any_of(staged.begin(), staged.end(),
+                    [&](const auto& done) { return done.first == it->device.get(); }))
+      return make_error("device state for '%s' appears twice", s.id.c_str());
     StateReader body(s.body);
-    HVMD_TRY(it->device->load(body, s.version));
+    auto parsed = it->device->parse_state(body, s.version);
+    if (!parsed) return parsed.error();
     if (!body.at_end()) return make_error("device state for '%s' has trailing bytes", s.id.c_str());
+    staged.emplace_back(it->device.get(), std::move(*parsed));
   }
+  // Phase two cannot fail: repeat the saved machine's unplug (the staged devices are those it
+  // keeps), install every device's state, then let each act on it.
+  if (*unplugged & ~unplugged_) unplug_emulated(*unplugged);
+  for (auto& step : staged) step.second->apply();
+  for (auto& step : staged) step.first->post_load();
   return ok();
 }
 

@@ -69,7 +69,9 @@ class StateReader {
 
 // Header of a whole machine's state.
 inline constexpr uint32_t kStateMagic = 0x44564d48;  // "HMVD" little-endian
-// Version 2: the machine's emulated-device unplug mask follows the version.
+// 2: sections are written from each device's field description (dm/state_fields.h), a PCI
+// device's section begins with the version of the PCI layer's own fields, and the machine's
+// emulated-device unplug mask follows this version.
 inline constexpr uint32_t kStateFormatVersion = 2;
 
 }  // namespace hvmd

@@ -13,6 +13,8 @@ using namespace fw_cfg;
 
 namespace {
 
+constexpr uint16_t kNothingSelected = 0xffff;  // what a write-bit selector selects
+
 void put_be(std::vector<uint8_t>& out, uint64_t value, unsigned bytes) {
   for (unsigned i = bytes; i-- > 0;) out.push_back(static_cast<uint8_t>(value >> (8 * i)));
 }
@@ -106,7 +108,7 @@ const std::vector<uint8_t>* FwCfg::current() const {
 
 void FwCfg::select(uint16_t key) {
   // Writing through fw_cfg is not offered: a write selector selects nothing.
-  selected_ = (key & kWriteBit) ? 0xffff : key;
+  selected_ = (key & kWriteBit) ? kNothingSelected : key;
   offset_ = 0;
 }
 
@@ -174,21 +176,26 @@ void FwCfg::run_dma(uint64_t descriptor_address) {
   memory_.write(descriptor_address, status, sizeof(status));
 }
 
-void FwCfg::save(StateWriter& out) const {
-  out.u16(selected_);
-  out.u32(offset_);
-  out.u32(dma_high_);
+template <class V>
+void FwCfgState::describe(V& v) {
+  v("selector", selected_);  // checked in parse_state
+  // Any position: DMA skips move it anywhere up to UINT32_MAX, and reads past an item see none.
+  v("offset", offset_);
+  v("DMA address high", dma_high_);
 }
 
-Result<void> FwCfg::load(StateReader& in, uint32_t) {
-  auto selected = in.u16();
-  auto offset = in.u32();
-  auto high = in.u32();
-  if (!selected || !offset || !high) return make_error("fw_cfg: truncated state");
-  selected_ = *selected;
-  offset_ = *offset;
-  dma_high_ = *high;
-  return ok();
+void FwCfg::save(StateWriter& out) const {
+  write_fields(out, static_cast<const FwCfgState&>(*this));
+}
+
+Result<std::unique_ptr<StagedState>> FwCfg::parse_state(StateReader& in, uint32_t version) {
+  return stage_fields<FwCfgState>(
+      in, version, "fw_cfg", *this, [](const FwCfgState& s) -> Result<void> {
+        // select() turns any key with the write bit into "nothing selected".
+        if ((s.selected_ & kWriteBit) && s.selected_ != kNothingSelected)
+          return make_error("fw_cfg: selector %#x", s.selected_);
+        return ok();
+      });
 }
 
 }  // namespace hvmd::firmware

@@ -16,13 +16,23 @@
 
 namespace hvmd::firmware {
 
-class FwCfg final : public Device {
+// The selector, the read position and the DMA address's high half: what a save carries (the
+// items are rebuilt from the command line). Described in fw_cfg.cc.
+struct FwCfgState {
+  uint16_t selected_ = 0;
+  uint32_t offset_ = 0;
+  uint32_t dma_high_ = 0;
+  template <class V>
+  void describe(V& v);
+};
+
+class FwCfg final : public Device, private FwCfgState {
  public:
   FwCfg(Dispatcher& dispatcher, GuestMemory& memory);
   std::string_view type() const override { return "fw_cfg"; }
   void reset() override;
   void save(StateWriter& out) const override;
-  Result<void> load(StateReader& in, uint32_t version) override;
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader& in, uint32_t version) override;
   void unrealize() override;
 
   void set_item(uint16_t key, std::vector<uint8_t> data);
@@ -52,9 +62,6 @@ class FwCfg final : public Device {
 
   std::map<uint16_t, std::vector<uint8_t>> items_;  // by selector (write bit clear)
   std::vector<std::string> file_names_;             // file i is item kFirstFile + i
-  uint16_t selected_ = 0;
-  uint32_t offset_ = 0;
-  uint32_t dma_high_ = 0;
 };
 
 }  // namespace hvmd::firmware

@@ -13,7 +13,12 @@ namespace {
 
 constexpr int64_t kItrUnitNs = 256;               // ITR counts 256 ns intervals
 constexpr uint32_t kRingLengthMask = 0x000fff80;  // RDLEN/TDLEN: 128-byte multiples, 20 bits
-constexpr uint32_t kPbaDefault = 0x00100030;      // 48 KiB receive, 16 KiB transmit packet buffer
+constexpr uint32_t k16BitMask = 0xffff;           // ring heads and tails, ITR and the delay timers
+constexpr uint32_t kPaylenMask = 0xfffff;         // a context descriptor's 20-bit PAYLEN
+// Microwire: the start bit, the opcode and the address are shifted in before data comes out.
+constexpr unsigned kMicrowireCommandBits = 1 + 2 + eeprom::kAddressBits;
+constexpr int kMicrowireDataBits = 16;
+constexpr uint32_t kPbaDefault = 0x00100030;  // 48 KiB receive, 16 KiB transmit packet buffer
 
 bool is_statistic(uint32_t offset) {
   return offset >= reg::kStatsFirst && offset <= reg::kStatsLast;
@@ -220,7 +225,7 @@ void E1000::write_register(uint32_t offset, uint32_t value) {
       update_irq();
       return;
     case reg::kItr:
-      r(offset) = value & 0xffff;
+      r(offset) = value & k16BitMask;
       return;
     case reg::kRctl:
       r(offset) = value;
@@ -237,18 +242,18 @@ void E1000::write_register(uint32_t offset, uint32_t value) {
     case reg::kRdh:
     case reg::kRdt:
     case reg::kTdh:
-      r(offset) = value & 0xffff;
+      r(offset) = value & k16BitMask;
       if (offset == reg::kRdt && backend_) backend_->set_receiving(can_receive());
       return;
     case reg::kTdt:
-      r(offset) = value & 0xffff;
+      r(offset) = value & k16BitMask;
       transmit();
       return;
     case reg::kRdtr:
     case reg::kRadv:
     case reg::kTidv:
     case reg::kTadv:
-      r(offset) = value & 0xffff;
+      r(offset) = value & k16BitMask;
       return;
   }
   r(offset) = value;
@@ -329,13 +334,12 @@ void E1000::write_eecd(uint32_t value) {
     m.input = 0;
     return;
   }
-  constexpr unsigned kCommandBits = 1 + 2 + eeprom::kAddressBits;
-  if (m.bits_in < kCommandBits) return;
+  if (m.bits_in < kMicrowireCommandBits) return;
   unsigned opcode = (m.input >> eeprom::kAddressBits) & 3;
   unsigned address = m.input & ((1u << eeprom::kAddressBits) - 1);
   if (opcode == eeprom::kOpcodeRead) {
     m.output = eeprom_[address];
-    m.bits_out = 16;
+    m.bits_out = kMicrowireDataBits;
   } else {
     m = {};  // writes and erases are not supported: the EEPROM is read-only
     m.previous_sk = sk;
@@ -408,84 +412,87 @@ void E1000::set_link(bool up) {
 
 // --- state --------------------------------------------------------------------------------------
 
-void E1000::save_device(StateWriter& out) const {
-  for (uint32_t v : regs_) out.u32(v);
-  for (uint16_t v : phy_) out.u16(v);
-  out.u32(io_address_);
-  out.boolean(link_up_);
-  out.u32(microwire_.input);
-  out.u8(static_cast<uint8_t>(microwire_.bits_in));
-  out.u16(microwire_.output);
-  out.u8(static_cast<uint8_t>(microwire_.bits_out + 1));
-  out.boolean(microwire_.previous_sk);
-  out.boolean(microwire_.data_out);
-  for (uint8_t v : {context_.ipcss, context_.ipcso, context_.tucss, context_.tucso, context_.tucmd,
-                    context_.hdrlen})
-    out.u8(v);
-  for (uint16_t v : {context_.ipcse, context_.tucse, context_.mss}) out.u16(v);
-  out.u32(context_.paylen);
-  out.bytes(frame_);
-  out.boolean(frame_overflow_);
-  out.boolean(frame_tse_);
-  out.u8(frame_popts_);
-  out.boolean(frame_popts_set_);
+template <class V>
+void E1000State::Microwire::describe(V& v) {
+  // Refused beyond what write_eecd() steps through.
+  v("Microwire input", input, AtMost{(1u << kMicrowireCommandBits) - 1});
+  v("Microwire bits in", bits_in, AtMost{kMicrowireCommandBits});
+  v("Microwire output", output);
+  v("Microwire bits out", bits_out, InRange{-1, kMicrowireDataBits});
+  v("Microwire SK", previous_sk);
+  v("Microwire DO", data_out);
 }
 
-Result<void> E1000::load_device(StateReader& in) {
-  for (auto& v : regs_) {
-    auto value = in.u32();
-    if (!value) return value.error();
-    v = *value;
+template <class V>
+void E1000State::TxContext::describe(V& v) {
+  // Any value a context descriptor carries; PAYLEN masked as its descriptor field is.
+  for (auto [name, field] : {std::pair{"IPCSS", &ipcss},
+                             {"IPCSO", &ipcso},
+                             {"TUCSS", &tucss},
+                             {"TUCSO", &tucso},
+                             {"TUCMD", &tucmd},
+                             {"HDRLEN", &hdrlen}})
+    v(name, *field);
+  for (auto [name, field] : {std::pair{"IPCSE", &ipcse}, {"TUCSE", &tucse}, {"MSS", &mss}})
+    v(name, *field);
+  v("PAYLEN", paylen, Mask{kPaylenMask});
+}
+
+template <class V>
+void E1000State::describe(V& v) {
+  v("registers", regs_);  // through sanitize_registers()
+  v("PHY registers", phy_);
+  v("IOADDR", io_address_);
+  v("link", link_up_);
+  v("EEPROM", microwire_);
+  v("transmit context", context_);
+  // Refused beyond what append_tx_data() lets a frame hold.
+  v("transmit frame", frame_, MaxSize{NetBackend::kMaxFrame});
+  v("frame overflow", frame_overflow_);
+  v("frame TSE", frame_tse_);
+  v("frame POPTS", frame_popts_);
+  v("frame POPTS set", frame_popts_set_);
+}
+
+void E1000::sanitize_registers(std::vector<uint32_t>& regs) const {
+  auto reg = [&](uint32_t offset) -> uint32_t& { return regs[offset / 4]; };
+  reg(reg::kCtrl) &= ~(kCtrlRst | kCtrlPhyRst);  // self-clearing: a write acts and drops them
+  reg(reg::kStatus) = 0;                         // computed on every read
+  reg(reg::kEecd) &= kEecdHostBits;
+  if (reg(reg::kEerd) & kEerdDone) {
+    // A finished read: the data is the EEPROM's, as the read left it.
+    uint32_t address = (reg(reg::kEerd) >> kEerdAddrShift) & 0xff;
+    uint32_t data = address < eeprom::kWords ? eeprom_[address] : 0;
+    reg(reg::kEerd) = address << kEerdAddrShift | kEerdDone | data << kEerdDataShift;
   }
-  for (auto& v : phy_) {
-    auto value = in.u16();
-    if (!value) return value.error();
-    v = *value;
-  }
-  auto io_address = in.u32();
-  auto link = in.boolean();
-  auto input = in.u32();
-  auto bits_in = in.u8();
-  auto output = in.u16();
-  auto bits_out = in.u8();
-  auto previous_sk = in.boolean();
-  auto data_out = in.boolean();
-  if (!io_address || !link || !input || !bits_in || !output || !bits_out || !previous_sk ||
-      !data_out)
-    return make_error("e1000: truncated state");
-  if (*bits_in > 16 || *bits_out > 17) return make_error("e1000: EEPROM state out of range");
-  io_address_ = *io_address;
-  link_up_ = *link;
-  microwire_ = {*input, *bits_in, *output, int{*bits_out} - 1, *previous_sk, *data_out};
-  for (uint8_t* v : {&context_.ipcss, &context_.ipcso, &context_.tucss, &context_.tucso,
-                     &context_.tucmd, &context_.hdrlen}) {
-    auto value = in.u8();
-    if (!value) return value.error();
-    *v = *value;
-  }
-  for (uint16_t* v : {&context_.ipcse, &context_.tucse, &context_.mss}) {
-    auto value = in.u16();
-    if (!value) return value.error();
-    *v = *value;
-  }
-  auto paylen = in.u32();
-  auto frame = in.bytes(NetBackend::kMaxFrame);
-  auto overflow = in.boolean();
-  auto tse = in.boolean();
-  auto popts = in.u8();
-  auto popts_set = in.boolean();
-  if (!paylen || !frame || !overflow || !tse || !popts || !popts_set)
-    return make_error("e1000: truncated transmit state");
-  context_.paylen = *paylen;
-  frame_.assign(frame->begin(), frame->end());
-  frame_overflow_ = *overflow;
-  frame_tse_ = *tse;
-  frame_popts_ = *popts;
-  frame_popts_set_ = *popts_set;
+  reg(reg::kMdic) |= kMdicReady;  // every MDIC access completes at once
+  reg(reg::kIcr) &= kIcrAll;
+  reg(reg::kIms) &= kIcrAll;
+  reg(reg::kIcs) = reg(reg::kImc) = 0;  // write-only: never stored
+  // Ring lengths and indices as their writes mask them: a ring of at most 2^16 descriptors and
+  // indices a pass checks against it, however hostile the stream.
+  reg(reg::kRdlen) &= kRingLengthMask;
+  reg(reg::kTdlen) &= kRingLengthMask;
+  for (uint32_t offset : {reg::kRdh, reg::kRdt, reg::kTdh, reg::kTdt, reg::kItr, reg::kRdtr,
+                          reg::kRadv, reg::kTidv, reg::kTadv})
+    reg(offset) &= k16BitMask;
+}
+
+void E1000::save_device(StateWriter& out) const {
+  write_fields(out, static_cast<const E1000State&>(*this));
+}
+
+Result<std::unique_ptr<StagedState>> E1000::parse_device(StateReader& in, uint32_t version) {
+  return stage_fields<E1000State>(in, version, "e1000", *this, [this](E1000State& s) {
+    sanitize_registers(s.regs_);
+    return ok();
+  });
+}
+
+void E1000::post_load_device() {
   irq_level_ = false;
   update_irq();
   if (backend_) backend_->set_receiving(can_receive());
-  return ok();
 }
 
 // --- the device catalogue -------------------------------------------------------------------

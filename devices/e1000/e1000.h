@@ -27,7 +27,42 @@ namespace hvmd::devices::e1000 {
 
 using MacAddress = std::array<uint8_t, 6>;
 
-class E1000 final : public pci::PciDevice, public NetClient {
+// What a save carries: the register file, the PHY, the EEPROM's Microwire shift state and the
+// transmit context with the frame being assembled. Described (with the checks a stream's values
+// go through) in e1000.cc.
+struct E1000State {
+  std::vector<uint32_t> regs_ = std::vector<uint32_t>(reg::kRegisterCount);
+  std::array<uint16_t, phy::kRegisterCount> phy_{};
+  uint32_t io_address_ = 0;
+  bool link_up_ = true;
+  struct Microwire {
+    uint32_t input = 0;    // bits shifted in
+    unsigned bits_in = 0;  // how many
+    uint16_t output = 0;   // the word being read out
+    int bits_out = -1;     // bits left to shift out, -1 before the address is complete
+    bool previous_sk = false;
+    bool data_out = false;
+    template <class V>
+    void describe(V& v);
+  } microwire_;
+  // The context descriptor last loaded.
+  struct TxContext {
+    uint8_t ipcss = 0, ipcso = 0, tucss = 0, tucso = 0, tucmd = 0, hdrlen = 0;
+    uint16_t ipcse = 0, tucse = 0, mss = 0;
+    uint32_t paylen = 0;
+    template <class V>
+    void describe(V& v);
+  } context_;
+  std::vector<uint8_t> frame_;   // the frame being assembled
+  bool frame_overflow_ = false;  // more data than a frame may carry: dropped at EOP
+  bool frame_tse_ = false;
+  uint8_t frame_popts_ = 0;
+  bool frame_popts_set_ = false;
+  template <class V>
+  void describe(V& v);
+};
+
+class E1000 final : public pci::PciDevice, public NetClient, private E1000State {
  public:
   E1000(Clock& clock, GuestMemory& memory, NetBackend* backend, const MacAddress& mac);
   ~E1000() override;
@@ -51,9 +86,12 @@ class E1000 final : public pci::PciDevice, public NetClient {
  protected:
   void reset_device() override;
   void save_device(StateWriter& out) const override;
-  Result<void> load_device(StateReader& in) override;
+  Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t version) override;
+  void post_load_device() override;
 
  private:
+  // The register file as guest writes could have left it (write_register's masks).
+  void sanitize_registers(std::vector<uint32_t>& regs) const;
   // Registers.
   uint32_t& r(uint32_t offset) { return regs_[offset / 4]; }
   uint32_t r(uint32_t offset) const { return regs_[offset / 4]; }
@@ -99,20 +137,7 @@ class E1000 final : public pci::PciDevice, public NetClient {
   MemberIoHandler<E1000, &E1000::mmio_read, &E1000::mmio_write> mmio_{*this};
   MemberIoHandler<E1000, &E1000::io_read, &E1000::io_write> io_{*this};
   MacAddress mac_;
-  std::vector<uint32_t> regs_ = std::vector<uint32_t>(reg::kRegisterCount);
-  uint32_t io_address_ = 0;
-  bool link_up_ = true;
-
   std::array<uint16_t, eeprom::kWords> eeprom_{};
-  struct Microwire {
-    uint32_t input = 0;    // bits shifted in
-    unsigned bits_in = 0;  // how many
-    uint16_t output = 0;   // the word being read out
-    int bits_out = -1;     // bits left to shift out, -1 before the address is complete
-    bool previous_sk = false;
-    bool data_out = false;
-  } microwire_;
-  std::array<uint16_t, phy::kRegisterCount> phy_{};
 
   // Interrupt throttling and delays.
   bool irq_level_ = false;
@@ -123,17 +148,6 @@ class E1000 final : public pci::PciDevice, public NetClient {
   Timer rx_delay_timer_;
   Timer tx_delay_timer_;
 
-  // Transmit state: the context descriptor and the frame being assembled.
-  struct TxContext {
-    uint8_t ipcss = 0, ipcso = 0, tucss = 0, tucso = 0, tucmd = 0, hdrlen = 0;
-    uint16_t ipcse = 0, tucse = 0, mss = 0;
-    uint32_t paylen = 0;
-  } context_;
-  std::vector<uint8_t> frame_;
-  bool frame_overflow_ = false;  // more data than a frame may carry: dropped at EOP
-  bool frame_tse_ = false;
-  uint8_t frame_popts_ = 0;
-  bool frame_popts_set_ = false;
   bool insert_vlan_ = false;  // the frame's last descriptor asked for a VLAN tag
   uint16_t vlan_tag_ = 0;
   bool in_transmit_ = false;

@@ -164,11 +164,8 @@ bool IdeChannel::execute_disk_command(uint8_t command) {
     }
     case cmd::kInitializeParameters: {
       if (sector_count_ == 0) return false;
-      drive.translation.heads = static_cast<uint8_t>((device_ & 0x0f) + 1);
-      drive.translation.sectors = sector_count_;
-      uint64_t per_cylinder = uint64_t{drive.translation.heads} * drive.translation.sectors;
-      drive.translation.cylinders =
-          static_cast<uint16_t>(std::min<uint64_t>(drive.sectors() / per_cylinder, 65535));
+      drive.translation =
+          drive.translated(static_cast<uint8_t>((device_ & 0x0f) + 1), sector_count_);
       complete();
       return true;
     }

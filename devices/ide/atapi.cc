@@ -168,7 +168,7 @@ void IdeChannel::atapi_pio_block() {
 }
 
 void IdeChannel::execute_packet() {
-  const uint8_t* p = packet_;
+  const uint8_t* p = packet_.data();
   uint8_t op = p[0];
   IdeDrive& drive = drives_[transfer_.unit];
   uint8_t* out = buffer();

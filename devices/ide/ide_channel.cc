@@ -185,7 +185,7 @@ void IdeChannel::data_write(unsigned size, uint32_t value) {
 
 void IdeChannel::pio_block_done() {
   if (phase_ == Phase::kPacket) {
-    std::memcpy(packet_, buffer(), sizeof(packet_));
+    std::memcpy(packet_.data(), buffer(), sizeof(packet_));
     execute_packet();
     return;
   }
@@ -365,120 +365,6 @@ void IdeChannel::reset() {
   bm_prd_table_ = 0;
   soft_reset_drives();
   update_irq_line();
-}
-
-void IdeChannel::save(StateWriter& out) const {
-  for (const auto& drive : drives_) drive.save(out);
-  for (uint8_t v :
-       {feature_, sector_count_, lba_low_, lba_mid_, lba_high_, hob_feature_, hob_sector_count_,
-        hob_lba_low_, hob_lba_mid_, hob_lba_high_, device_, control_, status_, error_})
-    out.u8(v);
-  out.boolean(irq_pending_);
-  out.u8(static_cast<uint8_t>(phase_));
-  out.u8(static_cast<uint8_t>(transfer_.source));
-  out.boolean(transfer_.to_host);
-  out.boolean(transfer_.atapi);
-  out.u8(static_cast<uint8_t>(transfer_.unit));
-  out.u64(transfer_.offset);
-  out.u64(transfer_.remaining);
-  out.u32(transfer_.block);
-  out.u32(transfer_.buffer_pos);
-  out.u32(transfer_.buffer_end);
-  out.boolean(lba48_);
-  out.u32(pio_pos_);
-  out.u32(pio_end_);
-  out.bytes({packet_, sizeof(packet_)});
-  // The buffer holds data of the current phase: a PIO block or an ATAPI reply.
-  uint32_t live = std::max(pio_end_, transfer_.buffer_end);
-  out.bytes({buffer_.get(), buffer_ ? live : 0});
-  out.u8(bm_command_);
-  out.u8(bm_status_);
-  out.u32(bm_prd_table_);
-  out.u32(prd_next_);
-  out.u32(prd_address_);
-  out.u32(prd_left_);
-  out.u32(prd_entries_);
-  out.boolean(prd_end_);
-}
-
-Result<void> IdeChannel::load(StateReader& in) {
-  for (auto& drive : drives_) HVMD_TRY(drive.load(in));
-  for (uint8_t* v : {&feature_, &sector_count_, &lba_low_, &lba_mid_, &lba_high_, &hob_feature_,
-                     &hob_sector_count_, &hob_lba_low_, &hob_lba_mid_, &hob_lba_high_, &device_,
-                     &control_, &status_, &error_}) {
-    auto byte = in.u8();
-    if (!byte) return byte.error();
-    *v = *byte;
-  }
-  unit_ = (device_ & kDeviceSlave) ? 1 : 0;
-  auto irq = in.boolean();
-  auto phase = in.u8();
-  auto source = in.u8();
-  auto to_host = in.boolean();
-  auto atapi = in.boolean();
-  auto unit = in.u8();
-  auto offset = in.u64();
-  auto remaining = in.u64();
-  auto block = in.u32();
-  auto buffer_pos = in.u32();
-  auto buffer_end = in.u32();
-  auto lba48 = in.boolean();
-  auto pio_pos = in.u32();
-  auto pio_end = in.u32();
-  if (!irq || !phase || !source || !to_host || !atapi || !unit || !offset || !remaining || !block ||
-      !buffer_pos || !buffer_end || !lba48 || !pio_pos || !pio_end)
-    return make_error("ide: truncated channel state");
-  // Validated like guest input: a state file must not point past the buffer.
-  // Medium I/O is never in flight in saved state (quiesce() runs before save()).
-  if (*phase == static_cast<uint8_t>(Phase::kBusy) ||
-      *phase == static_cast<uint8_t>(Phase::kDmaRunning))
-    return make_error("ide: state saved with medium I/O in flight");
-  if (*phase > static_cast<uint8_t>(Phase::kBusy) || *source > 1 || *unit > 1 ||
-      *block > kBufferBytes || *pio_end > kBufferBytes || *pio_pos > *pio_end ||
-      *buffer_end > kBufferBytes || *buffer_pos > *buffer_end ||
-      (*source == static_cast<uint8_t>(Source::kBuffer) && *remaining > *buffer_end - *buffer_pos))
-    return make_error("ide: channel state out of range");
-  phase_ = static_cast<Phase>(*phase);
-  transfer_ = {.source = static_cast<Source>(*source),
-               .to_host = *to_host,
-               .atapi = *atapi,
-               .unit = *unit,
-               .offset = *offset,
-               .remaining = *remaining,
-               .block = *block,
-               .buffer_pos = *buffer_pos,
-               .buffer_end = *buffer_end};
-  lba48_ = *lba48;
-  pio_pos_ = *pio_pos;
-  pio_end_ = *pio_end;
-  irq_pending_ = *irq;
-  HVMD_TRY(in.bytes_exact({packet_, sizeof(packet_)}));
-  auto data = in.bytes(kBufferBytes);
-  if (!data) return data.error();
-  if (!data->empty()) std::memcpy(buffer(), data->data(), data->size());
-  auto bm_command = in.u8();
-  auto bm_status = in.u8();
-  auto prd_table = in.u32();
-  auto prd_next = in.u32();
-  auto prd_address = in.u32();
-  auto prd_left = in.u32();
-  auto prd_entries = in.u32();
-  auto prd_end = in.boolean();
-  if (!bm_command || !bm_status || !prd_table || !prd_next || !prd_address || !prd_left ||
-      !prd_entries || !prd_end)
-    return make_error("ide: truncated bus-master state");
-  if (*prd_left > 0x10000 || *prd_entries > kMaxPrdEntries)
-    return make_error("ide: bus-master state out of range");
-  bm_command_ = *bm_command;
-  bm_status_ = *bm_status;
-  bm_prd_table_ = *prd_table & ~(kPrdTableAlign - 1);
-  prd_next_ = *prd_next;
-  prd_address_ = *prd_address;
-  prd_left_ = *prd_left;
-  prd_entries_ = *prd_entries;
-  prd_end_ = *prd_end;
-  update_irq_line();
-  return ok();
 }
 
 }  // namespace hvmd::devices::ide

@@ -16,11 +16,75 @@
 #include "devices/ide/ide_drive.h"
 #include "dm/guest_memory.h"
 #include "dm/interrupts.h"
-#include "dm/state.h"
+#include "dm/state_fields.h"
 
 namespace hvmd::devices::ide {
 
-class IdeChannel {
+// The task file, the current command's progress and the bus master: the channel's registers a
+// save carries (with the drives' settings and the live part of the buffer), described in
+// ide_channel_state.cc.
+struct ChannelRegisters {
+  // What the current command does with data.
+  enum class Phase : uint8_t {
+    kIdle,
+    kPioIn,       // DRQ: the host reads buffer_[pio_pos_, pio_end_)
+    kPioOut,      // DRQ: the host writes it
+    kPacket,      // DRQ: the host writes the 12-byte ATAPI packet
+    kDmaWaiting,  // command issued, waiting for the bus master to start
+    kDmaRunning,  // chunks in flight
+    kBusy,        // medium I/O in flight for PIO or a non-data command
+  };
+  // Where data comes from or goes to.
+  enum class Source : uint8_t { kBuffer, kMedium };
+  struct Transfer {
+    Source source = Source::kBuffer;
+    bool to_host = true;
+    bool atapi = false;
+    bool dma = false;
+    unsigned unit = 0;        // the drive the command went to
+    uint64_t offset = 0;      // Source::kMedium: byte offset of the next chunk
+    uint64_t remaining = 0;   // bytes not yet handed over
+    uint32_t block = 0;       // PIO: bytes per DRQ block
+    uint32_t buffer_pos = 0;  // Source::kBuffer: next byte of the reply in buffer_
+    uint32_t buffer_end = 0;
+    template <class V>
+    void describe(V& v);
+  };
+
+  // Task file: current and previous ("HOB") values of the LBA48 registers.
+  uint8_t feature_ = 0, sector_count_ = 0, lba_low_ = 0, lba_mid_ = 0, lba_high_ = 0;
+  uint8_t hob_feature_ = 0, hob_sector_count_ = 0, hob_lba_low_ = 0, hob_lba_mid_ = 0,
+          hob_lba_high_ = 0;
+  uint8_t device_ = 0;
+  uint8_t control_ = 0;
+  uint8_t status_ = 0;
+  uint8_t error_ = 0;
+  bool irq_pending_ = false;
+
+  // Current command.
+  Phase phase_ = Phase::kIdle;
+  Transfer transfer_;
+  bool lba48_ = false;
+  uint32_t pio_pos_ = 0;
+  uint32_t pio_end_ = 0;
+  std::array<uint8_t, 12> packet_{};
+
+  // Bus master.
+  uint8_t bm_command_ = 0;
+  uint8_t bm_status_ = 0;
+  uint32_t bm_prd_table_ = 0;
+  // PRD walk: the entry being consumed.
+  uint32_t prd_next_ = 0;  // guest address of the next entry
+  uint32_t prd_address_ = 0;
+  uint32_t prd_left_ = 0;  // bytes left in the current entry
+  uint32_t prd_entries_ = 0;
+  bool prd_end_ = false;  // the current entry is the last one
+
+  template <class V>
+  void describe(V& v);
+};
+
+class IdeChannel : private ChannelRegisters {
  public:
   // Bytes of bounce buffer: the largest PIO block (ATAPI byte-count limit 0xfffe rounded up) and
   // the DMA chunk moved per backend request.
@@ -51,34 +115,14 @@ class IdeChannel {
   // Waits for medium I/O in flight (reset, save, removal of the drive).
   void quiesce();
   void reset();  // hardware reset: both drives to power-on state
+  // State (ide_channel_state.cc), as Device::save/parse_state/post_load.
   void save(StateWriter& out) const;
-  Result<void> load(StateReader& in);
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader& in, uint32_t version);
+  void post_load();
 
  private:
-  // What the current command does with data.
-  enum class Phase : uint8_t {
-    kIdle,
-    kPioIn,       // DRQ: the host reads buffer_[pio_pos_, pio_end_)
-    kPioOut,      // DRQ: the host writes it
-    kPacket,      // DRQ: the host writes the 12-byte ATAPI packet
-    kDmaWaiting,  // command issued, waiting for the bus master to start
-    kDmaRunning,  // chunks in flight
-    kBusy,        // medium I/O in flight for PIO or a non-data command
-  };
-  // Where data comes from or goes to.
-  enum class Source : uint8_t { kBuffer, kMedium };
-  struct Transfer {
-    Source source = Source::kBuffer;
-    bool to_host = true;
-    bool atapi = false;
-    bool dma = false;
-    unsigned unit = 0;        // the drive the command went to
-    uint64_t offset = 0;      // Source::kMedium: byte offset of the next chunk
-    uint64_t remaining = 0;   // bytes not yet handed over
-    uint32_t block = 0;       // PIO: bytes per DRQ block
-    uint32_t buffer_pos = 0;  // Source::kBuffer: next byte of the reply in buffer_
-    uint32_t buffer_end = 0;
-  };
+  struct Saved;
+  Result<void> check(Saved& saved) const;
 
   IdeDrive& current() { return drives_[unit_]; }
   uint8_t register_status() const;
@@ -152,37 +196,8 @@ class IdeChannel {
   GuestMemory& memory_;
   IrqLine irq_;
   std::array<IdeDrive, 2> drives_;
-
-  // Task file: current and previous ("HOB") values of the LBA48 registers.
-  uint8_t feature_ = 0, sector_count_ = 0, lba_low_ = 0, lba_mid_ = 0, lba_high_ = 0;
-  uint8_t hob_feature_ = 0, hob_sector_count_ = 0, hob_lba_low_ = 0, hob_lba_mid_ = 0,
-          hob_lba_high_ = 0;
-  uint8_t device_ = 0;
-  uint8_t control_ = 0;
-  uint8_t status_ = 0;
-  uint8_t error_ = 0;
-  unsigned unit_ = 0;  // selected drive
-  bool irq_pending_ = false;
-
-  // Current command.
-  Phase phase_ = Phase::kIdle;
-  Transfer transfer_;
-  bool lba48_ = false;
+  unsigned unit_ = 0;                  // selected drive (device_'s DEV bit)
   std::unique_ptr<uint8_t[]> buffer_;  // allocated on first use
-  uint32_t pio_pos_ = 0;
-  uint32_t pio_end_ = 0;
-  uint8_t packet_[12] = {};
-
-  // Bus master.
-  uint8_t bm_command_ = 0;
-  uint8_t bm_status_ = 0;
-  uint32_t bm_prd_table_ = 0;
-  // PRD walk: the entry being consumed.
-  uint32_t prd_next_ = 0;  // guest address of the next entry
-  uint32_t prd_address_ = 0;
-  uint32_t prd_left_ = 0;  // bytes left in the current entry
-  unsigned prd_entries_ = 0;
-  bool prd_end_ = false;  // the current entry is the last one
 
   uint8_t* buffer();
 };

@@ -24,6 +24,14 @@ void IdeDrive::compute_geometry() {
   translation = physical;
 }
 
+Geometry IdeDrive::translated(uint8_t heads, uint8_t sectors_per_track) const {
+  uint64_t per_cylinder = uint64_t{heads} * sectors_per_track;
+  // The cylinder registers hold 16 bits; larger disks are reached by LBA.
+  constexpr uint64_t kMaxCylinders = 65535;
+  return {static_cast<uint16_t>(std::min<uint64_t>(sectors() / per_cylinder, kMaxCylinders)), heads,
+          sectors_per_track};
+}
+
 void IdeDrive::reset_settings() {
   multiple_sectors = 0;
   write_cache = true;
@@ -31,52 +39,24 @@ void IdeDrive::reset_settings() {
   translation = physical;
 }
 
-void IdeDrive::save(StateWriter& out) const {
-  out.u16(translation.cylinders);
-  out.u8(translation.heads);
-  out.u8(translation.sectors);
-  out.u8(multiple_sectors);
-  out.boolean(write_cache);
-  out.u8(transfer_mode);
-  out.u8(sense.key);
-  out.u8(sense.asc);
-  out.boolean(unit_attention);
-  out.boolean(tray_open);
-  out.boolean(locked);
-  out.u8(media_event);
-  out.boolean(eject_requested);
-}
-
-Result<void> IdeDrive::load(StateReader& in) {
-  auto cylinders = in.u16();
-  auto heads = in.u8();
-  auto sectors_per_track = in.u8();
-  auto multiple = in.u8();
-  auto cache = in.boolean();
-  auto mode = in.u8();
-  auto key = in.u8();
-  auto asc = in.u8();
-  auto attention = in.boolean();
-  auto tray = in.boolean();
-  auto lock = in.boolean();
-  auto event = in.u8();
-  auto eject = in.boolean();
-  if (!cylinders || !heads || !sectors_per_track || !multiple || !cache || !mode || !key || !asc ||
-      !attention || !tray || !lock || !event || !eject)
-    return make_error("ide: truncated drive state");
-  if (*multiple > kMaxMultipleSectors || (*multiple & (*multiple - 1)) != 0 || *key > 0x0f ||
-      *event > kMediaEventRemoval)
-    return make_error("ide: drive state out of range");
-  translation = {*cylinders, *heads, *sectors_per_track};
-  multiple_sectors = *multiple;
-  write_cache = *cache;
-  transfer_mode = *mode;
-  sense = {*key, *asc};
-  unit_attention = *attention;
-  tray_open = *tray;
-  locked = *lock;
-  media_event = *event;
-  eject_requested = *eject;
+Result<void> IdeDrive::check(DriveSettings& s) const {
+  if (s.multiple_sectors > kMaxMultipleSectors || (s.multiple_sectors & (s.multiple_sectors - 1)))
+    return make_error("ide: saved READ/WRITE MULTIPLE block of %u sectors", s.multiple_sectors);
+  // A unit that was empty when saved (its disk unplugged by PV drivers, which the machine repeats
+  // before applying this) has no translation: the drive's own applies.
+  if (s.translation == Geometry{}) s.translation = physical;
+  if (s.translation != physical) {
+    // As INITIALIZE DEVICE PARAMETERS sets it: 1-16 heads, at least one sector a track, and the
+    // cylinders that follow from the medium.
+    if (s.translation.heads == 0 || s.translation.heads > kMaxHeads || s.translation.sectors == 0)
+      return make_error("ide: saved CHS translation out of range");
+    s.translation = translated(s.translation.heads, s.translation.sectors);
+  }
+  if (!is_cdrom()) {
+    // Only a CD-ROM has a tray, a lock and media events.
+    s.unit_attention = s.tray_open = s.locked = s.eject_requested = false;
+    s.media_event = kMediaEventNone;
+  }
   return ok();
 }
 

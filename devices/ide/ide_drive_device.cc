@@ -31,7 +31,9 @@ class IdeDriveDevice final : public Device, public RemovableMedia {
   }
   // The controller saves the drive with its channel.
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
 
   bool removed_by_unplug(uint16_t mask) const override {
     if (cdrom_) return false;

@@ -85,6 +85,7 @@ constexpr unsigned kMaxPrdEntries = 65536 / 8;
 
 constexpr unsigned kSectorSize = 512;
 constexpr unsigned kCdSectorSize = 2048;
+constexpr unsigned kMaxHeads = 16;            // the device register's four head bits
 constexpr unsigned kMaxMultipleSectors = 16;  // READ/WRITE MULTIPLE block limit (IDENTIFY 47)
 
 // ATA commands.

@@ -89,9 +89,19 @@ void PiixIde::save_device(StateWriter& out) const {
   for (const auto& channel : channels_) channel->save(out);
 }
 
-Result<void> PiixIde::load_device(StateReader& in) {
-  for (auto& channel : channels_) HVMD_TRY(channel->load(in));
-  return ok();
+Result<std::unique_ptr<StagedState>> PiixIde::parse_device(StateReader& in, uint32_t version) {
+  auto primary = channels_[0]->parse_state(in, version);
+  if (!primary) return primary.error();
+  auto secondary = channels_[1]->parse_state(in, version);
+  if (!secondary) return secondary.error();
+  return staged([primary = std::move(*primary), secondary = std::move(*secondary)] {
+    primary->apply();
+    secondary->apply();
+  });
+}
+
+void PiixIde::post_load_device() {
+  for (auto& channel : channels_) channel->post_load();
 }
 
 }  // namespace hvmd::devices::ide

@@ -54,7 +54,8 @@ class PiixIde final : public pci::PciDevice {
  protected:
   void reset_device() override;
   void save_device(StateWriter& out) const override;
-  Result<void> load_device(StateReader& in) override;
+  Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t version) override;
+  void post_load_device() override;
 
  private:
   // The legacy command and control blocks of one channel.

@@ -44,6 +44,13 @@ constexpr uint8_t kSelfTestPassed = 0x55;
 constexpr uint8_t kInterfaceOk = 0x00;
 constexpr uint8_t kBreakPrefix = 0xf0;
 
+// Controller commands followed by a data byte on port 0x60.
+bool waits_for_data(uint8_t command) {
+  return (command >= kWriteCommandByte && command < kWriteCommandByte + 0x20) ||
+         command == kWriteOutputPort || command == kWriteKeyboardOutput ||
+         command == kWriteMouseOutput || command == kWriteToMouse;
+}
+
 }  // namespace
 
 I8042::I8042(Dispatcher& dispatcher, InterruptSink& interrupts, PowerControl& power)
@@ -152,7 +159,7 @@ void I8042::data_write(uint64_t, unsigned, uint64_t value) {
       if (!(byte & kOutResetLine)) power_.request_shutdown(ShutdownCause::kGuestReset);
       break;
     case kWriteKeyboardOutput:
-      replies_.push_back(byte);  // appears as if the keyboard sent it
+      reply(byte);  // appears as if the keyboard sent it (bounded like every reply)
       break;
     case kWriteMouseOutput:
       output_ = byte;
@@ -184,9 +191,7 @@ void I8042::command_write(uint64_t, unsigned, uint64_t value) {
     reply(command == kReadCommandByte ? command_byte_ : 0);
     return;
   }
-  if ((command >= kWriteCommandByte && command < kWriteCommandByte + 0x20) ||
-      command == kWriteOutputPort || command == kWriteKeyboardOutput ||
-      command == kWriteMouseOutput || command == kWriteToMouse) {
+  if (waits_for_data(command)) {
     pending_command_ = command;
     return;
   }
@@ -238,46 +243,65 @@ void I8042::command_write(uint64_t, unsigned, uint64_t value) {
   fill_output();
 }
 
-void I8042::save(StateWriter& out) const {
-  out.u8(static_cast<uint8_t>(replies_.size()));
-  for (uint8_t b : replies_) out.u8(b);
-  out.boolean(output_full_);
-  out.u8(static_cast<uint8_t>(output_source_));
-  for (uint8_t v : {output_, command_byte_, output_port_, pending_command_}) out.u8(v);
-  for (bool b : {last_write_was_command_, translating_break_, system_flag_}) out.boolean(b);
-  keyboard_.save(out);
-  mouse_.save(out);
+template <class V>
+void I8042State::describe(V& v) {
+  // Bounded as reply() bounds it: a longer queue is refused.
+  v("controller replies", replies_, MaxSize{Ps2Port::kQueueSize});
+  v("output full", output_full_);
+  v("output source", output_source_, AtMost{Source::kMouse});  // refused beyond
+  v("output buffer", output_);
+  v("command byte", command_byte_);
+  v("output port", output_port_);
+  v("pending command", pending_command_);  // checked in parse_state
+  v("last write was a command", last_write_was_command_);
+  v("translating a break", translating_break_);
+  v("system flag", system_flag_);
 }
 
-Result<void> I8042::load(StateReader& in, uint32_t) {
-  auto count = in.u8();
-  if (!count) return count.error();
-  if (*count > Ps2Port::kQueueSize) return make_error("i8042: %u queued replies", *count);
-  replies_.clear();
-  for (unsigned i = 0; i < *count; ++i) {
-    auto b = in.u8();
-    if (!b) return b.error();
-    replies_.push_back(*b);
+// The whole section: the controller, then each PS/2 device's settings and queue.
+struct I8042::Saved {
+  I8042State controller;
+  Ps2KeyboardState keyboard;
+  std::deque<uint8_t> keyboard_queue;
+  Ps2MouseState mouse;
+  std::deque<uint8_t> mouse_queue;
+  template <class V>
+  void describe(V& v) {
+    v("controller", controller);
+    v("keyboard", keyboard);
+    // Bounded as the ports bound them: longer queues are refused.
+    v("keyboard queue", keyboard_queue, MaxSize{Ps2Port::kQueueSize});
+    v("mouse", mouse);
+    v("mouse queue", mouse_queue, MaxSize{Ps2Port::kQueueSize});
   }
-  auto full = in.boolean();
-  auto source = in.u8();
-  if (!full || !source) return make_error("i8042: truncated state");
-  output_full_ = *full;
-  output_source_ = *source <= 2 ? static_cast<Source>(*source) : Source::kController;
-  for (uint8_t* v : {&output_, &command_byte_, &output_port_, &pending_command_}) {
-    auto r = in.u8();
-    if (!r) return r.error();
-    *v = *r;
-  }
-  for (bool* b : {&last_write_was_command_, &translating_break_, &system_flag_}) {
-    auto r = in.boolean();
-    if (!r) return r.error();
-    *b = *r;
-  }
-  HVMD_TRY(keyboard_.load(in));
-  HVMD_TRY(mouse_.load(in));
+};
+
+I8042::Saved I8042::saved() const {
+  return {*this, keyboard_.state(), keyboard_.queue(), mouse_.state(), mouse_.queue()};
+}
+
+void I8042::save(StateWriter& out) const {
+  write_fields(out, saved());
+}
+
+Result<std::unique_ptr<StagedState>> I8042::parse_state(StateReader& in, uint32_t version) {
+  Saved s = saved();
+  HVMD_TRY(read_fields(in, version, "i8042", s));
+  if (s.controller.pending_command_ && !waits_for_data(s.controller.pending_command_))
+    return make_error("i8042: no command %#x waits for data", s.controller.pending_command_);
+  HVMD_TRY(s.keyboard.check());
+  HVMD_TRY(s.mouse.check());
+  return staged([this, s = std::move(s)] {
+    static_cast<I8042State&>(*this) = s.controller;
+    keyboard_.restore(s.keyboard);
+    keyboard_.restore_queue(s.keyboard_queue);
+    mouse_.restore(s.mouse);
+    mouse_.restore_queue(s.mouse_queue);
+  });
+}
+
+void I8042::post_load() {
   update_interrupts();
-  return ok();
 }
 
 }  // namespace hvmd::devices

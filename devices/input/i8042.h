@@ -17,13 +17,31 @@
 
 namespace hvmd::devices {
 
-class I8042 final : public Device, public InputSink {
+// The controller's saved state, described in i8042.cc.
+struct I8042State {
+  enum class Source : uint8_t { kController, kKeyboard, kMouse };
+  std::deque<uint8_t> replies_;  // controller command results
+  bool output_full_ = false;
+  Source output_source_ = Source::kController;
+  uint8_t output_ = 0;
+  uint8_t command_byte_ = 0;
+  uint8_t output_port_ = 0;
+  uint8_t pending_command_ = 0;  // a controller command waiting for its data byte
+  bool last_write_was_command_ = false;
+  bool translating_break_ = false;  // an F0 prefix seen while translating
+  bool system_flag_ = false;
+  template <class V>
+  void describe(V& v);
+};
+
+class I8042 final : public Device, public InputSink, private I8042State {
  public:
   I8042(Dispatcher& dispatcher, InterruptSink& interrupts, PowerControl& power);
   std::string_view type() const override { return "i8042"; }
   void reset() override;
   void save(StateWriter& out) const override;
-  Result<void> load(StateReader& in, uint32_t version) override;
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader& in, uint32_t version) override;
+  void post_load() override;
 
   // InputSink: input as a display or QMP delivers it. PS/2 counts y upwards.
   void key_event(uint16_t qnum, bool pressed) override { keyboard_.key_event(qnum, pressed); }
@@ -37,7 +55,8 @@ class I8042 final : public Device, public InputSink {
   void command_write(uint64_t offset, unsigned size, uint64_t value);
 
  private:
-  enum class Source : uint8_t { kController, kKeyboard, kMouse };
+  struct Saved;
+  Saved saved() const;
   void reply(uint8_t byte);
   void fill_output();
   void update_interrupts();
@@ -51,17 +70,6 @@ class I8042 final : public Device, public InputSink {
   ScopedMapping command_mapping_;
   Ps2Keyboard keyboard_;
   Ps2Mouse mouse_;
-
-  std::deque<uint8_t> replies_;  // controller command results
-  bool output_full_ = false;
-  Source output_source_ = Source::kController;
-  uint8_t output_ = 0;
-  uint8_t command_byte_ = 0;
-  uint8_t output_port_ = 0;
-  uint8_t pending_command_ = 0;  // a controller command waiting for its data byte
-  bool last_write_was_command_ = false;
-  bool translating_break_ = false;  // an F0 prefix seen while translating
-  bool system_flag_ = false;
 };
 
 }  // namespace hvmd::devices

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "devices/input/scancodes.h"
+#include "dm/state_fields.h"
 
 namespace hvmd::devices {
 
@@ -33,24 +34,6 @@ void Ps2Port::send(uint8_t byte) {
 
 void Ps2Port::send_all(std::initializer_list<uint8_t> bytes) {
   for (uint8_t b : bytes) send(b);
-}
-
-void Ps2Port::save_queue(StateWriter& out) const {
-  out.u8(static_cast<uint8_t>(queue_.size()));
-  for (uint8_t b : queue_) out.u8(b);
-}
-
-Result<void> Ps2Port::load_queue(StateReader& in) {
-  auto count = in.u8();
-  if (!count) return count.error();
-  if (*count > kQueueSize) return make_error("PS/2 queue of %u bytes", *count);
-  queue_.clear();
-  for (unsigned i = 0; i < *count; ++i) {
-    auto b = in.u8();
-    if (!b) return b.error();
-    queue_.push_back(*b);
-  }
-  return ok();
 }
 
 // --- keyboard ---
@@ -133,25 +116,21 @@ void Ps2Keyboard::key_event(uint16_t qnum, bool pressed) {
   for (uint8_t b : bytes) send(b);
 }
 
-void Ps2Keyboard::save(StateWriter& out) const {
-  out.u8(pending_command_);
-  out.u8(static_cast<uint8_t>(set_));
-  out.u8(leds_);
-  out.boolean(scanning_);
-  save_queue(out);
+template <class V>
+void Ps2KeyboardState::describe(V& v) {
+  v("keyboard command", pending_command_);           // checked in check()
+  v("scan code set", set_, InRange<uint8_t>{1, 2});  // set 3 is not offered: refused
+  v("LEDs", leds_, Mask<uint8_t>{0x07});             // as the set-LEDs argument is masked
+  v("scanning", scanning_);
 }
+template void Ps2KeyboardState::describe(FieldWriter&);
+template void Ps2KeyboardState::describe(FieldReader&);
 
-Result<void> Ps2Keyboard::load(StateReader& in) {
-  auto pending = in.u8();
-  auto set = in.u8();
-  auto leds = in.u8();
-  auto scanning = in.boolean();
-  if (!pending || !set || !leds || !scanning) return make_error("PS/2 keyboard: truncated state");
-  pending_command_ = *pending;
-  set_ = *set == 1 ? 1 : 2;
-  leds_ = *leds & 0x07;
-  scanning_ = *scanning;
-  return load_queue(in);
+Result<void> Ps2KeyboardState::check() const {
+  if (pending_command_ != 0 && pending_command_ != kSetLeds && pending_command_ != kTypematic &&
+      pending_command_ != kScancodeSet)
+    return make_error("PS/2 keyboard: no command %#x waits for an argument", pending_command_);
+  return ok();
 }
 
 // --- mouse ---
@@ -164,7 +143,7 @@ void Ps2Mouse::reset() {
   sample_rate_ = 100;
   buttons_ = 0;
   id_ = kIdStandard;
-  std::fill(std::begin(rate_history_), std::end(rate_history_), 0);
+  rate_history_.fill(0);
 }
 
 void Ps2Mouse::write(uint8_t byte) {
@@ -270,31 +249,29 @@ void Ps2Mouse::mouse_event(int dx, int dy, int dz, uint8_t buttons) {
   if (reporting_ && !remote_ && !wrap_) send_packet(dx, dy, dz);
 }
 
-void Ps2Mouse::save(StateWriter& out) const {
-  out.u8(pending_command_);
-  for (bool b : {reporting_, remote_, wrap_, scaling_2to1_}) out.boolean(b);
-  for (uint8_t v : {resolution_, sample_rate_, buttons_, id_}) out.u8(v);
-  save_queue(out);
+template <class V>
+void Ps2MouseState::describe(V& v) {
+  v("mouse command", pending_command_);  // checked in check()
+  v("reporting", reporting_);
+  v("remote mode", remote_);
+  v("wrap mode", wrap_);
+  v("2:1 scaling", scaling_2to1_);
+  // Masked as the commands setting them mask them; the id is checked in check().
+  v("resolution", resolution_, Mask<uint8_t>{3});
+  v("sample rate", sample_rate_);
+  v("buttons", buttons_, Mask<uint8_t>{0x07});
+  v("id", id_);
+  v("sample rate history", rate_history_);
 }
+template void Ps2MouseState::describe(FieldWriter&);
+template void Ps2MouseState::describe(FieldReader&);
 
-Result<void> Ps2Mouse::load(StateReader& in) {
-  auto pending = in.u8();
-  if (!pending) return pending.error();
-  pending_command_ = *pending;
-  for (bool* b : {&reporting_, &remote_, &wrap_, &scaling_2to1_}) {
-    auto v = in.boolean();
-    if (!v) return v.error();
-    *b = *v;
-  }
-  for (uint8_t* v : {&resolution_, &sample_rate_, &buttons_, &id_}) {
-    auto r = in.u8();
-    if (!r) return r.error();
-    *v = *r;
-  }
-  resolution_ &= 3;
-  buttons_ &= 7;
-  id_ = id_ == kIdWheel ? kIdWheel : kIdStandard;
-  return load_queue(in);
+Result<void> Ps2MouseState::check() const {
+  if (pending_command_ != 0 && pending_command_ != kSetResolution &&
+      pending_command_ != kSampleRate)
+    return make_error("PS/2 mouse: no command %#x waits for an argument", pending_command_);
+  if (id_ != kIdStandard && id_ != kIdWheel) return make_error("PS/2 mouse: id %#x", id_);
+  return ok();
 }
 
 }  // namespace hvmd::devices

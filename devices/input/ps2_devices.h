@@ -3,11 +3,12 @@
 // and mouse_event(), the API a display (VNC) or QMP's input-send-event calls.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
 
-#include "dm/state.h"
+#include "dm/result.h"
 
 namespace hvmd::devices {
 
@@ -20,20 +21,34 @@ class Ps2Port {
   void clear() { queue_.clear(); }
   // The controller asks to be told when data arrives.
   void set_notify(std::function<void()> fn) { notify_ = std::move(fn); }
+  // Saved with the controller (bounded by kQueueSize there).
+  const std::deque<uint8_t>& queue() const { return queue_; }
+  void restore_queue(std::deque<uint8_t> queue) { queue_ = std::move(queue); }
 
  protected:
   void send(uint8_t byte);
   void send_all(std::initializer_list<uint8_t> bytes);
   size_t room() const { return kQueueSize - queue_.size(); }
-  void save_queue(StateWriter& out) const;
-  Result<void> load_queue(StateReader& in);
 
  private:
   std::deque<uint8_t> queue_;
   std::function<void()> notify_;
 };
 
-class Ps2Keyboard final : public Ps2Port {
+// The keyboard's settings a save carries (its queue is the port's), described in
+// ps2_devices.cc.
+struct Ps2KeyboardState {
+  uint8_t pending_command_ = 0;  // a command waiting for its argument byte
+  uint8_t set_ = 2;
+  uint8_t leds_ = 0;
+  bool scanning_ = true;
+  template <class V>
+  void describe(V& v);
+  // Refuses what no command sequence leaves behind.
+  Result<void> check() const;
+};
+
+class Ps2Keyboard final : public Ps2Port, private Ps2KeyboardState {
  public:
   // Command bytes and replies (IBM PS/2 keyboard technical reference).
   static constexpr uint8_t kAck = 0xfa, kResend = 0xfe, kSelfTestPassed = 0xaa, kEcho = 0xee;
@@ -41,31 +56,12 @@ class Ps2Keyboard final : public Ps2Port {
   void write(uint8_t byte);  // a byte from the host
   void key_event(uint16_t qnum, bool pressed);
   void reset();
-  void save(StateWriter& out) const;
-  Result<void> load(StateReader& in);
-
- private:
-  uint8_t pending_command_ = 0;  // a command waiting for its argument byte
-  unsigned set_ = 2;
-  uint8_t leds_ = 0;
-  bool scanning_ = true;
+  const Ps2KeyboardState& state() const { return *this; }
+  void restore(const Ps2KeyboardState& state) { static_cast<Ps2KeyboardState&>(*this) = state; }
 };
 
-class Ps2Mouse final : public Ps2Port {
- public:
-  static constexpr uint8_t kAck = 0xfa, kResend = 0xfe, kSelfTestPassed = 0xaa;
+struct Ps2MouseState {
   static constexpr uint8_t kIdStandard = 0x00, kIdWheel = 0x03;
-
-  void write(uint8_t byte);
-  // Relative motion (x right, y up, z wheel) and the left/right/middle buttons (bits 0-2).
-  void mouse_event(int dx, int dy, int dz, uint8_t buttons);
-  void reset();
-  void save(StateWriter& out) const;
-  Result<void> load(StateReader& in);
-
- private:
-  void send_packet(int dx, int dy, int dz);
-
   uint8_t pending_command_ = 0;
   bool reporting_ = false;
   bool remote_ = false;
@@ -75,7 +71,27 @@ class Ps2Mouse final : public Ps2Port {
   uint8_t sample_rate_ = 100;
   uint8_t buttons_ = 0;
   uint8_t id_ = kIdStandard;
-  uint8_t rate_history_[3] = {};  // the 200, 100, 80 knock that turns the wheel on
+  std::array<uint8_t, 3> rate_history_{};  // the 200, 100, 80 knock that turns the wheel on
+  template <class V>
+  void describe(V& v);
+  Result<void> check() const;
+};
+
+class Ps2Mouse final : public Ps2Port, private Ps2MouseState {
+ public:
+  static constexpr uint8_t kAck = 0xfa, kResend = 0xfe, kSelfTestPassed = 0xaa;
+  using Ps2MouseState::kIdStandard;
+  using Ps2MouseState::kIdWheel;
+
+  void write(uint8_t byte);
+  // Relative motion (x right, y up, z wheel) and the left/right/middle buttons (bits 0-2).
+  void mouse_event(int dx, int dy, int dz, uint8_t buttons);
+  void reset();
+  const Ps2MouseState& state() const { return *this; }
+  void restore(const Ps2MouseState& state) { static_cast<Ps2MouseState&>(*this) = state; }
+
+ private:
+  void send_packet(int dx, int dy, int dz);
 };
 
 }  // namespace hvmd::devices

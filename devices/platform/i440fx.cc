@@ -50,11 +50,17 @@ void I440fx::config_port_write(uint64_t offset, unsigned size, uint64_t value) {
   dispatcher_.pci_write(target, reg, size, static_cast<uint32_t>(value));
 }
 
-Result<void> I440fx::load_device(StateReader& in) {
-  auto address = in.u32();
-  if (!address) return address.error();
-  config_address_ = *address & kConfigAddressMask;
-  return ok();
+template <class V>
+void I440fxState::describe(V& v) {
+  v("CONFIG_ADDRESS", config_address_, Mask{kConfigAddressMask});  // as the port write masks it
+}
+
+void I440fx::save_device(StateWriter& out) const {
+  write_fields(out, static_cast<const I440fxState&>(*this));
+}
+
+Result<std::unique_ptr<StagedState>> I440fx::parse_device(StateReader& in, uint32_t version) {
+  return stage_fields<I440fxState>(in, version, "i440FX-pcihost", *this);
 }
 
 }  // namespace hvmd::devices

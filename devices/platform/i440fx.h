@@ -9,7 +9,13 @@
 
 namespace hvmd::devices {
 
-class I440fx final : public pci::PciDevice {
+struct I440fxState {
+  uint32_t config_address_ = 0;
+  template <class V>
+  void describe(V& v);
+};
+
+class I440fx final : public pci::PciDevice, private I440fxState {
  public:
   explicit I440fx(Dispatcher& dispatcher);
   std::string_view type() const override { return "i440FX-pcihost"; }
@@ -20,14 +26,13 @@ class I440fx final : public pci::PciDevice {
 
  protected:
   void reset_device() override { config_address_ = 0; }
-  void save_device(StateWriter& out) const override { out.u32(config_address_); }
-  Result<void> load_device(StateReader& in) override;
+  void save_device(StateWriter& out) const override;
+  Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t version) override;
 
  private:
   Dispatcher& dispatcher_;
   MemberIoHandler<I440fx, &I440fx::config_port_read, &I440fx::config_port_write> ports_{*this};
   Dispatcher::MappingId ports_mapping_;
-  uint32_t config_address_ = 0;
 };
 
 }  // namespace hvmd::devices

@@ -18,10 +18,8 @@ class Piix3Isa final : public pci::PciDevice {
  protected:
   void config_written(uint32_t reg, unsigned size, uint32_t value) override;
   void reset_device() override { push_routes(); }
-  Result<void> load_device(StateReader&) override {
-    push_routes();
-    return ok();
-  }
+  // Its state is config space alone; the routes follow from it.
+  void post_load_device() override { push_routes(); }
 
  private:
   void push_routes();

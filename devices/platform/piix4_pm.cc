@@ -161,28 +161,28 @@ void Piix4Pm::apm_write(uint64_t offset, unsigned, uint64_t value) {
   if (byte == kAcpiDisable) write_control(control_ & ~kControlSciEnable);
 }
 
-void Piix4Pm::save_device(StateWriter& out) const {
-  out.u16(status_);
-  out.u16(enable_);
-  out.u16(control_);
-  out.u8(apm_status_);
+template <class V>
+void Piix4PmState::describe(V& v) {
+  // Masked as the guest's register writes mask them; the APM status byte takes any value.
+  v("PM1 status", status_, Mask{kStatusMask});
+  v("PM1 enable", enable_, Mask{kEnableMask});
+  v("PM1 control", control_, Mask{kControlWritable});
+  v("APM status", apm_status_);
 }
 
-Result<void> Piix4Pm::load_device(StateReader& in) {
-  auto status = in.u16();
-  auto enable = in.u16();
-  auto control = in.u16();
-  auto apm = in.u8();
-  if (!status || !enable || !control || !apm) return make_error("PIIX4_PM: truncated state");
-  status_ = *status & kStatusMask;
-  enable_ = *enable & kEnableMask;
-  control_ = *control & kControlWritable;
-  apm_status_ = *apm;
+void Piix4Pm::save_device(StateWriter& out) const {
+  write_fields(out, static_cast<const Piix4PmState&>(*this));
+}
+
+Result<std::unique_ptr<StagedState>> Piix4Pm::parse_device(StateReader& in, uint32_t version) {
+  return stage_fields<Piix4PmState>(in, version, "PIIX4_PM", *this);
+}
+
+void Piix4Pm::post_load_device() {
   pm_base_ = ~0ull;  // remap from the restored config space
   update_pm_mapping();
   arm_timer_overflow();
   update_sci();
-  return ok();
 }
 
 }  // namespace hvmd::devices

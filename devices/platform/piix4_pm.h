@@ -13,7 +13,17 @@
 
 namespace hvmd::devices {
 
-class Piix4Pm final : public pci::PciDevice {
+// The PM1 and APM registers a save carries (the rest is config space or derived from it).
+struct Piix4PmState {
+  uint16_t status_ = 0;
+  uint16_t enable_ = 0;
+  uint16_t control_ = 0;
+  uint8_t apm_status_ = 0;
+  template <class V>
+  void describe(V& v);
+};
+
+class Piix4Pm final : public pci::PciDevice, private Piix4PmState {
  public:
   Piix4Pm(Machine& machine, bool control_only);
   std::string_view type() const override { return "PIIX4_PM"; }
@@ -28,7 +38,8 @@ class Piix4Pm final : public pci::PciDevice {
   void config_written(uint32_t reg, unsigned size, uint32_t value) override;
   void reset_device() override;
   void save_device(StateWriter& out) const override;
-  Result<void> load_device(StateReader& in) override;
+  Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t version) override;
+  void post_load_device() override;
 
  private:
   uint32_t timer_value() const;
@@ -46,10 +57,6 @@ class Piix4Pm final : public pci::PciDevice {
   Dispatcher::MappingId pm_mapping_ = Dispatcher::kNoMapping;
   Dispatcher::MappingId apm_mapping_ = Dispatcher::kNoMapping;
   uint64_t pm_base_ = 0;  // where the block is decoded, or 0
-  uint16_t status_ = 0;
-  uint16_t enable_ = 0;
-  uint16_t control_ = 0;
-  uint8_t apm_status_ = 0;
 };
 
 }  // namespace hvmd::devices

@@ -41,17 +41,11 @@ void ResetControl::port_a_write(uint64_t, unsigned, uint64_t value) {
 }
 
 void ResetControl::save(StateWriter& out) const {
-  out.u8(rcr_);
-  out.u8(port_a_);
+  write_fields(out, static_cast<const ResetControlState&>(*this));
 }
 
-Result<void> ResetControl::load(StateReader& in, uint32_t) {
-  auto rcr = in.u8();
-  auto port_a = in.u8();
-  if (!rcr || !port_a) return make_error("reset-control: truncated state");
-  rcr_ = *rcr & kRcrWritable;
-  port_a_ = *port_a & (kPortAFastReset | kPortAA20);
-  return ok();
+Result<std::unique_ptr<StagedState>> ResetControl::parse_state(StateReader& in, uint32_t version) {
+  return stage_fields<ResetControlState>(in, version, "reset-control", *this);
 }
 
 }  // namespace hvmd::devices

@@ -22,13 +22,26 @@ inline constexpr uint8_t kPortAFastReset = 1u << 0;  // a 0->1 edge resets the p
 inline constexpr uint8_t kPortAA20 = 1u << 1;        // A20 gate (kept; not enforced)
 }  // namespace reset_control
 
-class ResetControl final : public Device {
+// The saved registers, described once.
+struct ResetControlState {
+  uint8_t rcr_ = 0;
+  uint8_t port_a_ = 0;
+  template <class V>
+  void describe(V& v) {
+    // Both masked as the guest's writes to the ports mask them.
+    v("RCR", rcr_, Mask{reset_control::kRcrWritable});
+    v("port A", port_a_,
+      Mask{static_cast<uint8_t>(reset_control::kPortAFastReset | reset_control::kPortAA20)});
+  }
+};
+
+class ResetControl final : public Device, private ResetControlState {
  public:
   ResetControl(Dispatcher& dispatcher, PowerControl& power);
   std::string_view type() const override { return "reset-control"; }
   void reset() override;
   void save(StateWriter& out) const override;
-  Result<void> load(StateReader& in, uint32_t version) override;
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader& in, uint32_t version) override;
 
   uint64_t rcr_read(uint64_t offset, unsigned size);
   void rcr_write(uint64_t offset, unsigned size, uint64_t value);
@@ -42,8 +55,6 @@ class ResetControl final : public Device {
       *this};
   ScopedMapping rcr_mapping_;
   ScopedMapping port_a_mapping_;
-  uint8_t rcr_ = 0;
-  uint8_t port_a_ = 0;
 };
 
 }  // namespace hvmd::devices

@@ -14,6 +14,13 @@ constexpr int64_t kSecond = 1'000'000'000;
 constexpr uint8_t kPowerOnRegA = kADividerNormal | 0x06;  // 1024 Hz periodic rate
 constexpr uint8_t kPowerOnRegB = kB24Hour;
 constexpr uint8_t kInterruptEnables = kBPeriodicEnable | kBAlarmEnable | kBUpdateEnable;
+// Time is kept as nanoseconds in an int64 (about +-292 years around 1970); a guest that sets a
+// date beyond what that holds (garbage fields, century 99) gets the nearest one it holds.
+constexpr int64_t kMaxSetSeconds = 6'000'000'000;  // the year 2160
+// A saved clock a guest could have reached: a date it set, plus centuries of running.
+constexpr int64_t kMaxSavedTimeNs = 7'000'000'000'000'000'000;
+// Register C holds the device's flags; IRQF among them follows from C and B (raise_flags).
+constexpr uint8_t kCFlags = kCPeriodic | kCAlarm | kCUpdate;
 
 int64_t floor_mod(int64_t value, int64_t modulus) {
   return ((value % modulus) + modulus) % modulus;
@@ -165,12 +172,9 @@ void RtcCmos::write_time_register(uint8_t index, uint8_t value) {
 void RtcCmos::commit_fields(const std::tm& fields) {
   std::tm copy = fields;
   int64_t seconds = timegm(&copy);
-  // Time is kept as nanoseconds in an int64 (about +-292 years around 1970); a guest that sets
-  // a date beyond what that holds (garbage fields, century 99) gets the nearest one it holds.
-  constexpr int64_t kMaxSeconds = 6'000'000'000;  // the year 2160
-  if (seconds > kMaxSeconds || seconds < -kMaxSeconds) {
+  if (seconds > kMaxSetSeconds || seconds < -kMaxSetSeconds) {
     HVMD_GUEST_LOG("rtc: date beyond the supported range set; clamped");
-    seconds = std::clamp(seconds, -kMaxSeconds, kMaxSeconds);
+    seconds = std::clamp(seconds, -kMaxSetSeconds, kMaxSetSeconds);
   }
   // The divider restarts: the new second begins now.
   offset_ns_ = seconds * kSecond - (start_ns_ + clock_.now_ns());
@@ -286,32 +290,52 @@ void RtcCmos::io_write(uint64_t offset, unsigned, uint64_t value) {
   }
 }
 
+// The saved form: CMOS bytes, the index, and the guest's clock as a wall time (restored as the
+// same wall time, whatever the new host's machine clock reads).
+struct RtcCmos::Saved {
+  std::array<uint8_t, kCmosSize> cmos{};
+  uint8_t index = 0;
+  int64_t guest_time_ns = 0;
+  template <class V>
+  void describe(V& v) {
+    v("CMOS bytes", cmos);
+    v("index", index, Mask{kIndexMask});  // as the index port write masks it
+    v("guest time", guest_time_ns, InRange{-kMaxSavedTimeNs, kMaxSavedTimeNs});  // else refused
+  }
+};
+
 void RtcCmos::save(StateWriter& out) const {
-  for (uint8_t b : cmos_) out.u8(b);
-  out.u8(index_);
-  out.u64(static_cast<uint64_t>(guest_time_ns()));  // restored as the same wall time
+  write_fields(out, Saved{cmos_, index_, guest_time_ns()});
 }
 
-Result<void> RtcCmos::load(StateReader& in, uint32_t) {
-  std::array<uint8_t, kCmosSize> bytes;
-  for (auto& b : bytes) {
-    auto v = in.u8();
-    if (!v) return v.error();
-    b = *v;
+Result<std::unique_ptr<StagedState>> RtcCmos::parse_state(StateReader& in, uint32_t version) {
+  Saved s;
+  HVMD_TRY(read_fields(in, version, "mc146818rtc", s));
+  if (nvram_only_) {
+    // Under Xen the guest reaches only the NVRAM bytes; the rest stay as they are.
+    std::copy(cmos_.begin(), cmos_.begin() + kFirstNvram, s.cmos.begin());
+  } else {
+    // As the register writes and the device leave them: UIP is computed, C holds only the
+    // device's flags with IRQF set exactly when an enabled one is, D always reads valid.
+    s.cmos[kRegA] &= ~kAUpdateInProgress;
+    s.cmos[kRegC] &= kCFlags;
+    if (s.cmos[kRegC] & s.cmos[kRegB] & kInterruptEnables) s.cmos[kRegC] |= kCIrq;
+    s.cmos[kRegD] = kDValid;
   }
-  auto index = in.u8();
-  auto time = in.u64();
-  if (!index || !time) return make_error("mc146818rtc: truncated state");
-  cmos_ = bytes;
-  index_ = *index & kIndexMask;
-  offset_ns_ = static_cast<int64_t>(*time) - (start_ns_ + clock_.now_ns());
+  return staged([this, s] {
+    cmos_ = s.cmos;
+    index_ = s.index;
+    offset_ns_ = s.guest_time_ns - (start_ns_ + clock_.now_ns());
+  });
+}
+
+void RtcCmos::post_load() {
   set_fields_ = current_fields();
   if (!nvram_only_) {
     schedule_periodic();
     schedule_update();
   }
   irq_.set(cmos_[kRegC] & kCIrq);
-  return ok();
 }
 
 }  // namespace hvmd::devices

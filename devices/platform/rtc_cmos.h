@@ -19,7 +19,8 @@ class RtcCmos final : public Device {
   std::string_view type() const override { return "mc146818rtc"; }
   void reset() override;
   void save(StateWriter& out) const override;
-  Result<void> load(StateReader& in, uint32_t version) override;
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader& in, uint32_t version) override;
+  void post_load() override;
   void unrealize() override;
 
   // Firmware-visible configuration bytes (memory sizes, drives), set while the board is built.
@@ -30,6 +31,7 @@ class RtcCmos final : public Device {
   void io_write(uint64_t offset, unsigned size, uint64_t value);
 
  private:
+  struct Saved;
   int64_t guest_time_ns() const;  // the clock the guest sees, Unix ns
   std::tm current_fields() const;
   uint8_t encode(int value) const;

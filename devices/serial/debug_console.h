@@ -21,7 +21,9 @@ class DebugConsole final : public Device {
   ~DebugConsole() override;
   std::string_view type() const override { return "isa-debugcon"; }
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
   void unrealize() override;
 
   uint64_t io_read(uint64_t, unsigned) { return kReadback; }

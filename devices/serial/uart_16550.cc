@@ -259,42 +259,49 @@ void Uart16550::io_write(uint64_t offset, unsigned, uint64_t value) {
   update_interrupt();
 }
 
-void Uart16550::save(StateWriter& out) const {
-  for (uint8_t r : {ier_, fcr_, lcr_, mcr_, lsr_, msr_, scr_}) out.u8(r);
-  out.u16(divisor_);
-  out.boolean(transmit_empty_pending_);
-  out.boolean(timeout_pending_);
-  out.u32(static_cast<uint32_t>(rx_.size()));
-  for (uint8_t b : rx_) out.u8(b);
+namespace {
+// What the device itself ever sets in LSR; the error bits it never raises are dropped on load.
+constexpr uint8_t kLsrReachable =
+    kLsrDataReady | kLsrOverrun | kLsrTransmitEmpty | kLsrTransmitterIdle;
+constexpr uint8_t kFcrStored = kFcrEnable | (3u << kFcrTriggerShift);  // as the FCR write keeps
+}  // namespace
+
+template <class V>
+void UartState::describe(V& v) {
+  // Masked as the register writes mask them (LSR: as the device sets it).
+  v("IER", ier_, Mask{kIerMask});
+  v("FCR", fcr_, Mask{kFcrStored});
+  v("LCR", lcr_);
+  v("MCR", mcr_, Mask{kMcrMask});
+  v("LSR", lsr_, Mask{kLsrReachable});
+  v("MSR", msr_);
+  v("SCR", scr_);
+  v("divisor", divisor_);
+  v("THRE pending", transmit_empty_pending_);
+  v("timeout pending", timeout_pending_);
+  // Refused beyond the FIFO (and checked against FCR's FIFO enable below).
+  v("receive FIFO", rx_, MaxSize{kFifoSize});
 }
 
-Result<void> Uart16550::load(StateReader& in, uint32_t) {
-  uint8_t* registers[] = {&ier_, &fcr_, &lcr_, &mcr_, &lsr_, &msr_, &scr_};
-  for (uint8_t* r : registers) {
-    auto v = in.u8();
-    if (!v) return v.error();
-    *r = *v;
-  }
-  ier_ &= kIerMask;
-  mcr_ &= kMcrMask;
-  auto divisor = in.u16();
-  auto thre = in.boolean();
-  auto timeout = in.boolean();
-  auto count = in.u32();
-  if (!divisor || !thre || !timeout || !count) return make_error("isa-serial: truncated state");
-  if (*count > receive_capacity()) return make_error("isa-serial: FIFO of %u bytes", *count);
-  divisor_ = *divisor;
-  transmit_empty_pending_ = *thre;
-  timeout_pending_ = *timeout;
-  rx_.clear();
-  for (uint32_t i = 0; i < *count; ++i) {
-    auto b = in.u8();
-    if (!b) return b.error();
-    rx_.push_back(*b);
-  }
+void Uart16550::save(StateWriter& out) const {
+  write_fields(out, static_cast<const UartState&>(*this));
+}
+
+Result<std::unique_ptr<StagedState>> Uart16550::parse_state(StateReader& in, uint32_t version) {
+  return stage_fields<UartState>(
+      in, version, "isa-serial", *this, [](UartState& s) -> Result<void> {
+        size_t capacity = (s.fcr_ & kFcrEnable) ? kFifoSize : 1;
+        if (s.rx_.size() > capacity)
+          return make_error("isa-serial: %zu bytes in a FIFO of %zu", s.rx_.size(), capacity);
+        // Data ready says whether the FIFO holds a byte, as reads and receives keep it.
+        s.lsr_ = s.rx_.empty() ? s.lsr_ & ~kLsrDataReady : s.lsr_ | kLsrDataReady;
+        return ok();
+      });
+}
+
+void Uart16550::post_load() {
   arm_timeout();
   update_interrupt();
-  return ok();
 }
 
 }  // namespace hvmd::devices

@@ -18,7 +18,24 @@
 
 namespace hvmd::devices {
 
-class Uart16550 final : public Device {
+// The registers and receive FIFO a save carries, described in uart_16550.cc.
+struct UartState {
+  std::deque<uint8_t> rx_;  // the receive FIFO (one byte when FIFOs are off)
+  uint8_t ier_ = 0;
+  uint8_t fcr_ = 0;
+  uint8_t lcr_ = 0;
+  uint8_t mcr_ = 0;
+  uint8_t lsr_ = uart::kLsrTransmitEmpty | uart::kLsrTransmitterIdle;
+  uint8_t msr_ = 0;
+  uint8_t scr_ = 0;
+  uint16_t divisor_ = 12;                // 9600 baud
+  bool transmit_empty_pending_ = false;  // THRE interrupt latched until IIR reports it
+  bool timeout_pending_ = false;
+  template <class V>
+  void describe(V& v);
+};
+
+class Uart16550 final : public Device, private UartState {
  public:
   // Host input held for the guest beyond its FIFO; more than this is dropped (and logged).
   static constexpr size_t kMaxPendingInput = 64 << 10;
@@ -28,7 +45,8 @@ class Uart16550 final : public Device {
   std::string_view type() const override { return "isa-serial"; }
   void reset() override;
   void save(StateWriter& out) const override;
-  Result<void> load(StateReader& in, uint32_t version) override;
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader& in, uint32_t version) override;
+  void post_load() override;
   void unrealize() override;
 
   // Connects the port to a character device (every connection it makes, in turn).
@@ -60,19 +78,8 @@ class Uart16550 final : public Device {
   Chardev* chardev_ = nullptr;
   std::shared_ptr<CharConnection> connection_;
 
-  std::deque<uint8_t> rx_;       // the receive FIFO (one byte when FIFOs are off)
   std::deque<uint8_t> pending_;  // host input not yet in the FIFO
-  uint8_t ier_ = 0;
   uint8_t iir_ = uart::kIirNoInterrupt;
-  uint8_t fcr_ = 0;
-  uint8_t lcr_ = 0;
-  uint8_t mcr_ = 0;
-  uint8_t lsr_ = uart::kLsrTransmitEmpty | uart::kLsrTransmitterIdle;
-  uint8_t msr_ = 0;
-  uint8_t scr_ = 0;
-  uint16_t divisor_ = 12;  // 9600 baud
-  bool transmit_empty_pending_ = false;  // THRE interrupt latched until IIR reports it
-  bool timeout_pending_ = false;
 };
 
 }  // namespace hvmd::devices

@@ -47,21 +47,12 @@ void PciTestDevice::io_write(uint64_t offset, unsigned size, uint64_t value) {
 }
 
 void PciTestDevice::save_device(StateWriter& out) const {
-  for (uint8_t b : memory_) out.u8(b);
-  for (uint8_t b : io_) out.u8(b);
+  write_fields(out, static_cast<const PciTestDeviceState&>(*this));
 }
 
-Result<void> PciTestDevice::load_device(StateReader& in) {
-  auto load_bytes = [&in](auto& bytes) -> Result<void> {
-    for (auto& byte : bytes) {
-      auto b = in.u8();
-      if (!b) return b.error();
-      byte = *b;
-    }
-    return ok();
-  };
-  HVMD_TRY(load_bytes(memory_));
-  return load_bytes(io_);
+Result<std::unique_ptr<StagedState>> PciTestDevice::parse_device(StateReader& in,
+                                                                 uint32_t version) {
+  return stage_fields<PciTestDeviceState>(in, version, "pci-testdev", *this);
 }
 
 }  // namespace hvmd::devices

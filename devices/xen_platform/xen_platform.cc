@@ -77,18 +77,19 @@ void XenPlatformDevice::unplug(uint16_t mask) {
             removed);
 }
 
-void XenPlatformDevice::save_device(StateWriter& out) const {
-  out.u8(flags_);
-  out.u16(product_);
+template <class V>
+void XenPlatformState::describe(V& v) {
+  v("flags", flags_, Mask{kFlagRomLock});  // as the flags write masks it
+  v("product", product_);
 }
 
-Result<void> XenPlatformDevice::load_device(StateReader& in) {
-  auto flags = in.u8();
-  auto product = in.u16();
-  if (!flags || !product) return make_error("xen-platform: truncated state");
-  flags_ = *flags & kFlagRomLock;
-  product_ = *product;
-  return ok();
+void XenPlatformDevice::save_device(StateWriter& out) const {
+  write_fields(out, static_cast<const XenPlatformState&>(*this));
+}
+
+Result<std::unique_ptr<StagedState>> XenPlatformDevice::parse_device(StateReader& in,
+                                                                     uint32_t version) {
+  return stage_fields<XenPlatformState>(in, version, "xen-platform", *this);
 }
 
 }  // namespace hvmd::devices

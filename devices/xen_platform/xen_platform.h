@@ -12,7 +12,15 @@
 
 namespace hvmd::devices {
 
-class XenPlatformDevice final : public pci::PciDevice {
+// What a save carries, described in xen_platform.cc.
+struct XenPlatformState {
+  uint8_t flags_ = 0;
+  uint16_t product_ = 0;
+  template <class V>
+  void describe(V& v);
+};
+
+class XenPlatformDevice final : public pci::PciDevice, private XenPlatformState {
  public:
   XenPlatformDevice(Dispatcher& dispatcher, EmulatedUnplug& unplug);
   std::string_view type() const override { return "xen-platform"; }
@@ -27,7 +35,7 @@ class XenPlatformDevice final : public pci::PciDevice {
  protected:
   void reset_device() override;
   void save_device(StateWriter& out) const override;
-  Result<void> load_device(StateReader& in) override;
+  Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t version) override;
 
  private:
   void log_char(uint8_t c);
@@ -42,8 +50,6 @@ class XenPlatformDevice final : public pci::PciDevice {
   MemberIoHandler<XenPlatformDevice, &XenPlatformDevice::mmio_read, &XenPlatformDevice::mmio_write>
       mmio_{*this};
   ScopedMapping fixed_mapping_;
-  uint8_t flags_ = 0;
-  uint16_t product_ = 0;
   std::string log_line_;
 };
 

@@ -267,25 +267,14 @@ void Msix::write(uint64_t offset, unsigned size, uint64_t value) {
   deliver_pending(sink_);
 }
 
-void Msix::save(StateWriter& out) const {
-  for (uint32_t w : table_) out.u32(w);
-  for (uint64_t p : pending_) out.u64(p);
+void Msix::sanitize(State& state) const {
+  for (unsigned v = 0; v < vectors_; ++v) state.table[v * 4 + 3] &= kMsixEntryMasked;
+  if (vectors_ % 64) state.pending.back() &= (1ull << (vectors_ % 64)) - 1;
 }
 
-Result<void> Msix::load(StateReader& in) {
-  for (uint32_t& w : table_) {
-    auto v = in.u32();
-    if (!v) return v.error();
-    w = *v;
-  }
-  for (unsigned v = 0; v < vectors_; ++v) table_[v * 4 + 3] &= kMsixEntryMasked;
-  for (uint64_t& p : pending_) {
-    auto v = in.u64();
-    if (!v) return v.error();
-    p = *v;
-  }
-  if (vectors_ % 64) pending_.back() &= (1ull << (vectors_ % 64)) - 1;
-  return ok();
+void Msix::restore(State state) {
+  table_ = std::move(state.table);
+  pending_ = std::move(state.pending);
 }
 
 }  // namespace hvmd::pci

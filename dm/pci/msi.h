@@ -11,7 +11,6 @@
 #include "dm/interrupts.h"
 #include "dm/io_handler.h"
 #include "dm/pci/config_space.h"
-#include "dm/state.h"
 
 namespace hvmd::pci {
 
@@ -86,8 +85,23 @@ class Msix final : public IoHandler {
   void notify(InterruptSink* sink, unsigned vector);
   void config_written(InterruptSink* sink);
   void reset();
-  void save(StateWriter& out) const;
-  Result<void> load(StateReader& in);
+
+  // Saved state: the table and the pending bits (the capability is in config space).
+  struct State {
+    std::vector<uint32_t> table;
+    std::vector<uint64_t> pending;
+    template <class V>
+    void describe(V& v) {
+      v("MSI-X table", table);
+      v("MSI-X pending bits", pending);
+    }
+  };
+  // The current state (also the shape a stream is read into).
+  State state() const { return {table_, pending_}; }
+  // Drops what a guest could not have written: reserved vector-control bits (masked as a table
+  // write masks them) and pending bits of vectors the table does not have.
+  void sanitize(State& state) const;
+  void restore(State state);
 
   // Accesses at offsets within the BAR. claims() tells whether an offset is the table's or PBA's.
   bool claims(uint64_t offset) const;

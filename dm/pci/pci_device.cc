@@ -304,38 +304,75 @@ void PciDevice::reset() {
   reset_device();
 }
 
+// The PCI layer's saved fields. The MSI capability needs nothing of its own: it lives in config
+// space. MSI-X's table and pending bits are present when the device has MSI-X.
+struct PciDevice::SavedFields {
+  uint32_t layout = kStateVersion;
+  std::array<uint8_t, kConfigSize> config{};
+  bool intx_level = false;
+  bool has_msix = false;  // from the device, not the stream
+  Msix::State msix;
+
+  template <class V>
+  void describe(V& v) {
+    // Refused when newer than this hvmd: what follows could not be read.
+    v("PCI layout version", layout, InRange{1u, kStateVersion});
+    v("config space", config);
+    v("INTx level", intx_level);
+    if (has_msix) v("MSI-X", msix);
+  }
+};
+
+PciDevice::SavedFields PciDevice::saved_fields() const {
+  SavedFields fields{.config = config_.bytes(), .intx_level = intx_level_, .has_msix = bool(msix_)};
+  if (msix_) fields.msix = msix_->state();
+  return fields;
+}
+
 void PciDevice::save(StateWriter& out) const {
-  out.bytes(config_.bytes());
-  out.boolean(intx_level_);
-  if (msix_) msix_->save(out);
+  write_fields(out, saved_fields());
   save_device(out);
 }
 
-Result<void> PciDevice::load(StateReader& in, uint32_t /*version*/) {
-  std::array<uint8_t, kConfigSize> saved{};
-  HVMD_TRY(in.bytes_exact(saved));
+Result<std::unique_ptr<StagedState>> PciDevice::parse_state(StateReader& in, uint32_t version) {
+  std::string what(type());
+  // Read into a copy of the current fields: it has the device's MSI-X table size.
+  SavedFields fields = saved_fields();
+  HVMD_TRY(read_fields(in, version, what.c_str(), fields));
   // The stream must describe this kind of device; its read-only bits are the device's own, so
-  // only guest-writable bits are taken over from it.
+  // only guest-writable bits are taken over from it (as a config write would take them).
   for (uint32_t reg : {kVendorId, kVendorId + 1, kDeviceId, kDeviceId + 1, kRevisionId,
                        kClassProgIf, kClassProgIf + 1, kClassProgIf + 2, kHeaderType}) {
-    if (saved[reg] != power_on_config_[reg])
+    if (fields.config[reg] != power_on_config_[reg])
       return make_error("device state for '%s' has a different PCI identity (byte %#x)",
-                        std::string(type()).c_str(), reg);
+                        what.c_str(), reg);
   }
-  auto level = in.boolean();
-  if (!level) return level.error();
-  auto& bytes = config_.mutable_bytes();
   for (uint32_t reg = 0; reg < kConfigSize; ++reg) {
     uint8_t writable = config_.writable_bits(reg);
-    bytes[reg] =
-        static_cast<uint8_t>((saved[reg] & writable) | (power_on_config_[reg] & ~writable));
+    fields.config[reg] =
+        static_cast<uint8_t>((fields.config[reg] & writable) | (power_on_config_[reg] & ~writable));
   }
-  if (msix_) HVMD_TRY(msix_->load(in));
-  HVMD_TRY(load_device(in));
-  intx_level_ = *level;
+  // The status register's error bits are write-1-to-clear: a guest only clears them, and no
+  // hvmd device signals a PCI error, so none is ever set. (The interrupt bit follows INTx.)
+  uint16_t status = static_cast<uint16_t>(fields.config[kStatus] | fields.config[kStatus + 1] << 8);
+  status &= static_cast<uint16_t>(~kStatusErrorBits);
+  fields.config[kStatus] = static_cast<uint8_t>(status);
+  fields.config[kStatus + 1] = static_cast<uint8_t>(status >> 8);
+  if (msix_) msix_->sanitize(fields.msix);
+  auto device = parse_device(in, version);
+  if (!device) return device.error();
+  return staged([this, fields = std::move(fields), device = std::move(*device)]() mutable {
+    config_.mutable_bytes() = fields.config;
+    intx_level_ = fields.intx_level;
+    if (msix_) msix_->restore(std::move(fields.msix));
+    device->apply();
+  });
+}
+
+void PciDevice::post_load() {
   update_mappings();
   update_intx();
-  return ok();
+  post_load_device();
 }
 
 }  // namespace hvmd::pci

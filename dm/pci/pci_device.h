@@ -60,8 +60,13 @@ class PciDevice : public Device, public PciConfigTarget {
   void config_write(uint32_t reg, unsigned size, uint32_t value) override;
 
   void reset() override;
-  void save(StateWriter& out) const override;
-  Result<void> load(StateReader& in, uint32_t version) override;
+  // A PCI device's section: the PCI layer's fields (with a version of their own, kStateVersion
+  // below) and then the subclass's, whose version is the section's (state_version()).
+  void save(StateWriter& out) const final;
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader& in, uint32_t version) final;
+  void post_load() final;
+  // Version of the PCI layer's own fields (config space, INTx level, MSI-X).
+  static constexpr uint32_t kStateVersion = 1;
 
   const ConfigSpace& config() const { return config_; }
   const BarInfo& bar(int index) const { return bars_[index].info; }
@@ -109,8 +114,14 @@ class PciDevice : public Device, public PciConfigTarget {
   virtual void config_written(uint32_t reg, unsigned size, uint32_t value);
   // Hook to reset device-specific state; the base resets config space and mappings.
   virtual void reset_device() {}
+  // The subclass's state, as Device::save/parse_state/post_load; version is the section's.
+  // post_load_device() runs after the PCI layer has remapped the BARs and driven INTx.
   virtual void save_device(StateWriter& /*out*/) const {}
-  virtual Result<void> load_device(StateReader& /*in*/) { return ok(); }
+  virtual Result<std::unique_ptr<StagedState>> parse_device(StateReader& /*in*/,
+                                                            uint32_t /*version*/) {
+    return nothing_staged();
+  }
+  virtual void post_load_device() {}
 
   Dispatcher* dispatcher() const;
   InterruptSink* interrupt_sink() const;
@@ -128,6 +139,8 @@ class PciDevice : public Device, public PciConfigTarget {
   void update_mappings();
   void update_intx();
   void unmap_all();
+  struct SavedFields;
+  SavedFields saved_fields() const;
 
   ConfigSpace config_;
   ConfigRegisters registers_;

@@ -6,6 +6,8 @@
 #include <algorithm>
 
 #include "devices/board.h"
+#include "dm/log.h"
+#include "dm/pci/pci_device.h"
 
 namespace hvmd::fuzz {
 namespace {
@@ -44,6 +46,17 @@ enum Op : uint8_t {
   kOpCount,
 };
 
+// The state target's fixed burst (guest_burst): registers and ports it uses.
+constexpr uint64_t kE1000Icr = 0xc0, kE1000Rdt = 0x2818, kE1000Tdt = 0x3818;
+constexpr size_t kBurstFrameBytes = 64;
+constexpr uint64_t kIdeBmChannelStride = 8;
+constexpr uint8_t kIdeBmStart = 0x01;
+constexpr uint16_t kIdePrimaryData = 0x1f0, kIdeSecondaryData = 0x170;
+constexpr uint16_t kCom1 = 0x3f8, kUartRbr = 0, kUartIir = 2, kUartLsr = 5;
+constexpr uint16_t kI8042Data = 0x60, kI8042Status = 0x64;
+constexpr int kBurstReads = 32;
+constexpr int kBurstTimerRuns = 64;
+
 // At most this many operations per input, so every input ends quickly.
 constexpr int kMaxOps = 4096;
 // Where the fuzzer puts descriptor rings and DMA buffers: a few pages, so an input touches few
@@ -75,36 +88,116 @@ FuzzMachine::~FuzzMachine() {
   for (int fd : images_) close(fd);
 }
 
-Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
+Result<std::unique_ptr<Machine>> FuzzMachine::build(Clock& clock) {
   for (const auto& region : ram_.layout().regions)
     madvise(ram_.host_address(region), region.size, MADV_DONTNEED);  // back to zero pages
-  Clock clock(Clock::Mode::kVirtual);
   for (size_t i = 0; i < images_.size(); ++i) {
     // Back to an all-zero image of the drive's size (a data pattern comes from the input).
     uint64_t bytes = drives_[i].cdrom ? kDiscBytes : kDiskBytes;
     if (ftruncate(images_[i], 0) != 0 || ftruncate(images_[i], static_cast<off_t>(bytes)) != 0)
       return make_error("cannot reset a drive image");
   }
-  Machine machine(MachineOptions{.ram_bytes = kRamBytes}, clock, ram_, interrupts_, registry_);
-  machine.set_io_executor(&block_io_);
+  auto machine = std::make_unique<Machine>(MachineOptions{.ram_bytes = kRamBytes}, clock, ram_,
+                                           interrupts_, registry_);
+  machine->set_io_executor(&block_io_);
   net_ = std::make_unique<FuzzNet>();
-  machine.set_netdev_lookup([this](const std::string& id) -> Result<NetBackend*> {
+  machine->set_netdev_lookup([this](const std::string& id) -> Result<NetBackend*> {
     if (id != "fuzz")
       return make_error("netdev '%s' not found (the fuzzer's is 'fuzz')", id.c_str());
     return net_.get();
   });
-  for (const auto& drive : drives_) machine.add_drive(drive);
-  HVMD_TRY(devices::build_board(machine));
+  for (const auto& drive : drives_) machine->add_drive(drive);
+  HVMD_TRY(devices::build_board(*machine));
   for (const auto& spec : devices_) {
     auto options = SubOptions::parse(spec, "driver");
     if (!options) return options.error();
-    auto device = machine.add_device(*options, false);
+    auto device = machine->add_device(*options, false);
     if (!device) return make_error("-device=%s: %s", spec.c_str(), device.error().message.c_str());
   }
-  HVMD_TRY(devices::attach_drives(machine));
-  run_ops(machine, data, size);
+  HVMD_TRY(devices::attach_drives(*machine));
+  return machine;
+}
+
+Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
+  Clock clock(Clock::Mode::kVirtual);
+  auto machine = build(clock);
+  if (!machine) return machine.error();
+  run_ops(**machine, data, size);
   block_io_.run_pending();
   return ok();
+}
+
+Result<void> FuzzMachine::run_state(const uint8_t* data, size_t size) {
+  Clock clock(Clock::Mode::kVirtual);
+  auto machine = build(clock);
+  if (!machine) return machine.error();
+  Input in(data, size);
+  size_t length = std::min<size_t>(in.u32(), size > 4 ? size - 4 : 0);
+  const uint8_t* stream = size > 4 ? data + 4 : data;
+  // Refused streams are expected: what matters is that the machine is sound either way.
+  if (auto loaded = (*machine)->load_state({stream, length}); !loaded)
+    HVMD_INFO("hvmd-fuzz: state refused: %s", loaded.error().message.c_str());
+  guest_burst(**machine);
+  run_ops(**machine, stream + length, size - std::min<size_t>(size, 4 + length));
+  block_io_.run_pending();
+  return ok();
+}
+
+Result<std::vector<uint8_t>> FuzzMachine::state_seed(const uint8_t* ops, size_t size) {
+  Clock clock(Clock::Mode::kVirtual);
+  auto machine = build(clock);
+  if (!machine) return machine.error();
+  run_ops(**machine, ops, size);
+  block_io_.run_pending();
+  std::vector<uint8_t> stream = (*machine)->save_state();
+  std::vector<uint8_t> seed(4);
+  for (unsigned i = 0; i < 4; ++i) seed[i] = static_cast<uint8_t>(stream.size() >> (8 * i));
+  seed.insert(seed.end(), stream.begin(), stream.end());
+  return seed;
+}
+
+// Accesses that set every loaded device to work on what the stream put in it.
+void FuzzMachine::guest_burst(Machine& machine) {
+  Dispatcher& d = machine.dispatcher();
+  for (Device* device : machine.devices()) {
+    auto* function = dynamic_cast<pci::PciDevice*>(device);
+    if (!function) continue;
+    if (device->type() == "e1000" && function->bar(0).address != pci::BarInfo::kUnmapped) {
+      // Rewriting TDT runs a transmit pass over the loaded ring; RDT and a frame, receive.
+      uint64_t bar = function->bar(0).address;
+      d.mmio_write(bar + kE1000Tdt, 4, d.mmio_read(bar + kE1000Tdt, 4));
+      d.mmio_write(bar + kE1000Rdt, 4, d.mmio_read(bar + kE1000Rdt, 4));
+      net_->inject(std::vector<uint8_t>(kBurstFrameBytes, 0xff));
+      d.mmio_read(bar + kE1000Icr, 4);
+    }
+    if (device->type() == "piix3-ide" && function->bar(4).address != pci::BarInfo::kUnmapped) {
+      // Starting each bus master runs a DMA the loaded command waits for.
+      uint64_t bus_master = function->bar(4).address;
+      for (uint64_t channel : {uint64_t{0}, kIdeBmChannelStride}) {
+        uint64_t command = d.port_read(bus_master + channel, 1);
+        d.port_write(bus_master + channel, 1, command | kIdeBmStart);
+      }
+      block_io_.run_pending();
+    }
+  }
+  // PIO through the loaded positions, the UART's FIFO and the i8042's queues.
+  for (uint16_t data_port : {kIdePrimaryData, kIdeSecondaryData}) {
+    for (int i = 0; i < kBurstReads; ++i) d.port_read(data_port, 2);
+    for (int i = 0; i < kBurstReads; ++i) d.port_write(data_port, 2, 0);
+    block_io_.run_pending();
+  }
+  for (int i = 0; i < kBurstReads; ++i) {
+    for (uint16_t offset : {kUartRbr, kUartIir, kUartLsr}) d.port_read(kCom1 + offset, 1);
+    d.port_read(kI8042Data, 1);
+    d.port_read(kI8042Status, 1);
+  }
+  d.port_write(kCom1 + kUartRbr, 1, 'x');
+  // Timers the stream armed (RTC, e1000 delays, the UART timeout, the PM timer).
+  for (int i = 0; i < kBurstTimerRuns; ++i) {
+    Clock& clock = machine.clock();
+    if (clock.next_deadline() == Clock::kNever) break;
+    clock.advance_to(clock.next_deadline());
+  }
 }
 
 void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {

@@ -24,9 +24,19 @@ class FuzzMachine {
 
   // Runs one input: a bounded sequence of guest operations decoded from data.
   Result<void> run(const uint8_t* data, size_t size);
+  // The state target's input: a 32-bit little-endian length, that many bytes of device-state
+  // stream, then operations. The stream is loaded (a refused one leaves the fresh machine), a
+  // fixed burst of guest accesses then works every loaded device (e1000 transmit and receive, IDE
+  // bus-master DMA and PIO, the UART, the i8042, timers) and the operations follow.
+  Result<void> run_state(const uint8_t* data, size_t size);
+  // A state-target input from a real machine: the operations run, then its saved state with no
+  // operations after it (how tests/fuzz/make_state_seeds.py seeds corpus-state).
+  Result<std::vector<uint8_t>> state_seed(const uint8_t* ops, size_t size);
 
  private:
+  Result<std::unique_ptr<Machine>> build(Clock& clock);
   void run_ops(Machine& machine, const uint8_t* data, size_t size);
+  void guest_burst(Machine& machine);
 
   std::vector<std::string> devices_;
   std::vector<DriveSpec> drives_;

@@ -1,10 +1,13 @@
 // hvmd-fuzz: fuzzes the device models through the same dispatcher the transports use.
 //
 //   libFuzzer build (clang, -DHVMD_LIBFUZZER=ON):
-//       hvmd-fuzz [-device=SPEC]... [-drive=SPEC]... [libFuzzer flags] CORPUS
+//       hvmd-fuzz [-state] [-device=SPEC]... [-drive=SPEC]... [libFuzzer flags] CORPUS
 //   plain build (any compiler):
-//       hvmd-fuzz [-device=SPEC]... [-drive=SPEC]... [-runs=N] [-seed=S] FILE|DIR...
+//       hvmd-fuzz [-state] [-device=SPEC]... [-drive=SPEC]... [-runs=N] [-seed=S] FILE|DIR...
+//       hvmd-fuzz -state [-device=SPEC]... [-drive=SPEC]... -write-seed=OUT OPS-FILE
 //
+// -state: inputs are device-state streams followed by operations (FuzzMachine::run_state);
+// -write-seed runs OPS-FILE's operations and writes the machine's saved state as such an input.
 // -drive=SPEC adds a drive as -drive does (if=ide,index=N[,media=cdrom]); its image is in
 // memory, zeroed for every input.
 // The plain build replays files (a corpus, or a crash reproducer) and can run N pseudo-random
@@ -29,18 +32,21 @@ namespace {
 
 std::vector<std::string> g_devices;
 std::vector<std::string> g_drives;
+bool g_state = false;
 
 void parse_devices(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (strncmp(argv[i], "-device=", 8) == 0) g_devices.emplace_back(argv[i] + 8);
     if (strncmp(argv[i], "-drive=", 7) == 0) g_drives.emplace_back(argv[i] + 7);
+    if (strcmp(argv[i], "-state") == 0) g_state = true;
   }
 }
 
 std::unique_ptr<hvmd::fuzz::FuzzMachine> g_machine;
 
 void run_one(const uint8_t* data, size_t size) {
-  if (auto ran = g_machine->run(data, size); !ran) {
+  auto ran = g_state ? g_machine->run_state(data, size) : g_machine->run(data, size);
+  if (!ran) {
     fprintf(stderr, "hvmd-fuzz: %s\n", ran.error().message.c_str());
     exit(1);
   }
@@ -65,12 +71,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 #ifndef HVMD_LIBFUZZER
 namespace {
 
-bool replay_file(const std::string& path) {
+std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (!f) {
+    fprintf(stderr, "hvmd-fuzz: cannot read '%s'\n", path.c_str());
+    exit(1);
+  }
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+bool replay_file(const std::string& path) {
+  std::vector<uint8_t> data = read_file(path);
   run_one(data.data(), data.size());
   return true;
+}
+
+int write_seed(const std::string& out_path, const std::string& ops_path) {
+  std::vector<uint8_t> ops = read_file(ops_path);
+  auto seed = g_machine->state_seed(ops.data(), ops.size());
+  if (!seed) {
+    fprintf(stderr, "hvmd-fuzz: %s\n", seed.error().message.c_str());
+    return 1;
+  }
+  std::ofstream out(out_path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(seed->data()),
+            static_cast<std::streamsize>(seed->size()));
+  return out ? 0 : 1;
 }
 
 int replay_path(const std::string& path) {
@@ -97,10 +123,15 @@ int main(int argc, char** argv) {
   long runs = 0;
   unsigned long seed = 1;
   int replayed = 0;
+  std::string seed_out;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.starts_with("-device=") || arg.starts_with("-drive=")) continue;
-    if (arg.starts_with("-runs=")) {
+    if (arg.starts_with("-device=") || arg.starts_with("-drive=") || arg == "-state") continue;
+    if (arg.starts_with("-write-seed=")) {
+      seed_out = arg.substr(12);
+    } else if (!seed_out.empty() && !arg.starts_with("-")) {
+      return write_seed(seed_out, arg);
+    } else if (arg.starts_with("-runs=")) {
       runs = strtol(arg.c_str() + 6, nullptr, 10);
     } else if (arg.starts_with("-seed=")) {
       seed = strtoul(arg.c_str() + 6, nullptr, 10);

@@ -208,7 +208,9 @@ class TestController final : public Device {
  public:
   std::string_view type() const override { return "test-controller"; }
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
   void unrealize() override { unrealized.push_back(id()); }
   TestBus buses[2] = {TestBus("tb.0"), TestBus("tb.1")};
 };
@@ -218,7 +220,9 @@ class TestChild final : public Device {
   explicit TestChild(BusSlot where) : slot(where) {}
   std::string_view type() const override { return "test-child"; }
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
   void unrealize() override { unrealized.push_back(id()); }
   BusSlot slot;
 };

@@ -18,7 +18,9 @@ class AlarmDevice final : public Device, public IoHandler {
   ~AlarmDevice() override { machine_.dispatcher().unmap(mapping_); }
   std::string_view type() const override { return "alarm"; }
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
   uint64_t read(uint64_t, unsigned) override {
     irq_.lower();
     return fired_at_;

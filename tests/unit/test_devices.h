@@ -78,11 +78,10 @@ class ScratchDevice final : public pci::PciDevice {
 
  protected:
   void save_device(StateWriter& out) const override { out.u32(value_); }
-  Result<void> load_device(StateReader& in) override {
+  Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t) override {
     auto v = in.u32();
     if (!v) return v.error();
-    value_ = *v;
-    return ok();
+    return staged([this, value = *v] { value_ = value; });
   }
 
  private:

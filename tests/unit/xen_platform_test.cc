@@ -15,14 +15,18 @@ class FakeNic final : public Device {
  public:
   std::string_view type() const override { return "fake-nic"; }
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
   bool removed_by_unplug(uint16_t mask) const override { return mask & kUnplugNics; }
 };
 class FakeDisk final : public Device {
  public:
   std::string_view type() const override { return "fake-disk"; }
   void save(StateWriter&) const override {}
-  Result<void> load(StateReader&, uint32_t) override { return ok(); }
+  Result<std::unique_ptr<StagedState>> parse_state(StateReader&, uint32_t) override {
+    return nothing_staged();
+  }
   bool removed_by_unplug(uint16_t mask) const override { return mask & kUnplugIdeDisks; }
 };
 

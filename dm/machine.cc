@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,7 +47,14 @@ Machine::Machine(MachineOptions options, Clock& clock, GuestMemory& memory, Inte
       sink_(sink),
       registry_(registry),
       dispatcher_(&memory),
-      pci_bus_(dispatcher_, &sink) {}
+      pci_bus_(dispatcher_, &sink) {
+  // PCI hot-plug: a device goes when the guest ejects its slot (dm/pci/pci_bus.h).
+  pci_bus_.set_eject_handler([this](pci::PciDevice& ejected) {
+    auto it = std::find_if(devices_.begin(), devices_.end(),
+                           [&](const Entry& e) { return e.device.get() == &ejected; });
+    if (it != devices_.end()) erase_device(it);
+  });
+}
 
 Machine::~Machine() {
   // Unregister in reverse order of creation, before members the devices point into go away.
@@ -54,12 +62,12 @@ Machine::~Machine() {
 }
 
 Result<Device*> Machine::install(std::unique_ptr<Device> device, bool pci,
-                                 std::optional<uint8_t> devfn, bool removable) {
+                                 std::optional<uint8_t> devfn, bool removable, pci::PlugMode mode) {
   if (pci) {
     auto* pci_device = dynamic_cast<pci::PciDevice*>(device.get());
     if (!pci_device)
       return make_error("'%s' is not a PCI device", std::string(device->type()).c_str());
-    auto address = pci_bus_.plug(*pci_device, devfn);
+    auto address = pci_bus_.plug(*pci_device, devfn, mode);
     if (!address) return address.error();
   }
   std::string key = device->id();
@@ -109,9 +117,11 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
     boot_index = *index;
   }
   std::vector<uint8_t> rom;
-  // A device's own ROM (iPXE for a NIC) when the user named none and the file is there.
+  // A device's own ROM (iPXE for a NIC) when the user named none and the file is there. (stat,
+  // not access: device_add runs inside the sandbox, whose allowlist has newfstatat only.)
+  struct stat rom_stat {};
   if (!romfile && !type->default_romfile.empty() &&
-      access(type->default_romfile.c_str(), R_OK) == 0)
+      stat(type->default_romfile.c_str(), &rom_stat) == 0)
     romfile = type->default_romfile;
   if (romfile && !romfile->empty()) {
     int fd = open(romfile->c_str(), O_RDONLY | O_CLOEXEC);
@@ -132,7 +142,12 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
     pci_device->set_rom_image(rom, device_memory_backing_);
   }
   if (id) (*device)->set_id(*id);
-  auto installed = install(std::move(*device), type->pci, devfn, true);
+  // PCI hot-plug: a type that may be unplugged can be ejected by the guest; one added while the
+  // machine runs is announced to it.
+  pci::PlugMode mode = !type->hotpluggable ? pci::PlugMode::kFixed
+                       : hotplug           ? pci::PlugMode::kHotPlugged
+                                           : pci::PlugMode::kColdPlugged;
+  auto installed = install(std::move(*device), type->pci, devfn, true, mode);
   if (installed && boot_index) devices_.back().boot_index = boot_index;
   return installed;
 }
@@ -166,12 +181,29 @@ Result<void> Machine::remove_device(const std::string& id) {
   const DeviceType* type = registry_.find(it->device->type());
   if (!it->removable || !type || !type->hotpluggable)
     return make_error("device '%s' does not support hot-unplug", id.c_str());
+  erase_device(it);
+  return ok();
+}
+
+Result<Machine::Removal> Machine::request_removal(const std::string& id) {
+  // With a hot-plug controller on the bus the guest decides when (dm/pci/pci_bus.h). The bus
+  // declines fixed functions and controller-less buses; remove_device rules on those.
+  auto* pci_device = dynamic_cast<pci::PciDevice*>(find_device(id));
+  if (pci_device && pci_bus_.request_unplug(*pci_device)) return Removal::kRequested;
+  HVMD_TRY(remove_device(id));
+  return Removal::kRemoved;
+}
+
+void Machine::erase_device(std::vector<Entry>::iterator it) {
+  std::string id = it->device->id();
+  std::string path =
+      id.empty() ? "/machine/peripheral-anon/" + it->key : "/machine/peripheral/" + id;
   if (auto* pci_device = dynamic_cast<pci::PciDevice*>(it->device.get()))
     pci_bus_.unplug(*pci_device);
   else
     it->device->unrealize();
   devices_.erase(it);
-  return ok();
+  if (device_deleted_handler_) device_deleted_handler_(id, path);
 }
 
 unsigned Machine::unplug_emulated(uint16_t mask) {
@@ -216,7 +248,11 @@ std::vector<Device*> Machine::devices() const {
 }
 
 void Machine::reset() {
+  // Removals the guest was asked for and did not complete happen now: the OS that was asked is
+  // gone (QEMU's ACPI hot-plug does the same).
+  uint32_t unplug_requests = pci_bus_.unplug_requests();
   for (const auto& e : devices_) e.device->reset();
+  pci_bus_.eject_slots(unplug_requests);
 }
 
 Result<Chardev*> Machine::chardev(const std::string& id) const {

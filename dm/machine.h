@@ -117,7 +117,20 @@ class Machine {
   Result<Device*> add_device(const SubOptions& description, bool hotplug);
   // A device the board itself provides (not user-removable). PCI devices go to devfn.
   Result<Device*> add_board_device(std::unique_ptr<Device> device, std::optional<uint8_t> devfn);
+  // Removes a user's hot-pluggable device at once, without a word to the guest.
   Result<void> remove_device(const std::string& id);
+  // device_del. A PCI device on a bus with a hot-plug controller (the PIIX4's ACPI hot-plug) is
+  // only asked to go: it stays until the guest ejects its slot, and the device-deleted handler
+  // hears of it then (never, if the guest never ejects; a machine reset completes outstanding
+  // requests). Anything else is removed at once, as remove_device does.
+  enum class Removal { kRemoved, kRequested };
+  Result<Removal> request_removal(const std::string& id);
+  // Told of every device remove_device, request_removal or a guest's eject took away, after it is
+  // gone: its id (empty for anonymous ones) and QOM-style path (QMP's DEVICE_DELETED).
+  using DeviceDeletedHandler = std::function<void(const std::string& id, const std::string& path)>;
+  void set_device_deleted_handler(DeviceDeletedHandler handler) {
+    device_deleted_handler_ = std::move(handler);
+  }
   // Xen's emulated-device unplug (Device::UnplugMask): every device hears it; those that ask to
   // go are removed. Returns how many were removed.
   unsigned unplug_emulated(uint16_t mask);
@@ -149,7 +162,9 @@ class Machine {
     std::optional<uint64_t> boot_index;  // bootindex=, lowest boots first
   };
   Result<Device*> install(std::unique_ptr<Device> device, bool pci, std::optional<uint8_t> devfn,
-                          bool removable);
+                          bool removable, pci::PlugMode mode = pci::PlugMode::kFixed);
+  // Unplugs and destroys a device, then tells the device-deleted handler (hot-plug).
+  void erase_device(std::vector<Entry>::iterator it);
 
   MachineOptions options_;
   Clock& clock_;
@@ -162,6 +177,7 @@ class Machine {
   unsigned anonymous_count_ = 0;
   RunState run_state_ = RunState::kRunning;
   std::function<void(ShutdownCause)> shutdown_handler_;
+  DeviceDeletedHandler device_deleted_handler_;
   DeviceMemoryBacking* device_memory_backing_ = nullptr;
   ChardevLookup chardev_lookup_;
   NetdevLookup netdev_lookup_;

@@ -1,5 +1,7 @@
 #include "devices/platform/piix4_pm.h"
 
+#include <functional>
+
 #include "devices/platform/piix_regs.h"
 #include "dm/log.h"
 
@@ -20,6 +22,8 @@ Piix4Pm::Piix4Pm(Machine& machine, bool control_only)
       machine_(machine),
       control_only_(control_only),
       sci_(IrqLine::isa(&machine.interrupt_sink(), kSciIrq)),
+      hotplug_(machine.dispatcher(), machine.pci_bus(),
+               std::bind_front(&Piix4Pm::raise_gpe, this, kGpePciHotplug)),
       overflow_timer_(machine.clock(), [this] {
         status_ |= kStatusTimer;
         update_sci();
@@ -34,11 +38,16 @@ Piix4Pm::Piix4Pm(Machine& machine, bool control_only)
   // handler that never runs.
   config.set32(kDeviceActivityB, kApmcEnable);
   apm_mapping_ = machine.dispatcher().map_ports(kApmControlPort, 2, &apm_io_, "apm");
+  // Under Xen too: the hypervisor emulates neither (hvmloader's FADT and DSDT point here).
+  gpe_mapping_ = machine.dispatcher().map_ports(kGpe0Base, kGpe0Length, &gpe_io_, "acpi-gpe0");
+  hotplug_.attach();
 }
 
 void Piix4Pm::unrealize() {
+  hotplug_.detach();
   machine_.dispatcher().unmap(pm_mapping_);
   machine_.dispatcher().unmap(apm_mapping_);
+  machine_.dispatcher().unmap(gpe_mapping_);
   PciDevice::unrealize();
 }
 
@@ -65,6 +74,8 @@ void Piix4Pm::update_pm_mapping() {
 void Piix4Pm::reset_device() {
   status_ = enable_ = control_ = 0;
   apm_status_ = 0;
+  gpe_status_ = gpe_enable_ = 0;
+  hotplug_.reset();
   overflow_timer_.cancel();
   sci_.lower();
   update_pm_mapping();
@@ -88,8 +99,10 @@ void Piix4Pm::arm_timer_overflow() {
       static_cast<int64_t>((ticks_left * kNsPerSecond + kTimerHz - 1) / kTimerHz));
 }
 
+// Level-triggered while an enabled event is pending, as long as the OS has ACPI mode on.
 void Piix4Pm::update_sci() {
-  sci_.set((control_ & kControlSciEnable) && (status_ & enable_ & kEnableMask));
+  bool pending = (status_ & enable_ & kEnableMask) || (gpe_status_ & gpe_enable_);
+  sci_.set((control_ & kControlSciEnable) && pending);
 }
 
 void Piix4Pm::write_control(uint16_t value) {
@@ -161,11 +174,50 @@ void Piix4Pm::apm_write(uint64_t offset, unsigned, uint64_t value) {
   if (byte == kAcpiDisable) write_control(control_ & ~kControlSciEnable);
 }
 
+void Piix4Pm::raise_gpe(uint16_t bits) {
+  gpe_status_ |= bits;
+  update_sci();
+}
+
+// GPE0: byte registers (an access of several bytes is several registers), status then enable.
+uint64_t Piix4Pm::gpe_read(uint64_t offset, unsigned size) {
+  uint64_t value = 0;
+  for (unsigned i = 0; i < size && offset + i < kGpe0Length; ++i) {
+    uint64_t byte = offset + i;
+    uint16_t reg = byte < kGpe0Enable ? gpe_status_ : gpe_enable_;
+    value |= uint64_t{static_cast<uint8_t>(reg >> (byte % 2 * 8))} << (i * 8);
+  }
+  return value;
+}
+
+void Piix4Pm::gpe_write(uint64_t offset, unsigned size, uint64_t value) {
+  for (unsigned i = 0; i < size && offset + i < kGpe0Length; ++i) {
+    uint64_t byte = offset + i;
+    auto bits = static_cast<uint16_t>((value >> (i * 8) & 0xff) << (byte % 2 * 8));
+    auto byte_mask = static_cast<uint16_t>(0xff << (byte % 2 * 8));
+    if (byte < kGpe0Enable) {
+      gpe_status_ &= ~bits;  // write 1 to clear
+    } else {
+      gpe_enable_ = (gpe_enable_ & ~byte_mask) | bits;
+    }
+  }
+  update_sci();
+}
+
 void Piix4Pm::save_device(StateWriter& out) const {
   out.u16(status_);
   out.u16(enable_);
   out.u16(control_);
   out.u8(apm_status_);
+  // Version 2.
+  out.u16(gpe_status_);
+  out.u16(gpe_enable_);
+  hotplug_.save(out);
+}
+
+Result<void> Piix4Pm::load(StateReader& in, uint32_t version) {
+  loading_version_ = version;
+  return PciDevice::load(in, version);
 }
 
 Result<void> Piix4Pm::load_device(StateReader& in) {
@@ -174,6 +226,19 @@ Result<void> Piix4Pm::load_device(StateReader& in) {
   auto control = in.u16();
   auto apm = in.u8();
   if (!status || !enable || !control || !apm) return make_error("PIIX4_PM: truncated state");
+  // Version 1 streams predate GPE0 and hot-plug: nothing pending there.
+  Result<uint16_t> gpe_status = uint16_t{0};
+  Result<uint16_t> gpe_enable = uint16_t{0};
+  if (loading_version_ >= 2) {
+    gpe_status = in.u16();
+    gpe_enable = in.u16();
+    if (!gpe_status || !gpe_enable) return make_error("PIIX4_PM: truncated GPE0 state");
+    HVMD_TRY(hotplug_.load(in));
+  } else {
+    hotplug_.reset();
+  }
+  gpe_status_ = *gpe_status;
+  gpe_enable_ = *gpe_enable;
   status_ = *status & kStatusMask;
   enable_ = *enable & kEnableMask;
   control_ = *control & kControlWritable;

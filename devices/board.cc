@@ -153,8 +153,11 @@ Result<void> build_board(Machine& machine) {
       !isa)
     return isa.error();
   HVMD_TRY(ide::add_ide_controller(machine));
-  if (auto pm = machine.add_board_device(std::make_unique<Piix4Pm>(machine, options.xen),
-                                         kPowerManagementDevfn);
+  if (auto pm = machine.add_board_device(
+          std::make_unique<Piix4Pm>(machine.dispatcher(), machine.pci_bus(),
+                                    machine.interrupt_sink(), machine.clock(), machine,
+                                    options.xen),
+          kPowerManagementDevfn);
       !pm)
     return pm.error();
   auto i8042 = std::make_unique<I8042>(machine.dispatcher(), machine.interrupt_sink(), machine);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,7 +47,10 @@ Machine::Machine(MachineOptions options, Clock& clock, GuestMemory& memory, Inte
       sink_(sink),
       registry_(registry),
       dispatcher_(&memory),
-      pci_bus_(dispatcher_, &sink) {}
+      pci_bus_(dispatcher_, &sink) {
+  // PCI hot-plug: a device goes when the guest ejects its slot (dm/pci/pci_bus.h).
+  pci_bus_.set_eject_handler([this](pci::PciDevice& ejected) { erase(&ejected); });
+}
 
 Machine::~Machine() {
   // Unregister in reverse order of creation, before members the devices point into go away.
@@ -54,12 +58,12 @@ Machine::~Machine() {
 }
 
 Result<Device*> Machine::install(std::unique_ptr<Device> device, bool pci,
-                                 std::optional<uint8_t> devfn, bool removable) {
+                                 std::optional<uint8_t> devfn, bool removable, pci::PlugMode mode) {
   if (pci) {
     auto* pci_device = dynamic_cast<pci::PciDevice*>(device.get());
     if (!pci_device)
       return make_error("'%s' is not a PCI device", std::string(device->type()).c_str());
-    auto address = pci_bus_.plug(*pci_device, devfn);
+    auto address = pci_bus_.plug(*pci_device, devfn, mode);
     if (!address) return address.error();
   }
   std::string key = device->id();
@@ -114,9 +118,11 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
     boot_index = *index;
   }
   std::vector<uint8_t> rom;
-  // A device's own ROM (iPXE for a NIC) when the user named none and the file is there.
+  // A device's own ROM (iPXE for a NIC) when the user named none and the file is there. (stat,
+  // not access: device_add runs inside the sandbox, whose allowlist has newfstatat only.)
+  struct stat rom_stat {};
   if (!romfile && !type->default_romfile.empty() &&
-      access(type->default_romfile.c_str(), R_OK) == 0)
+      stat(type->default_romfile.c_str(), &rom_stat) == 0)
     romfile = type->default_romfile;
   if (romfile && !romfile->empty()) {
     int fd = open(romfile->c_str(), O_RDONLY | O_CLOEXEC);
@@ -145,7 +151,12 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
     pci_device->set_rom_image(rom, device_memory_backing_);
   }
   if (id) (*device)->set_id(*id);
-  auto installed = install(std::move(*device), type->pci, devfn, true);
+  // PCI hot-plug: a type that may be unplugged can be ejected by the guest; one added while the
+  // machine runs is announced to it.
+  pci::PlugMode mode = !type->hotpluggable ? pci::PlugMode::kFixed
+                       : hotplug           ? pci::PlugMode::kHotPlugged
+                                           : pci::PlugMode::kColdPlugged;
+  auto installed = install(std::move(*device), type->pci, devfn, true, mode);
   if (installed && boot_index) devices_.back().boot_index = boot_index;
   return installed;
 }
@@ -183,6 +194,15 @@ Result<void> Machine::remove_device(const std::string& id) {
   return ok();
 }
 
+Result<Machine::Removal> Machine::request_removal(const std::string& id) {
+  // With a hot-plug controller on the bus the guest decides when (dm/pci/pci_bus.h). The bus
+  // declines fixed functions and controller-less buses; remove_device rules on those.
+  auto* pci_device = dynamic_cast<pci::PciDevice*>(find_device(id));
+  if (pci_device && pci_bus_.request_unplug(*pci_device)) return Removal::kRequested;
+  HVMD_TRY(remove_device(id));
+  return Removal::kRemoved;
+}
+
 unsigned Machine::erase(Device* device) {
   unsigned removed = 0;
   // Children first, newest first, each with its own children.
@@ -200,8 +220,10 @@ unsigned Machine::erase(Device* device) {
   std::erase_if(buses_, [&](const BusEntry& b) { return b.owner == device; });
   if (dynamic_cast<InputSink*>(device) == input_) input_ = nullptr;
   std::string id = device->id();
+  std::string path =
+      id.empty() ? "/machine/peripheral-anon/" + it->key : "/machine/peripheral/" + id;
   devices_.erase(it);
-  if (!id.empty() && device_removed_) device_removed_(id);
+  if (device_deleted_handler_) device_deleted_handler_(id, path);
   return removed + 1;
 }
 
@@ -275,7 +297,11 @@ std::vector<Device*> Machine::devices() const {
 }
 
 void Machine::reset() {
+  // Removals the guest was asked for and did not complete happen now: the OS that was asked is
+  // gone (QEMU's ACPI hot-plug does the same).
+  uint32_t unplug_requests = pci_bus_.unplug_requests();
   for (const auto& e : devices_) e.device->reset();
+  pci_bus_.eject_slots(unplug_requests);
 }
 
 Result<Chardev*> Machine::chardev(const std::string& id) const {

@@ -116,12 +116,21 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   Result<Device*> add_device(const SubOptions& description, bool hotplug);
   // A device the board itself provides (not user-removable). PCI devices go to devfn.
   Result<Device*> add_board_device(std::unique_ptr<Device> device, std::optional<uint8_t> devfn);
-  // Removes a user-added device and, first, every device plugged into its buses.
+  // Removes a user's hot-pluggable device at once, without a word to the guest, and, first,
+  // every device plugged into its buses.
   Result<void> remove_device(const std::string& id);
-  // Called with the id of every device that leaves the machine (device_del, Xen's unplug, a
-  // parent's removal), once it is gone: QMP's DEVICE_DELETED.
-  void set_device_removed_handler(std::function<void(const std::string& id)> handler) {
-    device_removed_ = std::move(handler);
+  // device_del. A PCI device on a bus with a hot-plug controller (the PIIX4's ACPI hot-plug) is
+  // only asked to go: it stays until the guest ejects its slot, and the device-deleted handler
+  // hears of it then (never, if the guest never ejects; a machine reset completes outstanding
+  // requests). Anything else is removed at once, as remove_device does.
+  enum class Removal { kRemoved, kRequested };
+  Result<Removal> request_removal(const std::string& id);
+  // Told of every device that leaves the machine — remove_device, a guest's eject, a parent's
+  // removal, Xen's unplug — once it is gone: its id (empty for anonymous ones) and QOM-style path
+  // (QMP's DEVICE_DELETED).
+  using DeviceDeletedHandler = std::function<void(const std::string& id, const std::string& path)>;
+  void set_device_deleted_handler(DeviceDeletedHandler handler) {
+    device_deleted_handler_ = std::move(handler);
   }
 
   // Buses a device offers its children (Bus), registered by whoever builds the device; they go
@@ -172,9 +181,9 @@ class Machine final : public PowerControl, public EmulatedUnplug {
     Bus* bus;
   };
   Result<Device*> install(std::unique_ptr<Device> device, bool pci, std::optional<uint8_t> devfn,
-                          bool removable);
-  // Detaches the device (bus, mappings, backends) and destroys it, its children first. Returns
-  // how many devices went.
+                          bool removable, pci::PlugMode mode = pci::PlugMode::kFixed);
+  // Detaches the device (bus, mappings, backends) and destroys it, its children first, telling
+  // the device-deleted handler of each. Returns how many devices went.
   unsigned erase(Device* device);
 
   MachineOptions options_;
@@ -190,9 +199,9 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   std::vector<BusEntry> buses_;
   std::optional<BusEntry> claiming_bus_;  // plug_into_bus's claim, until install() or failure
   BusSlot claimed_slot_;
-  std::function<void(const std::string&)> device_removed_;
   RunState run_state_ = RunState::kRunning;
   std::function<void(ShutdownCause)> shutdown_handler_;
+  DeviceDeletedHandler device_deleted_handler_;
   DeviceMemoryBacking* device_memory_backing_ = nullptr;
   ChardevLookup chardev_lookup_;
   NetdevLookup netdev_lookup_;

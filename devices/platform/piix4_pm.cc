@@ -1,5 +1,7 @@
 #include "devices/platform/piix4_pm.h"
 
+#include <functional>
+
 #include "devices/platform/piix_regs.h"
 #include "dm/log.h"
 
@@ -11,16 +13,21 @@ namespace {
 constexpr int64_t kNsPerSecond = 1'000'000'000;
 }  // namespace
 
-Piix4Pm::Piix4Pm(Machine& machine, bool control_only)
+Piix4Pm::Piix4Pm(Dispatcher& dispatcher, pci::PciBus& bus, InterruptSink& interrupts, Clock& clock,
+                 PowerControl& power, bool control_only)
     : PciDevice({.vendor = kVendorIntel,
                  .device = kPmId,
                  .class_code = kClassBridgeOther,
                  .revision = kPmRevision,
                  .interrupt_pin = 1}),
-      machine_(machine),
+      dispatcher_(dispatcher),
+      clock_(clock),
+      power_(power),
       control_only_(control_only),
-      sci_(IrqLine::isa(&machine.interrupt_sink(), kSciIrq)),
-      overflow_timer_(machine.clock(), [this] {
+      sci_(IrqLine::isa(&interrupts, kSciIrq)),
+      hotplug_(dispatcher, bus, hotplug_slots_,
+               std::bind_front(&Piix4Pm::raise_gpe, this, kGpePciHotplug)),
+      overflow_timer_(clock, [this] {
         status_ |= kStatusTimer;
         update_sci();
         arm_timer_overflow();
@@ -33,12 +40,19 @@ Piix4Pm::Piix4Pm(Machine& machine, bool control_only)
   // firmware (SeaBIOS) that SMM is already set up; it would otherwise raise an SMI and wait for a
   // handler that never runs.
   config.set32(kDeviceActivityB, kApmcEnable);
-  apm_mapping_ = machine.dispatcher().map_ports(kApmControlPort, 2, &apm_io_, "apm");
+  apm_mapping_ =
+      ScopedMapping(dispatcher, dispatcher.map_ports(kApmControlPort, 2, &apm_io_, "apm"));
+  // Under Xen too: the hypervisor emulates neither (hvmloader's FADT and DSDT point here).
+  gpe_mapping_ = ScopedMapping(dispatcher,
+                               dispatcher.map_ports(kGpe0Base, kGpe0Length, &gpe_io_, "acpi-gpe0"));
+  hotplug_.attach();
 }
 
 void Piix4Pm::unrealize() {
-  machine_.dispatcher().unmap(pm_mapping_);
-  machine_.dispatcher().unmap(apm_mapping_);
+  hotplug_.detach();
+  pm_mapping_.reset();
+  apm_mapping_.reset();
+  gpe_mapping_.reset();
   PciDevice::unrealize();
 }
 
@@ -52,19 +66,21 @@ void Piix4Pm::update_pm_mapping() {
   uint64_t base =
       (config().get8(kPmMisc) & kPmIoEnable) ? (config().get32(kPmBase) & kPmBaseMask) : 0;
   if (base == pm_base_) return;
-  Dispatcher& d = machine_.dispatcher();
-  d.unmap(pm_mapping_);
-  pm_mapping_ = Dispatcher::kNoMapping;
+  Dispatcher& d = dispatcher_;
+  pm_mapping_.reset();
   pm_base_ = base;
   if (!base) return;
   // Under Xen only PM1 control is ours: the hypervisor serves the rest of the block.
-  pm_mapping_ = control_only_ ? d.map_ports(base + kPm1Control, 2, &pm_io_, "pm1-control")
-                              : d.map_ports(base, kPmBlockSize, &pm_io_, "piix4-pm");
+  pm_mapping_ =
+      ScopedMapping(d, control_only_ ? d.map_ports(base + kPm1Control, 2, &pm_io_, "pm1-control")
+                                     : d.map_ports(base, kPmBlockSize, &pm_io_, "piix4-pm"));
 }
 
 void Piix4Pm::reset_device() {
   status_ = enable_ = control_ = 0;
   apm_status_ = 0;
+  gpe_status_ = gpe_enable_ = 0;
+  hotplug_.reset();
   overflow_timer_.cancel();
   sci_.lower();
   update_pm_mapping();
@@ -72,7 +88,7 @@ void Piix4Pm::reset_device() {
 
 uint32_t Piix4Pm::timer_value() const {
   // 3.579545 MHz since machine time 0; 128-bit product, as ns * Hz overflows 64 bits in 81 min.
-  auto ticks = static_cast<unsigned __int128>(machine_.clock().now_ns()) * kTimerHz / kNsPerSecond;
+  auto ticks = static_cast<unsigned __int128>(clock_.now_ns()) * kTimerHz / kNsPerSecond;
   return static_cast<uint32_t>(ticks) & kTimerMask;
 }
 
@@ -88,8 +104,10 @@ void Piix4Pm::arm_timer_overflow() {
       static_cast<int64_t>((ticks_left * kNsPerSecond + kTimerHz - 1) / kTimerHz));
 }
 
+// Level-triggered while an enabled event is pending, as long as the OS has ACPI mode on.
 void Piix4Pm::update_sci() {
-  sci_.set((control_ & kControlSciEnable) && (status_ & enable_ & kEnableMask));
+  bool pending = (status_ & enable_ & kEnableMask) || (gpe_status_ & gpe_enable_);
+  sci_.set((control_ & kControlSciEnable) && pending);
 }
 
 void Piix4Pm::write_control(uint16_t value) {
@@ -98,7 +116,7 @@ void Piix4Pm::write_control(uint16_t value) {
   if (!(value & kControlSleepEnable)) return;
   unsigned sleep_type = (value & kControlSleepTypeMask) >> kControlSleepTypeShift;
   if (sleep_type == kSleepSoftOff) {
-    machine_.request_shutdown(ShutdownCause::kGuestPoweroff);
+    power_.request_shutdown(ShutdownCause::kGuestPoweroff);
   } else {
     HVMD_GUEST_LOG("ACPI sleep type %u (S3 and others) is not supported; the guest runs on",
                    sleep_type);
@@ -161,6 +179,36 @@ void Piix4Pm::apm_write(uint64_t offset, unsigned, uint64_t value) {
   if (byte == kAcpiDisable) write_control(control_ & ~kControlSciEnable);
 }
 
+void Piix4Pm::raise_gpe(uint16_t bits) {
+  gpe_status_ |= bits;
+  update_sci();
+}
+
+// GPE0: byte registers (an access of several bytes is several registers), status then enable.
+uint64_t Piix4Pm::gpe_read(uint64_t offset, unsigned size) {
+  uint64_t value = 0;
+  for (unsigned i = 0; i < size && offset + i < kGpe0Length; ++i) {
+    uint64_t byte = offset + i;
+    uint16_t reg = byte < kGpe0Enable ? gpe_status_ : gpe_enable_;
+    value |= uint64_t{static_cast<uint8_t>(reg >> (byte % 2 * 8))} << (i * 8);
+  }
+  return value;
+}
+
+void Piix4Pm::gpe_write(uint64_t offset, unsigned size, uint64_t value) {
+  for (unsigned i = 0; i < size && offset + i < kGpe0Length; ++i) {
+    uint64_t byte = offset + i;
+    auto bits = static_cast<uint16_t>((value >> (i * 8) & 0xff) << (byte % 2 * 8));
+    auto byte_mask = static_cast<uint16_t>(0xff << (byte % 2 * 8));
+    if (byte < kGpe0Enable) {
+      gpe_status_ &= ~bits;  // write 1 to clear
+    } else {
+      gpe_enable_ = (gpe_enable_ & ~byte_mask) | bits;
+    }
+  }
+  update_sci();
+}
+
 template <class V>
 void Piix4PmState::describe(V& v) {
   // Masked as the guest's register writes mask them; the APM status byte takes any value.
@@ -168,6 +216,9 @@ void Piix4PmState::describe(V& v) {
   v("PM1 enable", enable_, Mask{kEnableMask});
   v("PM1 control", control_, Mask{kControlWritable});
   v("APM status", apm_status_);
+  v("GPE0 status", gpe_status_, Mask{kGpePciHotplug});  // only hvmd raises, only this one
+  v("GPE0 enable", gpe_enable_);                        // any: the guest writes any
+  v("PCI hot-plug", hotplug_slots_);
 }
 
 void Piix4Pm::save_device(StateWriter& out) const {

@@ -65,6 +65,16 @@ inline constexpr uint64_t kTimerHz = 3579545;
 inline constexpr uint32_t kTimerMask = 0xffffff;
 inline constexpr uint32_t kTimerMsb = 1u << 23;  // TMR_STS is set when this bit changes
 
+// General-purpose event block 0 (FADT GPE0_BLK). Not part of the PIIX4's PM block: QEMU's PIIX4
+// has it at a fixed port, and the FADTs of SeaBIOS and of hvmloader (qemu-xen, "version 1"
+// locations) say so. Two status bytes (write 1 to clear), then two enable bytes.
+inline constexpr uint16_t kGpe0Base = 0xafe0;
+inline constexpr uint16_t kGpe0Length = 4;
+inline constexpr uint16_t kGpe0Status = 0x00;
+inline constexpr uint16_t kGpe0Enable = 0x02;
+inline constexpr uint16_t kGpePciHotplug = 1u << 1;  // the DSDTs' _E01 (acpi_pci_hotplug.h)
+inline constexpr uint16_t kGpeCpuHotplug = 1u << 2;  // their _E02: hvmd never raises it
+
 // APM control: the ACPI SMI command port (FADT SMI_CMD) and its status scratch byte.
 inline constexpr uint16_t kApmControlPort = 0xb2;
 inline constexpr uint8_t kAcpiEnable = 0xf1;

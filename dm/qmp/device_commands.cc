@@ -1,6 +1,7 @@
 // QMP's commands for drives and links: removable media as libxl changes a guest's CD (eject,
 // then add-fd and blockdev-change-medium with /dev/fdset/N) and QEMU users type them (query-block,
-// eject, blockdev-change-medium, the older change), and a NIC's link (set_link).
+// eject, blockdev-change-medium, the older change), and a NIC's link (set_link); and the
+// DEVICE_DELETED event of device_del and of the guest's PCI hot-plug ejects.
 #include <fcntl.h>
 
 #include "dm/qmp/machine_commands.h"
@@ -47,6 +48,13 @@ Reply change_medium(Server& server, Machine& machine, const Json& args, const ch
 }  // namespace
 
 void register_device_commands(Server& server, Machine& machine) {
+  // DEVICE_DELETED for each device the machine lets go of: at once for most, or when the guest
+  // ejects a PCI device's slot under ACPI hot-plug, which may be long after device_del returned.
+  machine.set_device_deleted_handler([&server](const std::string& id, const std::string& path) {
+    Json data = {{"path", path}};
+    if (!id.empty()) data["device"] = id;
+    server.emit_event("DEVICE_DELETED", data);
+  });
   server.add_command("query-block", [&machine](const Json& args) {
     if (auto r = check_arguments(args, {}); !r.ok) return r;
     Json list = Json::array();

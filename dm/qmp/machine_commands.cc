@@ -107,10 +107,6 @@ Result<SubOptions> device_options_from_json(const Json& arguments) {
 
 void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks) {
   register_device_commands(server, machine);
-  // Whatever removed it (device_del, a parent's removal, Xen's unplug, a guest's ACPI eject).
-  machine.set_device_removed_handler([&server](const std::string& id) {
-    server.emit_event("DEVICE_DELETED", {{"device", id}, {"path", "/machine/peripheral/" + id}});
-  });
   server.add_command("query-version", [](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;
     Server::Version v;
@@ -290,16 +286,18 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
     if (!device) return Reply::error(device.error().message);
     return Reply::success();
   });
-  server.add_command("device_del", [&server, &machine](const Json& args) {
+  server.add_command("device_del", [&machine](const Json& args) {
     if (auto r = check_arguments(args, {"id"}); !r.ok) return r;
     auto id = argument(args, "id", Json::value_t::string);
     if (!id) return Reply::error("Parameter 'id' is missing");
     std::string name = *id;
     if (!machine.find_device(name))
       return Reply::error("Device '" + name + "' not found", "DeviceNotFound");
-    if (auto removed = machine.remove_device(name); !removed)
-      return Reply::error(removed.error().message);
-    return Reply::success();  // DEVICE_DELETED comes from the machine once the device is gone
+    // DEVICE_DELETED comes from the machine's device-deleted handler (device_commands.cc): before
+    // this reply when the device goes at once, after the guest ejects it under ACPI hot-plug.
+    if (auto removal = machine.request_removal(name); !removal)
+      return Reply::error(removal.error().message);
+    return Reply::success();
   });
 }
 

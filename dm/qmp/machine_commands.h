@@ -21,7 +21,8 @@ struct MachineHooks {
 inline constexpr size_t kMaxStateBytes = 64 << 20;
 
 void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks);
-// query-block, eject, blockdev-change-medium, change, set_link (device_commands.cc).
+// query-block, eject, blockdev-change-medium, change, set_link, and the DEVICE_DELETED event
+// (device_commands.cc).
 void register_device_commands(Server& server, Machine& machine);
 
 // query-pci's description of bus 0, as QEMU's PciInfo schema has it.

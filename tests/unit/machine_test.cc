@@ -80,6 +80,12 @@ TEST_F(MachineTest, QmpDeviceAddAndDel) {
       R"({"execute":"device_add","arguments":{"driver":"scratch","id":"s1","addr":"6","value":42}})");
   session.feed(R"({"execute":"query-pci"})");
   session.feed(R"({"execute":"device_del","arguments":{"id":"s1"}})");
+  // The board's PIIX4 does ACPI hot-plug: device_del asks the guest, and the device goes (and
+  // DEVICE_DELETED follows) when the guest ejects slot 6.
+  ASSERT_EQ(sent.size(), 4u);
+  EXPECT_NE(machine.find_device("s1"), nullptr);
+  machine.dispatcher().port_write(0xae08, 4, 1u << 6);
+  EXPECT_EQ(machine.find_device("s1"), nullptr);
   ASSERT_EQ(sent.size(), 5u);
   EXPECT_EQ(qmp::Json::parse(sent[1])["return"], qmp::Json::object());
   auto devices = qmp::Json::parse(sent[2])["return"][0]["devices"];
@@ -88,10 +94,10 @@ TEST_F(MachineTest, QmpDeviceAddAndDel) {
   EXPECT_EQ(devices[4]["slot"], 6);
   EXPECT_EQ(devices[4]["regions"][0]["type"], "io");
   EXPECT_EQ(devices[4]["regions"][0]["size"], 4);
-  auto event = qmp::Json::parse(sent[3]);
+  EXPECT_EQ(qmp::Json::parse(sent[3])["return"], qmp::Json::object());
+  auto event = qmp::Json::parse(sent[4]);
   EXPECT_EQ(event["event"], "DEVICE_DELETED");
   EXPECT_EQ(event["data"]["device"], "s1");
-  EXPECT_EQ(qmp::Json::parse(sent[4])["return"], qmp::Json::object());
 }
 
 TEST_F(MachineTest, SaveAndLoadWholeMachine) {
@@ -246,7 +252,8 @@ class BusTest : public MachineTest {
                     if (props.string("fail")) return make_error("refused");
                     return std::unique_ptr<Device>(std::make_unique<TestChild>(*slot));
                   }});
-    machine.set_device_removed_handler([this](const std::string& id) { removed.push_back(id); });
+    machine.set_device_deleted_handler(
+        [this](const std::string& id, const std::string&) { removed.push_back(id); });
   }
   TestChild* child(const std::string& id) {
     return static_cast<TestChild*>(machine.find_device(id));

@@ -52,14 +52,16 @@ I8042::I8042(Machine& machine)
       mouse_irq_(IrqLine::isa(&machine.interrupt_sink(), kMouseIrq)) {
   data_mapping_ = machine.dispatcher().map_ports(kDataPort, 1, &data_io_, "i8042-data");
   command_mapping_ = machine.dispatcher().map_ports(kCommandPort, 1, &command_io_, "i8042-cmd");
-  machine.set_input(this);
+  machine.input().add_keyboard(this);
+  machine.input().add_relative(this);
   keyboard_.set_notify([this] { fill_output(); });
   mouse_.set_notify([this] { fill_output(); });
   reset();
 }
 
 void I8042::unrealize() {
-  if (machine_.input() == this) machine_.set_input(nullptr);
+  machine_.input().remove_keyboard(this);
+  machine_.input().remove_relative(this);
   machine_.dispatcher().unmap(data_mapping_);
   machine_.dispatcher().unmap(command_mapping_);
 }

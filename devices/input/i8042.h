@@ -13,7 +13,7 @@
 
 namespace hvmd::devices {
 
-class I8042 final : public Device, public InputSink {
+class I8042 final : public Device, public KeyboardInput, public RelativePointerInput {
  public:
   explicit I8042(Machine& machine);
   std::string_view type() const override { return "i8042"; }
@@ -22,9 +22,10 @@ class I8042 final : public Device, public InputSink {
   Result<void> load(StateReader& in, uint32_t version) override;
   void unrealize() override;
 
-  // InputSink: input as a display or QMP delivers it. PS/2 counts y upwards.
+  // Input as the machine's InputRouter delivers it: the keyboard and the relative pointer.
+  // PS/2 counts y upwards.
   void key_event(uint16_t qnum, bool pressed) override { keyboard_.key_event(qnum, pressed); }
-  void pointer_event(int dx, int dy, int dz, uint8_t buttons) override {
+  void relative_event(int dx, int dy, int dz, uint8_t buttons) override {
     mouse_.mouse_event(dx, -dy, -dz, buttons);
   }
 

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,7 +56,8 @@ class KvmVm final : public InterruptSink, public MappingListener, public DeviceM
   void ports_changed(uint64_t, uint64_t, bool) override {}
   void mmio_changed(uint64_t, uint64_t, bool) override {}
   void pci_changed(PciAddress, bool) override {}
-  void memory_changed(DeviceMemory& memory, uint64_t base, bool mapped) override;
+  void memory_changed(DeviceMemory& memory, uint64_t offset, uint64_t length, uint64_t base,
+                      bool mapped) override;
   // DeviceMemoryBacking.
   uint8_t* allocate(uint64_t size) override;
   void release(uint8_t* data, uint64_t size) override;
@@ -75,6 +75,8 @@ class KvmVm final : public InterruptSink, public MappingListener, public DeviceM
   void remove_slot(unsigned slot);
 
   struct Placement {
+    const uint8_t* data;  // the device memory's host address
+    uint64_t offset;      // of the slot's first byte within it
     unsigned slot;
     uint64_t gpa;
     uint64_t size;
@@ -85,7 +87,7 @@ class KvmVm final : public InterruptSink, public MappingListener, public DeviceM
   size_t run_size_ = 0;
   unsigned next_slot_ = 0;
   std::vector<unsigned> free_slots_;
-  std::map<const uint8_t*, Placement> placed_;  // device memory in the guest, by host address
+  std::vector<Placement> placed_;  // device memory in the guest
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   IntxRouter router_{[this](unsigned irq, bool level) { set_isa_irq(irq, level); }};
   std::vector<uint8_t> irqchip_snapshot_;  // power-on PIC master, slave, IOAPIC, PIT

@@ -1,0 +1,191 @@
+// The VGA core's picture as a console gets it through the display hub: registers programmed as
+// the VGA BIOS and Linux's drivers do, then pixels and damage checked.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "devices/vga/vga_core.h"
+#include "dm/display.h"
+#include "dm/guest_memory.h"
+
+namespace hvmd::test {
+namespace {
+
+using devices::vga::VgaCore;
+
+class VgaRenderTest : public ::testing::Test {
+ protected:
+  VgaRenderTest() {
+    core.map();
+    hub.set_source(&core);
+    console = hub.add_console();
+  }
+  ~VgaRenderTest() override { core.unmap(); }
+
+  void seq(uint8_t i, uint8_t v) { d.port_write(0x3c4, 2, uint64_t{v} << 8 | i); }
+  void gc(uint8_t i, uint8_t v) { d.port_write(0x3ce, 2, uint64_t{v} << 8 | i); }
+  void crtc(uint8_t i, uint8_t v) { d.port_write(0x3d4, 2, uint64_t{v} << 8 | i); }
+  void attr(uint8_t i, uint8_t v) {
+    d.port_read(0x3da, 1);  // flip-flop to index
+    d.port_write(0x3c0, 1, i);
+    d.port_write(0x3c0, 1, v);
+  }
+  void dac(uint8_t index, uint8_t r, uint8_t g, uint8_t b) {
+    d.port_write(0x3c8, 1, index);
+    d.port_write(0x3c9, 1, r);
+    d.port_write(0x3c9, 1, g);
+    d.port_write(0x3c9, 1, b);
+  }
+  void dispi(uint16_t i, uint16_t v) {
+    d.port_write(0x1ce, 2, i);
+    d.port_write(0x1cf, 2, v);
+  }
+  void screen_on() {
+    d.port_read(0x3da, 1);
+    d.port_write(0x3c0, 1, 0x20);  // palette address source: the display reads the palette
+  }
+  // 80x25 text with 9x16 cells, as mode 3 sets it.
+  void text_mode() {
+    d.port_write(0x3c2, 1, 0x67);  // colour ports
+    seq(1, 0x00);                  // 9-dot characters
+    seq(2, 0x03);
+    seq(3, 0x00);
+    seq(4, 0x02);  // odd/even
+    crtc(0x01, 79);
+    crtc(0x07, 0x1f);  // VDE bit 8
+    crtc(0x09, 0x4f);  // 16 scan lines a row
+    crtc(0x0a, 0x0d);
+    crtc(0x0b, 0x0e);
+    crtc(0x12, 0x8f);  // 400 lines: 0x18f
+    crtc(0x13, 40);
+    gc(5, 0x10);
+    gc(6, 0x0e);  // text, B8000
+    gc(8, 0xff);  // bit mask: every bit from the CPU
+    for (uint8_t i = 0; i < 16; ++i) attr(i, i);
+    attr(0x10, 0x0c);  // line graphics, blink
+    attr(0x12, 0x0f);
+    dac(0x01, 0, 0, 0x2a);        // blue
+    dac(0x0e, 0x3f, 0x3f, 0x15);  // yellow
+    screen_on();
+  }
+  // Glyph rows of character ch in font 0 (plane 2), written as the BIOS loads fonts.
+  void load_glyph(uint8_t ch, const std::vector<uint8_t>& rows) {
+    seq(2, 0x04);
+    seq(4, 0x06);
+    gc(5, 0x00);
+    gc(6, 0x04);  // A0000, 64 KiB
+    for (size_t i = 0; i < rows.size(); ++i) d.mmio_write(0xa0000 + ch * 32u + i, 1, rows[i]);
+    seq(2, 0x03);
+    seq(4, 0x02);
+    gc(5, 0x10);
+    gc(6, 0x0e);
+  }
+  std::vector<uint32_t> render(const DisplayInfo& info) {
+    std::vector<uint32_t> pixels(size_t{info.width} * info.height, 0xdeadbeef);
+    Framebuffer fb{pixels.data(), info.width, info.height, info.width};
+    hub.render(fb, {0, 0, info.width, info.height});
+    return pixels;
+  }
+
+  HostRam ram{RamLayout::pc(16 << 20)};
+  Dispatcher d{&ram};
+  Clock clock{Clock::Mode::kVirtual};
+  DeviceMemory vram{"vram", 4 << 20, DeviceMemory::Access::kReadWrite};
+  VgaCore core{vram, d, clock};
+  DisplayHub hub;
+  DisplayHub::ConsoleId console = 0;
+};
+
+TEST_F(VgaRenderTest, TextCellDrawnWithTheFontFromPlane2AndItsAttribute) {
+  text_mode();
+  load_glyph('A', {0x00, 0x18, 0x24, 0x42, 0x7e, 0x42, 0x42, 0x00});
+  d.mmio_write(0xb8000 + (2 * 80 + 3) * 2, 2, 0x1e00 | 'A');  // yellow on blue, row 2 column 3
+  auto update = hub.poll(console);
+  ASSERT_EQ(update.info, (DisplayInfo{DisplayMode::kText, 720, 400, 80, 25}));
+  auto pixels = render(update.info);
+  const uint32_t blue = 0x0000aa, yellow = 0xffff55;
+  auto at = [&](uint32_t x, uint32_t y) { return pixels[y * 720 + x]; };
+  uint32_t x0 = 3 * 9, y0 = 2 * 16;
+  EXPECT_EQ(at(x0 + 3, y0 + 1), yellow);  // 0x18: dots 3 and 4
+  EXPECT_EQ(at(x0 + 4, y0 + 1), yellow);
+  EXPECT_EQ(at(x0 + 2, y0 + 1), blue);
+  EXPECT_EQ(at(x0 + 1, y0 + 3), yellow);  // 0x42
+  EXPECT_EQ(at(x0 + 8, y0 + 4), blue) << "the ninth dot is background for letters";
+  EXPECT_EQ(at(0, 0), 0u) << "attribute 0: black";
+
+  // One changed cell is one damaged cell.
+  d.mmio_write(0xb8000 + (10 * 80 + 79) * 2, 1, 'A');
+  EXPECT_EQ(hub.poll(console).damage, (std::vector<Rect>{{79 * 9, 10 * 16, 9, 16}}));
+  EXPECT_TRUE(hub.poll(console).damage.empty()) << "nothing changed, nothing to redraw";
+}
+
+TEST_F(VgaRenderTest, TextCursorBlinksWhereTheCrtcPutsIt) {
+  text_mode();
+  crtc(0x0e, 0);
+  crtc(0x0f, 81);  // row 1, column 1
+  d.mmio_write(0xb8000 + 81 * 2, 2, 0x0e00);
+  hub.poll(console);
+  auto pixels = render(hub.info());
+  EXPECT_EQ(pixels[(16 + 13) * 720 + 9 + 2], 0xffff55u) << "cursor lines 13-14 in fg";
+  EXPECT_EQ(pixels[(16 + 12) * 720 + 9 + 2], 0u);
+  clock.advance_to(clock.now_ns() + 300'000'000);  // past half a cursor blink
+  EXPECT_EQ(hub.poll(console).damage, (std::vector<Rect>{{9, 16, 9, 16}}));
+  pixels = render(hub.info());
+  EXPECT_EQ(pixels[(16 + 13) * 720 + 9 + 2], 0u) << "cursor off";
+}
+
+TEST_F(VgaRenderTest, Mode13hPixelsThroughTheDac) {
+  d.port_write(0x3c2, 1, 0x63);
+  seq(1, 0x01);
+  seq(2, 0x0f);
+  seq(4, 0x0e);  // chain-4
+  crtc(0x01, 79);
+  crtc(0x07, 0x1f);
+  crtc(0x09, 0x41);  // each line twice
+  crtc(0x12, 0x8f);
+  crtc(0x13, 40);
+  gc(5, 0x40);
+  gc(6, 0x05);  // graphics, A0000 64 KiB
+  attr(0x10, 0x41);
+  dac(7, 0x3f, 0x00, 0x00);
+  screen_on();
+  d.mmio_write(0xa0000 + 199 * 320 + 319, 1, 7);
+  auto update = hub.poll(console);
+  ASSERT_EQ(update.info, (DisplayInfo{DisplayMode::kGraphics, 320, 200, 0, 0}));
+  auto pixels = render(update.info);
+  EXPECT_EQ(pixels[199 * 320 + 319], 0xff0000u);
+  EXPECT_EQ(pixels[0], 0u);
+  d.mmio_write(0xa0000 + 100 * 320, 1, 7);  // page 7 of VRAM: lines 96-108
+  auto damage = hub.poll(console).damage;
+  ASSERT_EQ(damage.size(), 1u);
+  EXPECT_LE(damage[0].y, 100u);
+  EXPECT_GT(damage[0].y + damage[0].height, 100u);
+  EXPECT_LT(damage[0].height, 20u);
+}
+
+TEST_F(VgaRenderTest, VbeModeAtTheVirtualOffset) {
+  dispi(4, 0);
+  dispi(1, 640);
+  dispi(2, 480);
+  dispi(3, 32);
+  dispi(4, 0x41);  // enabled, linear framebuffer
+  dispi(6, 800);   // virtual width
+  dispi(9, 10);    // y offset
+  auto update = hub.poll(console);
+  ASSERT_EQ(update.info, (DisplayInfo{DisplayMode::kGraphics, 640, 480, 0, 0}));
+  uint64_t pixel = (10 + 5) * 800 * 4 + 7 * 4;  // (7, 5) of the picture
+  vram.write(pixel, 4, 0x00123456);
+  auto pixels = render(update.info);
+  EXPECT_EQ(pixels[5 * 640 + 7], 0x123456u);
+  EXPECT_EQ(hub.poll(console).damage.size(), 1u);
+  // 16 bpp, 5:6:5.
+  dispi(4, 0);
+  dispi(3, 16);
+  dispi(4, 0x41);
+  vram.write(0, 2, 0xf800 | 0x001f);
+  pixels = render(hub.poll(console).info);
+  EXPECT_EQ(pixels[0], 0xf800f8u);
+}
+
+}  // namespace
+}  // namespace hvmd::test

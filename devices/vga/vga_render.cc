@@ -13,7 +13,7 @@ namespace {
 // characters every 32.
 constexpr int64_t kCursorBlinkNs = 16 * 1'000'000'000ll / 60;
 constexpr int64_t kTextBlinkNs = 32 * 1'000'000'000ll / 60;
-constexpr uint32_t kMaxPixels = 1u << 14;  // no VGA mode is wider or taller
+constexpr uint32_t kMaxPixels = 4096;  // wider and taller than any VGA or VBE mode
 
 uint32_t scale6(uint8_t v) {
   return static_cast<uint32_t>((v << 2) | (v >> 4)) & 0xff;

@@ -57,7 +57,7 @@ class VgaCore final : public DisplaySource {
 
  private:
   // Geometry of what the registers describe, recomputed on demand.
-  enum class Kind : uint8_t { kBlank, kText, kPlanar16, kColor256, kVbe };
+  enum class Kind : uint8_t { kBlank, kText, kPlanar16, kCga4, kColor256, kVbe };
   struct Mode {
     Kind kind = Kind::kBlank;
     uint32_t width = 0;   // pixels
@@ -70,6 +70,7 @@ class VgaCore final : public DisplaySource {
     uint64_t start = 0;
     uint64_t stride = 0;
     uint32_t line_compare = ~0u;  // graphics: the line where the picture restarts at VRAM 0
+    uint32_t row_lines = 1;       // CGA-compatible modes: scan lines per row, from 8 KiB banks
     uint32_t bpp = 0;             // VBE
     bool operator==(const Mode&) const = default;
   };
@@ -106,6 +107,7 @@ class VgaCore final : public DisplaySource {
   uint32_t attribute_color(uint8_t index) const;  // through the attribute palette, then the DAC
   void render_text(const Mode& m, const Framebuffer& fb, const Rect& area);
   void render_graphics(const Mode& m, const Framebuffer& fb, const Rect& area);
+  uint64_t line_start(const Mode& m, uint32_t y) const;
   uint32_t graphics_pixel(const Mode& m, uint64_t line_start, uint32_t x) const;
   bool blink_on(int64_t period_ns) const;
 

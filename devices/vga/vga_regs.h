@@ -58,6 +58,9 @@ constexpr uint8_t kOverflowLineCompare8 = 0x10;
 constexpr uint8_t kOverflowVde8 = 0x02, kOverflowVde9 = 0x40;
 constexpr uint8_t kMaxScanDouble = 0x80, kMaxScanLineCompare9 = 0x40, kMaxScanMask = 0x1f;
 constexpr uint8_t kCursorDisable = 0x20, kCursorLineMask = 0x1f;
+// CR17 bit 0 clear: row scan bit 0 replaces address bit 13 (CGA's two 8 KiB banks of lines).
+constexpr uint8_t kModeControlCgaCompat = 0x01;
+constexpr uint32_t kCgaBankBit = 0x2000;
 
 // Attribute controller.
 constexpr unsigned kAttrCount = 0x15;

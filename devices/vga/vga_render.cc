@@ -65,11 +65,14 @@ VgaCore::Mode VgaCore::text_mode() const {
 
 VgaCore::Mode VgaCore::vga_graphics_mode() const {
   Mode m;
-  if (gc_[kGcMode] & kModeShiftInterleave) return {};  // CGA 2/4-colour modes: not drawn yet
-  uint32_t repeat = (crtc_[kCrtcMaxScanLine] & kMaxScanMask) + 1u;
-  if (crtc_[kCrtcMaxScanLine] & kMaxScanDouble) repeat *= 2;
-  uint32_t lines = display_lines(crtc_);
-  m.height = lines / repeat;
+  uint32_t scan_lines = (crtc_[kCrtcMaxScanLine] & kMaxScanMask) + 1u;
+  uint32_t doubled = (crtc_[kCrtcMaxScanLine] & kMaxScanDouble) ? 2 : 1;
+  // CGA compatibility (CR17 bit 0 clear): the scan lines of a character row come from 8 KiB
+  // banks (row scan bit 0 replaces address bit 13), so they differ; otherwise they repeat one line.
+  bool banked = !(crtc_[kCrtcModeControl] & kModeControlCgaCompat);
+  uint32_t repeat = banked ? doubled : scan_lines * doubled;
+  m.row_lines = banked ? scan_lines : 1;
+  m.height = display_lines(crtc_) / repeat;
   uint32_t dots = (crtc_[kCrtcHDisplayEnd] + 1u) * 8;
   uint32_t start = uint32_t{crtc_[kCrtcStartHigh]} << 8 | crtc_[kCrtcStartLow];
   uint32_t compare = crtc_[kCrtcLineCompare] |
@@ -81,13 +84,20 @@ VgaCore::Mode VgaCore::vga_graphics_mode() const {
     m.kind = Kind::kColor256;
     m.width = dots / 2;
     m.stride = uint64_t{crtc_[kCrtcOffset]} * 8;
+    m.start = uint64_t{start} * 4;
+  } else if (gc_[kGcMode] & kModeShiftInterleave) {
+    // CGA 4 colours: two bits a pixel in odd/even memory; start and lines in CPU addresses.
+    m.kind = Kind::kCga4;
+    m.width = dots;
+    m.stride = uint64_t{crtc_[kCrtcOffset]} * 2;
+    m.start = uint64_t{start} * 2;
   } else {
-    // 16 colours: one bit per plane per pixel, a line is offset * 2 plane bytes.
+    // 16 colours (and CGA's 2): one bit per plane per pixel; start and lines in plane offsets.
     m.kind = Kind::kPlanar16;
     m.width = dots;
-    m.stride = uint64_t{crtc_[kCrtcOffset]} * 2 * 4;
+    m.stride = uint64_t{crtc_[kCrtcOffset]} * 2;
+    m.start = start;
   }
-  m.start = uint64_t{start} * 4;
   if (m.width == 0 || m.height == 0) return {};
   return m;
 }
@@ -177,8 +187,13 @@ uint32_t VgaCore::graphics_pixel(const Mode& m, uint64_t line_start, uint32_t x)
   switch (m.kind) {
     case Kind::kColor256:
       return palette_color(vram_byte(line_start + x));
+    case Kind::kCga4: {
+      uint32_t a = static_cast<uint32_t>(line_start + x / 4) & 0xffff;
+      uint8_t byte = vram_byte(plane_byte(a & ~1u, a & 1));
+      return attribute_color(byte >> (6 - 2 * (x & 3)) & 3);
+    }
     case Kind::kPlanar16: {
-      uint64_t offset = (line_start / 4 + x / 8) & 0xffff;
+      uint64_t offset = (line_start + x / 8) & 0xffff;
       unsigned bit = 7 - (x & 7);
       uint8_t index = 0;
       for (unsigned p = 0; p < 4; ++p) index |= ((vram_byte(offset * 4 + p) >> bit) & 1) << p;
@@ -212,14 +227,24 @@ uint32_t VgaCore::graphics_pixel(const Mode& m, uint64_t line_start, uint32_t x)
   }
 }
 
+// Where line y starts: in VRAM bytes (256 colours, VBE), plane offsets (16 colours) or CPU
+// addresses (CGA). Below the line-compare line the picture restarts at 0 (a split screen).
+uint64_t VgaCore::line_start(const Mode& m, uint32_t y) const {
+  uint64_t base = m.start;
+  if (y >= m.line_compare) {
+    y -= m.line_compare;
+    base = 0;
+  }
+  uint64_t at = base + uint64_t{y / m.row_lines} * m.stride;
+  if (m.row_lines > 1) at = (at & ~uint64_t{kCgaBankBit}) | uint64_t{(y % m.row_lines) & 1} << 13;
+  return at;
+}
+
 void VgaCore::render_graphics(const Mode& m, const Framebuffer& fb, const Rect& area) {
   for (uint32_t y = area.y; y < area.y + area.height; ++y) {
-    // Below the line-compare line the picture restarts at VRAM 0 (a split screen).
-    uint64_t line_start =
-        y >= m.line_compare ? (y - m.line_compare) * m.stride : m.start + uint64_t{y} * m.stride;
+    uint64_t start = line_start(m, y);
     uint32_t* out = fb.pixels + y * fb.stride;
-    for (uint32_t x = area.x; x < area.x + area.width; ++x)
-      out[x] = graphics_pixel(m, line_start, x);
+    for (uint32_t x = area.x; x < area.x + area.width; ++x) out[x] = graphics_pixel(m, start, x);
   }
 }
 
@@ -271,8 +296,10 @@ void VgaCore::collect_damage(std::vector<Rect>& damage) {
     }
     return;
   }
-  // Graphics: the lines that the dirty pages hold.
-  if (m.stride == 0 || m.line_compare < m.height) {
+  // Graphics: the lines that the dirty pages hold (byte-per-pixel layouts without a split
+  // screen; the small planar and CGA pictures are redrawn whole).
+  bool linear = m.kind == Kind::kColor256 || m.kind == Kind::kVbe;
+  if (!linear || m.stride == 0 || m.line_compare < m.height) {
     if (std::find(dirty.begin(), dirty.end(), true) != dirty.end())
       damage.push_back({0, 0, m.width, m.height});
     return;

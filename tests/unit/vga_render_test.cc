@@ -144,6 +144,7 @@ TEST_F(VgaRenderTest, Mode13hPixelsThroughTheDac) {
   crtc(0x09, 0x41);  // each line twice
   crtc(0x12, 0x8f);
   crtc(0x13, 40);
+  crtc(0x17, 0xa3);  // byte mode off, no CGA banks
   gc(5, 0x40);
   gc(6, 0x05);  // graphics, A0000 64 KiB
   attr(0x10, 0x41);
@@ -161,6 +162,39 @@ TEST_F(VgaRenderTest, Mode13hPixelsThroughTheDac) {
   EXPECT_LE(damage[0].y, 100u);
   EXPECT_GT(damage[0].y + damage[0].height, 100u);
   EXPECT_LT(damage[0].height, 20u);
+}
+
+// Mode 4: two bits a pixel in odd/even memory at B8000, odd lines in the second 8 KiB bank.
+TEST_F(VgaRenderTest, Cga4ColourLinesFromTwoBanks) {
+  d.port_write(0x3c2, 1, 0x63);
+  seq(1, 0x09);
+  seq(2, 0x03);
+  seq(4, 0x02);
+  crtc(0x01, 39);
+  crtc(0x07, 0x1f);
+  crtc(0x09, 0xc1);  // double scan, two scan lines a row
+  crtc(0x12, 0x8f);
+  crtc(0x13, 40);
+  crtc(0x17, 0xa2);  // row scan bit 0 selects the bank
+  gc(5, 0x30);
+  gc(6, 0x0f);
+  gc(8, 0xff);
+  attr(0x10, 0x01);
+  attr(0x12, 0x03);
+  for (uint8_t i = 0; i < 4; ++i) attr(i, static_cast<uint8_t>(0x10 + i));
+  dac(0x11, 0x3f, 0, 0);
+  dac(0x12, 0, 0x3f, 0);
+  dac(0x13, 0, 0, 0x3f);
+  screen_on();
+  d.mmio_write(0xb8000 + 0x2000 + 80 + 1, 1, 0xe4);  // line 3, pixels 4-7: colours 3, 2, 1, 0
+  auto update = hub.poll(console);
+  ASSERT_EQ(update.info, (DisplayInfo{DisplayMode::kGraphics, 320, 200, 0, 0}));
+  auto pixels = render(update.info);
+  EXPECT_EQ(pixels[3 * 320 + 4], 0x0000ffu);
+  EXPECT_EQ(pixels[3 * 320 + 5], 0x00ff00u);
+  EXPECT_EQ(pixels[3 * 320 + 6], 0xff0000u);
+  EXPECT_EQ(pixels[3 * 320 + 7], 0u);
+  EXPECT_EQ(pixels[2 * 320 + 4], 0u) << "line 2 is in the first bank";
 }
 
 TEST_F(VgaRenderTest, VbeModeAtTheVirtualOffset) {

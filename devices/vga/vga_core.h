@@ -71,6 +71,8 @@ class VgaCore final : public DisplaySource {
     uint64_t stride = 0;
     uint32_t line_compare = ~0u;  // graphics: the line where the picture restarts at VRAM 0
     uint32_t row_lines = 1;       // CGA-compatible modes: scan lines per row, from 8 KiB banks
+    uint32_t pan = 0;             // VGA graphics: pixels the picture is shifted left by
+    bool pan_split = true;        // whether the split screen pans too
     uint32_t bpp = 0;             // VBE
     bool operator==(const Mode&) const = default;
   };

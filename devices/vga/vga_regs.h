@@ -70,6 +70,8 @@ constexpr uint8_t kAttrMode = 0x10, kAttrOverscan = 0x11, kAttrPlaneEnable = 0x1
                   kAttrPanning = 0x13, kAttrColorSelect = 0x14;
 constexpr uint8_t kAttrModeGraphics = 0x01, kAttrModeLineGraphics = 0x04, kAttrModeBlink = 0x08,
                   kAttrModeP54Select = 0x80;
+constexpr uint8_t kAttrModePanSplit = 0x20;  // set: the split screen does not pan
+constexpr uint8_t kPanningMask = 0x07;
 
 // The memory window and its four maps (GC misc bits 3-2).
 constexpr uint64_t kWindowBase = 0xa0000;

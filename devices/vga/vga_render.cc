@@ -98,6 +98,11 @@ VgaCore::Mode VgaCore::vga_graphics_mode() const {
     m.stride = uint64_t{crtc_[kCrtcOffset]} * 2;
     m.start = start;
   }
+  // Horizontal panning shifts the picture left by whole dots (in 256-colour modes by pixels, two
+  // dots each); the split screen below line compare may be exempt.
+  uint32_t pan = attr_[kAttrPanning] & kPanningMask;
+  m.pan = (m.kind == Kind::kColor256) ? pan / 2 : pan;
+  m.pan_split = !(attr_[kAttrMode] & kAttrModePanSplit);
   if (m.width == 0 || m.height == 0) return {};
   return m;
 }
@@ -243,8 +248,10 @@ uint64_t VgaCore::line_start(const Mode& m, uint32_t y) const {
 void VgaCore::render_graphics(const Mode& m, const Framebuffer& fb, const Rect& area) {
   for (uint32_t y = area.y; y < area.y + area.height; ++y) {
     uint64_t start = line_start(m, y);
+    uint32_t pan = (y < m.line_compare || m.pan_split) ? m.pan : 0;
     uint32_t* out = fb.pixels + y * fb.stride;
-    for (uint32_t x = area.x; x < area.x + area.width; ++x) out[x] = graphics_pixel(m, start, x);
+    for (uint32_t x = area.x; x < area.x + area.width; ++x)
+      out[x] = graphics_pixel(m, start, x + pan);
   }
 }
 

@@ -164,6 +164,40 @@ TEST_F(VgaRenderTest, Mode13hPixelsThroughTheDac) {
   EXPECT_LT(damage[0].height, 20u);
 }
 
+// Mode 12h: 640x480, 16 colours in four planes, drawn through the attribute palette; then the
+// picture panned left by three dots.
+TEST_F(VgaRenderTest, Planar16ColourPixelsAndPanning) {
+  d.port_write(0x3c2, 1, 0xe3);
+  seq(1, 0x01);
+  seq(2, 0x0f);
+  seq(4, 0x06);
+  crtc(0x01, 79);
+  crtc(0x07, 0x3e);  // VDE bits 8 and 9 (0x1df)
+  crtc(0x09, 0x40);
+  crtc(0x12, 0xdf);
+  crtc(0x13, 40);
+  crtc(0x17, 0xe3);
+  gc(5, 0x02);  // write mode 2: the CPU byte is a colour
+  gc(6, 0x05);
+  gc(8, 0x80);  // leftmost pixel only
+  attr(0x10, 0x01);
+  attr(0x12, 0x0f);
+  attr(0x09, 0x3a);
+  dac(0x3a, 0x3f, 0x3f, 0x00);
+  screen_on();
+  d.mmio_read(0xa0000 + 479 * 80 + 1, 1);         // load the latches
+  d.mmio_write(0xa0000 + 479 * 80 + 1, 1, 0x09);  // pixel (8, 479) is colour 9
+  auto update = hub.poll(console);
+  ASSERT_EQ(update.info, (DisplayInfo{DisplayMode::kGraphics, 640, 480, 0, 0}));
+  auto pixels = render(update.info);
+  EXPECT_EQ(pixels[479 * 640 + 8], 0xffff00u);
+  EXPECT_EQ(pixels[479 * 640 + 9], 0u);
+  attr(0x13, 3);
+  screen_on();
+  pixels = render(hub.poll(console).info);
+  EXPECT_EQ(pixels[479 * 640 + 5], 0xffff00u);
+}
+
 // Mode 4: two bits a pixel in odd/even memory at B8000, odd lines in the second 8 KiB bank.
 TEST_F(VgaRenderTest, Cga4ColourLinesFromTwoBanks) {
   d.port_write(0x3c2, 1, 0x63);

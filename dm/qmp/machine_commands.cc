@@ -107,6 +107,7 @@ Result<SubOptions> device_options_from_json(const Json& arguments) {
 
 void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks) {
   register_device_commands(server, machine);
+  register_display_commands(server, machine);
   server.add_command("query-version", [](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;
     Server::Version v;

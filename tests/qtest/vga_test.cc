@@ -5,6 +5,10 @@
 
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
+#include <string>
+
 #include "tests/qtest/qtest_client.h"
 
 namespace hvmd::test {
@@ -48,6 +52,16 @@ class VgaTest : public ::testing::Test {
     gc(5, 0x00);
     gc(6, 0x05);
     gc(8, 0xff);
+  }
+  // QMP screendump as PPM: the header and RGB bytes.
+  std::string screendump_ppm() {
+    std::string path = testing::TempDir() + "vga-dump-" + std::to_string(getpid()) + ".ppm";
+    Json r = qt.qmp("screendump", {{"filename", path}});
+    EXPECT_TRUE(r.contains("return")) << r;
+    std::ifstream in(path, std::ios::binary);
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    unlink(path.c_str());
+    return data;
   }
   QtestClient qt{{"-device", "VGA,vgamem_mb=16,addr=2"}};
 };
@@ -251,6 +265,38 @@ TEST_F(VgaTest, VbeEnableRefusesAModeBiggerThanVram) {
   small.outw(0x1ce, 4);
   small.outw(0x1cf, 0x41);
   EXPECT_EQ(small.inw(0x1cf), 0) << "3 MiB of pixels in 1 MiB of VRAM";
+}
+
+// A VBE mode set as Linux's bochs driver does it through BAR2, a pixel through the linear
+// framebuffer, and the picture as QMP's screendump writes it.
+TEST_F(VgaTest, ScreendumpShowsTheVbeFramebuffer) {
+  EXPECT_TRUE(qt.qmp("screendump", {{"filename", "/dev/null"}}).contains("error"))
+      << "a blank display has no picture";
+  auto dispi_mmio = [&](uint16_t index, uint16_t value) {  // writew, as the driver does
+    char line[64];
+    snprintf(line, sizeof(line), "writew 0x%llx 0x%x",
+             static_cast<unsigned long long>(kMmio + 0x500 + 2 * index), value);
+    EXPECT_EQ(qt.command(line), "OK");
+  };
+  dispi_mmio(4, 0);
+  dispi_mmio(3, 32);
+  dispi_mmio(1, 320);
+  dispi_mmio(2, 200);
+  dispi_mmio(5, 0);
+  dispi_mmio(6, 320);
+  dispi_mmio(8, 0);
+  dispi_mmio(9, 0);
+  dispi_mmio(4, 0x41);
+  qt.writel(kLfb + (199 * 320 + 10) * 4, 0x00336699);
+  std::string ppm = screendump_ppm();
+  std::string header = "P6\n320 200\n255\n";
+  ASSERT_EQ(ppm.size(), header.size() + 320 * 200 * 3);
+  EXPECT_EQ(ppm.substr(0, header.size()), header);
+  size_t at = header.size() + (199 * 320 + 10) * 3;
+  EXPECT_EQ(ppm.substr(at, 3), std::string("\x33\x66\x99"));
+  EXPECT_EQ(ppm.substr(at + 3, 3), std::string(3, '\0'));
+  EXPECT_TRUE(
+      qt.qmp("screendump", {{"filename", "/dev/null"}, {"format", "bmp"}}).contains("error"));
 }
 
 TEST_F(VgaTest, MmioBarReachesTheVgaPortsAndDispi) {

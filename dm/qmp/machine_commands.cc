@@ -292,7 +292,12 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
       }
     }
     // Buttons and wheel go with the position when there is one, else with the motion.
-    if (absolute) input.absolute_event(state.x, state.y, dz, state.buttons);
+    if (absolute) {
+      // Converted to motion, positions are pixels of the picture the guest shows now.
+      DisplayInfo screen = machine.display().info();
+      input.set_screen_size(screen.width, screen.height);
+      input.absolute_event(state.x, state.y, dz, state.buttons);
+    }
     if (relative || (pointer && !absolute))
       input.relative_event(dx, dy, absolute ? 0 : dz, state.buttons);
     return Reply::success();

@@ -299,6 +299,35 @@ TEST_F(VgaTest, ScreendumpShowsTheVbeFramebuffer) {
       qt.qmp("screendump", {{"filename", "/dev/null"}, {"format", "bmp"}}).contains("error"));
 }
 
+// Absolute pointer positions reach the PS/2 mouse as motion across the picture shown: here a
+// 320x200 VBE mode, so the full range is 320 pixels wide.
+TEST_F(VgaTest, AbsolutePointerFollowsTheDisplaySize) {
+  dispi(4, 0);
+  dispi(1, 320);
+  dispi(2, 200);
+  dispi(3, 8);
+  dispi(4, 0x41);
+  qt.outb(0x64, 0x60);
+  qt.outb(0x60, 0x43);  // keyboard and mouse interrupts, translation
+  qt.outb(0x64, 0xd4);
+  qt.outb(0x60, 0xf4);  // mouse reporting on
+  EXPECT_EQ(qt.inb(0x60), 0xfa);
+  auto abs = [&](int x, int y) {
+    Json r = qt.qmp("input-send-event",
+                    {{"events",
+                      {{{"type", "abs"}, {"data", {{"axis", "x"}, {"value", x}}}},
+                       {{"type", "abs"}, {"data", {{"axis", "y"}, {"value", y}}}}}}});
+    ASSERT_TRUE(r.contains("return")) << r;
+  };
+  abs(0, 0);
+  std::vector<uint8_t> packet;
+  for (int i = 0; i < 3; ++i) packet.push_back(qt.inb(0x60));
+  abs(1028, 0);  // pixel 10 of 320
+  packet.clear();
+  for (int i = 0; i < 3; ++i) packet.push_back(qt.inb(0x60));
+  EXPECT_EQ(packet, (std::vector<uint8_t>{0x08, 10, 0}));
+}
+
 TEST_F(VgaTest, MmioBarReachesTheVgaPortsAndDispi) {
   qt.writel(kMmio + 0x500 + 2 * 0, 0xb0c4);
   EXPECT_EQ(dispi_read(0), 0xb0c4);

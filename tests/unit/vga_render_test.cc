@@ -164,6 +164,41 @@ TEST_F(VgaRenderTest, Mode13hPixelsThroughTheDac) {
   EXPECT_LT(damage[0].height, 20u);
 }
 
+// Mode X: 13h's timing with chain-4 off; the guest picks a pixel's plane with the map mask, and
+// pixel x of a line is plane x & 3 at offset x / 4. A start address flips the page.
+TEST_F(VgaRenderTest, ModeXPlanesAndPageFlip) {
+  d.port_write(0x3c2, 1, 0xe3);
+  seq(1, 0x01);
+  seq(4, 0x06);  // chain-4 off
+  crtc(0x01, 79);
+  crtc(0x07, 0x3e);
+  crtc(0x09, 0x41);
+  crtc(0x12, 0xdf);  // 480 lines, each twice: 320x240
+  crtc(0x13, 40);
+  crtc(0x14, 0x00);
+  crtc(0x17, 0xe3);
+  gc(5, 0x40);
+  gc(6, 0x05);
+  gc(8, 0xff);
+  attr(0x10, 0x41);
+  dac(9, 0x3f, 0x3f, 0x3f);
+  screen_on();
+  seq(2, 0x02);                                       // plane 1
+  d.mmio_write(0xa0000 + 5 * 80, 1, 9);               // pixel (1, 5)
+  seq(2, 0x08);                                       // plane 3
+  d.mmio_write(0xa0000 + 0x4b00 + 2 * 80 + 2, 1, 9);  // page 2 (offset 0x4b00): pixel (11, 2)
+  auto update = hub.poll(console);
+  ASSERT_EQ(update.info, (DisplayInfo{DisplayMode::kGraphics, 320, 240, 0, 0}));
+  auto pixels = render(update.info);
+  EXPECT_EQ(pixels[5 * 320 + 1], 0xffffffu);
+  EXPECT_EQ(pixels[5 * 320 + 0], 0u);
+  crtc(0x0c, 0x4b);
+  crtc(0x0d, 0x00);
+  pixels = render(hub.poll(console).info);
+  EXPECT_EQ(pixels[2 * 320 + 11], 0xffffffu);
+  EXPECT_EQ(pixels[5 * 320 + 1], 0u);
+}
+
 // Mode 12h: 640x480, 16 colours in four planes, drawn through the attribute palette; then the
 // picture panned left by three dots.
 TEST_F(VgaRenderTest, Planar16ColourPixelsAndPanning) {

@@ -69,7 +69,8 @@ class VgaCore final : public DisplaySource {
     // controller's character address of the first cell and from one row to the next.
     uint64_t start = 0;
     uint64_t stride = 0;
-    uint32_t line_compare = ~0u;  // graphics: the line where the picture restarts at VRAM 0
+    uint32_t line_compare = ~0u;  // the line where the picture restarts at VRAM 0
+    uint32_t preset_row = 0;      // text: scan lines the top part is scrolled up by
     uint32_t row_lines = 1;       // CGA-compatible modes: scan lines per row, from 8 KiB banks
     uint32_t pan = 0;             // VGA graphics: pixels the picture is shifted left by
     bool pan_split = true;        // whether the split screen pans too

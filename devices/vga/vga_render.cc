@@ -46,6 +46,12 @@ static uint32_t display_lines(const std::array<uint8_t, kCrtcCount>& crtc) {
          1u;
 }
 
+// The line-compare scan line: CR18 with bit 8 in the overflow register and bit 9 in CR09.
+static uint32_t line_compare_scan(const std::array<uint8_t, kCrtcCount>& crtc) {
+  return crtc[kCrtcLineCompare] | (crtc[kCrtcOverflow] & kOverflowLineCompare8 ? 0x100 : 0) |
+         (crtc[kCrtcMaxScanLine] & kMaxScanLineCompare9 ? 0x200 : 0);
+}
+
 VgaCore::Mode VgaCore::text_mode() const {
   Mode m;
   m.kind = Kind::kText;
@@ -60,6 +66,10 @@ VgaCore::Mode VgaCore::text_mode() const {
   m.height = m.rows * m.cell_height;
   m.start = uint32_t{crtc_[kCrtcStartHigh]} << 8 | crtc_[kCrtcStartLow];
   m.stride = uint32_t{crtc_[kCrtcOffset]} * 2;
+  // A split screen from the line-compare line (rows from address 0 again) and the preset row
+  // scan of the top part (smooth scrolling).
+  m.line_compare = line_compare_scan(crtc_) / ((crtc_[kCrtcMaxScanLine] & kMaxScanDouble) ? 2 : 1);
+  m.preset_row = crtc_[kCrtcPresetRow] & kMaxScanMask;
   return m;
 }
 
@@ -75,10 +85,7 @@ VgaCore::Mode VgaCore::vga_graphics_mode() const {
   m.height = display_lines(crtc_) / repeat;
   uint32_t dots = (crtc_[kCrtcHDisplayEnd] + 1u) * 8;
   uint32_t start = uint32_t{crtc_[kCrtcStartHigh]} << 8 | crtc_[kCrtcStartLow];
-  uint32_t compare = crtc_[kCrtcLineCompare] |
-                     (crtc_[kCrtcOverflow] & kOverflowLineCompare8 ? 0x100 : 0) |
-                     (crtc_[kCrtcMaxScanLine] & kMaxScanLineCompare9 ? 0x200 : 0);
-  m.line_compare = compare / repeat;
+  m.line_compare = line_compare_scan(crtc_) / repeat;
   if (gc_[kGcMode] & kMode256Color) {
     // Mode 13h and mode X: one byte a pixel, two dots each; a line is offset * 8 VRAM bytes.
     m.kind = Kind::kColor256;
@@ -162,11 +169,17 @@ void VgaCore::render_text(const Mode& m, const Framebuffer& fb, const Rect& area
   uint32_t cursor_first = crtc_[kCrtcCursorStart] & kCursorLineMask;
   uint32_t cursor_last = crtc_[kCrtcCursorEnd] & kCursorLineMask;
   for (uint32_t y = area.y; y < area.y + area.height; ++y) {
-    uint32_t row = y / m.cell_height, line = y % m.cell_height;
+    uint64_t base = m.start;
+    uint32_t scan = y + m.preset_row;
+    if (y >= m.line_compare) {
+      base = 0;
+      scan = y - m.line_compare;
+    }
+    uint32_t row = scan / m.cell_height, line = scan % m.cell_height;
     uint32_t* out = fb.pixels + y * fb.stride;
     for (uint32_t x = area.x; x < area.x + area.width; ++x) {
       uint32_t column = x / m.cell_width, dot = x % m.cell_width;
-      uint32_t addr = static_cast<uint32_t>(m.start + row * m.stride + column);
+      uint32_t addr = static_cast<uint32_t>(base + row * m.stride + column);
       uint64_t cell = cell_byte(addr);
       uint8_t ch = vram_byte(cell), attr = vram_byte(cell + 1);
       uint32_t font = (attr & 0x08) ? font_a : font_b;
@@ -267,6 +280,11 @@ void VgaCore::collect_damage(std::vector<Rect>& damage) {
     if (m.kind != Kind::kText) return;
   }
   if (m.kind == Kind::kBlank) return;
+  if (m.kind == Kind::kText && (m.line_compare < m.height || m.preset_row)) {
+    // Split or smoothly scrolled: cells do not sit on the grid; redraw it all.
+    damage.push_back({0, 0, m.width, m.height});
+    return;
+  }
   if (m.kind == Kind::kText) {
     // Compare each cell (character, attribute, whether a blinking one is shown) with what was
     // reported, and the cursor's cell and phase.

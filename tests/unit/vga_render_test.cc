@@ -134,6 +134,25 @@ TEST_F(VgaRenderTest, TextCursorBlinksWhereTheCrtcPutsIt) {
   EXPECT_EQ(pixels[(16 + 13) * 720 + 9 + 2], 0u) << "cursor off";
 }
 
+// Line compare splits the screen: from scan line 200 the rows come from address 0 again, while
+// the top part starts at the start address.
+TEST_F(VgaRenderTest, TextSplitScreen) {
+  text_mode();
+  load_glyph(0xdb, std::vector<uint8_t>(16, 0xff));  // a full block
+  d.mmio_write(0xb8000, 2, 0x0edb);                  // address 0: row 0, column 0
+  crtc(0x0c, 0x00);
+  crtc(0x0d, 80);  // the top part starts at row 1 of memory
+  crtc(0x18, 200);
+  crtc(0x07, 0x0f);  // line compare bit 8 clear (VDE bit 8 kept)
+  crtc(0x09, 0x0f);  // 16 scan lines, line compare bit 9 clear
+  auto update = hub.poll(console);
+  ASSERT_EQ(update.info.mode, DisplayMode::kText);
+  auto pixels = render(update.info);
+  EXPECT_EQ(pixels[0], 0u) << "the top part does not show address 0";
+  EXPECT_EQ(pixels[200 * 720 + 3], 0xffff55u) << "the split part starts with address 0";
+  EXPECT_EQ(pixels[216 * 720 + 3], 0u);
+}
+
 TEST_F(VgaRenderTest, Mode13hPixelsThroughTheDac) {
   d.port_write(0x3c2, 1, 0x63);
   seq(1, 0x01);

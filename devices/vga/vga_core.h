@@ -111,6 +111,8 @@ class VgaCore final : public DisplaySource {
   void render_text(const Mode& m, const Framebuffer& fb, const Rect& area);
   void render_graphics(const Mode& m, const Framebuffer& fb, const Rect& area);
   uint64_t line_start(const Mode& m, uint32_t y) const;
+  bool render_vbe_line(const Mode& m, uint64_t start, uint32_t* out, uint32_t x0,
+                       uint32_t count) const;
   uint32_t graphics_pixel(const Mode& m, uint64_t line_start, uint32_t x) const;
   bool blink_on(int64_t period_ns) const;
 

@@ -258,8 +258,39 @@ uint64_t VgaCore::line_start(const Mode& m, uint32_t y) const {
   return at;
 }
 
+// A VBE line wholly inside VRAM, converted without per-pixel bounds checks or dispatch.
+bool VgaCore::render_vbe_line(const Mode& m, uint64_t start, uint32_t* out, uint32_t x0,
+                              uint32_t count) const {
+  uint32_t bytes = (m.bpp + 7) / 8;
+  uint64_t first = start + uint64_t{x0} * bytes, length = uint64_t{count} * bytes;
+  if (first > vram_.size() || length > vram_.size() - first) return false;
+  const uint8_t* p = vram_.host_data().data() + first;
+  switch (m.bpp) {
+    case 32:
+      for (uint32_t i = 0; i < count; ++i, p += 4)
+        out[i] = uint32_t{p[2]} << 16 | uint32_t{p[1]} << 8 | p[0];
+      return true;
+    case 24:
+      for (uint32_t i = 0; i < count; ++i, p += 3)
+        out[i] = uint32_t{p[2]} << 16 | uint32_t{p[1]} << 8 | p[0];
+      return true;
+    case 16:
+      for (uint32_t i = 0; i < count; ++i, p += 2) {
+        uint32_t v = p[0] | uint32_t{p[1]} << 8;
+        out[i] = (v >> 11 & 0x1f) << 19 | (v >> 5 & 0x3f) << 10 | (v & 0x1f) << 3;
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
 void VgaCore::render_graphics(const Mode& m, const Framebuffer& fb, const Rect& area) {
   for (uint32_t y = area.y; y < area.y + area.height; ++y) {
+    if (m.kind == Kind::kVbe &&
+        render_vbe_line(m, line_start(m, y), fb.pixels + y * fb.stride + area.x, area.x,
+                        area.width))
+      continue;
     uint64_t start = line_start(m, y);
     uint32_t pan = (y < m.line_compare || m.pan_split) ? m.pan : 0;
     uint32_t* out = fb.pixels + y * fb.stride;

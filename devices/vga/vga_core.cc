@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
-
-#include "dm/log.h"
 
 namespace hvmd::devices::vga {
 VgaCore::VgaCore(DeviceMemory& vram, Dispatcher& dispatcher, Clock& clock)

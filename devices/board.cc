@@ -11,6 +11,7 @@
 #include "devices/serial/debug_console.h"
 #include "devices/serial/uart_16550.h"
 #include "devices/testing/pci_testdev.h"
+#include "devices/vga/std_vga.h"
 #include "devices/xen_platform/xen_platform.h"
 #include "devices/xen_platform/xen_platform_regs.h"
 
@@ -112,6 +113,7 @@ Result<std::unique_ptr<Device>> create_debugcon(Machine& machine, OptionReader& 
 void register_devices(DeviceRegistry& registry) {
   ide::register_ide_devices(registry);
   e1000::register_e1000(registry);
+  vga::register_std_vga(registry);
   registry.add({.name = "pci-testdev",
                 .description = "PCI test function: scratch registers behind two BARs (romfile=)",
                 .pci = true,
@@ -160,8 +162,9 @@ Result<void> build_board(Machine& machine) {
           kPowerManagementDevfn);
       !pm)
     return pm.error();
-  auto i8042 = std::make_unique<I8042>(machine.dispatcher(), machine.interrupt_sink(), machine);
-  machine.set_input(i8042.get());  // keyboard and pointer input from VNC and QMP
+  // Keyboard and relative pointer input from VNC and QMP, through the machine's input router.
+  auto i8042 = std::make_unique<I8042>(machine.dispatcher(), machine.interrupt_sink(), machine,
+                                       machine.input());
   if (auto kbc = machine.add_board_device(std::move(i8042), std::nullopt); !kbc) return kbc.error();
   // xenfv: the platform device PV drivers look for (libxl passes pc,accel=xen without it).
   if (options.type == "xenfv") {

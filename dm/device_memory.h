@@ -77,4 +77,34 @@ class DeviceMemory final : public IoHandler {
   DirtyBitmap dirty_;
 };
 
+// A view of [offset, offset + length) of a DeviceMemory, as the guest reaches it through one
+// mapping: a banked window (VGA's 0xa0000 window onto a bank of VRAM) is one, whose offset the
+// device moves when the guest switches banks. The dispatcher maps device memory through a view,
+// so an access at a mapping's offset o reaches byte offset + o of the memory.
+class DeviceMemoryView final : public IoHandler {
+ public:
+  DeviceMemoryView(DeviceMemory& memory, uint64_t offset, uint64_t length)
+      : memory_(memory), offset_(offset), length_(length) {}
+  DeviceMemory& memory() const { return memory_; }
+  uint64_t offset() const { return offset_; }
+  uint64_t length() const { return length_; }
+  // Whether [offset, offset + length) lies within the memory.
+  bool valid() const { return offset_ <= memory_.size() && length_ <= memory_.size() - offset_; }
+  void set_offset(uint64_t offset) { offset_ = offset; }
+
+  uint64_t read(uint64_t offset, unsigned size) override {
+    if (offset >= length_ || size > length_ - offset) return all_ones(size);
+    return memory_.read(offset_ + offset, size);
+  }
+  void write(uint64_t offset, unsigned size, uint64_t value) override {
+    if (offset >= length_ || size > length_ - offset) return;
+    memory_.write(offset_ + offset, size, value);
+  }
+
+ private:
+  DeviceMemory& memory_;
+  uint64_t offset_;
+  uint64_t length_;
+};
+
 }  // namespace hvmd

@@ -38,7 +38,7 @@ Dispatcher::~Dispatcher() = default;
 
 Dispatcher::MappingId Dispatcher::add(IoKind kind, uint64_t base, uint64_t length,
                                       IoHandler* handler, DeviceMemory* memory, std::string name,
-                                      Claim claim) {
+                                      uint64_t offset, Claim claim) {
   if (length == 0 || base + length < base) return kNoMapping;
   if (kind == IoKind::kPort && (base >= kPortSpace || length > kPortSpace - base))
     return kNoMapping;
@@ -47,7 +47,8 @@ Dispatcher::MappingId Dispatcher::add(IoKind kind, uint64_t base, uint64_t lengt
   // Slots are 16-bit in the port table; far more than any machine has.
   if (slot > UINT16_MAX) return kNoMapping;
   if (slot == mappings_.size()) mappings_.emplace_back();
-  mappings_[slot] = {kind, base, length, handler, memory, std::move(name), next_sequence_++, claim};
+  mappings_[slot] = {kind,   base,    length,          handler,          memory,
+                     offset, nullptr, std::move(name), next_sequence_++, claim};
   refresh(kind, base, length);
   notify(mappings_[slot], true);
   return static_cast<MappingId>(slot);
@@ -55,7 +56,7 @@ Dispatcher::MappingId Dispatcher::add(IoKind kind, uint64_t base, uint64_t lengt
 
 Dispatcher::MappingId Dispatcher::map_ports(uint64_t base, uint64_t length, IoHandler* handler,
                                             std::string name, Claim claim) {
-  return add(IoKind::kPort, base, length, handler, nullptr, std::move(name), claim);
+  return add(IoKind::kPort, base, length, handler, nullptr, std::move(name), 0, claim);
 }
 
 Dispatcher::MappingId Dispatcher::map_mmio(uint64_t base, uint64_t length, IoHandler* handler,
@@ -64,9 +65,29 @@ Dispatcher::MappingId Dispatcher::map_mmio(uint64_t base, uint64_t length, IoHan
 }
 
 Dispatcher::MappingId Dispatcher::map_memory(uint64_t base, uint64_t length, DeviceMemory* memory,
-                                             std::string name) {
-  if (length > memory->size()) return kNoMapping;
-  return add(IoKind::kMmio, base, length, memory, memory, std::move(name));
+                                             std::string name, uint64_t offset) {
+  auto view = std::make_shared<DeviceMemoryView>(*memory, offset, length);
+  if (!view->valid()) return kNoMapping;
+  // The view is the handler: an access at o within the mapping reaches offset + o of memory,
+  // and a bank switch changes only the view.
+  MappingId id = add(IoKind::kMmio, base, length, view.get(), memory, std::move(name), offset);
+  if (id != kNoMapping) mappings_[id].view = std::move(view);
+  return id;
+}
+
+bool Dispatcher::set_memory_offset(MappingId id, uint64_t offset) {
+  if (id == kNoMapping || id >= mappings_.size() || mappings_[id].sequence == 0 ||
+      !mappings_[id].view)
+    return false;
+  Mapping& m = mappings_[id];
+  if (offset > m.memory->size() || m.length > m.memory->size() - offset) return false;
+  if (m.offset == offset) return true;
+  Mapping old = m;
+  m.offset = offset;
+  m.view->set_offset(offset);
+  notify(old, false);
+  notify(m, true);
+  return true;
 }
 
 void Dispatcher::move(MappingId id, uint64_t new_base) {
@@ -92,13 +113,14 @@ void Dispatcher::unmap(MappingId id) {
   m.sequence = 0;
   m.handler = nullptr;
   m.memory = nullptr;
+  m.view.reset();
   refresh(m.kind, m.base, m.length);
   notify(old, false);  // after the change, so a listener that looks at mappings() sees it gone
 }
 
 void Dispatcher::notify(const Mapping& m, bool mapped) {
   if (!listener_) return;
-  if (m.memory) listener_->memory_changed(*m.memory, m.base, mapped);
+  if (m.memory) listener_->memory_changed(*m.memory, m.offset, m.length, m.base, mapped);
   if (m.kind == IoKind::kPort)
     listener_->ports_changed(m.base, m.length, mapped);
   else

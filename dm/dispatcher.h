@@ -41,10 +41,13 @@ class MappingListener {
   virtual void ports_changed(uint64_t base, uint64_t length, bool mapped) = 0;
   virtual void mmio_changed(uint64_t base, uint64_t length, bool mapped) = 0;
   virtual void pci_changed(PciAddress address, bool mapped) = 0;
-  // Device memory (VRAM, a ROM) mapped at base or unmapped from it, told before the MMIO range
-  // change that follows. A transport that places it in the guest's memory map directly does so
-  // here (and then leaves its range out of what it claims as MMIO).
-  virtual void memory_changed(DeviceMemory& /*memory*/, uint64_t /*base*/, bool /*mapped*/) {}
+  // Bytes [offset, offset + length) of device memory (VRAM, a ROM, a bank of VRAM behind a
+  // window) mapped at base or unmapped from it, told before the MMIO range change that follows.
+  // One memory may be mapped several times at once (a linear framebuffer and a banked window onto
+  // it). A transport that places it in the guest's memory map directly does so here (and then
+  // leaves its range out of what it claims as MMIO).
+  virtual void memory_changed(DeviceMemory& /*memory*/, uint64_t /*offset*/, uint64_t /*length*/,
+                              uint64_t /*base*/, bool /*mapped*/) {}
 };
 
 // How a mapping relates to those it overlaps.
@@ -69,7 +72,9 @@ class Dispatcher {
     uint64_t base = 0;
     uint64_t length = 0;
     IoHandler* handler = nullptr;
-    DeviceMemory* memory = nullptr;  // set for map_memory: the handler is this memory
+    DeviceMemory* memory = nullptr;  // set for map_memory: the handler is a view of this memory
+    uint64_t offset = 0;             // map_memory: where in memory the mapping starts
+    std::shared_ptr<DeviceMemoryView> view;  // map_memory: the handler (copies share it)
     std::string name;
     uint64_t sequence = 0;  // 0: slot is free
     Claim claim = Claim::kNormal;
@@ -89,9 +94,15 @@ class Dispatcher {
   MappingId map_ports(uint64_t base, uint64_t length, IoHandler* handler, std::string name,
                       Claim claim = Claim::kNormal);
   MappingId map_mmio(uint64_t base, uint64_t length, IoHandler* handler, std::string name);
-  // Device memory as MMIO of length bytes (at most its size), which a transport may instead
-  // place in the guest's memory map (MappingListener::memory_changed).
-  MappingId map_memory(uint64_t base, uint64_t length, DeviceMemory* memory, std::string name);
+  // Bytes [offset, offset + length) of device memory as MMIO at base, which a transport may
+  // instead place in the guest's memory map (MappingListener::memory_changed). Refused
+  // (kNoMapping) unless the bytes lie within the memory.
+  MappingId map_memory(uint64_t base, uint64_t length, DeviceMemory* memory, std::string name,
+                       uint64_t offset = 0);
+  // Points a device-memory mapping at other bytes of its memory (a bank switch); listeners see
+  // the old placement go and the new one come. Returns false, changing nothing, if id is not a
+  // device-memory mapping or [offset, offset + length) leaves the memory.
+  bool set_memory_offset(MappingId id, uint64_t offset);
   void move(MappingId id, uint64_t new_base);
   void unmap(MappingId id);
   void map_pci(PciAddress address, PciConfigTarget* target);
@@ -124,7 +135,8 @@ class Dispatcher {
   using PciBusTable = std::array<PciConfigTarget*, 256>;
 
   MappingId add(IoKind kind, uint64_t base, uint64_t length, IoHandler* handler,
-                DeviceMemory* memory, std::string name, Claim claim = Claim::kNormal);
+                DeviceMemory* memory, std::string name, uint64_t offset = 0,
+                Claim claim = Claim::kNormal);
   void refresh(IoKind kind, uint64_t base, uint64_t length);
   void refresh_ports(uint64_t base, uint64_t length);
   void rebuild_mmio();

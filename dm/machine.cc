@@ -218,7 +218,6 @@ unsigned Machine::erase(Device* device) {
     device->unrealize();
   if (it->slot.bus) it->slot.bus->release(it->slot.address);
   std::erase_if(buses_, [&](const BusEntry& b) { return b.owner == device; });
-  if (dynamic_cast<InputSink*>(device) == input_) input_ = nullptr;
   std::string id = device->id();
   std::string path =
       id.empty() ? "/machine/peripheral-anon/" + it->key : "/machine/peripheral/" + id;

@@ -17,6 +17,7 @@
 #include "dm/clock.h"
 #include "dm/device.h"
 #include "dm/dispatcher.h"
+#include "dm/display.h"
 #include "dm/emulated_unplug.h"
 #include "dm/guest_memory.h"
 #include "dm/input.h"
@@ -93,9 +94,11 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   using NetdevLookup = std::function<Result<NetBackend*>(const std::string& id)>;
   void set_netdev_lookup(NetdevLookup lookup) { netdev_lookup_ = std::move(lookup); }
   Result<NetBackend*> netdev(const std::string& id) const;
-  // The device keyboard and pointer input goes to (nullptr: none).
-  InputSink* input() const { return input_; }
-  void set_input(InputSink* input) { input_ = input; }
+  // Where keyboard and pointer input goes: devices register as its consumers, QMP and a display
+  // console send to it.
+  InputRouter& input() { return input_; }
+  // Where the display device and the consoles showing it meet.
+  DisplayHub& display() { return display_; }
   // Where devices put their VRAM and ROMs (nullptr: host memory); the transport decides.
   DeviceMemoryBacking* device_memory_backing() const { return device_memory_backing_; }
   void set_device_memory_backing(DeviceMemoryBacking* backing) { device_memory_backing_ = backing; }
@@ -193,6 +196,8 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   const DeviceRegistry& registry_;
   Dispatcher dispatcher_;
   pci::PciBus pci_bus_;
+  InputRouter input_;  // before devices_: they unregister from these
+  DisplayHub display_;
   std::vector<Entry> devices_;
   unsigned anonymous_count_ = 0;
   uint16_t unplugged_ = 0;
@@ -205,7 +210,6 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   DeviceMemoryBacking* device_memory_backing_ = nullptr;
   ChardevLookup chardev_lookup_;
   NetdevLookup netdev_lookup_;
-  InputSink* input_ = nullptr;
   struct Drive {
     DriveSpec spec;
     bool claimed;

@@ -53,16 +53,25 @@ bool waits_for_data(uint8_t command) {
 
 }  // namespace
 
-I8042::I8042(Dispatcher& dispatcher, InterruptSink& interrupts, PowerControl& power)
+I8042::I8042(Dispatcher& dispatcher, InterruptSink& interrupts, PowerControl& power,
+             InputRouter& input)
     : power_(power),
+      input_(input),
       keyboard_irq_(IrqLine::isa(&interrupts, kKeyboardIrq)),
       mouse_irq_(IrqLine::isa(&interrupts, kMouseIrq)),
       data_mapping_(dispatcher, dispatcher.map_ports(kDataPort, 1, &data_io_, "i8042-data")),
       command_mapping_(dispatcher,
                        dispatcher.map_ports(kCommandPort, 1, &command_io_, "i8042-cmd")) {
+  input.add_keyboard(this);
+  input.add_relative(this);
   keyboard_.set_notify([this] { fill_output(); });
   mouse_.set_notify([this] { fill_output(); });
   reset();
+}
+
+void I8042::unrealize() {
+  input_.remove_keyboard(this);
+  input_.remove_relative(this);
 }
 
 void I8042::reset() {

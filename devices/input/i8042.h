@@ -34,18 +34,24 @@ struct I8042State {
   void describe(V& v);
 };
 
-class I8042 final : public Device, public InputSink, private I8042State {
+class I8042 final : public Device,
+                    public KeyboardInput,
+                    public RelativePointerInput,
+                    private I8042State {
  public:
-  I8042(Dispatcher& dispatcher, InterruptSink& interrupts, PowerControl& power);
+  // Registers with input as the keyboard and the relative pointer until unrealized.
+  I8042(Dispatcher& dispatcher, InterruptSink& interrupts, PowerControl& power, InputRouter& input);
   std::string_view type() const override { return "i8042"; }
   void reset() override;
   void save(StateWriter& out) const override;
   Result<std::unique_ptr<StagedState>> parse_state(StateReader& in, uint32_t version) override;
   void post_load() override;
+  void unrealize() override;
 
-  // InputSink: input as a display or QMP delivers it. PS/2 counts y upwards.
+  // Input as the machine's InputRouter delivers it: the keyboard and the relative pointer.
+  // PS/2 counts y upwards.
   void key_event(uint16_t qnum, bool pressed) override { keyboard_.key_event(qnum, pressed); }
-  void pointer_event(int dx, int dy, int dz, uint8_t buttons) override {
+  void relative_event(int dx, int dy, int dz, uint8_t buttons) override {
     mouse_.mouse_event(dx, -dy, -dz, buttons);
   }
 
@@ -62,6 +68,7 @@ class I8042 final : public Device, public InputSink, private I8042State {
   void update_interrupts();
 
   PowerControl& power_;
+  InputRouter& input_;
   IrqLine keyboard_irq_;
   IrqLine mouse_irq_;
   MemberIoHandler<I8042, &I8042::data_read, &I8042::data_write> data_io_{*this};

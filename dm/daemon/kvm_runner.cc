@@ -80,7 +80,7 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
   HVMD_TRY(firmware::add_fw_cfg(machine, config));
   machine.dispatcher().set_listener(vm->get());
   for (const auto& m : machine.dispatcher().mappings())
-    if (m.sequence && m.memory) (*vm)->memory_changed(*m.memory, m.base, true);
+    if (m.sequence && m.memory) (*vm)->memory_changed(*m.memory, m.offset, m.length, m.base, true);
 
   bool running = false;
   auto start = [&] {

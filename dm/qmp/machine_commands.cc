@@ -107,6 +107,7 @@ Result<SubOptions> device_options_from_json(const Json& arguments) {
 
 void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks) {
   register_device_commands(server, machine);
+  register_display_commands(server, machine);
   server.add_command("query-version", [](const Json& args) {
     if (auto r = no_arguments(args); !r.ok) return r;
     Server::Version v;
@@ -218,17 +219,25 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
     return Reply::success();
   });
   // Keyboard and pointer input, QEMU's schema: key events by scan-code number or key name,
-  // button presses and relative motion, delivered to the machine's input device as one batch.
-  auto buttons = std::make_shared<uint8_t>(0);
-  server.add_command("input-send-event", [&machine, buttons,
+  // button presses, relative motion and absolute positions (0 to 0x7fff on each axis), delivered
+  // through the machine's input router as one batch: keys to the keyboard, motion to the
+  // relative pointer, positions to the absolute pointer (or as motion where there is none).
+  struct Pointer {
+    uint8_t buttons = 0;
+    uint32_t x = 0;  // the last absolute position, for a batch that names one axis
+    uint32_t y = 0;
+  };
+  auto pointer_state = std::make_shared<Pointer>();
+  server.add_command("input-send-event", [&machine, pointer_state,
                                           key_names = hooks.key_names](const Json& args) {
     if (auto r = check_arguments(args, {"events", "device", "head"}); !r.ok) return r;
     const Json* events = argument(args, "events", Json::value_t::array);
     if (!events) return Reply::error("Parameter 'events' is missing");
-    InputSink* input = machine.input();
-    if (!input) return Reply::error("No input device");
+    InputRouter& input = machine.input();
+    if (!input.has_keyboard() && !input.has_pointer()) return Reply::error("No input device");
+    Pointer& state = *pointer_state;
     int dx = 0, dy = 0, dz = 0;
-    bool pointer = false;
+    bool pointer = false, relative = false, absolute = false;
     for (const Json& event : *events) {
       if (!event.is_object() || !event.contains("type") || !event.contains("data") ||
           !event["data"].is_object())
@@ -248,33 +257,49 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
           qnum = key_names(key["data"].get<std::string>());
         }
         if (!qnum) return Reply::error("Invalid parameter 'key'");
-        input->key_event(qnum, data["down"].get<bool>());
+        input.key_event(qnum, data["down"].get<bool>());
       } else if (type == "btn") {
         const std::string button = data.value("button", "");
         bool down = data.value("down", false);
         static const std::map<std::string, uint8_t> kButtons = {
-            {"left", 1}, {"right", 2}, {"middle", 4}};
+            {"left", kButtonLeft}, {"right", kButtonRight}, {"middle", kButtonMiddle}};
         if (auto it = kButtons.find(button); it != kButtons.end()) {
-          *buttons = down ? (*buttons | it->second) : (*buttons & ~it->second);
+          state.buttons = down ? (state.buttons | it->second) : (state.buttons & ~it->second);
         } else if (button == "wheel-up" || button == "wheel-down") {
           if (down) dz += button == "wheel-up" ? -1 : 1;
         } else {
           return Reply::error("Invalid parameter 'button'");
         }
         pointer = true;
-      } else if (type == "rel") {
+      } else if (type == "rel" || type == "abs") {
         const std::string axis = data.value("axis", "");
         if (!data.contains("value") || !data["value"].is_number_integer() ||
             (axis != "x" && axis != "y"))
-          return Reply::error("Invalid parameter 'rel'");
-        int64_t value = std::clamp<int64_t>(data["value"].get<int64_t>(), -32768, 32767);
-        (axis == "x" ? dx : dy) += static_cast<int>(value);
+          return Reply::error("Invalid parameter '" + type + "'");
+        if (type == "rel") {
+          int64_t value = std::clamp<int64_t>(data["value"].get<int64_t>(), -32768, 32767);
+          (axis == "x" ? dx : dy) += static_cast<int>(value);
+          relative = true;
+        } else {
+          int64_t value =
+              std::clamp<int64_t>(data["value"].get<int64_t>(), 0, InputRouter::kAbsoluteMax);
+          (axis == "x" ? state.x : state.y) = static_cast<uint32_t>(value);
+          absolute = true;
+        }
         pointer = true;
       } else {
         return Reply::error("Input event type '" + type + "' is not supported");
       }
     }
-    if (pointer) input->pointer_event(dx, dy, dz, *buttons);
+    // Buttons and wheel go with the position when there is one, else with the motion.
+    if (absolute) {
+      // Converted to motion, positions are pixels of the picture the guest shows now.
+      DisplayInfo screen = machine.display().info();
+      input.set_screen_size(screen.width, screen.height);
+      input.absolute_event(state.x, state.y, dz, state.buttons);
+    }
+    if (relative || (pointer && !absolute))
+      input.relative_event(dx, dy, absolute ? 0 : dz, state.buttons);
     return Reply::success();
   });
   server.add_command("device_add", [&machine](const Json& args) {

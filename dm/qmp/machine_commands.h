@@ -25,6 +25,9 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
 // (device_commands.cc).
 void register_device_commands(Server& server, Machine& machine);
 
+// screendump (display_commands.cc).
+void register_display_commands(Server& server, Machine& machine);
+
 // query-pci's description of bus 0, as QEMU's PciInfo schema has it.
 Json describe_pci_bus(Machine& machine);
 

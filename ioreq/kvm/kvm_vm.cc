@@ -154,50 +154,56 @@ uint8_t* KvmVm::allocate(uint64_t size) {
 }
 
 void KvmVm::release(uint8_t* data, uint64_t size) {
-  if (auto it = placed_.find(data); it != placed_.end()) {
-    remove_slot(it->second.slot);
-    placed_.erase(it);
-  }
+  std::erase_if(placed_, [&](const Placement& p) {
+    if (p.data != data) return false;
+    remove_slot(p.slot);
+    return true;
+  });
   munmap(data, (size + 4095) & ~4095ull);
 }
 
-void KvmVm::memory_changed(DeviceMemory& memory, uint64_t base, bool mapped) {
+void KvmVm::memory_changed(DeviceMemory& memory, uint64_t offset, uint64_t length, uint64_t base,
+                           bool mapped) {
   if (memory.backing() != this) return;
-  const uint8_t* key = memory.host_data().data();
+  const uint8_t* data = memory.host_data().data();
   if (!mapped) {
-    auto it = placed_.find(key);
-    if (it != placed_.end() && it->second.gpa == base) {
-      remove_slot(it->second.slot);
-      placed_.erase(it);
-    }
+    std::erase_if(placed_, [&](const Placement& p) {
+      if (p.data != data || p.offset != offset || p.gpa != base) return false;
+      remove_slot(p.slot);
+      return true;
+    });
     return;
   }
-  // Whole pages only; anything else (or a clash with RAM) stays MMIO, served through exits.
-  if (base % 4096 || memory.size() % 4096 || placed_.count(key)) return;
+  // Whole pages only; anything else (or a clash with RAM or another slot) stays MMIO, served
+  // through exits. One memory may sit in several slots at once (a framebuffer BAR and a banked
+  // window onto it): KVM lets slots alias host memory.
+  if (base % 4096 || offset % 4096 || length % 4096 || length == 0) return;
   uint32_t flags = memory.read_only() ? KVM_MEM_READONLY : KVM_MEM_LOG_DIRTY_PAGES;
-  auto slot = set_slot(std::nullopt, base, memory.size(), memory.host_data().data(), flags);
+  auto slot = set_slot(std::nullopt, base, length, memory.host_data().data() + offset, flags);
   if (!slot) {
     HVMD_WARN("%s at %#llx served as MMIO: %s", memory.name().c_str(),
               static_cast<unsigned long long>(base), slot.error().message.c_str());
     return;
   }
-  placed_[key] = {*slot, base, memory.size()};
+  placed_.push_back({data, offset, *slot, base, length});
 }
 
 void KvmVm::sync_dirty(DeviceMemory& memory) {
-  auto it = placed_.find(memory.host_data().data());
-  if (it == placed_.end() || memory.read_only()) return;  // writes came through the handler
-  uint64_t pages = it->second.size / 4096;
-  std::vector<uint64_t> bitmap((pages + 63) / 64);
-  kvm_dirty_log log{};
-  log.slot = it->second.slot;
-  log.dirty_bitmap = bitmap.data();
-  if (ioctl(vm_fd_, KVM_GET_DIRTY_LOG, &log) < 0) {
-    memory.dirty().mark_all();
-    return;
+  if (memory.read_only()) return;  // nothing writes a ROM
+  for (const Placement& p : placed_) {
+    if (p.data != memory.host_data().data()) continue;
+    uint64_t pages = p.size / 4096;
+    std::vector<uint64_t> bitmap((pages + 63) / 64);
+    kvm_dirty_log log{};
+    log.slot = p.slot;
+    log.dirty_bitmap = bitmap.data();
+    if (ioctl(vm_fd_, KVM_GET_DIRTY_LOG, &log) < 0) {
+      memory.dirty().mark_all();
+      return;
+    }
+    for (uint64_t page = 0; page < pages; ++page)
+      if (bitmap[page / 64] >> (page % 64) & 1) memory.dirty().mark(p.offset + page * 4096, 4096);
   }
-  for (uint64_t page = 0; page < pages; ++page)
-    if (bitmap[page / 64] >> (page % 64) & 1) memory.dirty().mark(page * 4096, 4096);
 }
 
 Result<void> KvmVm::map_mmio(uint64_t guest_address, const HostMmioRegion& region, uint64_t offset,

@@ -62,7 +62,8 @@ class KvmVm final : public InterruptSink,
   void ports_changed(uint64_t, uint64_t, bool) override {}
   void mmio_changed(uint64_t, uint64_t, bool) override {}
   void pci_changed(PciAddress, bool) override {}
-  void memory_changed(DeviceMemory& memory, uint64_t base, bool mapped) override;
+  void memory_changed(DeviceMemory& memory, uint64_t offset, uint64_t length, uint64_t base,
+                      bool mapped) override;
   // DeviceMemoryBacking.
   uint8_t* allocate(uint64_t size) override;
   void release(uint8_t* data, uint64_t size) override;
@@ -95,6 +96,8 @@ class KvmVm final : public InterruptSink,
   void remove_slot(unsigned slot);
 
   struct Placement {
+    const uint8_t* data;  // the device memory's host address
+    uint64_t offset;      // of the slot's first byte within it
     unsigned slot;
     uint64_t gpa;
     uint64_t size;
@@ -105,8 +108,13 @@ class KvmVm final : public InterruptSink,
   size_t run_size_ = 0;
   unsigned next_slot_ = 0;
   std::vector<unsigned> free_slots_;
-  std::map<const uint8_t*, Placement> placed_;  // device memory in the guest, by host address
-  std::map<uint64_t, Placement> host_regions_;  // passthrough regions, by guest address
+  std::vector<Placement> placed_;  // device memory in the guest
+  struct HostRegion {
+    unsigned slot;
+    uint64_t gpa;
+    uint64_t size;
+  };
+  std::map<uint64_t, HostRegion> host_regions_;  // passthrough regions, by guest address
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   IntxRouter router_{[this](unsigned irq, bool level) { set_isa_irq(irq, level); }};
   std::vector<uint8_t> irqchip_snapshot_;  // power-on PIC master, slave, IOAPIC, PIT

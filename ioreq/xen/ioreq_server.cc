@@ -117,7 +117,7 @@ Result<void> IoreqServer::start() {
   started_ = true;
   dispatcher_.set_listener(this);
   for (const auto& m : dispatcher_.mappings())
-    if (m.sequence && m.memory) memory_changed(*m.memory, m.base, true);
+    if (m.sequence && m.memory) memory_changed(*m.memory, m.offset, m.length, m.base, true);
   sync_ranges(IoKind::kPort);
   sync_ranges(IoKind::kMmio);
   for (PciAddress a : dispatcher_.pci_addresses()) HVMD_TRY(platform_.map_pci(a, true));
@@ -231,7 +231,7 @@ void IoreqServer::sync_ranges(IoKind kind) {
   std::vector<Interval> wanted;
   for (const auto& m : dispatcher_.mappings())
     if (m.sequence && m.kind == kind &&
-        !(m.memory && device_memory_ && device_memory_->placed(*m.memory)))
+        !(m.memory && device_memory_ && device_memory_->placed(*m.memory, m.offset, m.base)))
       wanted.push_back({m.base, m.base + m.length - 1});
   wanted = merge_ranges(std::move(wanted));
   auto& claimed = kind == IoKind::kPort ? claimed_ports_ : claimed_mmio_;
@@ -255,8 +255,16 @@ void IoreqServer::ports_changed(uint64_t, uint64_t, bool) {
 void IoreqServer::mmio_changed(uint64_t, uint64_t, bool) {
   sync_ranges(IoKind::kMmio);
 }
-void IoreqServer::memory_changed(DeviceMemory& memory, uint64_t base, bool mapped) {
-  if (started_ && device_memory_) device_memory_->place(memory, base, mapped);
+void IoreqServer::memory_changed(DeviceMemory& memory, uint64_t offset, uint64_t length,
+                                 uint64_t base, bool mapped) {
+  if (!started_ || !device_memory_) return;
+  device_memory_->place(memory, offset, length, base, mapped);
+  if (mapped) return;
+  // The pages this mapping held may be what another mapping of the same memory was refused for
+  // (a framebuffer BAR while a banked window held some of VRAM): that one may move in now.
+  for (const auto& m : dispatcher_.mappings())
+    if (m.sequence && m.memory == &memory && !device_memory_->placed(memory, m.offset, m.base))
+      device_memory_->place(memory, m.offset, m.length, m.base, true);
 }
 
 void IoreqServer::pci_changed(PciAddress address, bool mapped) {

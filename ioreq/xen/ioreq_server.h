@@ -53,7 +53,8 @@ class IoreqServer final : public MappingListener {
   void ports_changed(uint64_t base, uint64_t length, bool mapped) override;
   void mmio_changed(uint64_t base, uint64_t length, bool mapped) override;
   void pci_changed(PciAddress address, bool mapped) override;
-  void memory_changed(DeviceMemory& memory, uint64_t base, bool mapped) override;
+  void memory_changed(DeviceMemory& memory, uint64_t offset, uint64_t length, uint64_t base,
+                      bool mapped) override;
   // Device memory backed by the domain's pages is placed in its memory map rather than claimed
   // as MMIO (see xen_device_memory.h).
   void set_device_memory(XenDeviceMemory* device_memory) { device_memory_ = device_memory; }

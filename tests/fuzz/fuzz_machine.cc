@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "devices/board.h"
 #include "dm/log.h"
@@ -124,6 +126,7 @@ Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
   if (!machine) return machine.error();
   run_ops(**machine, data, size);
   block_io_.run_pending();
+  show_display(**machine);
   return ok();
 }
 
@@ -198,6 +201,25 @@ void FuzzMachine::guest_burst(Machine& machine) {
     if (clock.next_deadline() == Clock::kNever) break;
     clock.advance_to(clock.next_deadline());
   }
+}
+
+// What a console would do at the end: take the damage and draw the whole picture, so register
+// settings that would make a refresh read outside video memory are found.
+void FuzzMachine::show_display(Machine& machine) {
+  DisplayHub& hub = machine.display();
+  auto console = hub.add_console();
+  DisplayHub::Update update = hub.poll(console);
+  hub.remove_console(console);
+  uint64_t pixels = uint64_t{update.info.width} * update.info.height;
+  if (pixels > kMaxDisplayPixels) {
+    fprintf(stderr, "display of %ux%u is larger than any mode\n", update.info.width,
+            update.info.height);
+    abort();
+  }
+  if (pixels == 0) return;
+  std::vector<uint32_t> buffer(pixels);
+  hub.render({buffer.data(), update.info.width, update.info.height, update.info.width},
+             {0, 0, update.info.width, update.info.height});
 }
 
 void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {

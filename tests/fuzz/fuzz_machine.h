@@ -37,6 +37,9 @@ class FuzzMachine {
   Result<std::unique_ptr<Machine>> build(Clock& clock);
   void run_ops(Machine& machine, const uint8_t* data, size_t size);
   void guest_burst(Machine& machine);
+  void show_display(Machine& machine);
+  // No mode is larger than VBE's 2560x1600: a display claiming more is a finding in itself.
+  static constexpr uint64_t kMaxDisplayPixels = 2560 * 1600;
 
   std::vector<std::string> devices_;
   std::vector<DriveSpec> drives_;

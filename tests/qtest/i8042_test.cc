@@ -107,6 +107,29 @@ TEST_F(I8042Test, MouseStreamPacketsOnIrq12) {
   EXPECT_FALSE(qt.irq_level(kMouseIrq));
 }
 
+// With no absolute pointer on the machine, absolute positions reach the PS/2 mouse as motion
+// (on a 1024x768 screen while no display says otherwise).
+TEST_F(I8042Test, AbsolutePositionsBecomeMouseMotion) {
+  write_command_byte(0x43);
+  qt.outb(kCommand, 0xd4);
+  qt.outb(kData, 0xf4);  // enable reporting
+  EXPECT_EQ(drain(), std::vector<uint8_t>{0xfa});
+  auto abs = [&](int x, int y) {
+    Json r = qt.qmp("input-send-event",
+                    {{"events",
+                      {{{"type", "abs"}, {"data", {{"axis", "x"}, {"value", x}}}},
+                       {{"type", "abs"}, {"data", {{"axis", "y"}, {"value", y}}}}}}});
+    ASSERT_TRUE(r.contains("return")) << r;
+  };
+  abs(0, 0x7fff);  // the starting point: no motion
+  EXPECT_EQ(drain(), (std::vector<uint8_t>{0x08, 0x00, 0x00}));
+  abs(513, 32468);  // pixel (16, 760): 16 right, 7 up
+  EXPECT_EQ(drain(), (std::vector<uint8_t>{0x08, 0x10, 0x07}));
+  EXPECT_TRUE(qt.qmp("input-send-event",
+                     {{"events", {{{"type", "abs"}, {"data", {{"axis", "z"}, {"value", 1}}}}}}})
+                  .contains("error"));
+}
+
 TEST_F(I8042Test, BadInputIsRefusedAndQueuesStayBounded) {
   EXPECT_TRUE(qt.qmp("input-send-event", {{"events", {{{"type", "key"}}}}}).contains("error"));
   EXPECT_TRUE(

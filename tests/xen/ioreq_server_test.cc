@@ -364,6 +364,51 @@ TEST_F(XenDeviceMemoryTest, UnplacedRomIsReadThroughIoreqs) {
   EXPECT_EQ(xen.access(0, IOREQ_TYPE_COPY, 0xf2000000, 2, true, 0), 0xaa55u);
 }
 
+// A banked window onto VRAM (VGA's 0xa0000 window): only the bank's pages move into the
+// guest's map, a bank switch moves them back and the next bank's in, and the guest's writes
+// through the old bank are not lost from the dirty log.
+TEST_F(XenDeviceMemoryTest, BankedWindowPlacesOnlyItsBankAndFollowsBankSwitches) {
+  constexpr uint64_t kWindow = 0xa0000;
+  start();
+  Dispatcher& d = machine.dispatcher();
+  auto window = d.map_memory(kWindow, 2 * 4096, &device->vram(), "window", 0);
+  ASSERT_NE(window, Dispatcher::kNoMapping);
+  using R = SimXen::Relocation;
+  EXPECT_EQ(xen.relocations(), (std::vector<R>{{kPrivateGfn, kWindow >> 12, 2}}));
+  EXPECT_FALSE(xen.claimed(IoKind::kMmio).count({kWindow, kWindow + 2 * 4096 - 1}));
+  ASSERT_TRUE(xen.guest_write_direct(kWindow + 4096 + 3, 0x42));
+  EXPECT_EQ(device->vram().host_data()[4096 + 3], 0x42);
+
+  ASSERT_TRUE(d.set_memory_offset(window, 2 * 4096));
+  EXPECT_EQ(xen.relocations(), (std::vector<R>{{kPrivateGfn, kWindow >> 12, 2},
+                                               {kWindow >> 12, kPrivateGfn, 2},
+                                               {kPrivateGfn + 2, kWindow >> 12, 2}}));
+  ASSERT_TRUE(xen.guest_write_direct(kWindow + 5, 0x43));
+  EXPECT_EQ(device->vram().host_data()[2 * 4096 + 5], 0x43);
+  EXPECT_EQ(device->vram().collect_dirty(), (std::vector<bool>{false, true, true, false}));
+  EXPECT_FALSE(xen.claimed(IoKind::kMmio).count({kWindow, kWindow + 2 * 4096 - 1}));
+
+  // The framebuffer BAR wants all of VRAM, half of which the window holds: the BAR is served
+  // through ioreqs instead, and reaches the same bytes.
+  enable_bars(kVramBar);
+  EXPECT_TRUE(xen.claimed(IoKind::kMmio).count({kVramBar, kVramBar + 4 * 4096 - 1}));
+  EXPECT_EQ(xen.access(0, IOREQ_TYPE_COPY, kVramBar + 2 * 4096 + 5, 1, true, 0), 0x43u);
+
+  // A bank past the end of VRAM is refused and the window stays.
+  EXPECT_FALSE(d.set_memory_offset(window, 3 * 4096));
+  EXPECT_TRUE(xen.guest_write_direct(kWindow + 6, 0x44));
+  d.unmap(window);
+  EXPECT_FALSE(xen.guest_write_direct(kWindow, 1)) << "the bank went back";
+  EXPECT_FALSE(xen.claimed(IoKind::kMmio).count({kWindow, kWindow + 2 * 4096 - 1}));
+  // With the window gone, the framebuffer BAR is placed after all.
+  EXPECT_EQ(xen.relocations().back(), (R{kPrivateGfn, kVramBar >> 12, 4}));
+  EXPECT_TRUE(xen.guest_write_direct(kVramBar + 2 * 4096 + 7, 0x45));
+  EXPECT_EQ(device->vram().host_data()[2 * 4096 + 6], 0x44);
+  EXPECT_EQ(device->vram().host_data()[2 * 4096 + 7], 0x45);
+  for (const auto& [first, last] : xen.claimed(IoKind::kMmio))
+    EXPECT_FALSE(first <= kVramBar && kVramBar <= last);
+}
+
 TEST(MergeRanges, UnionOfOverlappingAndAdjacentRanges) {
   using xen::Interval;
   EXPECT_EQ(xen::merge_ranges({{0xcf8, 0xcff}, {0xcf9, 0xcf9}, {0x60, 0x60}, {0x61, 0x64}}),

@@ -155,61 +155,71 @@ void SimXen::buffered_write(uint8_t type, uint32_t addr, unsigned size, uint64_t
 void* SimXen::map_guest(uint64_t first_gfn, uint64_t count) {
   uint64_t pages = ram_.size() / 4096;
   if (first_gfn >= pages || count > pages - first_gfn) {
-    PopulatedBlock* block = block_at(first_gfn, count);
-    if (!block) return nullptr;
+    // Populated pages: mappable as populated (contiguous in one allocation).
+    auto first = populated_.find(first_gfn);
+    if (first == populated_.end()) return nullptr;
+    for (uint64_t i = 1; i < count; ++i) {
+      auto page = populated_.find(first_gfn + i);
+      if (page == populated_.end() || page->second.bytes != first->second.bytes + i * 4096)
+        return nullptr;
+    }
     ++live_mappings_;
-    return block->bytes.data() + (first_gfn - block->first_gfn) * 4096;
+    return first->second.bytes;
   }
   ++live_mappings_;
   return ram_.data() + first_gfn * 4096;
 }
 
-SimXen::PopulatedBlock* SimXen::block_at(uint64_t first_gfn, uint64_t count) {
-  for (auto& block : populated_)
-    if (first_gfn >= block->first_gfn && first_gfn + count <= block->first_gfn + block->count)
-      return block.get();
-  return nullptr;
-}
-
 Result<void> SimXen::populate(uint64_t first_gfn, uint64_t count) {
   if (setup_over_) return make_error("populate: privileged handle closed");
-  if (block_at(first_gfn, 1) || first_gfn < ram_.size() / 4096)
-    return make_error("populate: gfn %#llx is taken", static_cast<unsigned long long>(first_gfn));
-  populated_.push_back(std::make_unique<PopulatedBlock>(PopulatedBlock{
-      first_gfn, count, std::vector<uint8_t>(count * 4096), std::vector<bool>(count)}));
+  for (uint64_t i = 0; i < count; ++i)
+    if (populated_.count(first_gfn + i) || first_gfn + i < ram_.size() / 4096)
+      return make_error("populate: gfn %#llx is taken",
+                        static_cast<unsigned long long>(first_gfn + i));
+  auto& storage = populated_storage_.emplace_back(new uint8_t[count * 4096]());
+  for (uint64_t i = 0; i < count; ++i)
+    populated_[first_gfn + i] = {storage.get() + i * 4096, false};
   return ok();
 }
 
 Result<void> SimXen::relocate(uint64_t from_gfn, uint64_t to_gfn, uint64_t count) {
-  PopulatedBlock* block = block_at(from_gfn, count);
-  if (!block || block->first_gfn != from_gfn || block->count != count)
-    return make_error("relocate: no block of %llu pages at %#llx",
-                      static_cast<unsigned long long>(count),
-                      static_cast<unsigned long long>(from_gfn));
-  block->first_gfn = to_gfn;
+  for (uint64_t i = 0; i < count; ++i) {
+    bool source = populated_.count(from_gfn + i) != 0;
+    bool target_free =
+        !populated_.count(to_gfn + i) || (to_gfn + i >= from_gfn && to_gfn + i < from_gfn + count);
+    if (!source || !target_free)
+      return make_error("relocate: %llu pages at %#llx cannot move to %#llx",
+                        static_cast<unsigned long long>(count),
+                        static_cast<unsigned long long>(from_gfn),
+                        static_cast<unsigned long long>(to_gfn));
+  }
+  std::vector<PopulatedPage> moving;
+  for (uint64_t i = 0; i < count; ++i) {
+    moving.push_back(populated_[from_gfn + i]);
+    populated_.erase(from_gfn + i);
+  }
+  for (uint64_t i = 0; i < count; ++i) populated_[to_gfn + i] = moving[i];
   relocations_.push_back({from_gfn, to_gfn, count});
   return ok();
 }
 
 Result<void> SimXen::dirty_pages(uint64_t first_gfn, uint64_t count,
                                  std::vector<uint64_t>& bitmap) {
-  PopulatedBlock* block = block_at(first_gfn, count);
-  if (!block) return make_error("dirty_pages: not populated");
   bitmap.assign((count + 63) / 64, 0);
   for (uint64_t i = 0; i < count; ++i) {
-    uint64_t page = first_gfn - block->first_gfn + i;
-    if (block->dirty[page]) bitmap[i / 64] |= 1ull << (i % 64);
-    block->dirty[page] = false;
+    auto page = populated_.find(first_gfn + i);
+    if (page == populated_.end()) return make_error("dirty_pages: not populated");
+    if (page->second.dirty) bitmap[i / 64] |= 1ull << (i % 64);
+    page->second.dirty = false;
   }
   return ok();
 }
 
 bool SimXen::guest_write_direct(uint64_t gpa, uint8_t value) {
-  PopulatedBlock* block = block_at(gpa / 4096, 1);
-  if (!block) return false;
-  uint64_t offset = gpa - block->first_gfn * 4096;
-  block->bytes[offset] = value;
-  block->dirty[offset / 4096] = true;
+  auto page = populated_.find(gpa / 4096);
+  if (page == populated_.end()) return false;
+  page->second.bytes[gpa % 4096] = value;
+  page->second.dirty = true;
   return true;
 }
 

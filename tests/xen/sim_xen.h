@@ -123,14 +123,15 @@ class SimXen final : public xen::XenPlatform {
   std::mutex buffered_lock_;
   mutable std::mutex log_lock_;
   std::vector<std::pair<xen::ShutdownReason, bool>> shutdowns_;
-  struct PopulatedBlock {
-    uint64_t first_gfn;
-    uint64_t count;
-    std::vector<uint8_t> bytes;
-    std::vector<bool> dirty;
+  // Pages populated outside RAM, by the gfn they sit at now: relocation moves them one by one
+  // (any sub-range, as XENMEM_add_to_physmap's gmfn range does); their bytes stay where hvmd
+  // mapped them.
+  struct PopulatedPage {
+    uint8_t* bytes;
+    bool dirty;
   };
-  PopulatedBlock* block_at(uint64_t first_gfn, uint64_t count);
-  std::vector<std::unique_ptr<PopulatedBlock>> populated_;
+  std::vector<std::unique_ptr<uint8_t[]>> populated_storage_;
+  std::map<uint64_t, PopulatedPage> populated_;
   std::vector<Relocation> relocations_;
   bool setup_over_ = false;
   bool keep_passthrough_ = false;

@@ -1,0 +1,71 @@
+// Display costs (issue 14, item 10): a console's poll and redraw of a full VBE screen after the
+// guest rewrote all of it (dirty scan and conversion to the host format), and an idle poll.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "devices/vga/vga_core.h"
+#include "dm/display.h"
+#include "dm/guest_memory.h"
+
+namespace hvmd {
+namespace {
+
+struct Screen {
+  Screen(uint16_t width, uint16_t height, uint16_t bpp)
+      : pixels(size_t{width} * height), fb{pixels.data(), width, height, width} {
+    core.map();
+    hub.set_source(&core);
+    console = hub.add_console();
+    for (auto [index, value] :
+         {std::pair<uint16_t, uint16_t>{4, 0}, {1, width}, {2, height}, {3, bpp}, {4, 0x41}}) {
+      dispatcher.port_write(0x1ce, 2, index);
+      dispatcher.port_write(0x1cf, 2, value);
+    }
+    hub.poll(console);
+  }
+  ~Screen() { core.unmap(); }
+  // What a console does each frame: take the damage and draw it.
+  void frame() {
+    DisplayHub::Update update = hub.poll(console);
+    for (const Rect& r : update.damage) hub.render(fb, r);
+  }
+  HostRam ram{RamLayout::pc(16 << 20)};
+  Dispatcher dispatcher{&ram};
+  Clock clock{Clock::Mode::kVirtual};
+  DeviceMemory vram{"vram", 16 << 20, DeviceMemory::Access::kReadWrite};
+  devices::vga::VgaCore core{vram, dispatcher, clock};
+  DisplayHub hub;
+  DisplayHub::ConsoleId console = 0;
+  std::vector<uint32_t> pixels;
+  Framebuffer fb;
+};
+
+void full_update(benchmark::State& state, uint16_t width, uint16_t height, uint16_t bpp) {
+  Screen screen(width, height, bpp);
+  uint64_t bytes = uint64_t{width} * height * ((bpp + 7) / 8);
+  for (auto _ : state) {
+    screen.vram.dirty().mark(0, bytes);  // the guest rewrote the whole framebuffer
+    screen.frame();
+  }
+  state.SetItemsProcessed(state.iterations() * width * height);
+}
+
+void BM_FullUpdate1920x1080x32(benchmark::State& state) {
+  full_update(state, 1920, 1080, 32);
+}
+void BM_FullUpdate1024x768x16(benchmark::State& state) {
+  full_update(state, 1024, 768, 16);
+}
+void BM_IdleFrame1920x1080x32(benchmark::State& state) {
+  Screen screen(1920, 1080, 32);
+  for (auto _ : state) screen.frame();
+}
+BENCHMARK(BM_FullUpdate1920x1080x32)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FullUpdate1024x768x16)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_IdleFrame1920x1080x32)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace hvmd
+
+BENCHMARK_MAIN();

@@ -11,6 +11,7 @@
 #include "dm/file_io.h"
 #include "dm/log.h"
 #include "dm/pci/pci_device.h"
+#include "dm/rom_cache.h"
 
 namespace hvmd {
 
@@ -108,28 +109,24 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
     if (!index) return index.error();
     boot_index = *index;
   }
-  std::vector<uint8_t> rom;
-  // A device's own ROM (iPXE for a NIC) when the user named none and the file is there.
-  if (!romfile && !type->default_romfile.empty() &&
-      access(type->default_romfile.c_str(), R_OK) == 0)
-    romfile = type->default_romfile;
+  // ROMs come from the process's cache (dm/rom_cache.h): no file-system access at run time.
+  rom_cache::Image rom;
   if (romfile && !romfile->empty()) {
-    int fd = open(romfile->c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return make_error("romfile=%s: %s", romfile->c_str(), strerror(errno));
-    auto image = read_fd(fd, kMaxRomBytes);
-    close(fd);
+    auto image = rom_cache::load(*romfile, kMaxRomBytes);
     if (!image)
       return make_error("romfile=%s: %s", romfile->c_str(), image.error().message.c_str());
-    if (image->empty()) return make_error("romfile=%s: empty file", romfile->c_str());
-    rom = std::move(*image);
+    rom = *image;
+  } else if (!romfile && !type->default_romfile.empty()) {
+    // A device's own ROM (iPXE for a NIC) when the user named none and the file is there.
+    rom = rom_cache::load_default(type->default_romfile, kMaxRomBytes);
   }
   auto device = type->create(*this, props);
   if (!device) return device.error();
   HVMD_TRY(props.finish());
-  if (!rom.empty()) {
+  if (rom) {
     auto* pci_device = dynamic_cast<pci::PciDevice*>(device->get());
     if (!pci_device) return make_error("device '%s' cannot take a romfile", driver->c_str());
-    pci_device->set_rom_image(rom, device_memory_backing_);
+    pci_device->set_rom_image(*rom, device_memory_backing_);
   }
   if (id) (*device)->set_id(*id);
   auto installed = install(std::move(*device), type->pci, devfn, true);

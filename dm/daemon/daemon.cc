@@ -247,6 +247,11 @@ Result<void> drop_capabilities() {
   return ok();
 }
 
+struct {
+  pid_t pid = -1;
+  int pipe = -1;
+} g_cleanup;  // the exit-cleanup process and hvmd's end of its pipe
+
 // What hvmd creates and cannot remove once it runs as another user in its sandbox: the pid
 // file and listening socket paths. A process forked now, while we still may, removes them when
 // hvmd exits, however it exits (even killed): it waits for the end of a pipe only hvmd holds.
@@ -276,7 +281,14 @@ Result<void> start_exit_cleanup(const Config& config) {
     for (const auto& path : paths) unlink(path.c_str());
     _exit(0);
   }
-  close(fds[0]);  // fds[1] stays open, unused, until hvmd exits
+  close(fds[0]);
+  // On a normal exit, wait for the removal, so the files are gone when hvmd is (killed, it
+  // still happens, just after). fds[1] stays open until then.
+  g_cleanup = {pid, fds[1]};
+  atexit([] {
+    close(g_cleanup.pipe);
+    waitpid(g_cleanup.pid, nullptr, 0);
+  });
   return ok();
 }
 

@@ -11,9 +11,11 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
+// domid_t and xen_pfn_t, which the Xen ioctl headers use without including.
+#include <xen/xen.h>
+
 #include <xen/sys/evtchn.h>
 #include <xen/sys/privcmd.h>
-#include <xen/xen.h>  // domid_t, xen_pfn_t for the next ones
 
 #include <cerrno>
 #include <cstring>
@@ -80,6 +82,7 @@ constexpr int kAllowed[] = {
     SCMP_SYS(gettid),
     SCMP_SYS(exit),
     SCMP_SYS(exit_group),
+    SCMP_SYS(wait4),  // at exit, for the process that removes the pid file (daemon.cc)
     // Signals: handlers, masks (vCPU kicks), the SIGSYS report.
     SCMP_SYS(rt_sigreturn),
     SCMP_SYS(rt_sigprocmask),

@@ -14,8 +14,10 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+// domid_t and xen_pfn_t, which the Xen ioctl headers use without including.
+#include <xen/xen.h>
+
 #include <xen/sys/privcmd.h>
-#include <xen/xen.h>  // domid_t, xen_pfn_t for the next ones
 
 #include <cerrno>
 #include <cstring>

@@ -207,6 +207,7 @@ void Server::add_fd_commands() {
 Result<int> Server::open_file(const std::string& path, int flags) {
   static constexpr std::string_view kFdsetPrefix = "/dev/fdset/";
   if (!path.starts_with(kFdsetPrefix)) {
+    if (path_opener_) return path_opener_(path, flags);
     int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
     if (fd < 0) return make_error("Could not open '%s': %s", path.c_str(), strerror(errno));
     return fd;

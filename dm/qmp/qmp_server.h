@@ -98,6 +98,10 @@ class Server {
   // File descriptors handed over with add-fd, in numbered sets, as QEMU keeps them. A command
   // given "/dev/fdset/N" for a file name gets a duplicate of a descriptor of set N.
   Result<int> open_file(const std::string& path, int flags);
+  // Replaces the opening of plain paths (the fuzzer gives every command a memfd instead).
+  void set_path_opener(std::function<Result<int>(const std::string&, int)> opener) {
+    path_opener_ = std::move(opener);
+  }
   // The session whose command is running (for add-fd's descriptor).
   void set_current_session(Session* s) { current_ = s; }
   ~Server();
@@ -105,6 +109,7 @@ class Server {
  private:
   void add_fd_commands();
   std::map<int64_t, std::vector<int>> fdsets_;
+  std::function<Result<int>(const std::string&, int)> path_opener_;
   Session* current_ = nullptr;
 
   struct Connection {

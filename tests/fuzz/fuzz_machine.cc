@@ -76,6 +76,12 @@ FuzzMachine::~FuzzMachine() {
 }
 
 Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
+  return with_machine(
+      [&](Machine& machine, qtest::QtestInterrupts&) { run_ops(machine, data, size); });
+}
+
+Result<void> FuzzMachine::with_machine(
+    const std::function<void(Machine&, qtest::QtestInterrupts&)>& fn) {
   for (const auto& region : ram_.layout().regions)
     madvise(ram_.host_address(region), region.size, MADV_DONTNEED);  // back to zero pages
   Clock clock(Clock::Mode::kVirtual);
@@ -102,7 +108,7 @@ Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
     if (!device) return make_error("-device=%s: %s", spec.c_str(), device.error().message.c_str());
   }
   HVMD_TRY(devices::attach_drives(machine));
-  run_ops(machine, data, size);
+  fn(machine, interrupts_);
   block_io_.run_pending();
   return ok();
 }

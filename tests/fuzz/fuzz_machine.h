@@ -2,6 +2,7 @@
 // clock and a small guest RAM, exactly as the daemon builds it under qtest.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ class FuzzMachine {
 
   // Runs one input: a bounded sequence of guest operations decoded from data.
   Result<void> run(const uint8_t* data, size_t size);
+  // Builds the machine as run() does (RAM and drives back to zero) and hands it to fn; the
+  // management-side targets (fuzz_management.cc) drive it through QMP or qtest.
+  Result<void> with_machine(const std::function<void(Machine&, qtest::QtestInterrupts&)>& fn);
 
  private:
   void run_ops(Machine& machine, const uint8_t* data, size_t size);

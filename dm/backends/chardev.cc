@@ -272,7 +272,8 @@ void CharConnection::update_watch() {
       auto self = shared_from_this();
       if (ready & EPOLLOUT) flush();
       if (open_ && !input_ended_ && (ready & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable();
-      if (open_ && input_ended_ && (ready & EPOLLERR)) end();
+      // Half-closed and now gone altogether: nobody will read the rest.
+      if (open_ && input_ended_ && (ready & (EPOLLERR | EPOLLHUP))) end();
     });
   } else if (want_out) {
     set_nonblocking(out_fd_);

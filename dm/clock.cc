@@ -110,4 +110,13 @@ int64_t Clock::advance_to(int64_t target_ns) {
   return virtual_now_;
 }
 
+void Clock::rewind() {
+  if (mode_ != Mode::kVirtual) return;
+  for (Entry& e : heap_) {
+    e.deadline -= virtual_now_;
+    if (e.timer->armed_ && e.generation == e.timer->generation_) e.timer->deadline_ = e.deadline;
+  }
+  virtual_now_ = 0;  // the same shift for all keeps the heap ordered
+}
+
 }  // namespace hvmd

@@ -59,6 +59,9 @@ class Clock {
   // Virtual mode: moves time to target (never backwards), running timers due on the way at
   // their own deadlines. Returns the new time.
   int64_t advance_to(int64_t target_ns);
+  // Virtual mode: time back to 0, armed timers keeping their distance from now (the fuzzer
+  // reuses one machine for many inputs, each starting at time 0).
+  void rewind();
 
  private:
   friend class Timer;

@@ -15,6 +15,8 @@ std::string type_error(const std::string& path, const char* expected) {
 
 }  // namespace
 
+Schema::Schema(Kind kind) : kind_(kind) {}
+
 Schema Schema::string() {
   return Schema(Kind::kString);
 }

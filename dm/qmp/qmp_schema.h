@@ -45,7 +45,7 @@ class Schema {
 
  private:
   enum class Kind { kString, kBool, kInt, kUint, kAny, kEnum, kArray, kObject, kUnion };
-  explicit Schema(Kind kind) : kind_(kind) {}
+  explicit Schema(Kind kind);  // out of line: Member is incomplete here
   std::optional<std::string> check_object(const Json& value, const std::string& path) const;
   std::optional<std::string> check_union(const Json& value, const std::string& path) const;
   const char* type_name() const;

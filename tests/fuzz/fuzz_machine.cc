@@ -76,41 +76,76 @@ FuzzMachine::~FuzzMachine() {
 }
 
 Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
-  return with_machine(
-      [&](Machine& machine, qtest::QtestInterrupts&) { run_ops(machine, data, size); });
+  block_io_.run_pending();
+  zero_ram_and_drives();
+  if (!machine_) {
+    auto built = build(clock_);
+    if (!built) return built.error();
+    machine_ = std::move(*built);
+    machine_->dispatcher().set_listener(this);
+  } else {
+    machine_->reset();
+    clock_.rewind();
+  }
+  run_ops(*machine_, data, size);
+  block_io_.run_pending();
+  return ok();
 }
 
 Result<void> FuzzMachine::with_machine(
     const std::function<void(Machine&, qtest::QtestInterrupts&)>& fn) {
+  zero_ram_and_drives();
+  Clock clock(Clock::Mode::kVirtual);
+  auto machine = build(clock);
+  if (!machine) return machine.error();
+  fn(**machine, interrupts_);
+  block_io_.run_pending();
+  return ok();
+}
+
+void FuzzMachine::zero_ram_and_drives() {
   for (const auto& region : ram_.layout().regions)
     madvise(ram_.host_address(region), region.size, MADV_DONTNEED);  // back to zero pages
-  Clock clock(Clock::Mode::kVirtual);
   for (size_t i = 0; i < images_.size(); ++i) {
     // Back to an all-zero image of the drive's size (a data pattern comes from the input).
     uint64_t bytes = drives_[i].cdrom ? kDiscBytes : kDiskBytes;
-    if (ftruncate(images_[i], 0) != 0 || ftruncate(images_[i], static_cast<off_t>(bytes)) != 0)
-      return make_error("cannot reset a drive image");
+    if (ftruncate(images_[i], 0) != 0 || ftruncate(images_[i], static_cast<off_t>(bytes)) != 0) {
+      fprintf(stderr, "hvmd-fuzz: cannot reset a drive image\n");
+      exit(1);
+    }
   }
-  Machine machine(MachineOptions{.ram_bytes = kRamBytes}, clock, ram_, interrupts_, registry_);
-  machine.set_io_executor(&block_io_);
-  net_ = std::make_unique<FuzzNet>();
-  machine.set_netdev_lookup([this](const std::string& id) -> Result<NetBackend*> {
+}
+
+Result<std::unique_ptr<Machine>> FuzzMachine::build(Clock& clock) {
+  auto machine = std::make_unique<Machine>(MachineOptions{.ram_bytes = kRamBytes}, clock, ram_,
+                                           interrupts_, registry_);
+  machine->set_io_executor(&block_io_);
+  if (!net_) net_ = std::make_unique<FuzzNet>();
+  machine->set_netdev_lookup([this](const std::string& id) -> Result<NetBackend*> {
     if (id != "fuzz")
       return make_error("netdev '%s' not found (the fuzzer's is 'fuzz')", id.c_str());
     return net_.get();
   });
-  for (const auto& drive : drives_) machine.add_drive(drive);
-  HVMD_TRY(devices::build_board(machine));
+  for (const auto& drive : drives_) machine->add_drive(drive);
+  HVMD_TRY(devices::build_board(*machine));
   for (const auto& spec : devices_) {
     auto options = SubOptions::parse(spec, "driver");
     if (!options) return options.error();
-    auto device = machine.add_device(*options, false);
+    auto device = machine->add_device(*options, false);
     if (!device) return make_error("-device=%s: %s", spec.c_str(), device.error().message.c_str());
   }
-  HVMD_TRY(devices::attach_drives(machine));
-  fn(machine, interrupts_);
-  block_io_.run_pending();
-  return ok();
+  HVMD_TRY(devices::attach_drives(*machine));
+  return machine;
+}
+
+const std::vector<const Dispatcher::Mapping*>& FuzzMachine::live_mappings(const Dispatcher& d) {
+  if (mappings_changed_) {
+    live_.clear();
+    for (const auto& m : d.mappings())
+      if (m.sequence) live_.push_back(&m);
+    mappings_changed_ = false;
+  }
+  return live_;
 }
 
 void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
@@ -124,9 +159,7 @@ void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
     switch (static_cast<Op>(in.u8() % kOpCount)) {
       case kRegionAccess: {
         // Aim at what is mapped now: BAR programming earlier in the input changes it.
-        std::vector<const Dispatcher::Mapping*> live;
-        for (const auto& m : d.mappings())
-          if (m.sequence) live.push_back(&m);
+        const auto& live = live_mappings(d);
         uint8_t pick = in.u8();
         uint32_t offset = in.u32();
         unsigned access = in.size(true);

@@ -12,9 +12,11 @@
 
 namespace hvmd::fuzz {
 
-// Each input runs on a machine built afresh (so a finding reproduces from its input alone); only
-// the guest RAM mapping is reused, its pages discarded between inputs.
-class FuzzMachine {
+// Device targets (run) build the machine once per process and reset it between inputs: the
+// reset a guest gets, RAM and drive images back to zero, virtual time back to 0, ROMs from the
+// process's cache. The management targets (with_machine) build one per input, as QMP may add
+// and remove devices.
+class FuzzMachine final : private MappingListener {
  public:
   static constexpr uint64_t kRamBytes = 32ull << 20;
   // Each drive (a -drive spec without file=) gets an in-memory image, zeroed for every input.
@@ -31,6 +33,13 @@ class FuzzMachine {
 
  private:
   void run_ops(Machine& machine, const uint8_t* data, size_t size);
+  void zero_ram_and_drives();
+  Result<std::unique_ptr<Machine>> build(Clock& clock);
+  // The regions mapped now, kept current through the dispatcher's listener.
+  const std::vector<const Dispatcher::Mapping*>& live_mappings(const Dispatcher& d);
+  void ports_changed(uint64_t, uint64_t, bool) override { mappings_changed_ = true; }
+  void mmio_changed(uint64_t, uint64_t, bool) override { mappings_changed_ = true; }
+  void pci_changed(PciAddress, bool) override { mappings_changed_ = true; }
 
   std::vector<std::string> devices_;
   std::vector<DriveSpec> drives_;
@@ -52,6 +61,11 @@ class FuzzMachine {
   HostRam ram_{RamLayout::pc(kRamBytes)};
   qtest::QtestInterrupts interrupts_{ram_};
   DeviceRegistry registry_;
+  // Last: the persistent machine goes before the backends, RAM and registry it uses.
+  Clock clock_{Clock::Mode::kVirtual};
+  std::unique_ptr<Machine> machine_;
+  std::vector<const Dispatcher::Mapping*> live_;
+  bool mappings_changed_ = true;
 };
 
 }  // namespace hvmd::fuzz

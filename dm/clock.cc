@@ -19,7 +19,10 @@ void Timer::arm_at(int64_t deadline_ns) {
 }
 
 void Timer::arm_after(int64_t delay_ns) {
-  arm_at(clock_.now_ns() + std::max<int64_t>(0, delay_ns));
+  // Saturates: a deadline past the end of time is never due (it does not wrap to the past).
+  int64_t now = clock_.now_ns();
+  delay_ns = std::max<int64_t>(0, delay_ns);
+  arm_at(delay_ns > Clock::kNever - now ? Clock::kNever : now + delay_ns);
 }
 
 void Timer::cancel() {
@@ -69,10 +72,29 @@ bool Clock::pop_due(int64_t now, Timer** timer) {
   return true;
 }
 
+void Clock::fire(Timer* timer, int64_t deadline, int64_t now) {
+  timer->callback_();
+  if (!timer->armed_ || timer->deadline_ <= deadline) {
+    timer->period_ = 0;
+    return;
+  }
+  int64_t period = timer->deadline_ - deadline;
+  bool periodic = period == timer->period_;
+  timer->period_ = period;
+  if (!periodic || timer->deadline_ > now - period) return;
+  // Still at least two periods behind: jump to the last expiry at or before now.
+  int64_t skipped = (now - timer->deadline_) / period;
+  timer->arm_at(timer->deadline_ + skipped * period);
+}
+
 void Clock::run_expired() {
   int64_t now = now_ns();
   Timer* timer = nullptr;
-  while (pop_due(now, &timer)) timer->callback_();
+  while (true) {
+    int64_t deadline = next_deadline();
+    if (!pop_due(now, &timer)) break;
+    fire(timer, deadline, now);
+  }
 }
 
 int64_t Clock::advance_to(int64_t target_ns) {
@@ -82,10 +104,19 @@ int64_t Clock::advance_to(int64_t target_ns) {
     int64_t deadline = next_deadline();
     if (deadline == kNever || deadline > target_ns) break;
     virtual_now_ = std::max(virtual_now_, deadline);
-    if (pop_due(virtual_now_, &timer)) timer->callback_();
+    if (pop_due(virtual_now_, &timer)) fire(timer, deadline, target_ns);
   }
   virtual_now_ = std::max(virtual_now_, target_ns);
   return virtual_now_;
+}
+
+void Clock::rewind() {
+  if (mode_ != Mode::kVirtual) return;
+  for (Entry& e : heap_) {
+    e.deadline -= virtual_now_;
+    if (e.timer->armed_ && e.generation == e.timer->generation_) e.timer->deadline_ = e.deadline;
+  }
+  virtual_now_ = 0;  // the same shift for all keeps the heap ordered
 }
 
 }  // namespace hvmd

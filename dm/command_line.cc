@@ -197,7 +197,9 @@ std::string command_line_help() {
   return out;
 }
 
-Result<Config> parse_command_line(int argc, const char* const* argv) {
+namespace {
+
+Result<Config> parse_options(int argc, const char* const* argv) {
   po::options_description desc;
   for (const auto& o : kOptions) {
     if (o.arg)
@@ -494,6 +496,30 @@ Result<Config> parse_command_line(int argc, const char* const* argv) {
     return make_error("-xen-domid needs -accel xen");
   if (config.xen_domid) config.accel = Accel::kXen;
   if (config.qtest && !config.accel) config.accel = Accel::kQtest;
+  return config;
+}
+
+// Control characters in an offending value (a newline, an escape sequence) would make the
+// one-line error several lines or reprogram the terminal: they are shown as \xNN.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char escaped[8];
+      snprintf(escaped, sizeof(escaped), "\\x%02x", c);
+      out += escaped;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Config> parse_command_line(int argc, const char* const* argv) {
+  auto config = parse_options(argc, argv);
+  if (!config) return make_error("%s", printable(config.error().message).c_str());
   return config;
 }
 

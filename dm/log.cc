@@ -93,17 +93,34 @@ bool RateLimiter::allow(uint64_t* suppressed) {
   return true;
 }
 
-void guest_message(RateLimiter& limiter, const char* format, ...) {
+namespace {
+
+void limited_message(RateLimiter& limiter, const char* source, const char* format, va_list args) {
   if (Level::kWarning > g_level) return;
   uint64_t suppressed = 0;
   if (!limiter.allow(&suppressed)) return;
-  char prefix[64] = "guest: ";
+  char prefix[64];
   if (suppressed)
-    snprintf(prefix, sizeof(prefix),
-             "guest (%llu similar suppressed): ", static_cast<unsigned long long>(suppressed));
+    snprintf(prefix, sizeof(prefix), "%s (%llu similar suppressed): ", source,
+             static_cast<unsigned long long>(suppressed));
+  else
+    snprintf(prefix, sizeof(prefix), "%s: ", source);
+  vmessage(Level::kWarning, prefix, format, args);
+}
+
+}  // namespace
+
+void guest_message(RateLimiter& limiter, const char* format, ...) {
   va_list args;
   va_start(args, format);
-  vmessage(Level::kWarning, prefix, format, args);
+  limited_message(limiter, "guest", format, args);
+  va_end(args);
+}
+
+void host_message(RateLimiter& limiter, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  limited_message(limiter, "host", format, args);
   va_end(args);
 }
 

@@ -36,6 +36,8 @@ class RateLimiter {
 
 void guest_message(RateLimiter& limiter, const char* format, ...)
     __attribute__((format(printf, 2, 3)));
+void host_message(RateLimiter& limiter, const char* format, ...)
+    __attribute__((format(printf, 2, 3)));
 
 }  // namespace hvmd::log
 
@@ -46,6 +48,14 @@ void guest_message(RateLimiter& limiter, const char* format, ...)
   do {                                                               \
     if (::hvmd::log::level() >= ::hvmd::log::Level::kDebug)          \
       ::hvmd::log::message(::hvmd::log::Level::kDebug, __VA_ARGS__); \
+  } while (0)
+
+// A host failure a guest can make us meet again and again (I/O errors on a failing image): a
+// warning about the host, rate-limited like guest messages.
+#define HVMD_HOST_LOG(...)                                 \
+  do {                                                     \
+    static ::hvmd::log::RateLimiter hvmd_limiter_;         \
+    ::hvmd::log::host_message(hvmd_limiter_, __VA_ARGS__); \
   } while (0)
 
 // For anything a guest can trigger: a device doing what hardware would with bad input.

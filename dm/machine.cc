@@ -12,6 +12,7 @@
 #include "dm/file_io.h"
 #include "dm/log.h"
 #include "dm/pci/pci_device.h"
+#include "dm/rom_cache.h"
 
 namespace hvmd {
 
@@ -117,22 +118,16 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
     if (!index) return index.error();
     boot_index = *index;
   }
-  std::vector<uint8_t> rom;
-  // A device's own ROM (iPXE for a NIC) when the user named none and the file is there. (stat,
-  // not access: device_add runs inside the sandbox, whose allowlist has newfstatat only.)
-  struct stat rom_stat {};
-  if (!romfile && !type->default_romfile.empty() &&
-      stat(type->default_romfile.c_str(), &rom_stat) == 0)
-    romfile = type->default_romfile;
+  // ROMs come from the process's cache (dm/rom_cache.h): no file-system access at run time.
+  rom_cache::Image rom;
   if (romfile && !romfile->empty()) {
-    int fd = open(romfile->c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return make_error("romfile=%s: %s", romfile->c_str(), strerror(errno));
-    auto image = read_fd(fd, kMaxRomBytes);
-    close(fd);
+    auto image = rom_cache::load(*romfile, kMaxRomBytes);
     if (!image)
       return make_error("romfile=%s: %s", romfile->c_str(), image.error().message.c_str());
-    if (image->empty()) return make_error("romfile=%s: empty file", romfile->c_str());
-    rom = std::move(*image);
+    rom = *image;
+  } else if (!romfile && !type->default_romfile.empty()) {
+    // A device's own ROM (iPXE for a NIC) when the user named none and the file is there.
+    rom = rom_cache::load_default(type->default_romfile, kMaxRomBytes);
   }
   // A bus child's claim (plug_into_bus) is given back if the device does not come to be.
   struct ClaimGuard {
@@ -145,10 +140,10 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
   auto device = type->create(*this, props);
   if (!device) return device.error();
   HVMD_TRY(props.finish());
-  if (!rom.empty()) {
+  if (rom) {
     auto* pci_device = dynamic_cast<pci::PciDevice*>(device->get());
     if (!pci_device) return make_error("device '%s' cannot take a romfile", driver->c_str());
-    pci_device->set_rom_image(rom, device_memory_backing_);
+    pci_device->set_rom_image(*rom, device_memory_backing_);
   }
   if (id) (*device)->set_id(*id);
   // PCI hot-plug: a type that may be unplugged can be ejected by the guest; one added while the

@@ -356,7 +356,7 @@ void IdeChannel::flush() {
   status_ = kStatusBsy | kStatusDrdy;
   medium->flush([this](int error) {
     if (error) {
-      HVMD_GUEST_LOG("ide: flush failed: %s", strerror(error));
+      HVMD_HOST_LOG("ide: flush failed: %s", strerror(error));
       fail(kErrorAbort);
       return;
     }
@@ -383,7 +383,7 @@ void IdeChannel::fail(uint8_t error) {
 }
 
 void IdeChannel::medium_error(int error) {
-  HVMD_GUEST_LOG("ide: medium I/O failed: %s", strerror(error));
+  HVMD_HOST_LOG("ide: medium I/O failed: %s", strerror(error));
   if (transfer_.dma) bm_status_ &= static_cast<uint8_t>(~kBmStatusActive);
   if (transfer_.atapi) {
     if (error == ENOMEDIUM) {

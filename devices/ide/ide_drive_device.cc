@@ -112,10 +112,11 @@ Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& pro
       return make_error("%s: no block I/O on this machine", props.what().c_str());
     auto medium =
         BlockBackend::open(spec.file, spec.read_only || cdrom, spec.cache, *machine.io_executor());
+    // Named by id: the caller says which -drive or -device this was.
     if (!medium)
-      return make_error("-drive %s: %s", spec.text.c_str(), medium.error().message.c_str());
+      return make_error("drive '%s': %s", spec.id.c_str(), medium.error().message.c_str());
     if (!cdrom && (*medium)->size() < kSectorSize)
-      return make_error("-drive %s: image smaller than one sector", spec.text.c_str());
+      return make_error("drive '%s': image smaller than one sector", spec.id.c_str());
     drive.medium = std::move(*medium);
   } else if (!cdrom) {
     return make_error("%s: drive '%s' has no file", props.what().c_str(), spec.id.c_str());

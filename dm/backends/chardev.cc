@@ -208,8 +208,22 @@ void CharConnection::on_readable() {
     loop_.unwatch(in_fd_);  // stdin ended; stdout still takes output
     return;
   }
+  if (n == 0 && !queued_.empty()) {
+    // A half-close after a request: the peer still reads the replies queued for it.
+    input_ended_ = true;
+    update_watch();
+    return;
+  }
+  end();
+}
+
+void CharConnection::end() {
+  if (!open_) return;
   close();
-  if (on_close_) on_close_();
+  loop_.post([weak = weak_from_this()] {
+    if (auto self = weak.lock())
+      if (self->on_close_) self->on_close_();
+  });
 }
 
 void CharConnection::write(std::string_view data) {
@@ -223,9 +237,10 @@ void CharConnection::write(std::string_view data) {
     }
     return;
   }
-  if (queued_.size() + data.size() > kMaxQueued) {
-    HVMD_WARN("character device peer does not read; closing the connection");
-    close();
+  if (queued_.size() + data.size() > max_queued_) {
+    HVMD_WARN("character device peer does not read (%zu bytes queued); closing the connection",
+              queued_.size());
+    end();
     return;
   }
   queued_.append(data);
@@ -239,10 +254,12 @@ void CharConnection::flush() {
     if (n < 0 && errno == EAGAIN) break;
     if (n <= 0) {
       queued_.clear();  // peer gone; the read side reports the close
-      break;
+      if (input_ended_) end();
+      return;
     }
     queued_.erase(0, static_cast<size_t>(n));
   }
+  if (input_ended_ && queued_.empty()) return end();
   update_watch();
 }
 
@@ -250,13 +267,20 @@ void CharConnection::update_watch() {
   if (!open_) return;
   bool want_out = !queued_.empty();
   if (out_fd_ == in_fd_) {
-    (void)loop_.watch(in_fd_, EPOLLIN | (want_out ? EPOLLOUT : 0u), [this](uint32_t events) {
-      if (events & EPOLLOUT) flush();
-      if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable();
+    uint32_t events = (input_ended_ ? 0u : EPOLLIN) | (want_out ? EPOLLOUT : 0u);
+    (void)loop_.watch(in_fd_, events, [this](uint32_t ready) {
+      auto self = shared_from_this();
+      if (ready & EPOLLOUT) flush();
+      if (open_ && !input_ended_ && (ready & (EPOLLIN | EPOLLHUP | EPOLLERR))) on_readable();
+      // Half-closed and now gone altogether: nobody will read the rest.
+      if (open_ && input_ended_ && (ready & (EPOLLERR | EPOLLHUP))) end();
     });
   } else if (want_out) {
     set_nonblocking(out_fd_);
-    (void)loop_.watch(out_fd_, EPOLLOUT, [this](uint32_t) { flush(); });
+    (void)loop_.watch(out_fd_, EPOLLOUT, [this](uint32_t) {
+      auto self = shared_from_this();
+      flush();
+    });
   } else {
     loop_.unwatch(out_fd_);
   }
@@ -267,12 +291,14 @@ void CharConnection::close() {
   open_ = false;
   for (int fd : received_fds_) ::close(fd);
   received_fds_.clear();
+  std::string().swap(queued_);  // a peer that never read must not keep its backlog alive
   if (in_fd_ >= 0) loop_.unwatch(in_fd_);
   if (out_fd_ >= 0 && out_fd_ != in_fd_) loop_.unwatch(out_fd_);
   if (owns_fds_) {
     if (in_fd_ >= 0) ::close(in_fd_);
     if (out_fd_ >= 0 && out_fd_ != in_fd_) ::close(out_fd_);
   }
+  if (auto release = std::move(on_release_)) release();
 }
 
 Result<std::unique_ptr<Chardev>> Chardev::open(const ChardevSpec& spec, EventLoop& loop) {
@@ -335,6 +361,15 @@ Result<void> Chardev::start_socket() {
     // libxl's dm_restrict mode hands over a socket it already bound (and listens on).
     if (fcntl(spec_.fd, F_GETFD) < 0)
       return make_error("chardev '%s': fd=%d is not open", spec_.id.c_str(), spec_.fd);
+    struct stat st {};
+    if (fstat(spec_.fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+      return make_error("chardev '%s': fd=%d is not a socket", spec_.id.c_str(), spec_.fd);
+    int listening = 0;
+    socklen_t length = sizeof(listening);
+    if (spec_.server &&
+        (getsockopt(spec_.fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) < 0 || !listening))
+      return make_error("chardev '%s': fd=%d is not a listening socket (server=on)",
+                        spec_.id.c_str(), spec_.fd);
     fcntl(spec_.fd, F_SETFD, FD_CLOEXEC);
     if (!spec_.server) {
       pending_ = std::make_shared<CharConnection>(loop_, spec_.fd, spec_.fd, true);
@@ -377,11 +412,40 @@ Result<void> Chardev::start_socket() {
 }
 
 void Chardev::accept_client() {
-  while (true) {
+  while (!accepting_paused_) {
+    if (clients_ >= kMaxClients) return pause_accepting("too many clients");
     int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (client < 0) return;
-    deliver(std::make_shared<CharConnection>(loop_, client, client, true));
+    if (client < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        pause_accepting(strerror(errno));
+      return;
+    }
+    auto connection = std::make_shared<CharConnection>(loop_, client, client, true);
+    ++clients_;
+    connection->on_release([weak = std::weak_ptr<Chardev*>(self_)] {
+      if (auto self = weak.lock()) {
+        --(*self)->clients_;
+        (*self)->resume_accepting();
+      }
+    });
+    deliver(std::move(connection));
   }
+}
+
+// New clients stay in the backlog until one of ours goes (which also frees a descriptor).
+void Chardev::pause_accepting(const char* why) {
+  accepting_paused_ = true;
+  loop_.unwatch(listen_fd_);
+  if (warned_paused_) return;
+  warned_paused_ = true;  // once: a client flood must not become a log flood
+  HVMD_WARN("chardev '%s': %s; new connections wait until a client leaves (%zu connected)",
+            spec_.id.c_str(), why, clients_);
+}
+
+void Chardev::resume_accepting() {
+  if (!accepting_paused_ || clients_ >= kMaxClients) return;
+  accepting_paused_ = false;
+  (void)loop_.watch(listen_fd_, EPOLLIN, [this](uint32_t) { accept_client(); });
 }
 
 void Chardev::deliver(std::shared_ptr<CharConnection> connection) {

@@ -38,18 +38,26 @@ class CharConnection : public std::enable_shared_from_this<CharConnection> {
   using DataFn = std::function<void(std::string_view data)>;
   using CloseFn = std::function<void()>;
   // Bytes queued for a slow reader beyond this close the connection rather than grow memory.
-  static constexpr size_t kMaxQueued = 16 << 20;
+  static constexpr size_t kDefaultMaxQueued = 16 << 20;
 
   CharConnection(EventLoop& loop, int in_fd, int out_fd, bool owns_fds);
   ~CharConnection();
   CharConnection(const CharConnection&) = delete;
   CharConnection& operator=(const CharConnection&) = delete;
 
+  // on_close runs once when the connection ends by itself (the peer closed it, an I/O error, a
+  // peer that does not read): always from the loop, never inside write(), so the owner may
+  // destroy everything it keeps for the connection there. Not called for close().
   void start(DataFn on_data, CloseFn on_close);
+  // Raises the output limit (qtest replies may be large; the protocol bounds them).
+  void set_max_queued(size_t bytes) { max_queued_ = bytes; }
+  // Called once when the connection closes for any reason (the listener counts its clients).
+  void on_release(std::function<void()> fn) { on_release_ = std::move(fn); }
   // For output devices such as a serial port on stdio: the end of the input (stdin on
   // /dev/null, a finished file) leaves the output open. Call before start().
   void set_output_outlives_input() { output_outlives_input_ = true; }
   void write(std::string_view data);
+  // Closes at once and frees what is queued; the owner's on_close does not run.
   void close();
   bool is_open() const { return open_; }
   // A descriptor the peer passed with SCM_RIGHTS alongside its data (QMP add-fd), or -1. The
@@ -61,6 +69,8 @@ class CharConnection : public std::enable_shared_from_this<CharConnection> {
   ssize_t receive(char* buffer, size_t size);
   void flush();
   void update_watch();
+  // The connection ended by itself: close and tell the owner from the loop.
+  void end();
 
   EventLoop& loop_;
   int in_fd_;
@@ -70,14 +80,21 @@ class CharConnection : public std::enable_shared_from_this<CharConnection> {
   bool out_is_file_ = false;
   bool is_socket_ = false;
   bool output_outlives_input_ = false;
+  bool input_ended_ = false;  // the peer half-closed: send what is queued, then close
+  size_t max_queued_ = kDefaultMaxQueued;
   std::deque<int> received_fds_;
   std::string queued_;
   DataFn on_data_;
   CloseFn on_close_;
+  std::function<void()> on_release_;
 };
 
 class Chardev {
  public:
+  // Clients a listening socket serves at once. More wait in the kernel's backlog: the listener
+  // is not polled while at the cap (nor while the process is out of descriptors), so neither a
+  // flood of clients nor descriptor exhaustion turns accept into a busy loop.
+  static constexpr size_t kMaxClients = 64;
   using ConnectFn = std::function<void(std::shared_ptr<CharConnection>)>;
   static Result<std::unique_ptr<Chardev>> open(const ChardevSpec& spec, EventLoop& loop);
   ~Chardev();
@@ -95,6 +112,8 @@ class Chardev {
   Result<void> start();
   Result<void> start_socket();
   void accept_client();
+  void pause_accepting(const char* why);
+  void resume_accepting();
   void deliver(std::shared_ptr<CharConnection> connection);
 
   ChardevSpec spec_;
@@ -104,6 +123,11 @@ class Chardev {
   std::string pty_path_;
   ConnectFn on_connect_;
   std::shared_ptr<CharConnection> pending_;
+  size_t clients_ = 0;
+  bool accepting_paused_ = false;
+  bool warned_paused_ = false;
+  // Connections may outlive the Chardev; their release hooks reach it only through this.
+  std::shared_ptr<Chardev*> self_ = std::make_shared<Chardev*>(this);
 };
 
 }  // namespace hvmd

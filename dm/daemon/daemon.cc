@@ -2,22 +2,34 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "devices/board.h"
 #include "devices/input/scancodes.h"
 #include "dm/daemon/sandbox.h"
+#include "dm/daemon/sandbox_probe.h"
 #include "dm/log.h"
+#include "dm/rom_cache.h"
 
 namespace hvmd::daemon {
+namespace {
+
+// Capabilities are numbered below 64; the kernel says EINVAL for numbers it does not know.
+constexpr int kLastCapability = 63;
+
+}  // namespace
 
 Result<void> watch_signals(EventLoop& loop) {
   sigset_t set;
@@ -92,6 +104,8 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
     }
     machine.add_drive(std::move(*spec));
   }
+  // Default ROMs now: device_add runs inside the sandbox, which may not look for files.
+  rom_cache::preload_defaults(machine.registry(), Machine::kMaxRomBytes);
   HVMD_TRY(devices::build_board(machine));
   for (size_t i = 0; i < config.serials.size(); ++i) {
     auto description = SubOptions::parse(
@@ -116,6 +130,9 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
 Monitors::Monitors(Machine& machine, qmp::MachineHooks hooks) {
   if (!hooks.key_names) hooks.key_names = devices::scancodes::qnum_from_name;
   qmp::register_machine_commands(server_, machine, hooks);
+#ifdef HVMD_TEST_COMMANDS
+  add_sandbox_probe(server_);
+#endif
 }
 
 void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitors,
@@ -142,8 +159,7 @@ void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitor
 
 Result<void> Monitors::open(const Config& config, Chardevs& chardevs) {
   // libxl asks right after start-up, to publish serial ptys for xl console.
-  server_.add_command("query-chardev", [&config, &chardevs](const qmp::Json& args) {
-    if (auto r = qmp::check_arguments(args, {}); !r.ok) return r;
+  server_.add_command("query-chardev", qmp::no_arguments(), [&config, &chardevs](const qmp::Json&) {
     qmp::Json list = qmp::Json::array();
     for (const auto& spec : config.chardevs) {
       const Chardev* open = chardevs.find_open(spec.id);
@@ -165,26 +181,140 @@ Result<void> write_pidfile(const std::string& path) {
   if (path.empty()) return ok();
   FILE* f = fopen(path.c_str(), "we");
   if (!f) return make_error("-pidfile %s: %s", path.c_str(), strerror(errno));
-  fprintf(f, "%d\n", getpid());
-  fclose(f);
+  bool written = fprintf(f, "%d\n", getpid()) > 0 && fflush(f) == 0;
+  int err = errno;
+  if (fclose(f) != 0 && written) {
+    written = false;
+    err = errno;
+  }
+  if (!written) return make_error("-pidfile %s: cannot write: %s", path.c_str(), strerror(err));
   return ok();
 }
 
-Result<void> drop_privileges(const Config& config) {
-  const passwd* user = nullptr;
-  if (!config.run_as.empty()) {
-    user = getpwnam(config.run_as.c_str());  // before chroot: the passwd file is outside it
-    if (!user) return make_error("-runas %s: no such user", config.run_as.c_str());
+namespace {
+
+struct RunAs {
+  uid_t uid;
+  gid_t gid;
+};
+
+// -runas USER, UID or UID:GID (libxl's form under dm_restrict: a uid from the
+// xen-qemuuser-range-base block, which has no passwd entry).
+Result<RunAs> resolve_run_as(const std::string& spec) {
+  auto bad = [&] {
+    return make_error("-runas %s: no such user (expected USER, UID or UID:GID)", spec.c_str());
+  };
+  auto number = [](const std::string& text) -> std::optional<uint32_t> {
+    if (text.empty() || text.size() > 10 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
+    uint64_t value = std::stoull(text);
+    // (uid_t)-1 means "unchanged" to setuid: never a user.
+    if (value >= UINT32_MAX) return std::nullopt;
+    return static_cast<uint32_t>(value);
+  };
+  if (size_t colon = spec.find(':'); colon != std::string::npos) {
+    auto uid = number(spec.substr(0, colon));
+    auto gid = number(spec.substr(colon + 1));
+    if (!uid || !gid) return bad();
+    return RunAs{*uid, *gid};
   }
+  if (const passwd* user = getpwnam(spec.c_str())) return RunAs{user->pw_uid, user->pw_gid};
+  auto uid = number(spec);
+  if (!uid) return bad();
+  const passwd* user = getpwuid(*uid);
+  return RunAs{*uid, user ? user->pw_gid : static_cast<gid_t>(*uid)};
+}
+
+// Every capability goes, from the bounding set too, so root without -runas keeps only what
+// file ownership gives it. Dropping the bounding set needs CAP_SETPCAP: done while we have it.
+Result<void> drop_bounding_set() {
+  for (int cap = 0; cap <= kLastCapability; ++cap)
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL && errno != EPERM)
+      return make_error("dropping capability %d: %s", cap, strerror(errno));
+  (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  return ok();
+}
+
+Result<void> drop_capabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capset, &header, none) < 0)
+    return make_error("dropping capabilities: %s", strerror(errno));
+  // And no way back through set-uid files or file capabilities.
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return make_error("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+  return ok();
+}
+
+struct {
+  pid_t pid = -1;
+  int pipe = -1;
+} g_cleanup;  // the exit-cleanup process and hvmd's end of its pipe
+
+// What hvmd creates and cannot remove once it runs as another user in its sandbox: the pid
+// file and listening socket paths. A process forked now, while we still may, removes them when
+// hvmd exits, however it exits (even killed): it waits for the end of a pipe only hvmd holds.
+Result<void> start_exit_cleanup(const Config& config) {
+  std::vector<std::string> paths;
+  if (!config.pidfile.empty()) paths.push_back(config.pidfile);
+  auto add_socket = [&](const ChardevSpec& spec) {
+    if (spec.kind == ChardevSpec::Kind::kSocket && spec.server && spec.fd < 0)
+      paths.push_back(spec.path);
+  };
+  for (const auto& spec : config.chardevs) add_socket(spec);
+  if (config.qtest) add_socket(*config.qtest);
+  if (paths.empty()) return ok();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return make_error("pipe: %s", strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0) return make_error("fork: %s", strerror(errno));
+  if (pid == 0) {
+    // Only async-signal-safe calls here: the parent has threads.
+    constexpr int kPipeFd = 3;
+    if (fds[0] != kPipeFd) dup2(fds[0], kPipeFd);
+    close_range(kPipeFd + 1, ~0u, 0);  // nothing of hvmd's stays open (sockets, the guest)
+    prctl(PR_SET_NAME, "hvmd-cleanup", 0, 0, 0);
+    char byte;
+    while (read(kPipeFd, &byte, 1) != 0 && errno == EINTR) {
+    }
+    for (const auto& path : paths) unlink(path.c_str());
+    _exit(0);
+  }
+  close(fds[0]);
+  // On a normal exit, wait for the removal, so the files are gone when hvmd is (killed, it
+  // still happens, just after). fds[1] stays open until then.
+  g_cleanup = {pid, fds[1]};
+  atexit([] {
+    close(g_cleanup.pipe);
+    waitpid(g_cleanup.pid, nullptr, 0);
+  });
+  return ok();
+}
+
+}  // namespace
+
+Result<void> drop_privileges(const Config& config) {
+  std::optional<RunAs> run_as;
+  if (!config.run_as.empty()) {
+    // Before chroot: the passwd file is outside it.
+    auto resolved = resolve_run_as(config.run_as);
+    if (!resolved) return resolved.error();
+    run_as = *resolved;
+  }
+  HVMD_TRY(start_exit_cleanup(config));
   if (!config.chroot_dir.empty()) {
     if (chroot(config.chroot_dir.c_str()) < 0 || chdir("/") < 0)
       return make_error("-chroot %s: %s", config.chroot_dir.c_str(), strerror(errno));
   }
-  if (user) {
-    if (setgroups(0, nullptr) < 0 || setgid(user->pw_gid) < 0 || setuid(user->pw_uid) < 0)
+  HVMD_TRY(drop_bounding_set());
+  if (run_as) {
+    if (setgroups(0, nullptr) < 0 || setresgid(run_as->gid, run_as->gid, run_as->gid) < 0 ||
+        setresuid(run_as->uid, run_as->uid, run_as->uid) < 0)
       return make_error("-runas %s: %s", config.run_as.c_str(), strerror(errno));
   }
-  if (config.sandbox) HVMD_TRY(enter_sandbox());
+  HVMD_TRY(drop_capabilities());
+  if (config.sandbox) HVMD_TRY(enter_sandbox(config));
   HVMD_INFO("serving%s%s%s", config.machine.name.empty() ? "" : " guest ",
             config.machine.name.c_str(), config.sandbox ? " (sandboxed)" : "");
   return ok();
@@ -213,10 +343,11 @@ Result<int> fork_daemon() {
 
 void daemon_ready(int fd) {
   if (fd < 0) return;
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null >= 0) {
-    dup2(null, STDIN_FILENO);
-    dup2(null, STDOUT_FILENO);
+  // Separate read-only and write-only opens: the sandbox allows no read-write open.
+  for (auto [target, access] : {std::pair{STDIN_FILENO, O_RDONLY}, {STDOUT_FILENO, O_WRONLY}}) {
+    int null = open("/dev/null", access | O_CLOEXEC);
+    if (null < 0) continue;
+    dup3(null, target, 0);
     close(null);
   }
   char ready = 1;

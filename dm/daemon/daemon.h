@@ -74,8 +74,10 @@ void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitor
 Result<int> fork_daemon();
 void daemon_ready(int fd);
 Result<void> write_pidfile(const std::string& path);
-// -chroot / -runas (and -run-with), then the sandbox (dm/daemon/sandbox.h) unless -sandbox off:
-// applied once everything is open, before the first guest access.
+// -chroot / -runas (and -run-with; USER, UID or libxl's UID:GID), every capability dropped and
+// no new privileges (with or without -runas), then the sandbox (dm/daemon/sandbox.h) unless
+// -sandbox off: applied once everything is open, before the first guest access. The pid file and
+// listening socket paths are removed at exit by a helper forked here, which keeps the right to.
 Result<void> drop_privileges(const Config& config);
 
 // Runners, one per transport. Each returns the exit status once the daemon stops.

@@ -1,5 +1,4 @@
 // -accel qtest: guest accesses come from a test program over QEMU's qtest protocol.
-#include <unistd.h>
 
 #include "devices/board.h"
 #include "dm/daemon/daemon.h"
@@ -40,9 +39,7 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   HVMD_TRY(write_pidfile(config.pidfile));
   HVMD_TRY(drop_privileges(config));
   daemon_ready(daemon_fd);
-  int status = loop.run();
-  if (!config.pidfile.empty()) unlink(config.pidfile.c_str());
-  return status;
+  return loop.run();
 }
 
 }  // namespace hvmd::daemon

@@ -1,85 +1,78 @@
 #include "dm/daemon/sandbox.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/kvm.h>
 #include <linux/sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
+// domid_t and xen_pfn_t, which the Xen ioctl headers use without including.
+#include <xen/xen.h>
+
+#include <xen/sys/evtchn.h>
+#include <xen/sys/privcmd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <span>
 
 #include "dm/log.h"
 
 namespace hvmd::daemon {
 namespace {
 
-// What the device thread, its helper threads and the C library need while serving: I/O on
-// descriptors already open (sockets, event channels, images, tap), epoll and timers, memory
-// management, threads, signals, and files opened by QMP (state files, media changes).
+// What the device thread, its helper threads and the C library need while serving, each with
+// the reason. Calls with arguments worth checking are allowed further down, conditionally.
 constexpr int kAllowed[] = {
+    // I/O on descriptors opened during set-up: sockets, images, the tap, event channels, pipes.
     SCMP_SYS(read),
     SCMP_SYS(write),
     SCMP_SYS(readv),
     SCMP_SYS(writev),
+    // Block I/O (BlockBackend on the IoExecutor workers).
     SCMP_SYS(pread64),
     SCMP_SYS(pwrite64),
     SCMP_SYS(preadv),
     SCMP_SYS(pwritev),
-    SCMP_SYS(preadv2),
-    SCMP_SYS(pwritev2),
+    SCMP_SYS(fsync),      // cache=writeback flushes
+    SCMP_SYS(fdatasync),  // the guest's FLUSH CACHE
+    // Descriptors: sizes of media QMP inserts, non-blocking flags, add-fd's duplicates, closing.
     SCMP_SYS(lseek),
     SCMP_SYS(close),
     SCMP_SYS(fstat),
-    SCMP_SYS(newfstatat),
-    SCMP_SYS(statx),
+    SCMP_SYS(newfstatat),  // fstat() is fstatat(fd, "", AT_EMPTY_PATH) in newer C libraries
     SCMP_SYS(fcntl),
     SCMP_SYS(dup),
-    SCMP_SYS(dup2),
-    SCMP_SYS(dup3),
-    SCMP_SYS(openat),
-    SCMP_SYS(unlink),
-    SCMP_SYS(unlinkat),
-    SCMP_SYS(ioctl),
-    SCMP_SYS(fsync),
-    SCMP_SYS(fdatasync),
-    SCMP_SYS(fallocate),
-    SCMP_SYS(ftruncate),
+    SCMP_SYS(dup3),  // -daemonize points stdin/stdout at /dev/null once serving
+    // The event loop: epoll, its timerfd and wake-up eventfd, signalfd for SIGTERM/SIGHUP.
     SCMP_SYS(epoll_wait),
     SCMP_SYS(epoll_pwait),
     SCMP_SYS(epoll_ctl),
-    SCMP_SYS(poll),
+    SCMP_SYS(poll),  // the C library's waits inside Xen's libraries
     SCMP_SYS(ppoll),
-    SCMP_SYS(pselect6),
     SCMP_SYS(timerfd_settime),
-    SCMP_SYS(timerfd_gettime),
     SCMP_SYS(clock_gettime),
     SCMP_SYS(clock_nanosleep),
-    SCMP_SYS(nanosleep),
-    SCMP_SYS(gettimeofday),
-    SCMP_SYS(eventfd2),
-    SCMP_SYS(pipe2),
-    SCMP_SYS(signalfd4),
+    SCMP_SYS(gettimeofday),  // QMP event timestamps
+    // QMP and chardev sockets: descriptors passed with add-fd, new clients on listening sockets.
     SCMP_SYS(recvmsg),
     SCMP_SYS(sendmsg),
     SCMP_SYS(recvfrom),
     SCMP_SYS(sendto),
-    SCMP_SYS(accept),
     SCMP_SYS(accept4),
-    SCMP_SYS(connect),
     SCMP_SYS(shutdown),
     SCMP_SYS(getsockopt),
-    SCMP_SYS(setsockopt),
-    SCMP_SYS(getsockname),
-    SCMP_SYS(getpeername),
+    // Memory: the allocator, the map cache unmapping guest RAM.
     SCMP_SYS(munmap),
     SCMP_SYS(mremap),
     SCMP_SYS(madvise),
     SCMP_SYS(brk),
+    // Threads (block I/O workers, KVM vCPUs) and their synchronisation.
     SCMP_SYS(futex),
     SCMP_SYS(set_robust_list),
     SCMP_SYS(rseq),
@@ -87,25 +80,42 @@ constexpr int kAllowed[] = {
     SCMP_SYS(sched_getaffinity),
     SCMP_SYS(getpid),
     SCMP_SYS(gettid),
-    SCMP_SYS(getuid),
-    SCMP_SYS(geteuid),
-    SCMP_SYS(getgid),
-    SCMP_SYS(getegid),
     SCMP_SYS(exit),
     SCMP_SYS(exit_group),
+    SCMP_SYS(wait4),  // at exit, for the process that removes the pid file (daemon.cc)
+    // Signals: handlers, masks (vCPU kicks), the SIGSYS report.
     SCMP_SYS(rt_sigreturn),
     SCMP_SYS(rt_sigprocmask),
     SCMP_SYS(rt_sigaction),
     SCMP_SYS(sigaltstack),
-    SCMP_SYS(tgkill),
     SCMP_SYS(restart_syscall),
+    // The C++ library's random seeds, nothing else.
     SCMP_SYS(getrandom),
-    SCMP_SYS(uname),
-    SCMP_SYS(sysinfo),
-    SCMP_SYS(getrusage),
-    SCMP_SYS(io_uring_enter),
-    SCMP_SYS(io_uring_register),
 };
+
+// Forbidden calls the exit path may try harmlessly get an error rather than the SIGSYS report:
+// a listening socket's destructor removes its path (the cleanup process does it instead).
+constexpr int kRefused[] = {
+    SCMP_SYS(unlink),
+    SCMP_SYS(unlinkat),
+};
+
+// Terminal and block-device queries any transport may make: isatty() in the C library's stdio,
+// the size of a block device QMP inserts as a medium.
+constexpr unsigned long kCommonIoctls[] = {TCGETS, BLKGETSIZE64};
+
+// The Xen handles' run-time requests: device-model operations on the restricted privcmd handle
+// (interrupts, MSIs, dirty VRAM, BAR relocation), mapping guest RAM into the map cache, and
+// event-channel notifications. Binding, restricting and raw hypercalls happen during set-up.
+constexpr unsigned long kXenIoctls[] = {IOCTL_PRIVCMD_DM_OP, IOCTL_PRIVCMD_MMAPBATCH_V2,
+                                        IOCTL_PRIVCMD_MMAP_RESOURCE, IOCTL_EVTCHN_NOTIFY};
+
+// KVM's run-time requests: running vCPUs, interrupts in, device memory slots following BARs,
+// dirty VRAM, and the power-on state a guest reset restores. Creating VMs and vCPUs is set-up.
+constexpr unsigned long kKvmIoctls[] = {
+    KVM_RUN,           KVM_IRQ_LINE,    KVM_SIGNAL_MSI, KVM_SET_USER_MEMORY_REGION,
+    KVM_GET_DIRTY_LOG, KVM_SET_IRQCHIP, KVM_SET_PIT2,   KVM_SET_SREGS,
+    KVM_SET_REGS,      KVM_SET_FPU,     KVM_SET_LAPIC,  KVM_SET_MP_STATE};
 
 // The SIGSYS a blocked call raises: say which call, then end (async-signal-safe only).
 void on_blocked_call(int, siginfo_t* info, void*) {
@@ -138,43 +148,66 @@ Result<void> add_rule(scmp_filter_ctx ctx, uint32_t action, int call, unsigned c
   return ok();
 }
 
-Result<void> install_filter() {
+Result<void> allow_ioctls(scmp_filter_ctx ctx, std::span<const unsigned long> requests) {
+  for (unsigned long request : requests) {
+    // The request is an unsigned int in the kernel: compare the low 32 bits only, so a caller
+    // that sign-extends it is not refused.
+    scmp_arg_cmp is = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, request & 0xffffffffu);
+    HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &is));
+  }
+  return ok();
+}
+
+Result<void> add_rules(scmp_filter_ctx ctx, const Config& config) {
+  // Every thread, including ones the C library or the block layer start later.
+  if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1); rc < 0)
+    return make_error("seccomp TSYNC: %s", strerror(-rc));
+  for (int call : kAllowed) HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, call, 0, nullptr));
+  for (int call : kRefused) HVMD_TRY(add_rule(ctx, SCMP_ACT_ERRNO(EPERM), call, 0, nullptr));
+  // Memory, never executable.
+  scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+  HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, &no_exec));
+  HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, &no_exec));
+  // Threads only, no new processes. clone3 passes its flags in memory a filter cannot read:
+  // "not implemented" makes the C library fall back to clone.
+  scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+  HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, &thread));
+  HVMD_TRY(add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr));
+  // Files QMP opens by name (xen-save-devices-state, xen-load-devices-state, media changes):
+  // read-only or write-only, never read-write, which every device node hvmd could abuse
+  // (privcmd, xenbus, /dev/kvm, /dev/net/tun, a disk) is opened with.
+  for (int access : {O_RDONLY, O_WRONLY}) {
+    scmp_arg_cmp mode = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE, static_cast<scmp_datum_t>(access));
+    HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, &mode));
+  }
+  // ioctl by request number, for this transport only.
+  HVMD_TRY(allow_ioctls(ctx, kCommonIoctls));
+  if (config.accel == Accel::kXen) HVMD_TRY(allow_ioctls(ctx, kXenIoctls));
+  if (config.accel == Accel::kKvm) HVMD_TRY(allow_ioctls(ctx, kKvmIoctls));
+  // Naming threads, nothing else of prctl.
+  scmp_arg_cmp set_name = SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME);
+  HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, &set_name));
+  // Signals to our own threads and process only (abort, raise, kicking a vCPU thread).
+  scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(getpid()));
+  HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, &self));
+  HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, &self));
+  return ok();
+}
+
+Result<void> install_filter(const Config& config) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
   if (!ctx) return make_error("seccomp_init failed");
-  auto build = [&]() -> Result<void> {
-    // Every thread, including ones the C library or the block layer start later.
-    if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1); rc < 0)
-      return make_error("seccomp TSYNC: %s", strerror(-rc));
-    for (int call : kAllowed) HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, call, 0, nullptr));
-    // Memory, never executable.
-    scmp_arg_cmp no_exec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
-    HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, &no_exec));
-    HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, &no_exec));
-    // Threads only, no new processes. clone3 passes its flags in memory a filter cannot read:
-    // "not implemented" makes the C library fall back to clone.
-    scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
-    HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, &thread));
-    HVMD_TRY(add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0, nullptr));
-    // Local sockets only (a chardev reconnecting); no network sockets.
-    scmp_arg_cmp unix_socket = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
-    HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &unix_socket));
-    // Naming threads, nothing else of prctl.
-    scmp_arg_cmp set_name = SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME);
-    HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, &set_name));
-    // Signals to ourselves only (abort, raise).
-    scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(getpid()));
-    HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, &self));
-    if (int rc = seccomp_load(ctx); rc < 0) return make_error("seccomp_load: %s", strerror(-rc));
-    return ok();
-  };
-  auto result = build();
+  auto result = add_rules(ctx, config);
+  if (result) {
+    if (int rc = seccomp_load(ctx); rc < 0) result = make_error("seccomp_load: %s", strerror(-rc));
+  }
   seccomp_release(ctx);
   return result;
 }
 
 }  // namespace
 
-Result<void> enter_sandbox() {
+Result<void> enter_sandbox(const Config& config) {
 #ifdef HVMD_SANITIZER_BUILD
   // The sanitizers' runtimes trace threads and read /proc at exit: not sandboxable.
   HVMD_WARN("sandbox: off in sanitizer builds");
@@ -183,14 +216,11 @@ Result<void> enter_sandbox() {
   // No core files: they would hold guest memory. No locked memory: hvmd never needs it.
   HVMD_TRY(set_limit(RLIMIT_CORE, 0, "RLIMIT_CORE"));
   HVMD_TRY(set_limit(RLIMIT_MEMLOCK, 0, "RLIMIT_MEMLOCK"));
-  // Nor may it gain privileges through set-uid files (required for an unprivileged filter).
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-    return make_error("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
   struct sigaction action {};
   action.sa_sigaction = on_blocked_call;
   action.sa_flags = SA_SIGINFO;
   sigaction(SIGSYS, &action, nullptr);
-  return install_filter();
+  return install_filter(config);
 }
 
 }  // namespace hvmd::daemon

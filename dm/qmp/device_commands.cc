@@ -12,8 +12,8 @@ namespace {
 
 // The drive a command names: "id" is the drive device's id, "device" the drive's own id.
 Result<RemovableMedia*> find_media(Machine& machine, const Json& args) {
-  const Json* id = argument(args, "id", Json::value_t::string);
-  const Json* device = argument(args, "device", Json::value_t::string);
+  const Json* id = argument(args, "id");
+  const Json* device = argument(args, "device");
   if (!id && !device) return make_error("Parameter 'id' or 'device' is missing");
   for (Device* d : machine.devices()) {
     auto* media = dynamic_cast<RemovableMedia*>(d);
@@ -29,15 +29,14 @@ Result<RemovableMedia*> find_media(Machine& machine, const Json& args) {
 Reply change_medium(Server& server, Machine& machine, const Json& args, const char* file_key) {
   auto media = find_media(machine, args);
   if (!media) return Reply::error(media.error().message, "DeviceNotFound");
-  const Json* filename = argument(args, file_key, Json::value_t::string);
-  if (!filename) return Reply::error(std::string("Parameter '") + file_key + "' is missing");
-  const Json* format = argument(args, "format", Json::value_t::string);
+  const Json& filename = args[file_key];
+  const Json* format = argument(args, "format");
   if (format && *format != "raw")
     return Reply::error("Format '" + format->get<std::string>() + "' is not supported (raw)");
   if (!machine.io_executor()) return Reply::error("This machine has no block I/O");
-  auto fd = server.open_file(*filename, O_RDONLY);
+  auto fd = server.open_file(filename, O_RDONLY);
   if (!fd) return Reply::error(fd.error().message);
-  auto medium = BlockBackend::from_fd(*fd, *filename, /*read_only=*/true, CacheMode::kWriteback,
+  auto medium = BlockBackend::from_fd(*fd, filename, /*read_only=*/true, CacheMode::kWriteback,
                                       *machine.io_executor());
   if (!medium) return Reply::error(medium.error().message);
   if (auto changed = (*media)->change_medium(std::move(*medium)); !changed)
@@ -55,8 +54,7 @@ void register_device_commands(Server& server, Machine& machine) {
     if (!id.empty()) data["device"] = id;
     server.emit_event("DEVICE_DELETED", data);
   });
-  server.add_command("query-block", [&machine](const Json& args) {
-    if (auto r = check_arguments(args, {}); !r.ok) return r;
+  server.add_command("query-block", no_arguments(), [&machine](const Json&) {
     Json list = Json::array();
     for (Device* d : machine.devices()) {
       auto* media = dynamic_cast<RemovableMedia*>(d);
@@ -79,45 +77,56 @@ void register_device_commands(Server& server, Machine& machine) {
     }
     return Reply::success(list);
   });
-  server.add_command("eject", [&machine](const Json& args) {
-    if (auto r = check_arguments(args, {"id", "device", "force"}); !r.ok) return r;
-    auto media = find_media(machine, args);
-    if (!media) return Reply::error(media.error().message, "DeviceNotFound");
-    const Json* force = argument(args, "force", Json::value_t::boolean);
-    if (auto ejected = (*media)->eject(force && force->get<bool>()); !ejected)
-      return Reply::error(ejected.error().message);
-    return Reply::success();
-  });
-  server.add_command("blockdev-change-medium", [&server, &machine](const Json& args) {
-    if (auto r = check_arguments(args,
-                                 {"id", "device", "filename", "format", "read-only-mode", "force"});
-        !r.ok)
-      return r;
-    return change_medium(server, machine, args, "filename");
-  });
+  server.add_command(
+      "eject",
+      Schema::object({optional("id", Schema::string()), optional("device", Schema::string()),
+                      optional("force", Schema::boolean())}),
+      [&machine](const Json& args) {
+        auto media = find_media(machine, args);
+        if (!media) return Reply::error(media.error().message, "DeviceNotFound");
+        const Json* force = argument(args, "force");
+        if (auto ejected = (*media)->eject(force && force->get<bool>()); !ejected)
+          return Reply::error(ejected.error().message);
+        return Reply::success();
+      });
+  server.add_command(
+      "blockdev-change-medium",
+      Schema::object(
+          {optional("id", Schema::string()), optional("device", Schema::string()),
+           required("filename", Schema::string()), optional("format", Schema::string()),
+           optional("read-only-mode", Schema::enumeration({"retain", "read-only", "read-write"})),
+           optional("force", Schema::boolean())}),
+      [&server, &machine](const Json& args) {
+        return change_medium(server, machine, args, "filename");
+      });
   // set_link {name, up}: name is a NIC's device id or its netdev's id.
-  server.add_command("set_link", [&machine](const Json& args) {
-    if (auto r = check_arguments(args, {"name", "up"}); !r.ok) return r;
-    const Json* name = argument(args, "name", Json::value_t::string);
-    const Json* up = argument(args, "up", Json::value_t::boolean);
-    if (!name || !up) return Reply::error("Parameters 'name' and 'up' are required");
-    NetBackend* backend = nullptr;
-    if (Device* device = machine.find_device(name->get<std::string>()))
-      if (auto* client = dynamic_cast<NetClient*>(device)) backend = client->backend();
-    if (!backend) {
-      auto netdev = machine.netdev(name->get<std::string>());
-      if (netdev) backend = *netdev;
-    }
-    if (!backend)
-      return Reply::error("Device '" + name->get<std::string>() + "' not found", "DeviceNotFound");
-    backend->set_link_up(up->get<bool>());
-    return Reply::success();
-  });
+  server.add_command(
+      "set_link",
+      Schema::object({required("name", Schema::string()), required("up", Schema::boolean())}),
+      [&machine](const Json& args) {
+        const Json* name = &args["name"];
+        const Json* up = &args["up"];
+        NetBackend* backend = nullptr;
+        if (Device* device = machine.find_device(name->get<std::string>()))
+          if (auto* client = dynamic_cast<NetClient*>(device)) backend = client->backend();
+        if (!backend) {
+          auto netdev = machine.netdev(name->get<std::string>());
+          if (netdev) backend = *netdev;
+        }
+        if (!backend)
+          return Reply::error("Device '" + name->get<std::string>() + "' not found",
+                              "DeviceNotFound");
+        backend->set_link_up(up->get<bool>());
+        return Reply::success();
+      });
   // The pre-2.5 form older toolstacks send.
-  server.add_command("change", [&server, &machine](const Json& args) {
-    if (auto r = check_arguments(args, {"device", "target", "arg"}); !r.ok) return r;
-    return change_medium(server, machine, args, "target");
-  });
+  server.add_command(
+      "change",
+      Schema::object({required("device", Schema::string()), required("target", Schema::string()),
+                      optional("arg", Schema::string())}),
+      [&server, &machine](const Json& args) {
+        return change_medium(server, machine, args, "target");
+      });
 }
 
 }  // namespace hvmd::qmp

@@ -44,7 +44,10 @@ void Session::finish_junk() {
 }
 
 // Splits the byte stream into JSON values by tracking nesting outside strings; each complete
-// top-level object or array is dispatched. Anything else at the top level is an error.
+// top-level object or array is dispatched. Anything else at the top level is an error. A value
+// nested deeper than kMaxDepth or longer than kMaxMessage is refused the moment it crosses the
+// limit (nothing recursive ever sees it); its remaining bytes are skipped, still counting
+// brackets, so the stream is back in step once it closes.
 void Session::feed(std::string_view data) {
   for (char c : data) {
     if (depth_ == 0) {
@@ -52,18 +55,17 @@ void Session::feed(std::string_view data) {
         finish_junk();
         buffer_.assign(1, c);
         depth_ = 1;
-        overflow_ = false;
+        refused_ = false;
       } else if (isspace(static_cast<unsigned char>(c))) {
         finish_junk();
-      } else if (junk_.size() < 64) {
+      } else if (junk_.size() < kMaxJunk) {
         junk_ += c;
       }
       continue;
     }
-    if (!overflow_) buffer_ += c;
-    if (buffer_.size() > kMaxMessage && !overflow_) {
-      overflow_ = true;
-      buffer_.clear();
+    if (!refused_) {
+      buffer_ += c;
+      if (buffer_.size() > kMaxMessage) refuse("JSON message too large (the limit is 1 MiB)");
     }
     if (in_string_) {
       if (escape_)
@@ -77,17 +79,20 @@ void Session::feed(std::string_view data) {
     if (c == '"') {
       in_string_ = true;
     } else if (c == '{' || c == '[') {
-      ++depth_;
+      if (++depth_ > kMaxDepth && !refused_) refuse("JSON nesting too deep (the limit is 1024)");
     } else if (c == '}' || c == ']') {
       if (--depth_ == 0) {
-        if (overflow_)
-          reject(nullptr, "JSON message too large", "GenericError");
-        else
-          dispatch(buffer_);
+        if (!refused_) dispatch(buffer_);
         buffer_.clear();
       }
     }
   }
+}
+
+void Session::refuse(const char* desc) {
+  refused_ = true;
+  std::string().swap(buffer_);
+  reject(nullptr, desc, "GenericError");
 }
 
 void Session::dispatch(const std::string& text) {
@@ -115,18 +120,12 @@ void Session::dispatch(const std::string& text) {
     if (negotiated_)
       return reject(id, "Capabilities negotiation is already complete, command ignored",
                     "CommandNotFound");
-    Reply check = check_arguments(arguments, {"enable"});
-    if (!check.ok) return reject(id, check.error_desc, check.error_class);
-    if (arguments.contains("enable")) {
-      const Json& enable = arguments["enable"];
-      if (!enable.is_array())
-        return reject(id, "Invalid parameter type for 'enable', expected: array", "GenericError");
-      for (const auto& cap : enable)
-        return reject(id,
-                      "Capability '" + (cap.is_string() ? cap.get<std::string>() : cap.dump()) +
-                          "' not available",
-                      "GenericError");
-    }
+    static const Schema kCapabilities =
+        Schema::object({optional("enable", Schema::array(Schema::string()))});
+    if (auto error = kCapabilities.check(arguments)) return reject(id, *error, "GenericError");
+    if (const Json* enable = argument(arguments, "enable"); enable && !enable->empty())
+      return reject(id, "Capability '" + enable->front().get<std::string>() + "' not available",
+                    "GenericError");
     negotiated_ = true;
   } else if (!negotiated_) {
     return reject(id, "Expecting capabilities negotiation with 'qmp_capabilities'",
@@ -134,11 +133,10 @@ void Session::dispatch(const std::string& text) {
   }
   Reply reply = Reply::success();
   if (command != "qmp_capabilities") {
-    const Server::Handler* handler = server_.find(command);
-    if (!handler)
+    if (!server_.has_command(command))
       return reject(id, "The command " + command + " has not been found", "CommandNotFound");
     server_.set_current_session(this);
-    reply = (*handler)(arguments);
+    reply = server_.execute(command, arguments);
     server_.set_current_session(nullptr);
   }
   if (!reply.ok) return reject(id, reply.error_desc, reply.error_class);
@@ -157,43 +155,45 @@ Server::~Server() {
 }
 
 void Server::add_fd_commands() {
-  add_command("add-fd", [this](const Json& args) {
-    if (auto r = check_arguments(args, {"fdset-id", "opaque"}); !r.ok) return r;
-    int fd = current_ ? current_->take_fd() : -1;
-    if (fd < 0) return Reply::error("No file descriptor supplied via SCM_RIGHTS");
-    int64_t id = 0;
-    if (const Json* requested = argument(args, "fdset-id", Json::value_t::number_unsigned)) {
-      id = requested->get<int64_t>();
-    } else {
-      while (fdsets_.count(id)) ++id;
-    }
-    if (id < 0) {
-      close(fd);
-      return Reply::error("Parameter 'fdset-id' must be a non-negative number");
-    }
-    fdsets_[id].push_back(fd);
-    return Reply::success({{"fdset-id", id}, {"fd", fd}});
-  });
-  add_command("remove-fd", [this](const Json& args) {
-    if (auto r = check_arguments(args, {"fdset-id", "fd"}); !r.ok) return r;
-    const Json* id = argument(args, "fdset-id", Json::value_t::number_unsigned);
-    if (!id) return Reply::error("Parameter 'fdset-id' is missing");
-    auto set = fdsets_.find(id->get<int64_t>());
-    if (set == fdsets_.end()) return Reply::error("File descriptor named 'fdset-id' not found");
-    const Json* fd = argument(args, "fd", Json::value_t::number_unsigned);
-    for (auto it = set->second.begin(); it != set->second.end();) {
-      if (!fd || *it == fd->get<int>()) {
-        close(*it);
-        it = set->second.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (set->second.empty()) fdsets_.erase(set);
-    return Reply::success();
-  });
-  add_command("query-fdsets", [this](const Json& args) {
-    if (auto r = check_arguments(args, {}); !r.ok) return r;
+  add_command("add-fd",
+              Schema::object({optional("fdset-id", Schema::unsigned_integer()),
+                              optional("opaque", Schema::string())}),
+              [this](const Json& args) {
+                int fd = current_ ? current_->take_fd() : -1;
+                if (fd < 0) return Reply::error("No file descriptor supplied via SCM_RIGHTS");
+                int64_t id = 0;
+                if (const Json* requested = argument(args, "fdset-id")) {
+                  if (requested->get<uint64_t>() > uint64_t(INT64_MAX)) {
+                    close(fd);
+                    return Reply::error("Parameter 'fdset-id' is out of range");
+                  }
+                  id = requested->get<int64_t>();
+                } else {
+                  while (fdsets_.count(id)) ++id;
+                }
+                fdsets_[id].push_back(fd);
+                return Reply::success({{"fdset-id", id}, {"fd", fd}});
+              });
+  add_command("remove-fd",
+              Schema::object({required("fdset-id", Schema::unsigned_integer()),
+                              optional("fd", Schema::unsigned_integer())}),
+              [this](const Json& args) {
+                auto set = fdsets_.find(static_cast<int64_t>(args["fdset-id"].get<uint64_t>()));
+                if (set == fdsets_.end())
+                  return Reply::error("File descriptor named 'fdset-id' not found");
+                const Json* fd = argument(args, "fd");
+                for (auto it = set->second.begin(); it != set->second.end();) {
+                  if (!fd || uint64_t(*it) == fd->get<uint64_t>()) {
+                    close(*it);
+                    it = set->second.erase(it);
+                  } else {
+                    ++it;
+                  }
+                }
+                if (set->second.empty()) fdsets_.erase(set);
+                return Reply::success();
+              });
+  add_command("query-fdsets", no_arguments(), [this](const Json&) {
     Json list = Json::array();
     for (const auto& [id, fds] : fdsets_) {
       Json entries = Json::array();
@@ -207,6 +207,7 @@ void Server::add_fd_commands() {
 Result<int> Server::open_file(const std::string& path, int flags) {
   static constexpr std::string_view kFdsetPrefix = "/dev/fdset/";
   if (!path.starts_with(kFdsetPrefix)) {
+    if (path_opener_) return path_opener_(path, flags);
     int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0600);
     if (fd < 0) return make_error("Could not open '%s': %s", path.c_str(), strerror(errno));
     return fd;
@@ -221,18 +222,21 @@ Result<int> Server::open_file(const std::string& path, int flags) {
   return fd;
 }
 
-void Server::add_command(std::string name, Handler handler) {
-  handlers_[std::move(name)] = std::move(handler);
+void Server::add_command(std::string name, Schema arguments, Handler handler) {
+  commands_.insert_or_assign(std::move(name), Command{std::move(arguments), std::move(handler)});
 }
 
-const Server::Handler* Server::find(const std::string& name) const {
-  auto it = handlers_.find(name);
-  return it == handlers_.end() ? nullptr : &it->second;
+Reply Server::execute(const std::string& name, const Json& arguments) {
+  auto it = commands_.find(name);
+  if (it == commands_.end())
+    return Reply::error("The command " + name + " has not been found", "CommandNotFound");
+  if (auto error = it->second.arguments.check(arguments)) return Reply::error(*error);
+  return it->second.handler(arguments);
 }
 
 std::vector<std::string> Server::command_names() const {
   std::vector<std::string> names{"qmp_capabilities"};
-  for (const auto& [name, handler] : handlers_) names.push_back(name);
+  for (const auto& [name, command] : commands_) names.push_back(name);
   return names;
 }
 
@@ -275,21 +279,9 @@ void Server::emit_event(const std::string& name, Json data) {
     if (s->negotiated()) s->send_json(event);
 }
 
-Reply check_arguments(const Json& arguments, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [key, value] : arguments.items()) {
-    bool known = false;
-    for (auto a : allowed) known = known || a == key;
-    if (!known) return Reply::error("Parameter '" + key + "' is unexpected");
-  }
-  return Reply::success();
-}
-
-const Json* argument(const Json& arguments, const char* name, Json::value_t type) {
+const Json* argument(const Json& arguments, const char* name) {
   auto it = arguments.find(name);
-  if (it == arguments.end()) return nullptr;
-  if (it->type() != type && !(type == Json::value_t::number_unsigned && it->is_number_integer()))
-    return nullptr;
-  return &*it;
+  return it == arguments.end() ? nullptr : &*it;
 }
 
 }  // namespace hvmd::qmp

@@ -14,10 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "dm/backends/chardev.h"
+#include "dm/qmp/qmp_schema.h"
 
 namespace hvmd::qmp {
-
-using Json = nlohmann::json;
 
 struct Reply {
   bool ok = true;
@@ -38,6 +37,10 @@ class Session {
  public:
   // Objects larger than this are refused; QMP commands are small.
   static constexpr size_t kMaxMessage = 1 << 20;
+  // Deeper nesting is refused (QEMU's limit): the JSON library copies and frees recursively.
+  static constexpr int kMaxDepth = 1024;
+  // Bytes of a stray top-level token kept for its error (the rest is not needed to report it).
+  static constexpr size_t kMaxJunk = 64;
   using SendFn = std::function<void(std::string_view line)>;
   using TakeFdFn = std::function<int()>;  // a descriptor passed with the current message, or -1
 
@@ -53,6 +56,7 @@ class Session {
   void dispatch(const std::string& text);
   void reject(const Json* id, const std::string& desc, const std::string& error_class);
   void finish_junk();
+  void refuse(const char* desc);
 
   Server& server_;
   SendFn send_;
@@ -63,19 +67,23 @@ class Session {
   int depth_ = 0;
   bool in_string_ = false;
   bool escape_ = false;
-  bool overflow_ = false;
+  bool refused_ = false;  // the current value broke a limit: skip it to its end
 };
 
 class Server {
  public:
+  // Runs with arguments already checked against the command's schema.
   using Handler = std::function<Reply(const Json& arguments)>;
   struct Version {
     int major = 8, minor = 2, micro = 0;  // the QEMU interface level hvmd speaks
   };
 
   Server();
-  void add_command(std::string name, Handler handler);
-  const Handler* find(const std::string& name) const;
+  // arguments: the schema of the command's "arguments" object (an object schema).
+  void add_command(std::string name, Schema arguments, Handler handler);
+  // Checks the arguments, then runs the command.
+  Reply execute(const std::string& name, const Json& arguments);
+  bool has_command(const std::string& name) const { return commands_.count(name) != 0; }
   std::vector<std::string> command_names() const;
 
   // Each connection of the chardev becomes a monitor session.
@@ -90,6 +98,10 @@ class Server {
   // File descriptors handed over with add-fd, in numbered sets, as QEMU keeps them. A command
   // given "/dev/fdset/N" for a file name gets a duplicate of a descriptor of set N.
   Result<int> open_file(const std::string& path, int flags);
+  // Replaces the opening of plain paths (the fuzzer gives every command a memfd instead).
+  void set_path_opener(std::function<Result<int>(const std::string&, int)> opener) {
+    path_opener_ = std::move(opener);
+  }
   // The session whose command is running (for add-fd's descriptor).
   void set_current_session(Session* s) { current_ = s; }
   ~Server();
@@ -97,19 +109,23 @@ class Server {
  private:
   void add_fd_commands();
   std::map<int64_t, std::vector<int>> fdsets_;
+  std::function<Result<int>(const std::string&, int)> path_opener_;
   Session* current_ = nullptr;
 
   struct Connection {
     std::shared_ptr<CharConnection> connection;
     std::unique_ptr<Session> session;
   };
-  std::map<std::string, Handler> handlers_;
+  struct Command {
+    Schema arguments;
+    Handler handler;
+  };
+  std::map<std::string, Command> commands_;
   std::vector<Session*> sessions_;
   std::vector<std::unique_ptr<Connection>> connections_;
 };
 
-// Helpers for command handlers: typed argument access with QMP-style errors.
-Reply check_arguments(const Json& arguments, std::initializer_list<std::string_view> allowed);
-const Json* argument(const Json& arguments, const char* name, Json::value_t type);
+// An optional argument a handler reads (its type already checked by the schema), or nullptr.
+const Json* argument(const Json& arguments, const char* name);
 
 }  // namespace hvmd::qmp

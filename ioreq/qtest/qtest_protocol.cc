@@ -1,9 +1,13 @@
 #include "ioreq/qtest/qtest_protocol.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 
+#include "dm/log.h"
 #include "ioreq/qtest/base64.h"
 
 namespace hvmd::qtest {
@@ -98,7 +102,11 @@ void QtestProtocol::log(char direction, std::string_view text) {
   int64_t elapsed = monotonic_ns() - start_ns_;
   fprintf(log_, "[%c +%" PRId64 ".%06" PRId64 "] %.*s\n", direction, elapsed / 1'000'000'000,
           elapsed / 1000 % 1'000'000, int(text.size()), text.data());
-  fflush(log_);
+  if (fflush(log_) != 0 || ferror(log_)) {
+    // A full disk must not go unnoticed, nor end the test run: say so once, stop logging.
+    HVMD_ERROR("-qtest-log: write failed: %s; no further lines are logged", strerror(errno));
+    log_ = nullptr;
+  }
 }
 
 void QtestProtocol::reply(const std::string& text) {
@@ -129,7 +137,31 @@ void QtestProtocol::handle_line(std::string_view line) {
     if (i > start) words.push_back(line.substr(start, i - start));
   }
   if (words.empty()) return;
-  reply(execute(words));
+  if (auto text = execute(words)) reply(*text);
+}
+
+void QtestProtocol::stream_read(uint64_t addr, uint64_t length, bool base64) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  log('S', (base64 ? "OK <base64 of " : "OK 0x<hex of ") + std::to_string(length) + " bytes>");
+  send_(base64 ? "OK " : "OK 0x");
+  std::vector<uint8_t> data(std::min<uint64_t>(length, kStreamChunk));
+  std::string text;
+  for (uint64_t done = 0; done < length;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(length - done, kStreamChunk));
+    memory_read(addr + done, data.data(), n);
+    if (base64) {
+      text = base64_encode(data.data(), n);
+    } else {
+      text.resize(2 * n);
+      for (size_t i = 0; i < n; ++i) {
+        text[2 * i] = kHex[data[i] >> 4];
+        text[2 * i + 1] = kHex[data[i] & 15];
+      }
+    }
+    send_(text);
+    done += n;
+  }
+  send_("\n");
 }
 
 // An MMIO access as a vCPU's would arrive from a hypervisor: one IoRequest through the dispatcher.
@@ -171,7 +203,7 @@ void QtestProtocol::write_value(uint64_t addr, unsigned size, uint64_t value) {
   mmio(addr, size, true, value);
 }
 
-std::string QtestProtocol::execute(const std::vector<std::string_view>& words) {
+std::optional<std::string> QtestProtocol::execute(const std::vector<std::string_view>& words) {
   std::string_view command = words[0];
   auto arg = [&](size_t index, uint64_t* out) {
     return index < words.size() && parse_u64(words[index], out);
@@ -211,17 +243,8 @@ std::string QtestProtocol::execute(const std::vector<std::string_view>& words) {
     if (words.size() != 3 || !arg(1, &a) || !arg(2, &b))
       return "FAIL usage: " + std::string(command) + " ADDR SIZE";
     if (b == 0 || b > kMaxTransfer) return "FAIL size out of range";
-    std::vector<uint8_t> data(b);
-    memory_read(a, data.data(), b);
-    if (command == "b64read") return "OK " + base64_encode(data.data(), data.size());
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out = "OK 0x";
-    out.reserve(5 + 2 * b);
-    for (uint8_t byte : data) {
-      out += kHex[byte >> 4];
-      out += kHex[byte & 15];
-    }
-    return out;
+    stream_read(a, b, command == "b64read");
+    return std::nullopt;
   }
   if (command == "write") {
     if (words.size() != 4 || !arg(1, &a) || !arg(2, &b))

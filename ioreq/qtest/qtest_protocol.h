@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,12 @@ class QtestProtocol {
   // Reads and writes larger than this are refused (FAIL), so one line cannot exhaust memory.
   static constexpr uint64_t kMaxTransfer = 64ull << 20;
   static constexpr size_t kMaxLine = 2 * kMaxTransfer + 64;
+  // The longest reply: "OK 0x" and two hex digits per byte of the largest read. The transport
+  // must queue this much for a test program that reads it.
+  static constexpr size_t kMaxReply = 2 * kMaxTransfer + 64;
+  // Large reads are produced and sent in pieces this long (a multiple of 3 for base64), so no
+  // second copy of a reply is built.
+  static constexpr size_t kStreamChunk = 48 << 10;
 
   QtestProtocol(Machine& machine, QtestInterrupts& interrupts, SendFn send, FILE* log);
 
@@ -58,7 +65,9 @@ class QtestProtocol {
  private:
   void reply(const std::string& text);
   void log(char direction, std::string_view text);
-  std::string execute(const std::vector<std::string_view>& words);
+  // A reply, or nothing when the command sent its (streamed) reply itself.
+  std::optional<std::string> execute(const std::vector<std::string_view>& words);
+  void stream_read(uint64_t addr, uint64_t length, bool base64);
   uint64_t mmio(uint64_t addr, unsigned size, bool is_write, uint64_t value);
   bool memory_read(uint64_t addr, uint8_t* out, uint64_t length);
   void memory_write(uint64_t addr, const uint8_t* in, uint64_t length);

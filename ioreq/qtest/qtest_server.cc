@@ -21,6 +21,9 @@ Result<void> QtestServer::start(const ChardevSpec& spec, const std::string& log_
   chardev_->on_connect([this](std::shared_ptr<CharConnection> connection) {
     if (connection_ && connection_->is_open()) return;  // one test program at a time
     connection_ = std::move(connection);
+    // Beyond the longest reply the test program is not reading: the connection ends, and with
+    // it the daemon, as when the program goes away.
+    connection_->set_max_queued(QtestProtocol::kMaxReply);
     CharConnection* conn = connection_.get();
     protocol_ = std::make_unique<QtestProtocol>(
         machine_, interrupts_, [conn](std::string_view s) { conn->write(s); }, log_);

@@ -90,19 +90,53 @@ FuzzMachine::~FuzzMachine() {
   for (int fd : images_) close(fd);
 }
 
-Result<std::unique_ptr<Machine>> FuzzMachine::build(Clock& clock) {
+Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
+  block_io_.run_pending();
+  zero_ram_and_drives();
+  if (!machine_) {
+    auto built = build(clock_);
+    if (!built) return built.error();
+    machine_ = std::move(*built);
+    machine_->dispatcher().set_listener(this);
+  } else {
+    machine_->reset();
+    clock_.rewind();
+  }
+  run_ops(*machine_, data, size);
+  block_io_.run_pending();
+  show_display(*machine_);
+  return ok();
+}
+
+Result<void> FuzzMachine::with_machine(
+    const std::function<void(Machine&, qtest::QtestInterrupts&)>& fn) {
+  zero_ram_and_drives();
+  Clock clock(Clock::Mode::kVirtual);
+  auto machine = build(clock);
+  if (!machine) return machine.error();
+  fn(**machine, interrupts_);
+  block_io_.run_pending();
+  return ok();
+}
+
+void FuzzMachine::zero_ram_and_drives() {
   for (const auto& region : ram_.layout().regions)
     madvise(ram_.host_address(region), region.size, MADV_DONTNEED);  // back to zero pages
   for (size_t i = 0; i < images_.size(); ++i) {
     // Back to an all-zero image of the drive's size (a data pattern comes from the input).
     uint64_t bytes = drives_[i].cdrom ? kDiscBytes : kDiskBytes;
-    if (ftruncate(images_[i], 0) != 0 || ftruncate(images_[i], static_cast<off_t>(bytes)) != 0)
-      return make_error("cannot reset a drive image");
+    if (ftruncate(images_[i], 0) != 0 || ftruncate(images_[i], static_cast<off_t>(bytes)) != 0) {
+      fprintf(stderr, "hvmd-fuzz: cannot reset a drive image\n");
+      exit(1);
+    }
   }
+}
+
+Result<std::unique_ptr<Machine>> FuzzMachine::build(Clock& clock) {
   auto machine = std::make_unique<Machine>(MachineOptions{.ram_bytes = kRamBytes}, clock, ram_,
                                            interrupts_, registry_);
   machine->set_io_executor(&block_io_);
-  net_ = std::make_unique<FuzzNet>();
+  if (!net_) net_ = std::make_unique<FuzzNet>();
   machine->set_netdev_lookup([this](const std::string& id) -> Result<NetBackend*> {
     if (id != "fuzz")
       return make_error("netdev '%s' not found (the fuzzer's is 'fuzz')", id.c_str());
@@ -120,17 +154,19 @@ Result<std::unique_ptr<Machine>> FuzzMachine::build(Clock& clock) {
   return machine;
 }
 
-Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
-  Clock clock(Clock::Mode::kVirtual);
-  auto machine = build(clock);
-  if (!machine) return machine.error();
-  run_ops(**machine, data, size);
-  block_io_.run_pending();
-  show_display(**machine);
-  return ok();
+const std::vector<const Dispatcher::Mapping*>& FuzzMachine::live_mappings(const Dispatcher& d) {
+  if (mappings_changed_) {
+    live_.clear();
+    for (const auto& m : d.mappings())
+      if (m.sequence) live_.push_back(&m);
+    mappings_changed_ = false;
+  }
+  return live_;
 }
 
+// A machine of its own per input: a stream may unplug devices, which a reset does not bring back.
 Result<void> FuzzMachine::run_state(const uint8_t* data, size_t size) {
+  zero_ram_and_drives();
   Clock clock(Clock::Mode::kVirtual);
   auto machine = build(clock);
   if (!machine) return machine.error();
@@ -143,10 +179,12 @@ Result<void> FuzzMachine::run_state(const uint8_t* data, size_t size) {
   guest_burst(**machine);
   run_ops(**machine, stream + length, size - std::min<size_t>(size, 4 + length));
   block_io_.run_pending();
+  show_display(**machine);
   return ok();
 }
 
 Result<std::vector<uint8_t>> FuzzMachine::state_seed(const uint8_t* ops, size_t size) {
+  zero_ram_and_drives();
   Clock clock(Clock::Mode::kVirtual);
   auto machine = build(clock);
   if (!machine) return machine.error();
@@ -233,9 +271,7 @@ void FuzzMachine::run_ops(Machine& machine, const uint8_t* data, size_t size) {
     switch (static_cast<Op>(in.u8() % kOpCount)) {
       case kRegionAccess: {
         // Aim at what is mapped now: BAR programming earlier in the input changes it.
-        std::vector<const Dispatcher::Mapping*> live;
-        for (const auto& m : d.mappings())
-          if (m.sequence) live.push_back(&m);
+        const auto& live = live_mappings(d);
         uint8_t pick = in.u8();
         uint32_t offset = in.u32();
         unsigned access = in.size(true);

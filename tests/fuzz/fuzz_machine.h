@@ -2,6 +2,7 @@
 // clock and a small guest RAM, exactly as the daemon builds it under qtest.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -11,9 +12,11 @@
 
 namespace hvmd::fuzz {
 
-// Each input runs on a machine built afresh (so a finding reproduces from its input alone); only
-// the guest RAM mapping is reused, its pages discarded between inputs.
-class FuzzMachine {
+// Device targets (run) build the machine once per process and reset it between inputs: the
+// reset a guest gets, RAM and drive images back to zero, virtual time back to 0, ROMs from the
+// process's cache. The management targets (with_machine) build one per input, as QMP may add
+// and remove devices.
+class FuzzMachine final : private MappingListener {
  public:
   static constexpr uint64_t kRamBytes = 32ull << 20;
   // Each drive (a -drive spec without file=) gets an in-memory image, zeroed for every input.
@@ -32,10 +35,19 @@ class FuzzMachine {
   // A state-target input from a real machine: the operations run, then its saved state with no
   // operations after it (how tests/fuzz/make_state_seeds.py seeds corpus-state).
   Result<std::vector<uint8_t>> state_seed(const uint8_t* ops, size_t size);
+  // Builds the machine as run() does (RAM and drives back to zero) and hands it to fn; the
+  // management-side targets (fuzz_management.cc) drive it through QMP or qtest.
+  Result<void> with_machine(const std::function<void(Machine&, qtest::QtestInterrupts&)>& fn);
 
  private:
   Result<std::unique_ptr<Machine>> build(Clock& clock);
   void run_ops(Machine& machine, const uint8_t* data, size_t size);
+  void zero_ram_and_drives();
+  // The regions mapped now, kept current through the dispatcher's listener.
+  const std::vector<const Dispatcher::Mapping*>& live_mappings(const Dispatcher& d);
+  void ports_changed(uint64_t, uint64_t, bool) override { mappings_changed_ = true; }
+  void mmio_changed(uint64_t, uint64_t, bool) override { mappings_changed_ = true; }
+  void pci_changed(PciAddress, bool) override { mappings_changed_ = true; }
   void guest_burst(Machine& machine);
   void show_display(Machine& machine);
   // No mode is larger than VBE's 2560x1600: a display claiming more is a finding in itself.
@@ -61,6 +73,11 @@ class FuzzMachine {
   HostRam ram_{RamLayout::pc(kRamBytes)};
   qtest::QtestInterrupts interrupts_{ram_};
   DeviceRegistry registry_;
+  // Last: the persistent machine goes before the backends, RAM and registry it uses.
+  Clock clock_{Clock::Mode::kVirtual};
+  std::unique_ptr<Machine> machine_;
+  std::vector<const Dispatcher::Mapping*> live_;
+  bool mappings_changed_ = true;
 };
 
 }  // namespace hvmd::fuzz

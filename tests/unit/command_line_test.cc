@@ -70,5 +70,14 @@ TEST(CommandLineParse, XenOptionsAndTheirErrors) {
     EXPECT_FALSE(parse(bad).ok()) << bad[0] << " " << bad[1];
 }
 
+// Found by the cmdline fuzz target: a value with a newline made the one-line error two lines.
+TEST(CommandLine, ErrorsStayOnOneLine) {
+  auto config = parse({"-boot", "order=\nz\x1b[2J"});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().message.find('\n'), std::string::npos) << config.error().message;
+  EXPECT_NE(config.error().message.find("\\x0az\\x1b[2J"), std::string::npos)
+      << config.error().message;
+}
+
 }  // namespace
 }  // namespace hvmd::test

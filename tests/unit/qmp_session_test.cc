@@ -10,8 +10,9 @@ using qmp::Json;
 class QmpSessionTest : public ::testing::Test {
  protected:
   QmpSessionTest() {
-    server.add_command("echo", [](const Json& args) { return qmp::Reply::success(args); });
-    server.add_command("fail",
+    server.add_command("echo", qmp::Schema::open_object({}),
+                       [](const Json& args) { return qmp::Reply::success(args); });
+    server.add_command("fail", qmp::no_arguments(),
                        [](const Json&) { return qmp::Reply::error("it broke", "DeviceNotFound"); });
   }
   std::vector<Json> take() {
@@ -76,9 +77,66 @@ TEST_F(QmpSessionTest, HostileInput) {
                "\"}}");
   replies = take();
   ASSERT_EQ(replies.size(), 2u);
-  EXPECT_EQ(replies[1]["error"]["desc"], "JSON message too large");
+  EXPECT_EQ(replies[0]["error"]["desc"], "JSON nesting too deep (the limit is 1024)");
+  EXPECT_EQ(replies[1]["error"]["desc"], "JSON message too large (the limit is 1 MiB)");
   session.feed(R"({"execute":"echo","id":9})");
   EXPECT_EQ(take()[0]["id"], 9);
+}
+
+// Fault: an "id" nested 100,000 deep, before negotiation, overflowed the stack in the JSON
+// library's recursive copy. Refused at depth 1025, before anything parses it.
+TEST_F(QmpSessionTest, DeepNestingIsRefusedBeforeNegotiation) {
+  session.feed(R"({"execute":"qmp_capabilities","id":)" + std::string(100000, '[') +
+               std::string(100000, ']') + "}");
+  auto replies = take();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0]["error"]["desc"], "JSON nesting too deep (the limit is 1024)");
+  session.feed(R"({"execute":"qmp_capabilities","id":1})");
+  EXPECT_EQ(take()[0], (Json{{"return", Json::object()}, {"id", 1}}));
+  // 1024 levels are still accepted.
+  session.feed(R"({"execute":"echo","id":)" + std::string(1023, '[') + std::string(1023, ']') +
+               "}");
+  EXPECT_TRUE(take()[0].contains("return"));
+}
+
+// Fault: a value that never closed was dropped silently once it passed 1 MiB. The error now
+// comes when it crosses the limit, not when (if ever) it ends.
+TEST_F(QmpSessionTest, OversizedInputIsReportedAtTheLimit) {
+  negotiate();
+  session.feed(R"({"execute":"echo","arguments":{"a":")");
+  session.feed(std::string(qmp::Session::kMaxMessage, 'x'));
+  auto replies = take();
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0]["error"]["desc"], "JSON message too large (the limit is 1 MiB)");
+  session.feed(R"("}} {"execute":"echo","id":2})");
+  EXPECT_EQ(take()[0]["id"], 2);
+}
+
+// Fault: a wrong JSON type in an argument threw from the handler and ended the daemon. Every
+// command's arguments are checked against its schema first.
+TEST_F(QmpSessionTest, ArgumentsAreCheckedAgainstTheSchema) {
+  server.add_command(
+      "typed",
+      qmp::Schema::object({qmp::required("name", qmp::Schema::string()),
+                           qmp::optional("list", qmp::Schema::array(qmp::Schema::integer()))}),
+      [](const Json& args) {
+        return qmp::Reply::success({{"name", args["name"]}});
+      });
+  negotiate();
+  auto desc = [&](const std::string& text) {
+    session.feed(text);
+    return take()[0]["error"].value("desc", "");
+  };
+  EXPECT_EQ(desc(R"({"execute":"typed"})"), "Parameter 'name' is missing");
+  EXPECT_EQ(desc(R"({"execute":"typed","arguments":{"name":1}})"),
+            "Invalid parameter type for 'name', expected: string");
+  EXPECT_EQ(desc(R"({"execute":"typed","arguments":{"name":"a","list":[1,"2"]}})"),
+            "Invalid parameter type for 'list[1]', expected: integer");
+  EXPECT_EQ(desc(R"({"execute":"typed","arguments":{"name":"a","x":0}})"),
+            "Parameter 'x' is unexpected");
+  EXPECT_EQ(desc(R"({"execute":"fail","arguments":{"x":0}})"), "Parameter 'x' is unexpected");
+  session.feed(R"({"execute":"typed","arguments":{"name":"a","list":[1]}})");
+  EXPECT_EQ(take()[0]["return"]["name"], "a");
 }
 
 TEST_F(QmpSessionTest, EventsOnlyAfterNegotiation) {

@@ -148,8 +148,8 @@ constexpr uint16_t kCommandReserved = 0xf800;
 class SeamDevice final : public PciDevice {
  public:
   SeamDevice(FakeHostConfig& host, FakePassthrough& passthrough)
-      : PciDevice({.vendor = 0x8086, .device = 0x10d3, .class_code = 0x020000, .interrupt_pin = 1}),
-        passthrough_(passthrough) {
+      : PciDevice(
+            {.vendor = 0x8086, .device = 0x10d3, .class_code = 0x020000, .interrupt_pin = 1}) {
     add_host_bar(0, BarType::kMemory32, kBar0Size,
                  {.passthrough = &passthrough,
                   .region = {.host_physical = kHostBar0, .size = kBar0Size},
@@ -200,7 +200,6 @@ class SeamDevice final : public PciDevice {
   std::vector<std::string> host_bar_log;
 
  private:
-  FakePassthrough& passthrough_;
   MemberIoHandler<SeamDevice, &SeamDevice::trap_read, &SeamDevice::trap_write> trap_{*this};
 };
 

@@ -170,6 +170,9 @@ Result<void> FuzzMachine::run_state(const uint8_t* data, size_t size) {
   Clock clock(Clock::Mode::kVirtual);
   auto machine = build(clock);
   if (!machine) return machine.error();
+  // The live-mapping list follows this machine's dispatcher, not the shared one's.
+  (*machine)->dispatcher().set_listener(this);
+  mappings_changed_ = true;
   Input in(data, size);
   size_t length = std::min<size_t>(in.u32(), size > 4 ? size - 4 : 0);
   const uint8_t* stream = size > 4 ? data + 4 : data;
@@ -188,6 +191,8 @@ Result<std::vector<uint8_t>> FuzzMachine::state_seed(const uint8_t* ops, size_t 
   Clock clock(Clock::Mode::kVirtual);
   auto machine = build(clock);
   if (!machine) return machine.error();
+  (*machine)->dispatcher().set_listener(this);
+  mappings_changed_ = true;
   run_ops(**machine, ops, size);
   block_io_.run_pending();
   std::vector<uint8_t> stream = (*machine)->save_state();

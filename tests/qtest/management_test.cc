@@ -167,6 +167,9 @@ TEST(Management, CapabilitiesAreDroppedWithoutRunas) {
 // Fault 5: a client that never reads was closed at 16 MiB of queued replies, but its queue and
 // session stayed: 16 MiB per client, forever.
 TEST(Management, ClientsThatNeverReadAreFreed) {
+#ifdef HVMD_SANITIZER_BUILD
+  GTEST_SKIP() << "ASan's quarantine keeps freed memory resident, so RSS cannot show the leak";
+#endif
   ListeningMonitor monitor;
   QtestClient qt(monitor.args());
   long before = rss_kib(qt.pid());

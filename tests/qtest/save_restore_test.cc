@@ -102,7 +102,8 @@ struct UnplugBoard {
 };
 
 bool lists_nic(QtestClient& qt) {
-  for (const Json& device : qt.qmp("query-pci")["return"][0]["devices"])
+  Json reply = qt.qmp("query-pci");
+  for (const Json& device : reply["return"][0]["devices"])
     if (device.value("qdev_id", "") == "nic0") return true;
   return false;
 }

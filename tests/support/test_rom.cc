@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <span>
 
 namespace hvmd::test {
 namespace {
@@ -76,15 +77,23 @@ constexpr uint8_t kBootCode[] = {0xfa, 0x31, 0xc0, 0x8e, 0xd8, 0xbe, 0x40, 0x7c,
 
 }  // namespace
 
-std::vector<uint8_t> printing_boot_sector(const std::string& text) {
+namespace {
+// An MBR: code at the start, a NUL-terminated message at message_offset, the 55 AA signature.
+std::vector<uint8_t> boot_sector(std::span<const uint8_t> code, size_t message_offset,
+                                 const std::string& text) {
   std::vector<uint8_t> sector(512, 0);
-  std::copy(std::begin(kBootCode), std::end(kBootCode), sector.begin());
-  size_t length = std::min(text.size(), size_t{510} - kBootMessage - 1);
+  std::copy(code.begin(), code.end(), sector.begin());
+  size_t length = std::min(text.size(), size_t{510} - message_offset - 1);
   std::copy(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(length),
-            sector.begin() + kBootMessage);
+            sector.begin() + static_cast<std::ptrdiff_t>(message_offset));
   sector[510] = 0x55;
   sector[511] = 0xaa;
   return sector;
+}
+}  // namespace
+
+std::vector<uint8_t> printing_boot_sector(const std::string& text) {
+  return boot_sector(kBootCode, kBootMessage, text);
 }
 
 // Assembled from (GNU as, .code16; the message at 0x7d00):
@@ -112,14 +121,7 @@ constexpr uint8_t kUnplugCode[] = {
 static_assert(sizeof(kUnplugCode) <= kUnplugMessage);
 
 std::vector<uint8_t> unplugging_boot_sector(const std::string& text) {
-  std::vector<uint8_t> sector(512, 0);
-  std::copy(std::begin(kUnplugCode), std::end(kUnplugCode), sector.begin());
-  size_t length = std::min(text.size(), size_t{510} - kUnplugMessage - 1);
-  std::copy(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(length),
-            sector.begin() + kUnplugMessage);
-  sector[510] = 0x55;
-  sector[511] = 0xaa;
-  return sector;
+  return boot_sector(kUnplugCode, kUnplugMessage, text);
 }
 
 std::vector<uint8_t> printing_option_rom(const std::string& text) {

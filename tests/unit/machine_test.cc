@@ -45,6 +45,7 @@ class MachineTest : public ::testing::Test {
   HostRam ram{RamLayout::pc(32 << 20)};
   FakeInterrupts irq;
   DeviceRegistry registry;
+  InlineExecutor block_io;  // before the machine: its drives' I/O drains here as they close
   Machine machine{MachineOptions{}, clock, ram, irq, registry};
 };
 
@@ -302,7 +303,6 @@ TEST_F(BusTest, IdeDrivesPlugIntoTheControllersBuses) {
   int fd = mkstemp(disk);
   ASSERT_EQ(ftruncate(fd, 1 << 20), 0);
   close(fd);
-  InlineExecutor block_io;
   machine.set_io_executor(&block_io);
   for (const char* id : {"d0", "d1"}) {
     auto spec = DriveSpec::from_options(

@@ -176,7 +176,7 @@ Result<void> build_board(Machine& machine) {
   }
   auto rtc = std::make_unique<RtcCmos>(
       machine.dispatcher(), machine.clock(), IrqLine::isa(&machine.interrupt_sink(), rtc::kIrq),
-      /*nvram_only=*/options.xen, static_cast<int64_t>(time(nullptr)));
+      /*nvram_only=*/options.xen, options.rtc_start.value_or(static_cast<int64_t>(time(nullptr))));
   if (!options.xen) set_cmos_configuration(*rtc, options);
   if (!options.boot_order.empty()) set_cmos_boot_order(*rtc, options.boot_order);
   if (auto added = machine.add_board_device(std::move(rtc), std::nullopt); !added)

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -62,6 +63,9 @@ struct MachineOptions {
   std::string name;
   std::string uuid;
   std::string boot_order;  // -boot order=: drive letters a, c, d, n, first to last
+  // The time the RTC shows at start, in seconds since the epoch; unset: the host's time. Fixed by
+  // the fuzzer so that every input runs the same.
+  std::optional<int64_t> rtc_start;
   // Set by the Xen runner: the hypervisor emulates the PIC, IOAPIC, PIT and the RTC's clock, and
   // hvmloader reports memory to the firmware.
   bool xen = false;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "devices/board.h"
 #include "dm/log.h"
@@ -90,21 +91,42 @@ FuzzMachine::~FuzzMachine() {
   for (int fd : images_) close(fd);
 }
 
-Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
+Result<Machine*> FuzzMachine::fresh_machine() {
   block_io_.run_pending();
   zero_ram_and_drives();
+  // An input that removed a device (the guest may eject any hot-pluggable slot through ACPI, or
+  // QMP may add or remove one) leaves a machine a reset cannot bring back: build a new one.
+  if (machine_ && machine_->devices() != built_devices_) machine_.reset();
   if (!machine_) {
     auto built = build(clock_);
     if (!built) return built.error();
     machine_ = std::move(*built);
     machine_->dispatcher().set_listener(this);
+    mappings_changed_ = true;
+    take_power_on_state();
   } else {
     machine_->reset();
     clock_.rewind();
+    restore_power_on_state();
   }
-  run_ops(*machine_, data, size);
+  return machine_.get();
+}
+
+Result<void> FuzzMachine::run(const uint8_t* data, size_t size) {
+  auto machine = fresh_machine();
+  if (!machine) return machine.error();
+  run_ops(**machine, data, size);
   block_io_.run_pending();
-  show_display(*machine_);
+  show_display(**machine);
+  return ok();
+}
+
+Result<void> FuzzMachine::with_reset_machine(
+    const std::function<void(Machine&, qtest::QtestInterrupts&)>& fn) {
+  auto machine = fresh_machine();
+  if (!machine) return machine.error();
+  fn(**machine, interrupts_);
+  block_io_.run_pending();
   return ok();
 }
 
@@ -119,9 +141,46 @@ Result<void> FuzzMachine::with_machine(
   return ok();
 }
 
+void FuzzMachine::take_power_on_state() {
+  power_on_.clear();
+  built_devices_ = machine_->devices();
+  for (Device* device : built_devices_) {
+    if (device->type() != kBatteryBackedType) continue;
+    StateWriter out;
+    device->save(out);
+    power_on_.push_back({device, out.data()});
+  }
+}
+
+void FuzzMachine::restore_power_on_state() {
+  for (const auto& [device, state] : power_on_) {
+    StateReader in(state);
+    if (auto loaded = device->load(in, device->state_version()); !loaded) {
+      fprintf(stderr, "hvmd-fuzz: %s refused its own power-on state: %s\n",
+              std::string(device->type()).c_str(), loaded.error().message.c_str());
+      abort();
+    }
+  }
+}
+
 void FuzzMachine::zero_ram_and_drives() {
-  for (const auto& region : ram_.layout().regions)
-    madvise(ram_.host_address(region), region.size, MADV_DONTNEED);  // back to zero pages
+  // Back to zero pages. Dropping the pages (madvise) flushes the TLB, which costs more than a
+  // whole input, so when an input touched few pages (mincore: the ones the previous drop left
+  // resident) they are cleared in place instead.
+  for (const auto& region : ram_.layout().regions) {
+    auto* base = static_cast<uint8_t*>(ram_.host_address(region));
+    resident_.resize(region.size / kPageBytes);
+    size_t touched = kMaxClearedPages + 1;
+    if (mincore(base, region.size, resident_.data()) == 0)
+      touched = static_cast<size_t>(
+          std::count_if(resident_.begin(), resident_.end(), [](uint8_t r) { return r & 1; }));
+    if (touched > kMaxClearedPages) {
+      madvise(base, region.size, MADV_DONTNEED);
+      continue;
+    }
+    for (size_t page = 0; page < resident_.size(); ++page)
+      if (resident_[page] & 1) memset(base + page * kPageBytes, 0, kPageBytes);
+  }
   for (size_t i = 0; i < images_.size(); ++i) {
     // Back to an all-zero image of the drive's size (a data pattern comes from the input).
     uint64_t bytes = drives_[i].cdrom ? kDiscBytes : kDiskBytes;
@@ -133,8 +192,9 @@ void FuzzMachine::zero_ram_and_drives() {
 }
 
 Result<std::unique_ptr<Machine>> FuzzMachine::build(Clock& clock) {
-  auto machine = std::make_unique<Machine>(MachineOptions{.ram_bytes = kRamBytes}, clock, ram_,
-                                           interrupts_, registry_);
+  auto machine =
+      std::make_unique<Machine>(MachineOptions{.ram_bytes = kRamBytes, .rtc_start = kRtcStart},
+                                clock, ram_, interrupts_, registry_);
   machine->set_io_executor(&block_io_);
   if (!net_) net_ = std::make_unique<FuzzNet>();
   machine->set_netdev_lookup([this](const std::string& id) -> Result<NetBackend*> {

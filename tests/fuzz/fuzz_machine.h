@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dm/machine.h"
@@ -14,8 +15,10 @@ namespace hvmd::fuzz {
 
 // Device targets (run) build the machine once per process and reset it between inputs: the
 // reset a guest gets, RAM and drive images back to zero, virtual time back to 0, ROMs from the
-// process's cache. The management targets (with_machine) build one per input, as QMP may add
-// and remove devices.
+// process's cache, and the RTC's battery-backed clock and NVRAM (which a reset keeps, as on
+// hardware) back to their state at power-on, so every input runs the same whatever ran before
+// it. An input that removed a device gets the next one a new machine. The management targets
+// (with_machine) build one per input, as QMP may add and remove devices.
 class FuzzMachine final : private MappingListener {
  public:
   static constexpr uint64_t kRamBytes = 32ull << 20;
@@ -35,14 +38,20 @@ class FuzzMachine final : private MappingListener {
   // A state-target input from a real machine: the operations run, then its saved state with no
   // operations after it (how tests/fuzz/make_state_seeds.py seeds corpus-state).
   Result<std::vector<uint8_t>> state_seed(const uint8_t* ops, size_t size);
-  // Builds the machine as run() does (RAM and drives back to zero) and hands it to fn; the
-  // management-side targets (fuzz_management.cc) drive it through QMP or qtest.
+  // Hands fn the machine run() uses, reset as for every input (the qtest target).
+  Result<void> with_reset_machine(const std::function<void(Machine&, qtest::QtestInterrupts&)>& fn);
+  // Builds a new machine for fn (RAM and drives back to zero): the QMP target, whose commands
+  // change more than a reset brings back (media, run state, backends).
   Result<void> with_machine(const std::function<void(Machine&, qtest::QtestInterrupts&)>& fn);
 
  private:
   Result<std::unique_ptr<Machine>> build(Clock& clock);
+  // The persistent machine, built on first use and reset for every later input.
+  Result<Machine*> fresh_machine();
   void run_ops(Machine& machine, const uint8_t* data, size_t size);
   void zero_ram_and_drives();
+  void take_power_on_state();
+  void restore_power_on_state();
   // The regions mapped now, kept current through the dispatcher's listener.
   const std::vector<const Dispatcher::Mapping*>& live_mappings(const Dispatcher& d);
   void ports_changed(uint64_t, uint64_t, bool) override { mappings_changed_ = true; }
@@ -52,6 +61,14 @@ class FuzzMachine final : private MappingListener {
   void show_display(Machine& machine);
   // No mode is larger than VBE's 2560x1600: a display claiming more is a finding in itself.
   static constexpr uint64_t kMaxDisplayPixels = 2560 * 1600;
+  // The RTC starts at 2026-01-01 00:00:00 UTC for every input.
+  static constexpr int64_t kRtcStart = 1767225600;
+  // The one device whose state outlives a reset (Device::reset brings every other back to
+  // power-on state).
+  static constexpr std::string_view kBatteryBackedType = "mc146818rtc";
+  static constexpr size_t kPageBytes = 4096;
+  // Inputs that touched more RAM pages than this get all of RAM dropped instead of cleared.
+  static constexpr size_t kMaxClearedPages = 256;
 
   std::vector<std::string> devices_;
   std::vector<DriveSpec> drives_;
@@ -77,6 +94,13 @@ class FuzzMachine final : private MappingListener {
   Clock clock_{Clock::Mode::kVirtual};
   std::unique_ptr<Machine> machine_;
   std::vector<const Dispatcher::Mapping*> live_;
+  struct PowerOnState {
+    Device* device;
+    std::vector<uint8_t> state;
+  };
+  std::vector<PowerOnState> power_on_;
+  std::vector<Device*> built_devices_;  // the persistent machine's, as built
+  std::vector<uint8_t> resident_;       // mincore's answer for a RAM region
   bool mappings_changed_ = true;
 };
 

@@ -44,7 +44,7 @@ void run_qmp(FuzzMachine& fuzz, const uint8_t* data, size_t size) {
 }
 
 void run_qtest(FuzzMachine& fuzz, const uint8_t* data, size_t size) {
-  auto ran = fuzz.with_machine([&](Machine& machine, qtest::QtestInterrupts& interrupts) {
+  auto ran = fuzz.with_reset_machine([&](Machine& machine, qtest::QtestInterrupts& interrupts) {
     qtest::QtestProtocol protocol(
         machine, interrupts, [](std::string_view) {}, nullptr);
     protocol.feed({reinterpret_cast<const char*>(data), size});

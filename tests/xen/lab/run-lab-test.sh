@@ -26,7 +26,7 @@ bash "$lab_tools/build-dom0.sh" "$lab" libpng16-16 >/dev/null
 payload=$(mktemp -d)
 trap 'rm -rf "$payload"' EXIT
 cp "$hvmd" "$payload/hvmd"
-cp "$here/check" "$here/setup" "$payload/"
+cp "$here/check" "$here/setup" "$here/guest-restricted.cfg" "$payload/"
 # The guest's e1000 is on a bridge in dom0 where this watches for iPXE's DHCP requests.
 cp "$packet_watch" "$payload/hvmd-packet-watch"
 # A pci-testdev whose option ROM prints on COM1: the guest's output on our serial port.
@@ -70,4 +70,9 @@ expect '^== xl migrate rc=0' "xl migrate (live, to this host) with hvmd on both 
 expect '^== migrated domain: .*dm state: running' "the migrated domain runs with the receiving hvmd"
 expect '^== disk reads after migrate: more' "after the migration the guest's disk and serial port still work"
 expect '^== after destroy: nothing left' "xl destroy leaves nothing behind"
+
+expect '^== restricted: xl create rc=0' "dm_restrict=1: libxl starts hvmd with -S, fd-passed QMP, -xen-domid-restrict, -chroot, -runas UID:GID"
+expect '^== restricted: dm uid ([0-9]+) expected \1 root /var/run/xen/qemu-root-[0-9]+ seccomp 2' "dm_restrict=1: hvmd runs as the range-base uid + domid, in its chroot, sandboxed"
+expect '^== restricted: disk reads [1-9]' "dm_restrict=1: the guest boots from our disk and prints on our serial port"
+expect '^== restricted: after destroy: nothing left' "dm_restrict=1: xl destroy ends hvmd"
 exit $failed

@@ -29,7 +29,7 @@ constexpr uint64_t kMmioBltSize = 0x100;
 // Sequencer extensions.
 constexpr unsigned kSrCount = 0x20;
 constexpr uint8_t kSrUnlock = 0x06;  // write 0x12 to unlock; reads 0x12 unlocked, else 0x0f
-constexpr uint8_t kUnlockKey = 0x12, kLockedValue = 0x0f;
+constexpr uint8_t kUnlockKey = 0x12, kUnlockKeyMask = 0x17, kLockedValue = 0x0f;
 constexpr uint8_t kSrExtMode = 0x07;      // bit 0: packed-pixel (extended) mode; bits 3-1: depth
 constexpr uint8_t kSrDramControl = 0x0f;  // bits 4-3 bus width, bit 7 second bank (memory size)
 constexpr uint8_t kSrCursorX = 0x10;      // x >> 3; x bits 2-0 in the index's bits 7-5

@@ -170,7 +170,8 @@ bool CirrusVga::ext_port_write(uint16_t port, uint8_t value) {
 void CirrusVga::sr_write(uint8_t index, uint8_t value) {
   switch (index) {
     case kSrUnlock:
-      sr_[index] = value == kUnlockKey ? kUnlockKey : kLockedValue;
+      // The key is bits 4 and 2-0 (the VGA BIOS writes 0x92).
+      sr_[index] = (value & kUnlockKeyMask) == kUnlockKey ? kUnlockKey : kLockedValue;
       return;
     case kSrDramControl:
     case kSrConfig:
@@ -431,22 +432,28 @@ void CirrusVga::mmio_write(uint64_t offset, unsigned size, uint64_t value) {
 
 // The plain view as device memory over the trapping BAR, whenever no access there needs the
 // device: the guest (under Xen or KVM) then writes pixels without an exit.
-void CirrusVga::update_overlay() {
+void CirrusVga::update_overlay(bool force) {
   uint64_t base = bar(0).address;
   bool want = base != pci::BarInfo::kUnmapped && !blitter_.waiting_for_data() &&
               !mmio_at_linear_end() &&
               !(gr_[kGrExtensions] & (kExtBy8 | kExtWriteModes | kExtBy16));
-  if (overlay_ != Dispatcher::kNoMapping) {
+  bool have = overlay_ != Dispatcher::kNoMapping;
+  // Moving device memory costs a transport real work (Xen relocates the pages): only on change.
+  if (!force && want == have && (!want || base == overlay_base_)) return;
+  if (have) {
     dispatcher_.unmap(overlay_);
     overlay_ = Dispatcher::kNoMapping;
   }
-  if (want) overlay_ = dispatcher_.map_memory(base, vram_.size(), &vram_, "cirrus-lfb");
+  if (want) {
+    overlay_ = dispatcher_.map_memory(base, vram_.size(), &vram_, "cirrus-lfb");
+    overlay_base_ = base;
+  }
 }
 
 void CirrusVga::config_written(uint32_t reg, unsigned size, uint32_t value) {
   PciDevice::config_written(reg, size, value);
   // A BAR move or a decode change re-mapped BAR0 over the overlay: put it back on top.
-  if (reg < 0x40) update_overlay();
+  if (reg < 0x40) update_overlay(/*force=*/true);
 }
 
 // ---- Picture ----
@@ -556,7 +563,7 @@ Result<std::unique_ptr<StagedState>> CirrusVga::parse_device(StateReader& in, ui
 }
 
 void CirrusVga::post_load_device() {
-  update_overlay();
+  update_overlay(/*force=*/true);
 }
 
 void register_cirrus_vga(DeviceRegistry& registry) {

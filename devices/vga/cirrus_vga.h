@@ -100,7 +100,7 @@ class CirrusVga final : public pci::PciDevice, private VgaExtension, private Cir
   }
   uint64_t cursor_pattern() const;
 
-  void update_overlay();
+  void update_overlay(bool force = false);
   void set_memory_size_registers();
 
   DeviceMemory vram_;
@@ -111,6 +111,7 @@ class CirrusVga final : public pci::PciDevice, private VgaExtension, private Cir
   MemberIoHandler<CirrusVga, &CirrusVga::linear_read, &CirrusVga::linear_write> linear_io_{*this};
   MemberIoHandler<CirrusVga, &CirrusVga::mmio_read, &CirrusVga::mmio_write> mmio_io_{*this};
   Dispatcher::MappingId overlay_ = Dispatcher::kNoMapping;
+  uint64_t overlay_base_ = 0;
 };
 
 // -device cirrus-vga[,vgamem_mb=N] (1-16; the chip addresses at most 4 MiB, which is what the

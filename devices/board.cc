@@ -11,6 +11,7 @@
 #include "devices/serial/debug_console.h"
 #include "devices/serial/uart_16550.h"
 #include "devices/testing/pci_testdev.h"
+#include "devices/vga/cirrus_vga.h"
 #include "devices/vga/std_vga.h"
 #include "devices/xen_platform/xen_platform.h"
 #include "devices/xen_platform/xen_platform_regs.h"
@@ -114,6 +115,7 @@ void register_devices(DeviceRegistry& registry) {
   ide::register_ide_devices(registry);
   e1000::register_e1000(registry);
   vga::register_std_vga(registry);
+  vga::register_cirrus_vga(registry);
   registry.add({.name = "pci-testdev",
                 .description = "PCI test function: scratch registers behind two BARs (romfile=)",
                 .pci = true,

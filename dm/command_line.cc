@@ -35,6 +35,7 @@ constexpr OptionInfo kOptions[] = {
     {"debugcon", "DEV", "debug console on port 0xe9 to DEV (as -serial)"},
     {"display", "none", "display type (only none)"},
     {"nographic", nullptr, "no display"},
+    {"vga", "std|cirrus|none", "display card: -device VGA or -device cirrus-vga"},
     {"vnc", "none|HOST:DISPLAY", "VNC server for the display"},
     {"nodefaults", nullptr, "no default devices"},
     {"no-user-config", nullptr, "accepted for compatibility (hvmd reads no config files)"},
@@ -345,6 +346,16 @@ Result<Config> parse_options(int argc, const char* const* argv) {
     });
   };
   HVMD_TRY(collect("device", "driver", config.devices));
+  // QEMU's shorthand for the display card.
+  HVMD_TRY(each(vm, "vga", [&](const std::string& v) -> Result<void> {
+    if (v == "none") return ok();
+    if (v != "std" && v != "cirrus")
+      return make_error("-vga %s: unknown card (std, cirrus or none)", v.c_str());
+    auto options = SubOptions::parse(v == "std" ? "VGA" : "cirrus-vga", "driver");
+    if (!options) return options.error();
+    config.devices.push_back(std::move(*options));
+    return ok();
+  }));
   HVMD_TRY(collect("drive", "", config.drives));
   HVMD_TRY(collect("netdev", "type", config.netdevs));
   HVMD_TRY(each(vm, "qtest", [&](const std::string& v) -> Result<void> {

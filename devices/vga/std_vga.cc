@@ -2,6 +2,8 @@
 
 #include <bit>
 
+#include "dm/state_fields.h"
+
 namespace hvmd::devices::vga {
 namespace {
 
@@ -53,6 +55,12 @@ void StdVga::mmio_write(uint64_t offset, unsigned size, uint64_t value) {
   if (offset >= kMmioDispi && offset < kMmioDispiEnd && size >= 2 && offset % 2 == 0)
     core_.dispi_write(static_cast<uint16_t>((offset - kMmioDispi) / 2),
                       static_cast<uint16_t>(value));
+}
+
+Result<std::unique_ptr<StagedState>> StdVga::parse_device(StateReader& in, uint32_t version) {
+  auto apply = core_.parse(in, version);
+  if (!apply) return apply.error();
+  return staged(std::move(*apply));
 }
 
 void register_std_vga(DeviceRegistry& registry) {

@@ -33,6 +33,8 @@ class StdVga final : public pci::PciDevice {
 
  protected:
   void reset_device() override { core_.reset(); }
+  void save_device(StateWriter& out) const override { core_.save(out); }
+  Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t version) override;
 
  private:
   DeviceMemory vram_;

@@ -4,8 +4,8 @@
 #include <bit>
 
 namespace hvmd::devices::vga {
-VgaCore::VgaCore(DeviceMemory& vram, Dispatcher& dispatcher, Clock& clock)
-    : vram_(vram), dispatcher_(dispatcher), clock_(clock) {
+VgaCore::VgaCore(DeviceMemory& vram, Dispatcher& dispatcher, Clock& clock, bool vbe)
+    : vram_(vram), dispatcher_(dispatcher), clock_(clock), vbe_(vbe) {
   reset();
 }
 
@@ -21,6 +21,8 @@ void VgaCore::reset() {
   dac_read_index_ = dac_write_index_ = dac_component_ = 0;
   dac_reading_ = false;
   palette_.fill(0);
+  ext_palette_.fill(0);
+  ext_dac_ = false;
   latch_.fill(0);
   dispi_.fill(0);
   dispi_index_ = 0;
@@ -36,7 +38,9 @@ void VgaCore::map() {
   if (mapped_) return;
   mapped_ = true;
   ports_mapping_ = dispatcher_.map_ports(kPortBase, kPortCount, &ports_io_, "vga-ports");
-  dispi_mapping_ = dispatcher_.map_ports(kDispiIndexPort, kDispiPortCount, &dispi_io_, "vga-dispi");
+  if (vbe_)
+    dispi_mapping_ =
+        dispatcher_.map_ports(kDispiIndexPort, kDispiPortCount, &dispi_io_, "vga-dispi");
   window_mapping_ = dispatcher_.map_mmio(kWindowBase, kWindowSize, &window_io_, "vga-window");
   update_bank_window();
 }
@@ -72,6 +76,7 @@ uint8_t VgaCore::port_read(uint16_t port) {
   bool mono_port = port >= 0x3b0 && port < 0x3c0;
   bool color_port = port >= 0x3d0;
   if ((mono_port && color_ports()) || (color_port && !color_ports())) return 0xff;
+  if (uint8_t v; ext_ && ext_->ext_port_read(port, v)) return v;
   switch (port) {
     case kAttrIndex:
       return attr_index_;
@@ -121,6 +126,7 @@ void VgaCore::port_write(uint16_t port, uint8_t value) {
   bool mono_port = port >= 0x3b0 && port < 0x3c0;
   bool color_port = port >= 0x3d0;
   if ((mono_port && color_ports()) || (color_port && !color_ports())) return;
+  if (ext_ && ext_->ext_port_write(port, value)) return;
   switch (port) {
     case kAttrIndex:
       attr_write(value);
@@ -216,7 +222,8 @@ void VgaCore::attr_write(uint8_t value) {
 }
 
 uint8_t VgaCore::dac_data_read() {
-  uint8_t value = palette_[dac_read_index_ * 3u + dac_component_];
+  uint8_t value = ext_dac_ ? ext_palette_[(dac_read_index_ & 0x0f) * 3u + dac_component_]
+                           : palette_[dac_read_index_ * 3u + dac_component_];
   if (++dac_component_ == 3) {
     dac_component_ = 0;
     ++dac_read_index_;
@@ -230,7 +237,11 @@ void VgaCore::dac_data_write(uint8_t value) {
   bool eight_bit = dispi_[kDispiEnable] & kDispi8BitDac;
   dac_latch_[dac_component_] = eight_bit ? value : (value & 0x3f);
   if (++dac_component_ < 3) return;
-  std::copy(dac_latch_.begin(), dac_latch_.end(), palette_.begin() + dac_write_index_ * 3u);
+  if (ext_dac_)
+    std::copy(dac_latch_.begin(), dac_latch_.end(),
+              ext_palette_.begin() + (dac_write_index_ & 0x0f) * 3u);
+  else
+    std::copy(dac_latch_.begin(), dac_latch_.end(), palette_.begin() + dac_write_index_ * 3u);
   dac_component_ = 0;
   ++dac_write_index_;
   changed();
@@ -261,6 +272,7 @@ void VgaCore::window_io_write(uint64_t offset, unsigned size, uint64_t value) {
 }
 
 uint8_t VgaCore::window_read(uint32_t offset) {
+  if (uint8_t v; ext_ && ext_->ext_window_read(offset, v)) return v;
   if (dispi_[kDispiEnable] & kDispiEnabled)  // the banked window (when not mapped directly)
     return offset < kDispiBankSize
                ? vram_byte(uint64_t{dispi_[kDispiBank]} * kDispiBankSize + offset)
@@ -277,6 +289,7 @@ uint8_t VgaCore::window_read(uint32_t offset) {
 }
 
 void VgaCore::window_write(uint32_t offset, uint8_t value) {
+  if (ext_ && ext_->ext_window_write(offset, value)) return;
   if (dispi_[kDispiEnable] & kDispiEnabled) {
     if (offset < kDispiBankSize)
       set_vram_byte(uint64_t{dispi_[kDispiBank]} * kDispiBankSize + offset, value);

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "devices/vga/vga_regs.h"
@@ -17,13 +18,73 @@
 #include "dm/device_memory.h"
 #include "dm/dispatcher.h"
 #include "dm/display.h"
+#include "dm/result.h"
+#include "dm/state.h"
 
 namespace hvmd::devices::vga {
 
-class VgaCore final : public DisplaySource {
+// A packed-pixel mode a card's extension registers select (Cirrus' extended modes).
+struct LinearMode {
+  uint32_t width = 0, height = 0;
+  uint32_t bpp = 8;  // 8, 15, 16, 24 or 32
+  uint64_t start = 0, stride = 0;
+};
+
+// What a card adds to the VGA core (Cirrus' extended registers, banked window and hardware
+// cursor). The core asks it first; false leaves the access to the core.
+class VgaExtension {
  public:
-  // vram is the card's video memory (at least 256 KiB: the four 64 KiB planes).
-  VgaCore(DeviceMemory& vram, Dispatcher& dispatcher, Clock& clock);
+  virtual bool ext_port_read(uint16_t port, uint8_t& value) = 0;
+  virtual bool ext_port_write(uint16_t port, uint8_t value) = 0;
+  virtual bool ext_window_read(uint32_t offset, uint8_t& value) = 0;
+  virtual bool ext_window_write(uint32_t offset, uint8_t value) = 0;
+  // The extended mode, if the registers select one (it replaces the VGA modes).
+  virtual bool linear_mode(LinearMode& mode) const = 0;
+  // Drawn over the rendered area (a hardware cursor), and the areas that drawing changed given
+  // the dirty pages of VRAM.
+  virtual void render_overlay(const Framebuffer& fb, const Rect& area) = 0;
+  virtual void overlay_damage(const std::vector<bool>& dirty_pages, std::vector<Rect>& damage) = 0;
+
+ protected:
+  ~VgaExtension() = default;
+};
+
+// The registers VgaCore saves (a base, so its code reads them as its own members).
+struct VgaCoreState {
+  uint8_t misc_ = 0;
+  uint8_t feature_ = 0;
+  uint8_t status1_toggle_ = 0;
+  uint8_t seq_index_ = 0;
+  std::array<uint8_t, kSeqCount> seq_{};
+  uint8_t gc_index_ = 0;
+  std::array<uint8_t, kGcCount> gc_{};
+  uint8_t crtc_index_ = 0;
+  std::array<uint8_t, kCrtcCount> crtc_{};
+  uint8_t attr_index_ = 0;       // with the palette-source bit
+  bool attr_flip_flop_ = false;  // false: the next 0x3c0 write is an index
+  std::array<uint8_t, kAttrCount> attr_{};
+  uint8_t dac_mask_ = 0xff;
+  uint8_t dac_read_index_ = 0, dac_write_index_ = 0;
+  uint8_t dac_component_ = 0;  // 0-2: red, green, blue of the current entry
+  bool dac_reading_ = false;   // the last index written was the read index
+  std::array<uint8_t, 3> dac_latch_{};
+  std::array<uint8_t, 256 * 3> palette_{};  // 6-bit components (8-bit with the VBE 8-bit DAC)
+  std::array<uint8_t, 4> latch_{};
+  std::array<uint16_t, kDispiCount> dispi_{};
+  uint16_t dispi_index_ = 0;
+  // A card's 16 extra DAC entries (Cirrus' cursor colours), reached while ext_dac_ is on.
+  std::array<uint8_t, 16 * 3> ext_palette_{};
+  bool ext_dac_ = false;
+
+  template <class V>
+  void describe(V& v);
+};
+
+class VgaCore final : public DisplaySource, private VgaCoreState {
+ public:
+  // vram is the card's video memory (at least 256 KiB: the four 64 KiB planes). vbe: whether the
+  // Bochs dispi ports exist (the standard VGA's; not Cirrus').
+  VgaCore(DeviceMemory& vram, Dispatcher& dispatcher, Clock& clock, bool vbe = true);
   VgaCore(const VgaCore&) = delete;
   VgaCore& operator=(const VgaCore&) = delete;
 
@@ -54,6 +115,29 @@ class VgaCore final : public DisplaySource {
   void dispi_port_write(uint64_t offset, unsigned size, uint64_t value);
   uint64_t window_io_read(uint64_t offset, unsigned size);
   void window_io_write(uint64_t offset, unsigned size, uint64_t value);
+
+  // For a card's extension.
+  void set_extension(VgaExtension* ext) { ext_ = ext; }
+  uint8_t seq_index() const { return seq_index_; }
+  uint8_t gc_index() const { return gc_index_; }
+  uint8_t crtc_index() const { return crtc_index_; }
+  uint8_t seq(uint8_t i) const { return i < kSeqCount ? seq_[i] : 0; }
+  uint8_t gc(uint8_t i) const { return i < kGcCount ? gc_[i] : 0; }
+  void set_gc(uint8_t i, uint8_t value) {
+    if (i < kGcCount) gc_[i] = value;
+    changed();
+  }
+  uint8_t crtc(uint8_t i) const { return i < kCrtcCount ? crtc_[i] : 0; }
+  void set_extended_dac(bool on) { ext_dac_ = on; }
+  uint32_t ext_palette_color(unsigned index) const;
+  // Everything is redrawn at the next refresh.
+  void invalidate() { changed(); }
+  uint8_t vram_byte(uint64_t index) const;
+
+  // State: the registers and palette, and VRAM when hvmd holds it (not a transport's backing,
+  // which travels with the guest's memory). parse() checks a stream and returns what installs it.
+  void save(StateWriter& out) const;
+  Result<std::function<void()>> parse(StateReader& in, uint32_t version);
 
  private:
   // Geometry of what the registers describe, recomputed on demand.
@@ -100,7 +184,6 @@ class VgaCore final : public DisplaySource {
   uint64_t plane_byte(uint32_t plane_offset, unsigned plane) const {
     return uint64_t{plane_offset} * 4 + plane;
   }
-  uint8_t vram_byte(uint64_t index) const;
   void set_vram_byte(uint64_t index, uint8_t value);
   uint8_t planar_read(uint32_t plane_offset);
   void planar_write(uint32_t plane_offset, uint8_t value);
@@ -119,29 +202,8 @@ class VgaCore final : public DisplaySource {
   DeviceMemory& vram_;
   Dispatcher& dispatcher_;
   Clock& clock_;
-
-  uint8_t misc_ = 0;
-  uint8_t feature_ = 0;
-  uint8_t status1_toggle_ = 0;
-  uint8_t seq_index_ = 0;
-  std::array<uint8_t, kSeqCount> seq_{};
-  uint8_t gc_index_ = 0;
-  std::array<uint8_t, kGcCount> gc_{};
-  uint8_t crtc_index_ = 0;
-  std::array<uint8_t, kCrtcCount> crtc_{};
-  uint8_t attr_index_ = 0;       // with the palette-source bit
-  bool attr_flip_flop_ = false;  // false: the next 0x3c0 write is an index
-  std::array<uint8_t, kAttrCount> attr_{};
-  uint8_t dac_mask_ = 0xff;
-  uint8_t dac_read_index_ = 0, dac_write_index_ = 0;
-  uint8_t dac_component_ = 0;  // 0-2: red, green, blue of the current entry
-  bool dac_reading_ = false;   // the last index written was the read index
-  std::array<uint8_t, 3> dac_latch_{};
-  std::array<uint8_t, 256 * 3> palette_{};  // 6-bit components (8-bit with the VBE 8-bit DAC)
-  std::array<uint8_t, 4> latch_{};
-
-  std::array<uint16_t, kDispiCount> dispi_{};
-  uint16_t dispi_index_ = 0;
+  bool vbe_ = true;
+  VgaExtension* ext_ = nullptr;
 
   // Damage: a generation bumped by anything that redraws everything, the last mode seen, and
   // the text cells as last reported.

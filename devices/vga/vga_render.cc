@@ -24,6 +24,18 @@ uint32_t scale6(uint8_t v) {
 VgaCore::Mode VgaCore::mode() const {
   if (dispi_[kDispiEnable] & kDispiEnabled) return vbe_mode();
   if ((seq_[kSeqClocking] & kClockingScreenOff) || !(attr_index_ & kAttrPaletteSource)) return {};
+  if (LinearMode lm; ext_ && ext_->linear_mode(lm)) {
+    // A card's packed-pixel mode, drawn as a VBE one is.
+    Mode m;
+    m.kind = Kind::kVbe;
+    m.width = lm.width;
+    m.height = lm.height;
+    m.bpp = lm.bpp;
+    m.start = lm.start;
+    m.stride = lm.stride;
+    if (m.width == 0 || m.height == 0) return {};
+    return m;
+  }
   return (gc_[kGcMisc] & kMiscGraphics) ? vga_graphics_mode() : text_mode();
 }
 
@@ -129,6 +141,11 @@ uint32_t VgaCore::palette_color(uint8_t index) const {
   return scale6(c[0]) << 16 | scale6(c[1]) << 8 | scale6(c[2]);
 }
 
+uint32_t VgaCore::ext_palette_color(unsigned index) const {
+  const uint8_t* c = &ext_palette_[(index & 0x0f) * 3u];
+  return scale6(c[0]) << 16 | scale6(c[1]) << 8 | scale6(c[2]);
+}
+
 uint32_t VgaCore::attribute_color(uint8_t index) const {
   uint8_t v = attr_[index & 0x0f];
   if (attr_[kAttrMode] & kAttrModeP54Select)
@@ -147,6 +164,7 @@ void VgaCore::render(const Framebuffer& fb, const Rect& area) {
     render_text(m, fb, area);
   else if (m.kind != Kind::kBlank)
     render_graphics(m, fb, area);
+  if (ext_ && m.kind == Kind::kVbe) ext_->render_overlay(fb, area);
 }
 
 // Character address addr (the CRT controller counts in words in text modes): its character in
@@ -311,6 +329,7 @@ void VgaCore::collect_damage(std::vector<Rect>& damage) {
     if (m.kind != Kind::kText) return;
   }
   if (m.kind == Kind::kBlank) return;
+  if (ext_ && m.kind == Kind::kVbe) ext_->overlay_damage(dirty, damage);
   if (m.kind == Kind::kText && (m.line_compare < m.height || m.preset_row)) {
     // Split or smoothly scrolled: cells do not sit on the grid; redraw it all.
     damage.push_back({0, 0, m.width, m.height});

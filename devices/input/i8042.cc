@@ -137,7 +137,10 @@ uint64_t I8042::data_read(uint64_t, unsigned) {
   // An empty buffer reads as the last byte, as the chip does.
   uint8_t value = output_;
   if (output_full_) {
+    // The line drops with the read and rises again for the next queued byte: ISA IRQs are
+    // edge-triggered (under Xen, IOAPIC edge pins) and drivers read one byte per interrupt.
     output_full_ = false;
+    update_interrupts();
     fill_output();
   }
   return value;

@@ -58,6 +58,17 @@ TEST_F(I8042Test, KeyboardResetIdentifyAndTranslation) {
   EXPECT_EQ(drain(), (std::vector<uint8_t>{0xfa, 0xab, 0x83}));
 }
 
+// Linux reads one byte per keyboard interrupt, and under Xen IRQ 1 is an edge-triggered IOAPIC
+// pin: every byte of a multi-byte reply needs an edge of its own, or the driver sees only the
+// first (atkbd's GETID then fails and no keyboard is registered).
+TEST_F(I8042Test, EveryReplyByteRaisesItsOwnInterrupt) {
+  unsigned before = qt.irq_raises(kKeyboardIrq);
+  qt.outb(kData, 0xf2);  // identify: FA, then AB 41 through translation
+  EXPECT_EQ(drain(), (std::vector<uint8_t>{0xfa, 0xab, 0x41}));
+  EXPECT_EQ(qt.irq_raises(kKeyboardIrq) - before, 3u);
+  EXPECT_FALSE(qt.irq_level(kKeyboardIrq));
+}
+
 TEST_F(I8042Test, KeysInSet1ThroughTranslationAndRawSet2) {
   key("a", true);
   EXPECT_TRUE(qt.inb(kCommand) & kOutputFull);  // (IRQ lines arrive on the qtest socket)

@@ -178,7 +178,10 @@ std::string QtestClient::command(const std::string& line) {
       bool raise = reply.compare(4, 5, "raise") == 0;
       unsigned pin =
           static_cast<unsigned>(std::stoul(reply.substr(10)));  // "IRQ raise " or "IRQ lower "
-      if (pin < irq_.size()) irq_[pin] = raise;
+      if (pin < irq_.size()) {
+        if (raise && !irq_[pin]) ++raises_[pin];
+        irq_[pin] = raise;
+      }
       continue;
     }
     return reply;

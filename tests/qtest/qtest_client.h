@@ -50,6 +50,8 @@ class QtestClient {
   std::vector<uint8_t> memread(uint64_t addr, size_t length);
   int64_t clock_step(int64_t ns = -1);
   bool irq_level(unsigned pin) const { return pin < irq_.size() && irq_[pin]; }
+  // How many times the line has gone up (an edge-triggered pin's interrupts).
+  unsigned irq_raises(unsigned pin) const { return pin < raises_.size() ? raises_[pin] : 0; }
 
   // PCI config through mechanism #1, as firmware does it.
   uint32_t pci_config_read(uint8_t devfn, uint8_t reg, unsigned size);
@@ -85,6 +87,7 @@ class QtestClient {
   std::string qtest_buffer_;
   std::string qmp_buffer_;
   std::vector<bool> irq_ = std::vector<bool>(24);
+  std::vector<unsigned> raises_ = std::vector<unsigned>(24);
   std::vector<Json> events_;
   Json greeting_;
 };

@@ -49,16 +49,17 @@ struct Config {
   };
   std::vector<FwCfgFile> fw_cfg_files;   // -fw_cfg
   std::vector<std::string> option_roms;  // -option-rom
-  // Direct kernel boot: a bzImage, initrd files joined end to end, the kernel's command line.
-  std::string kernel;                // -kernel
-  std::vector<std::string> initrds;  // -initrd A,B (",," is a comma in a name)
-  std::string append;                // -append
   std::string keymap;                    // -k (for the VNC server)
   std::string chroot_dir;                // -chroot / -run-with chroot=
   std::string run_as;                    // -runas / -run-with user=
   std::optional<int> incoming_fd;        // -incoming fd:N: device state to restore
   bool usb = false;                      // -usb / -usbdevice
   std::vector<std::string> usb_devices;
+  // Direct kernel boot: a bzImage, initrd files joined end to end, the kernel's command line.
+  std::string kernel;                // -kernel
+  std::vector<std::string> initrds;  // -initrd A,B (",," is a comma in a name)
+  std::string append;                // -append
+
   bool show_help = false;
   bool show_version = false;
 

@@ -235,6 +235,21 @@ TEST(KernelBoot, WithoutInitrdTheKernelWinsOverDisksAndBootindex) {
             "/rom@genroms/linuxboot_dma.bin\n/pci@i0cf8/pci1b36,5@5\n");
 }
 
+TEST(KernelBoot, TheInitrdStaysBelowTheKernelsInitrdAddrMax) {
+  if (!have_rom()) GTEST_SKIP() << kRom << " missing (qemu-system-data)";
+  TempDir dir;
+  auto kernel = tiny_bzimage();
+  kernel[0x22c] = 0xff, kernel[0x22d] = 0xff, kernel[0x22e] = 0xff, kernel[0x22f] = 0x00;
+  std::string kernel_path = dir.write("bzImage", kernel);
+  std::string initrd = dir.write("initrd", pattern(1 << 20, 7));
+  QtestClient qt({"-m", "128", "-kernel", kernel_path, "-initrd", initrd});
+  uint32_t addr = read_u32(qt, kInitrdAddr);
+  // As high as it may go: its last byte at or below 16 MiB - 1, within one page of it.
+  EXPECT_LE(uint64_t(addr) + (1 << 20), 16u << 20);
+  EXPECT_GT(uint64_t(addr) + (1 << 20), (16u << 20) - 4096);
+  EXPECT_EQ(le(read_item(qt, kSetupData, kTinySetupBytes), kRamdiskImage, 4), addr);
+}
+
 TEST(KernelBoot, WithoutKernelThereAreNoKernelItems) {
   QtestClient qt;
   EXPECT_EQ(read_u32(qt, kSetupSize), 0u);

@@ -66,6 +66,9 @@ constexpr OptionInfo kOptions[] = {
     {"bios", "FILE", "firmware image (kvm; default Debian's SeaBIOS, bios-256k.bin)"},
     {"option-rom", "FILE", "an option ROM the firmware runs (fw_cfg genroms/; kvm, qtest)"},
     {"fw_cfg", "name=NAME,file=FILE|string=TEXT", "a file for the firmware (kvm, qtest)"},
+    {"kernel", "BZIMAGE", "boot this Linux kernel (direct kernel boot through fw_cfg)"},
+    {"initrd", "FILE[,FILE...]", "initial ramdisk(s) for -kernel, joined end to end"},
+    {"append", "CMDLINE", "the command line for -kernel"},
     {"help", nullptr, "this list (also -h)"},
     {"version", nullptr, "print the version"},
 };
@@ -501,6 +504,37 @@ Result<Config> parse_options(int argc, const char* const* argv) {
     config.fw_cfg_files.push_back(std::move(file));
     return ok();
   }));
+  HVMD_TRY(each(vm, "kernel", [&](const std::string& v) -> Result<void> {
+    if (v.empty()) return make_error("-kernel: a file name is required");
+    config.kernel = v;
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "initrd", [&](const std::string& v) -> Result<void> {
+    // Files separated by ',' (a name's own comma doubled, as in QEMU's option values).
+    config.initrds.clear();
+    std::string name;
+    for (size_t i = 0; i <= v.size(); ++i) {
+      if (i < v.size() && v[i] == ',' && i + 1 < v.size() && v[i + 1] == ',') {
+        name += ',';
+        ++i;
+      } else if (i == v.size() || v[i] == ',') {
+        if (name.empty()) return make_error("-initrd %s: an empty file name", v.c_str());
+        config.initrds.push_back(std::move(name));
+        name.clear();
+      } else {
+        name += v[i];
+      }
+    }
+    return ok();
+  }));
+  HVMD_TRY(each(vm, "append", [&](const std::string& v) -> Result<void> {
+    config.append = v;
+    return ok();
+  }));
+  if (config.kernel.empty() && !config.initrds.empty())
+    return make_error("-initrd %s: only allowed with -kernel", config.initrds.front().c_str());
+  if (config.kernel.empty() && vm.count("append"))
+    return make_error("-append: only allowed with -kernel");
   HVMD_TRY(each(vm, "sandbox", [&](const std::string& v) -> Result<void> {
     auto on = parse_bool(v);
     if (!on) return make_error("-sandbox %s: expected on or off", v.c_str());

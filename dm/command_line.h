@@ -55,6 +55,11 @@ struct Config {
   std::optional<int> incoming_fd;        // -incoming fd:N: device state to restore
   bool usb = false;                      // -usb / -usbdevice
   std::vector<std::string> usb_devices;
+  // Direct kernel boot: a bzImage, initrd files joined end to end, the kernel's command line.
+  std::string kernel;                // -kernel
+  std::vector<std::string> initrds;  // -initrd A,B (",," is a comma in a name)
+  std::string append;                // -append
+
   bool show_help = false;
   bool show_version = false;
 

@@ -54,7 +54,12 @@ void FwCfg::reset() {
 }
 
 void FwCfg::set_item(uint16_t key, std::vector<uint8_t> data) {
-  items_[key] = std::move(data);
+  port_window_item_ = nullptr;
+  items_[key] = Item{std::move(data), nullptr};
+}
+void FwCfg::set_item(uint16_t key, std::shared_ptr<FwCfgSource> source) {
+  port_window_item_ = nullptr;
+  items_[key] = Item{{}, std::move(source)};
 }
 void FwCfg::set_u16(uint16_t key, uint16_t value) {
   set_item(key, little_endian(value, 2));
@@ -70,7 +75,7 @@ Result<void> FwCfg::add_file(const std::string& name, std::vector<uint8_t> data)
   if (name.empty() || name.size() >= kFileNameSize)
     return make_error("fw_cfg file name '%s' must be 1 to %u bytes", name.c_str(),
                       kFileNameSize - 1);
-  if (find_file(name)) return make_error("fw_cfg file '%s' given twice", name.c_str());
+  if (has_file(name)) return make_error("fw_cfg file '%s' given twice", name.c_str());
   if (file_names_.size() >= kMaxFiles) return make_error("too many fw_cfg files");
   if (data.size() > UINT32_MAX) return make_error("fw_cfg file '%s' is too large", name.c_str());
   uint16_t key = static_cast<uint16_t>(kFirstFile + file_names_.size());
@@ -95,13 +100,11 @@ Result<void> FwCfg::add_file(const std::string& name, std::vector<uint8_t> data)
   return ok();
 }
 
-const std::vector<uint8_t>* FwCfg::find_file(const std::string& name) const {
-  for (size_t i = 0; i < file_names_.size(); ++i)
-    if (file_names_[i] == name) return &items_.at(static_cast<uint16_t>(kFirstFile + i));
-  return nullptr;
+bool FwCfg::has_file(const std::string& name) const {
+  return std::find(file_names_.begin(), file_names_.end(), name) != file_names_.end();
 }
 
-const std::vector<uint8_t>* FwCfg::current() const {
+const FwCfg::Item* FwCfg::current() const {
   auto it = items_.find(selected_);
   return it == items_.end() ? nullptr : &it->second;
 }
@@ -116,7 +119,43 @@ uint64_t FwCfg::control_read(uint64_t offset, unsigned size) {
   if (offset != kDataPort - kSelectorPort || size != 1) return 0;
   const auto* item = current();
   if (!item || offset_ >= item->size()) return 0;
-  return (*item)[offset_++];
+  return byte_at(*item, offset_++);
+}
+
+uint8_t FwCfg::byte_at(const Item& item, uint64_t offset) {
+  if (!item.source) return item.bytes[offset];
+  if (port_window_item_ != &item || offset < port_window_offset_ ||
+      offset - port_window_offset_ >= port_window_.size()) {
+    uint64_t start = offset - offset % kPortWindow;
+    port_window_.resize(std::min(kPortWindow, item.size() - start));
+    port_window_item_ = &item;
+    port_window_offset_ = start;
+    if (!item.source->read(start, port_window_)) {
+      HVMD_GUEST_LOG("fw_cfg: reading item bytes at %#llx failed",
+                     static_cast<unsigned long long>(start));
+      std::fill(port_window_.begin(), port_window_.end(), 0);
+    }
+  }
+  return port_window_[offset - port_window_offset_];
+}
+
+bool FwCfg::copy_to_guest(const Item& item, uint64_t offset, uint64_t address, uint64_t length) {
+  if (!item.source) return memory_.write(address, item.bytes.data() + offset, length);
+  // Through a bounce buffer a chunk at a time: the file is never held whole.
+  constexpr uint64_t kChunk = 64 << 10;
+  std::vector<uint8_t> chunk(std::min(kChunk, length));
+  for (uint64_t done = 0; done < length;) {
+    uint64_t n = std::min(kChunk, length - done);
+    std::span<uint8_t> part(chunk.data(), n);
+    if (!item.source->read(offset + done, part)) {
+      HVMD_GUEST_LOG("fw_cfg: reading item bytes at %#llx failed",
+                     static_cast<unsigned long long>(offset + done));
+      return false;
+    }
+    if (!memory_.write(address + done, part.data(), n)) return false;
+    done += n;
+  }
+  return true;
 }
 
 void FwCfg::control_write(uint64_t offset, unsigned size, uint64_t value) {
@@ -163,7 +202,7 @@ void FwCfg::run_dma(uint64_t descriptor_address) {
     uint64_t copied = std::min<uint64_t>(length, available);
     if (control & kDmaRead) {
       // Past the end of the item the firmware reads zeros; none of it may leave guest RAM.
-      failed = (copied && !memory_.write(address, item->data() + offset_, copied)) ||
+      failed = (copied && !copy_to_guest(*item, offset_, address, copied)) ||
                (length > copied && !memory_.fill(address + copied, 0, length - copied));
       if (!failed) memory_.mark_dirty(address, length);
     }

@@ -19,7 +19,22 @@ inline constexpr uint16_t kNographic = 0x0004;  // u16
 inline constexpr uint16_t kNbCpus = 0x0005;     // u16
 inline constexpr uint16_t kBootMenu = 0x000e;   // u16
 inline constexpr uint16_t kMaxCpus = 0x000f;    // u16
-inline constexpr uint16_t kFileDir = 0x0019;    // the directory of named files
+// Direct kernel boot (what the linuxboot option ROM reads): load addresses and sizes are u32, the
+// data items the bytes to place there. SETUP is the kernel's real-mode part with its header
+// patched, KERNEL the protected-mode body, CMDLINE the command line with its NUL.
+inline constexpr uint16_t kKernelAddr = 0x0007;
+inline constexpr uint16_t kKernelSize = 0x0008;
+inline constexpr uint16_t kInitrdAddr = 0x000a;
+inline constexpr uint16_t kInitrdSize = 0x000b;
+inline constexpr uint16_t kKernelData = 0x0011;
+inline constexpr uint16_t kInitrdData = 0x0012;
+inline constexpr uint16_t kCmdlineAddr = 0x0013;
+inline constexpr uint16_t kCmdlineSize = 0x0014;
+inline constexpr uint16_t kCmdlineData = 0x0015;
+inline constexpr uint16_t kSetupAddr = 0x0016;
+inline constexpr uint16_t kSetupSize = 0x0017;
+inline constexpr uint16_t kSetupData = 0x0018;
+inline constexpr uint16_t kFileDir = 0x0019;  // the directory of named files
 inline constexpr uint16_t kFirstFile = 0x0020;
 inline constexpr uint16_t kMaxFiles = 0x1000;
 inline constexpr uint16_t kWriteBit = 0x4000;  // a selector for writing (not supported)

@@ -8,6 +8,7 @@
 
 #include "dm/file_io.h"
 #include "firmware/fw_cfg_regs.h"
+#include "firmware/linux_boot.h"
 
 namespace hvmd::firmware {
 
@@ -32,6 +33,24 @@ std::vector<uint8_t> uuid_bytes(const std::string& text) {
   }
   out.resize(16);
   return out;
+}
+
+// The boot order the firmware reads: the kernel first (QEMU's bootindex 0 for the linuxboot
+// ROM), then the devices given bootindex=. -boot order= sets only the CMOS order, which SeaBIOS
+// consults for what this list leaves out.
+Result<void> add_bootorder(FwCfg& fw, const Machine& machine, bool kernel) {
+  std::vector<std::string> paths = machine.boot_order();
+  if (kernel) paths.insert(paths.begin(), kLinuxbootBootPath);
+  if (paths.empty()) return ok();
+  std::string list;
+  for (const auto& path : paths) list += path + "\n";
+  return fw.add_file("bootorder", std::vector<uint8_t>(list.begin(), list.end()));
+}
+
+Result<void> add_linux_boot(FwCfg& fw, const Machine& machine, const Config& config) {
+  auto boot = LinuxBoot::open(config, ram_below_4g(machine.options()));
+  if (!boot) return boot.error();
+  return (*boot)->install(fw);
 }
 
 }  // namespace
@@ -84,12 +103,9 @@ Result<FwCfg*> add_fw_cfg(Machine& machine, const Config& config) {
     put_le(e820, fw_cfg::kE820Ram, 4);
   }
   HVMD_TRY(fw.add_file(fw_cfg::kE820File, std::move(e820)));
-  // Devices given bootindex=, as firmware paths, one a line.
-  if (auto paths = machine.boot_order(); !paths.empty()) {
-    std::string list;
-    for (const auto& path : paths) list += path + "\n";
-    HVMD_TRY(fw.add_file("bootorder", std::vector<uint8_t>(list.begin(), list.end())));
-  }
+  if (!config.kernel.empty()) HVMD_TRY(add_linux_boot(fw, machine, config));
+  // The kernel and devices given bootindex=, as firmware paths, one a line.
+  HVMD_TRY(add_bootorder(fw, machine, !config.kernel.empty()));
   // Without a display, firmware writes its screen to COM1 (SeaBIOS's sercon).
   if (config.vnc == "none" && !config.serials.empty()) {
     std::vector<uint8_t> port;
@@ -117,6 +133,18 @@ Result<FwCfg*> add_fw_cfg(Machine& machine, const Config& config) {
     if (auto added = fw.add_file(file.name, std::move(data)); !added)
       return make_error("-fw_cfg: %s", added.error().message.c_str());
   }
+  auto added = machine.add_board_device(std::move(owned), std::nullopt);
+  if (!added) return added.error();
+  return &fw;
+}
+
+Result<FwCfg*> add_xen_kernel_fw_cfg(Machine& machine, const Config& config) {
+  if (config.kernel.empty()) return nullptr;
+  auto owned = std::make_unique<FwCfg>(machine.dispatcher(), machine.memory());
+  FwCfg& fw = *owned;
+  fw.set_u16(fw_cfg::kNbCpus, static_cast<uint16_t>(machine.options().cpus));
+  HVMD_TRY(add_linux_boot(fw, machine, config));
+  HVMD_TRY(add_bootorder(fw, machine, true));
   auto added = machine.add_board_device(std::move(owned), std::nullopt);
   if (!added) return added.error();
   return &fw;

@@ -15,7 +15,12 @@ namespace hvmd::firmware {
 
 // Adds fw_cfg to the machine: signature, RAM size and e820 map, CPUs, UUID, boot order, the
 // serial console port (when the guest has a serial port and no display), -fw_cfg files.
+// With -kernel, also the direct kernel boot items and the linuxboot ROM (firmware/linux_boot.h).
 Result<FwCfg*> add_fw_cfg(Machine& machine, const Config& config);
+// Under Xen, hvmloader tells SeaBIOS about the machine; fw_cfg exists only for direct kernel boot
+// (-kernel), as with qemu-xen: the CPU count, the kernel's items, the linuxboot ROM and a boot
+// order that puts it first. Without -kernel it adds nothing and returns null.
+Result<FwCfg*> add_xen_kernel_fw_cfg(Machine& machine, const Config& config);
 
 // A BIOS image: a whole number of 64 KiB blocks, at most 16 MiB, mapped to end at 4 GiB.
 inline constexpr uint64_t kMaxBiosSize = 16ull << 20;

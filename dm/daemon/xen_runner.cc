@@ -5,6 +5,7 @@
 #include "dm/daemon/daemon.h"
 #include "dm/file_io.h"
 #include "dm/log.h"
+#include "firmware/standalone.h"
 #include "ioreq/xen/guest_shutdown.h"
 #include "ioreq/xen/ioreq_server.h"
 #include "ioreq/xen/libxen_platform.h"
@@ -41,6 +42,8 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
       **platform, xen::XenDeviceMemory::private_base_gfn(RamLayout::kFourGiB + ram.above_4g));
   machine.set_device_memory_backing(&device_memory);
   HVMD_TRY(populate_machine(machine, config, chardevs, block_io, netdevs));
+  // Direct kernel boot (libxl's kernel=/ramdisk=/cmdline=): SeaBIOS finds it through fw_cfg.
+  HVMD_TRY(firmware::add_xen_kernel_fw_cfg(machine, config));
   if (config.incoming_fd) {
     auto state = read_fd(*config.incoming_fd, qmp::kMaxStateBytes);
     close(*config.incoming_fd);

@@ -1,0 +1,121 @@
+// Direct kernel boot on the kvm runner: Debian's SeaBIOS runs the linuxboot ROM hvmd offers
+// through fw_cfg, the ROM loads the tiny test bzImage (tests/support/tiny_kernel.h) and its
+// initrd by fw_cfg DMA and jumps to its setup, which prints the command line it was given and
+// enters the body, which prints byte sums of itself and of the initrd. Skips where /dev/kvm,
+// SeaBIOS or the ROM is missing.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/tiny_kernel.h"
+
+namespace hvmd::test {
+namespace {
+
+constexpr const char* kSeabios = "/usr/share/seabios/bios-256k.bin";
+constexpr const char* kRom = "/usr/share/qemu/linuxboot_dma.bin";
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
+
+class KernelMachine {
+ public:
+  explicit KernelMachine(std::vector<std::string> extra) {
+    char dir[] = "/tmp/hvmd-kvm-kernel-XXXXXX";
+    dir_ = mkdtemp(dir);
+    serial_ = dir_ + "/serial.log";
+    std::vector<std::string> args = {HVMD_BINARY_PATH, "-accel", "kvm", "-display",
+                                     "none",           "-m",     "128", "-serial",
+                                     "file:" + serial_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      int null = open("/dev/null", O_RDWR);
+      dup2(null, 0);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~KernelMachine() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+    unlink(serial_.c_str());
+    rmdir(dir_.c_str());
+  }
+  bool wait_for(const std::string& text) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (slurp(serial_).find(text) != std::string::npos) return true;
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        return slurp(serial_).find(text) != std::string::npos;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  std::string serial() const { return slurp(serial_); }
+
+ private:
+  std::string dir_, serial_;
+  pid_t pid_ = -1;
+};
+
+bool can_run() {
+  return access("/dev/kvm", R_OK | W_OK) == 0 && access(kSeabios, R_OK) == 0 &&
+         access(kRom, R_OK) == 0;
+}
+
+TEST(KvmKernelBoot, SeabiosBootsTheTinyKernelWithItsInitrdAndCommandLine) {
+  if (!can_run()) GTEST_SKIP() << "needs /dev/kvm, " << kSeabios << " and " << kRom;
+  // Files are written before hvmd starts: it checks them at start-up.
+  char dir[] = "/tmp/hvmd-kvm-files-XXXXXX";
+  std::string files = mkdtemp(dir);
+  auto kernel = tiny_bzimage(300 * 1024 + 1);  // several DMA chunks
+  std::vector<uint8_t> initrd(3 * 1024 * 1024 + 2);
+  for (size_t i = 0; i < initrd.size(); ++i) initrd[i] = static_cast<uint8_t>(i * 31 + (i >> 12));
+  std::string kernel_path = files + "/bzImage", initrd_path = files + "/initrd";
+  write_file(kernel_path, kernel);
+  write_file(initrd_path, initrd);
+  const std::string cmdline = "console=ttyS0 hvmd.kernel-test=yes";
+  {
+    // -boot order=c as libxl passes it: the kernel still boots first.
+    KernelMachine m(
+        {"-kernel", kernel_path, "-initrd", initrd_path, "-append", cmdline, "-boot", "order=c"});
+    ASSERT_TRUE(m.wait_for("TINY KERNEL DONE")) << m.serial();
+    std::string out = m.serial();
+    EXPECT_NE(out.find("SETUP cmdline=" + cmdline + "\n"), std::string::npos) << out;
+    std::string sums =
+        "KERNEL " + tiny_kernel_sum(kernel, kTinySetupBytes) + " INITRD " + tiny_kernel_sum(initrd);
+    EXPECT_NE(out.find(sums), std::string::npos) << out;
+  }
+  unlink(kernel_path.c_str());
+  unlink(initrd_path.c_str());
+  rmdir(files.c_str());
+}
+
+}  // namespace
+}  // namespace hvmd::test

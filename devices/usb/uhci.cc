@@ -38,10 +38,7 @@ Uhci::Uhci(Clock& clock, GuestMemory& memory, std::string bus_name)
       memory_(memory),
       ports_{UsbPort(*this, 1), UsbPort(*this, 2)},
       bus_(std::move(bus_name), ports_),
-      frame_timer_(clock, [this] {
-        run_frame();
-        if (cmd_ & kCmdRun) frame_timer_.arm_at(frame_timer_.deadline() + kFrameNs);
-      }) {
+      frame_timer_(clock, [this] { frame_tick(); }) {
   add_bar(kIoBar, pci::BarType::kIo, kIoBarSize, &io_);
   auto& config = mutable_config();
   config.set8(kSbrn, kSbrnUsb10);
@@ -192,7 +189,20 @@ void Uhci::write_command(uint16_t value) {
 }
 
 void Uhci::start_timer() {
-  if (!frame_timer_.armed()) frame_timer_.arm_after(kFrameNs);
+  if (frame_timer_.armed()) return;
+  frame_start_ns_ = clock_.now_ns();
+  frame_timer_.arm_at(frame_start_ns_ + kFrameNs);
+}
+
+void Uhci::frame_tick() {
+  // Late (the host was busy, or qtest stepped the clock far): the schedule runs once and the
+  // frame number catches up with the frames that passed, as FRNUM counts time.
+  int64_t frames = std::max<int64_t>(1, (clock_.now_ns() - frame_start_ns_) / kFrameNs);
+  frame_start_ns_ += frames * kFrameNs;
+  run_frame();
+  if (!(cmd_ & kCmdRun)) return;
+  frnum_ = static_cast<uint16_t>((frnum_ + frames - 1) & kFrNumMask);
+  frame_timer_.arm_at(frame_start_ns_ + kFrameNs);
 }
 
 uint16_t Uhci::port_status(unsigned index) const {

@@ -93,6 +93,8 @@ class Uhci final : public pci::PciDevice, public UsbPortOwner, private UhciState
   std::vector<UsbPort> ports_;
   UsbBus bus_;
   Timer frame_timer_;
+  void frame_tick();
+  int64_t frame_start_ns_ = 0;  // when the frame being timed began
   unsigned packets_this_frame_ = 0;
   std::vector<uint8_t> buffer_;  // a transaction's data
   MemberIoHandler<Uhci, &Uhci::io_read, &Uhci::io_write> io_{*this};

@@ -354,7 +354,7 @@ void UsbHid::absolute_event(uint32_t x, uint32_t y, int dz, uint8_t buttons) {
   x_ = static_cast<uint16_t>(std::min(x, InputRouter::kAbsoluteMax));
   y_ = static_cast<uint16_t>(std::min(y, InputRouter::kAbsoluteMax));
   buttons_ = buttons & 7;
-  queue_report(make_report(0, 0, -dz));
+  queue_report(make_report(0, 0, -std::clamp(dz, -127, 127)));  // clamped before negating
 }
 
 void UsbHid::endpoint_in(unsigned /*endpoint*/, Packet& packet) {

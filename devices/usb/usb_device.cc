@@ -10,8 +10,6 @@
 namespace hvmd::devices::usb {
 
 namespace {
-// Hubs nest at most five deep behind a root port (USB 2.0 section 4.1.1); deeper lookups stop.
-constexpr unsigned kMaxHubDepth = 6;
 constexpr uint8_t kMaxAddress = 127;
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "devices/serial/uart_16550.h"
 #include "devices/testing/pci_testdev.h"
 #include "devices/vga/cirrus_vga.h"
+#include "devices/usb/usb_catalogue.h"
 #include "devices/vga/std_vga.h"
 #include "devices/xen_platform/xen_platform.h"
 #include "devices/xen_platform/xen_platform_regs.h"
@@ -116,6 +117,7 @@ void register_devices(DeviceRegistry& registry) {
   e1000::register_e1000(registry);
   vga::register_std_vga(registry);
   vga::register_cirrus_vga(registry);
+  usb::register_usb_devices(registry);
   registry.add({.name = "pci-testdev",
                 .description = "PCI test function: scratch registers behind two BARs (romfile=)",
                 .pci = true,
@@ -188,6 +190,10 @@ Result<void> build_board(Machine& machine) {
 
 Result<void> attach_drives(Machine& machine) {
   return ide::add_ide_drives(machine);
+}
+
+Result<void> add_usb(Machine& machine, const std::vector<std::string>& usbdevices) {
+  return usb::add_command_line_usb(machine, usbdevices);
 }
 
 }  // namespace hvmd::devices

@@ -16,4 +16,7 @@ Result<void> build_board(Machine& machine);
 // own. Runs after the -device list.
 Result<void> attach_drives(Machine& machine);
 
+// -usb and -usbdevice: the PIIX3's UHCI at 00:01.2 and the named devices on it.
+Result<void> add_usb(Machine& machine, const std::vector<std::string>& usbdevices);
+
 }  // namespace hvmd::devices

@@ -137,6 +137,15 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
       machine.claiming_bus_.reset();
     }
   } claim_guard{*this};
+  // Buses a device registered while being created go with it if it does not come to be.
+  struct BusGuard {
+    std::vector<BusEntry>& buses;
+    size_t before;
+    bool keep = false;
+    ~BusGuard() {
+      if (!keep) buses.resize(before);
+    }
+  } bus_guard{buses_, buses_.size()};
   auto device = type->create(*this, props);
   if (!device) return device.error();
   HVMD_TRY(props.finish());
@@ -153,6 +162,7 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
                                            : pci::PlugMode::kColdPlugged;
   auto installed = install(std::move(*device), type->pci, devfn, true, mode);
   if (installed && boot_index) devices_.back().boot_index = boot_index;
+  bus_guard.keep = installed.ok();
   return installed;
 }
 

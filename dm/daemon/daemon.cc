@@ -121,8 +121,7 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
                         added.error().message.c_str());
   }
   HVMD_TRY(devices::attach_drives(machine));
-  // USB has no device model yet; say so rather than accept it silently.
-  if (config.usb) return make_error("-usb: hvmd does not emulate USB controllers yet");
+  if (config.usb) HVMD_TRY(devices::add_usb(machine, config.usb_devices));
   if (config.start_paused) machine.set_run_state(RunState::kPrelaunch);
   return ok();
 }

@@ -1,0 +1,114 @@
+#include "devices/usb/usb_catalogue.h"
+
+#include "devices/usb/uhci.h"
+#include "devices/usb/uhci_regs.h"
+#include "devices/usb/usb_hid.h"
+#include "devices/usb/usb_hub.h"
+
+namespace hvmd::devices::usb {
+
+namespace {
+
+// A controller's bus: ID.0 when the user named it (libxl's id=usb gives usb.0, as in QEMU),
+// else the first free usb.N.
+std::string controller_bus_name(const Machine& machine, const std::optional<std::string>& id) {
+  if (id) return *id + ".0";
+  for (unsigned n = 0;; ++n) {
+    std::string name = "usb." + std::to_string(n);
+    if (!machine.find_bus(name)) return name;
+  }
+}
+
+Result<std::unique_ptr<Device>> create_uhci(Machine& machine, OptionReader& props) {
+  std::string name = controller_bus_name(machine, props.string("id"));
+  if (machine.find_bus(name))
+    return make_error("%s: bus %s exists", props.what().c_str(), name.c_str());
+  auto uhci = std::make_unique<Uhci>(machine.clock(), machine.memory(), name);
+  machine.add_bus(*uhci, uhci->bus());
+  return std::unique_ptr<Device>(std::move(uhci));
+}
+
+// A USB device on a port: bus= and port= (or the first free port of any USB bus).
+template <class Make>
+Result<std::unique_ptr<Device>> create_on_port(Machine& machine, OptionReader& props, Make make) {
+  auto plugged = machine.plug_into_bus("usb", props);
+  if (!plugged) return plugged.error();
+  // Only UHCI root ports and hubs are buses of kind "usb".
+  auto& bus = static_cast<UsbBus&>(*plugged->bus);
+  auto device = make(bus.name() + "." + std::to_string(plugged->address));
+  UsbDevice& usb = *device;
+  bus.port(plugged->address).attach(&usb);
+  return std::unique_ptr<Device>(std::move(device));
+}
+
+Result<std::unique_ptr<Device>> create_hid(Machine& machine, OptionReader& props,
+                                           UsbHid::Kind kind) {
+  return create_on_port(machine, props, [&](const std::string&) {
+    return std::make_unique<UsbHid>(kind, machine.clock(), machine.input());
+  });
+}
+
+}  // namespace
+
+void register_usb_devices(DeviceRegistry& registry) {
+  registry.add({.name = "piix3-usb-uhci",
+                .description = "PIIX3 USB UHCI controller, two ports on bus ID.0 or usb.N",
+                .pci = true,
+                .hotpluggable = true,
+                .create = create_uhci});
+  struct Hid {
+    const char* name;
+    const char* description;
+    UsbHid::Kind kind;
+  };
+  for (const Hid& hid :
+       {Hid{"usb-tablet", "USB tablet: absolute pointer (bus=, port=)", UsbHid::Kind::kTablet},
+        Hid{"usb-mouse", "USB mouse (bus=, port=)", UsbHid::Kind::kMouse},
+        Hid{"usb-kbd", "USB keyboard (bus=, port=)", UsbHid::Kind::kKeyboard}}) {
+    UsbHid::Kind kind = hid.kind;
+    registry.add({.name = hid.name,
+                  .description = hid.description,
+                  .hotpluggable = true,
+                  .create = [kind](Machine& machine, OptionReader& props) {
+                    return create_hid(machine, props, kind);
+                  }});
+  }
+  registry.add(
+      {.name = "usb-hub",
+       .description = "USB hub, eight ports on bus BUS.PORT (bus=, port=)",
+       .hotpluggable = true,
+       .create = [](Machine& machine, OptionReader& props) -> Result<std::unique_ptr<Device>> {
+         UsbHub* hub = nullptr;
+         auto device = create_on_port(machine, props, [&](const std::string& name) {
+           auto made = std::make_unique<UsbHub>(name);
+           hub = made.get();
+           return made;
+         });
+         if (device) machine.add_bus(*hub, hub->bus());
+         return device;
+       }});
+}
+
+Result<void> add_command_line_usb(Machine& machine, const std::vector<std::string>& usbdevices) {
+  if (!machine.find_bus("usb.0")) {
+    auto description = SubOptions::parse("piix3-usb-uhci,addr=1.2", "driver");
+    if (!description) return description.error();
+    if (auto added = machine.add_device(*description, /*hotplug=*/false); !added)
+      return make_error("-usb: %s", added.error().message.c_str());
+  }
+  for (const auto& name : usbdevices) {
+    const char* driver = name == "tablet"     ? "usb-tablet"
+                         : name == "mouse"    ? "usb-mouse"
+                         : name == "keyboard" ? "usb-kbd"
+                                              : nullptr;
+    if (!driver)
+      return make_error("-usbdevice %s: not supported (tablet, mouse, keyboard)", name.c_str());
+    auto description = SubOptions::parse(std::string(driver) + ",bus=usb.0", "driver");
+    if (!description) return description.error();
+    if (auto added = machine.add_device(*description, /*hotplug=*/false); !added)
+      return make_error("-usbdevice %s: %s", name.c_str(), added.error().message.c_str());
+  }
+  return ok();
+}
+
+}  // namespace hvmd::devices::usb

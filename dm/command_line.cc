@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "dm/guest_memory.h"
+#include "dm/vnc/keymap.h"
 
 namespace hvmd {
 namespace po = boost::program_options;
@@ -35,7 +36,7 @@ constexpr OptionInfo kOptions[] = {
     {"debugcon", "DEV", "debug console on port 0xe9 to DEV (as -serial)"},
     {"display", "none", "display type (only none)"},
     {"nographic", nullptr, "no display"},
-    {"vnc", "none|HOST:DISPLAY", "VNC server for the display"},
+    {"vnc", "none|[HOST]:DISPLAY[,to=N][,password=on]|unix:PATH", "VNC server for the display"},
     {"nodefaults", nullptr, "no default devices"},
     {"no-user-config", nullptr, "accepted for compatibility (hvmd reads no config files)"},
     {"S", nullptr, "do not start the guest until 'cont' (QMP)"},
@@ -332,7 +333,10 @@ Result<Config> parse_options(int argc, const char* const* argv) {
     return ok();
   }));
   HVMD_TRY(each(vm, "vnc", [&](const std::string& v) -> Result<void> {
+    auto options = vnc::VncOptions::parse(v);
+    if (!options) return options.error();
     config.vnc = v;
+    config.vnc_options = std::move(*options);
     return ok();
   }));
   auto collect = [&](const char* option, const char* implied, std::vector<SubOptions>& out) {
@@ -387,6 +391,9 @@ Result<Config> parse_options(int argc, const char* const* argv) {
     return ok();
   }));
   HVMD_TRY(each(vm, "k", [&](const std::string& v) -> Result<void> {
+    if (!vnc::find_keymap(v))
+      return make_error("-k %s: unknown keyboard layout (known: %s)", v.c_str(),
+                        vnc::keymap_names().c_str());
     config.keymap = v;
     return ok();
   }));

@@ -26,6 +26,7 @@ inline constexpr uint8_t kFramebufferUpdateRequest = 3;
 inline constexpr uint8_t kKeyEvent = 4;
 inline constexpr uint8_t kPointerEvent = 5;
 inline constexpr uint8_t kClientCutText = 6;
+inline constexpr uint8_t kSetDesktopSize = 251;     // ExtendedDesktopSize clients
 inline constexpr uint8_t kQemuClientMessage = 255;  // QEMU's extensions: sub-type byte follows
 inline constexpr uint8_t kQemuExtendedKeyEvent = 0;
 inline constexpr size_t kSetPixelFormatLength = 20;
@@ -35,6 +36,7 @@ inline constexpr size_t kKeyEventLength = 8;
 inline constexpr size_t kPointerEventLength = 6;
 inline constexpr size_t kClientCutTextHeader = 8;  // then the text
 inline constexpr size_t kQemuExtendedKeyEventLength = 12;
+inline constexpr size_t kSetDesktopSizeHeader = 8;  // then 16 bytes per screen
 
 // Server-to-client messages (§7.6).
 inline constexpr uint8_t kFramebufferUpdate = 0;
@@ -43,6 +45,7 @@ inline constexpr uint8_t kSetColourMapEntries = 1;
 // Encodings (§7.7) and pseudo-encodings (§7.8) hvmd knows.
 inline constexpr int32_t kEncodingRaw = 0;
 inline constexpr int32_t kEncodingDesktopSize = -223;
+inline constexpr int32_t kEncodingExtendedDesktopSize = -308;
 inline constexpr int32_t kEncodingQemuExtendedKeyEvent = -258;
 
 // Pointer button mask bits of a PointerEvent.

@@ -42,6 +42,12 @@ void put_pixel_format(std::vector<uint8_t>& out, const rfb::PixelFormat& f) {
   out.insert(out.end(), {f.red_shift, f.green_shift, f.blue_shift, 0, 0, 0});
 }
 
+// ExtendedDesktopSize's reasons and outcomes.
+constexpr uint32_t kReasonServer = 0;
+constexpr uint32_t kReasonClient = 1;
+constexpr uint32_t kStatusOk = 0;
+constexpr uint32_t kStatusProhibited = 1;
+
 // The largest message a client may send whole (SetEncodings listing 65535 encodings).
 constexpr size_t kMaxMessage = rfb::kSetEncodingsHeader + 4 * 65535;
 
@@ -289,6 +295,14 @@ std::optional<size_t> VncClient::handle_message(const uint8_t* data, size_t size
       // hvmd has no clipboard: the text is skipped as it arrives, whatever its length.
       skip_ = get32(data + 4);
       return rfb::kClientCutTextHeader;
+    case rfb::kSetDesktopSize: {
+      if (size < rfb::kSetDesktopSizeHeader) return 0;
+      size_t length = rfb::kSetDesktopSizeHeader + 16 * size_t{data[6]};
+      if (size < length) return 0;
+      // The guest decides its mode: a client's request is answered as refused.
+      if (extended_desktop_size_) send_desktop_size(kReasonClient, kStatusProhibited);
+      return length;
+    }
     case rfb::kQemuClientMessage:
       if (size < 2) return 0;
       if (data[1] != rfb::kQemuExtendedKeyEvent) {
@@ -318,10 +332,11 @@ void VncClient::set_pixel_format(const uint8_t* p) {
 
 void VncClient::set_encodings(const uint8_t* p, size_t count) {
   bool had_extended_keys = extended_keys_;
-  desktop_size_ = extended_keys_ = false;
+  desktop_size_ = extended_desktop_size_ = extended_keys_ = false;
   for (size_t i = 0; i < count; ++i) {
     auto encoding = static_cast<int32_t>(get32(p + 4 * i));
     if (encoding == rfb::kEncodingDesktopSize) desktop_size_ = true;
+    if (encoding == rfb::kEncodingExtendedDesktopSize) extended_desktop_size_ = true;
     if (encoding == rfb::kEncodingQemuExtendedKeyEvent) extended_keys_ = true;
   }
   // Raw is always understood and is all hvmd sends. QEMU's clients learn that the server takes
@@ -374,18 +389,18 @@ void VncClient::frame() {
   uint32_t height =
       blank ? VncServer::kBlankHeight : std::min<uint32_t>(update.info.height, 0xffff);
   if (width != width_ || height != height_) {
-    if (desktop_size_) {
+    if (desktop_size_ || extended_desktop_size_) {
       // The new size answers this request; the client then asks for the whole new picture.
       width_ = width;
       height_ = height;
-      send_desktop_size();
+      send_desktop_size(kReasonServer, kStatusOk);
       full_ = Rect{0, 0, width_, height_};
       update_requested_ = false;
       return;
     }
-    // A client that cannot resize keeps its size and sees the part of the picture that fits.
-    full_ = Rect{0, 0, width_, height_};
   }
+  // A client that cannot resize keeps its size and sees the part of the picture that fits.
+  if (update.resized) full_ = Rect{0, 0, width_, height_};
   std::vector<Rect> rects;
   if (!full_.empty()) rects.push_back(full_);
   for (const Rect& damage : update.damage) {
@@ -399,10 +414,19 @@ void VncClient::frame() {
   update_requested_ = false;
 }
 
-void VncClient::send_desktop_size() {
+void VncClient::send_desktop_size(uint32_t reason, uint32_t status) {
   std::vector<uint8_t> out = {rfb::kFramebufferUpdate, 0};
   put16(out, 1);
-  put_rect_header(out, Rect{0, 0, width_, height_}, rfb::kEncodingDesktopSize);
+  // The classic form where the client knows it (libvncclient announces both but handles only it).
+  if (desktop_size_ || !extended_desktop_size_) {
+    put_rect_header(out, Rect{0, 0, width_, height_}, rfb::kEncodingDesktopSize);
+  } else {
+    // x: why the size changed, y: the outcome; then the one screen, the whole framebuffer.
+    put_rect_header(out, Rect{reason, status, width_, height_}, rfb::kEncodingExtendedDesktopSize);
+    out.insert(out.end(), {1, 0, 0, 0});
+    put32(out, 0);                                         // screen id
+    put_rect_header(out, Rect{0, 0, width_, height_}, 0);  // its area, then flags 0
+  }
   send(out.data(), out.size());
   flush();
 }

@@ -64,7 +64,7 @@ class VncClient {
   void key(bool down, uint32_t keysym, uint32_t keycode);
   void pointer(uint8_t mask, uint32_t x, uint32_t y);
   void send_update(const std::vector<Rect>& rects);
-  void send_desktop_size();
+  void send_desktop_size(uint32_t reason, uint32_t status);
   void send_colour_map();
   void send(const void* data, size_t size);
   void flush();
@@ -90,6 +90,7 @@ class VncClient {
   PixelConverter converter_{format_};
   std::vector<uint8_t> row_;  // one converted row
   bool desktop_size_ = false;
+  bool extended_desktop_size_ = false;
   bool extended_keys_ = false;
   bool update_requested_ = false;
   Rect full_;           // asked for whole (non-incremental requests)

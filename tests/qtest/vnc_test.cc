@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdarg>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -38,7 +39,14 @@ std::string vnc_arg(const std::string& extra = "") {
   return "127.0.0.1:" + std::to_string(d) + ",to=" + std::to_string(d + 40) + extra;
 }
 
-void quiet(const char*, ...) {}
+// libvncclient's log, shown with HVMD_VNC_TEST_LOG=1.
+void quiet(const char* format, ...) {
+  if (!getenv("HVMD_VNC_TEST_LOG")) return;
+  va_list args;
+  va_start(args, format);
+  vfprintf(stderr, format, args);
+  va_end(args);
+}
 
 std::string g_password;
 char* give_password(rfbClient*) {
@@ -54,6 +62,7 @@ struct VncViewer {
     client->serverHost = strdup("127.0.0.1");
     client->serverPort = port;
     client->GetPassword = give_password;
+    client->canHandleNewFBSize = TRUE;  // the classic desktop-size pseudo-encoding
     client->GotFrameBufferUpdate = [](rfbClient* c, int, int, int, int) {
       ++*static_cast<int*>(rfbClientGetClientData(c, nullptr));
     };
@@ -174,7 +183,8 @@ TEST_F(VncTest, CapturedFramebufferEqualsTheScreendumpAndFollowsModeChanges) {
   ASSERT_TRUE(viewer.run_until([&] {
     return viewer.client->width == 640 && viewer.client->height == 480 &&
            viewer.rgb(639, 479) == "\x10\x20\x30";
-  }));
+  })) << viewer.client->width
+      << "x" << viewer.client->height;
 }
 
 TEST_F(VncTest, KeyTypedInTheClientReachesTheI8042) {

@@ -48,6 +48,7 @@ VncServer::VncServer(EventLoop& loop, DisplayHub& hub, InputRouter& input, const
     : loop_(loop), hub_(hub), input_(input), keymap_(keymap), name_(std::move(name)) {}
 
 VncServer::~VncServer() {
+  *alive_ = false;
   clients_.clear();
   if (listen_fd_ >= 0) {
     loop_.unwatch(listen_fd_);
@@ -221,7 +222,8 @@ void VncServer::client_ready() {
 
 void VncServer::client_closed(VncClient* client) {
   // Destroyed from the loop, never inside its own callback.
-  loop_.post([this, client] {
+  loop_.post([this, client, alive = alive_] {
+    if (!*alive) return;
     clients_.remove_if([client](const auto& c) { return c.get() == client; });
     update_timer();
     resume_accepting();

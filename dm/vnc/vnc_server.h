@@ -111,6 +111,8 @@ class VncServer {
   std::string password_;
   std::optional<int64_t> expires_;
   std::list<std::unique_ptr<VncClient>> clients_;
+  // Work posted to the loop checks it: the server may be gone by the time it runs.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::vector<uint32_t> surface_pixels_;
   Framebuffer surface_;
 };

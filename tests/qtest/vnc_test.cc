@@ -70,7 +70,11 @@ struct VncViewer {
     if (!rfbInitClient(client, nullptr, nullptr)) client = nullptr;  // it freed the client
   }
   ~VncViewer() {
-    if (client) rfbClientCleanup(client);
+    if (!client) return;
+    // libvncclient's default framebuffer is the application's to free.
+    free(client->frameBuffer);
+    client->frameBuffer = nullptr;
+    rfbClientCleanup(client);
   }
   // Handles server messages until pred() holds or 5 s pass.
   template <typename Pred>

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "dm/guest_memory.h"
+#include "dm/vnc/keymap.h"
 
 namespace hvmd {
 namespace po = boost::program_options;
@@ -36,7 +37,7 @@ constexpr OptionInfo kOptions[] = {
     {"display", "none", "display type (only none)"},
     {"nographic", nullptr, "no display"},
     {"vga", "std|cirrus|none", "display card: -device VGA or -device cirrus-vga"},
-    {"vnc", "none|HOST:DISPLAY", "VNC server for the display"},
+    {"vnc", "none|[HOST]:DISPLAY[,to=N][,password=on]|unix:PATH", "VNC server for the display"},
     {"nodefaults", nullptr, "no default devices"},
     {"no-user-config", nullptr, "accepted for compatibility (hvmd reads no config files)"},
     {"S", nullptr, "do not start the guest until 'cont' (QMP)"},
@@ -336,7 +337,10 @@ Result<Config> parse_options(int argc, const char* const* argv) {
     return ok();
   }));
   HVMD_TRY(each(vm, "vnc", [&](const std::string& v) -> Result<void> {
+    auto options = vnc::VncOptions::parse(v);
+    if (!options) return options.error();
     config.vnc = v;
+    config.vnc_options = std::move(*options);
     return ok();
   }));
   auto collect = [&](const char* option, const char* implied, std::vector<SubOptions>& out) {
@@ -401,6 +405,9 @@ Result<Config> parse_options(int argc, const char* const* argv) {
     return ok();
   }));
   HVMD_TRY(each(vm, "k", [&](const std::string& v) -> Result<void> {
+    if (!vnc::find_keymap(v))
+      return make_error("-k %s: unknown keyboard layout (known: %s)", v.c_str(),
+                        vnc::keymap_names().c_str());
     config.keymap = v;
     return ok();
   }));

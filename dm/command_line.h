@@ -9,6 +9,7 @@
 #include "dm/backends/chardev.h"
 #include "dm/machine.h"
 #include "dm/sub_options.h"
+#include "dm/vnc/vnc_options.h"
 
 namespace hvmd {
 
@@ -28,6 +29,7 @@ struct Config {
   std::vector<SubOptions> drives;     // -drive
   std::vector<SubOptions> netdevs;    // -netdev
   std::string vnc = "none";
+  vnc::VncOptions vnc_options;  // -vnc, parsed
   bool nodefaults = false;
   bool start_paused = false;  // -S
   bool no_shutdown = false;   // guest power-off pauses rather than exits
@@ -49,7 +51,7 @@ struct Config {
   };
   std::vector<FwCfgFile> fw_cfg_files;   // -fw_cfg
   std::vector<std::string> option_roms;  // -option-rom
-  std::string keymap;                    // -k (for the VNC server)
+  std::string keymap = "en-us";          // -k (for the VNC server)
   std::string chroot_dir;                // -chroot / -run-with chroot=
   std::string run_as;                    // -runas / -run-with user=
   std::optional<int> incoming_fd;        // -incoming fd:N: device state to restore

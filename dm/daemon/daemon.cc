@@ -263,6 +263,7 @@ Result<void> start_exit_cleanup(const Config& config) {
   };
   for (const auto& spec : config.chardevs) add_socket(spec);
   if (config.qtest) add_socket(*config.qtest);
+  if (!config.vnc_options.unix_path.empty()) paths.push_back(config.vnc_options.unix_path);
   if (paths.empty()) return ok();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) return make_error("pipe: %s", strerror(errno));

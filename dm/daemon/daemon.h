@@ -14,6 +14,7 @@
 #include "dm/machine.h"
 #include "dm/qmp/machine_commands.h"
 #include "dm/qmp/qmp_server.h"
+#include "dm/vnc/vnc_server.h"
 
 namespace hvmd::daemon {
 
@@ -69,6 +70,11 @@ class Monitors {
 // reset_platform resets what lives outside the devices (the kvm runner's vCPUs and firmware).
 void handle_local_shutdowns(Machine& machine, EventLoop& loop, Monitors& monitors,
                             const Config& config, std::function<void()> reset_platform = {});
+
+// -vnc's server (null for -vnc none) and the VNC QMP commands (vnc_console.cc). Call before
+// drop_privileges: it opens the listening socket.
+Result<std::unique_ptr<vnc::VncServer>> open_vnc(Machine& machine, EventLoop& loop,
+                                                 const Config& config, qmp::Server& qmp);
 
 // -daemonize: see daemon.cc. fork_daemon returns the fd to report readiness on.
 Result<int> fork_daemon();

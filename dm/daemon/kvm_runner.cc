@@ -128,6 +128,8 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
                                   },
                               .reset_platform = reset_platform});
   HVMD_TRY(monitors.open(config, chardevs));
+  auto vnc = open_vnc(machine, loop, config, monitors.server());
+  if (!vnc) return vnc.error();
   handle_local_shutdowns(machine, loop, monitors, config, reset_platform);
 
   HVMD_TRY(write_pidfile(config.pidfile));

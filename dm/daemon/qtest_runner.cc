@@ -32,6 +32,8 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
 
   Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); }});
   HVMD_TRY(monitors.open(config, chardevs));
+  auto vnc = open_vnc(machine, loop, config, monitors.server());
+  if (!vnc) return vnc.error();
   handle_local_shutdowns(machine, loop, monitors, config);
   qtest::QtestServer qtest(machine, interrupts, loop);
   HVMD_TRY(qtest.start(*config.qtest, config.qtest_log));

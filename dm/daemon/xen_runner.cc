@@ -81,6 +81,8 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
                          },
                      .dirty_logging = [&memory](bool on) { memory.set_dirty_logging(on); }});
   HVMD_TRY(monitors.open(config, chardevs));
+  auto vnc = open_vnc(machine, loop, config, monitors.server());
+  if (!vnc) return vnc.error();
   xen::forward_guest_shutdowns(machine, **platform, [&](ShutdownCause cause) {
     monitors.server().emit_event("SHUTDOWN",
                                  {{"guest", true}, {"reason", shutdown_reason_name(cause)}});

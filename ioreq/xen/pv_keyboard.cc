@@ -100,6 +100,9 @@ void PvKeyboard::update() {
   switch (frontend_state.value_or(kUnknown)) {
     case kInitialised:
     case kConnected:
+      // A frontend that published a new page or channel (its resume after a restore does)
+      // gets a fresh connection.
+      if (connected() && (read_gfn() != page_gfn_ || read_port() != remote_port_)) disconnect();
       if (!connected()) connect();
       break;
     case kClosing:
@@ -118,12 +121,20 @@ void PvKeyboard::update() {
   }
 }
 
+std::optional<uint64_t> PvKeyboard::read_gfn() {
+  return parse_xenstore_number(store_.read(frontend_ + "/" XENKBD_FIELD_RING_REF), kMaxGfn);
+}
+
+std::optional<uint64_t> PvKeyboard::read_port() {
+  return parse_xenstore_number(store_.read(frontend_ + "/" XENKBD_FIELD_EVT_CHANNEL), kMaxPort);
+}
+
 void PvKeyboard::connect() {
   // page-ref is the frame of the shared page in the guest's memory map (Linux writes page-gref,
   // its grant, too; the frame needs no grant-table device).
-  auto gfn = parse_xenstore_number(store_.read(frontend_ + "/" XENKBD_FIELD_RING_REF), kMaxGfn);
-  auto port =
-      parse_xenstore_number(store_.read(frontend_ + "/" XENKBD_FIELD_EVT_CHANNEL), kMaxPort);
+  auto gfn = read_gfn();
+  auto port = read_port();
+
   if (!gfn || !port) {
     HVMD_GUEST_LOG("vkbd: frontend %s is Initialised without a valid page-ref and event-channel",
                    frontend_.c_str());
@@ -145,6 +156,7 @@ void PvKeyboard::connect() {
   page_ = page;
   page_gfn_ = *gfn;
   local_port_ = *local;
+  remote_port_ = static_cast<uint32_t>(*port);
   // The frontend zeroes the indexes before it publishes the page; ours starts from its value
   // and is never read back (the guest may scribble on the page).
   prod_ = __atomic_load_n(&static_cast<xenkbd_page*>(page_)->in_prod, __ATOMIC_ACQUIRE);

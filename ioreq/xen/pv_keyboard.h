@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "dm/guest_memory.h"
@@ -64,6 +65,8 @@ class PvKeyboard final : public KeyboardInput, public AbsolutePointerInput {
  private:
   void update();
   void connect();
+  std::optional<uint64_t> read_gfn();
+  std::optional<uint64_t> read_port();
   void disconnect();
   void set_state(State state);
   void push(const void* event, size_t size);
@@ -80,6 +83,7 @@ class PvKeyboard final : public KeyboardInput, public AbsolutePointerInput {
   void* page_ = nullptr;    // the frontend's shared page, mapped
   uint64_t page_gfn_ = 0;
   uint32_t local_port_ = 0;
+  uint32_t remote_port_ = 0;
   uint32_t prod_ = 0;  // our in-ring producer index; the page's copy is only written
   uint8_t buttons_ = 0;
 };

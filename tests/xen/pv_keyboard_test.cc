@@ -275,6 +275,21 @@ TEST_F(PvKeyboardTest, FrontendClosingReleasesEverythingAndItCanReconnect) {
   EXPECT_EQ(xen_.live_guest_mappings(), 1u);
 }
 
+TEST_F(PvKeyboardTest, FrontendResumingWithANewChannelIsReconnected) {
+  connect();
+  // After a restore the frontend publishes its page again with a fresh event channel.
+  frontend_initialised(std::to_string(kRingGfn + 1), std::to_string(kPort + 1));
+  pump();
+  ASSERT_TRUE(keyboard_.connected());
+  EXPECT_FALSE(xen_.frontend_bound(kPort));
+  EXPECT_TRUE(xen_.frontend_bound(kPort + 1));
+  EXPECT_EQ(xen_.live_guest_mappings(), 1u);
+  input_.key_event(0x1e, true);
+  auto* moved = reinterpret_cast<xenkbd_page*>(xen_.ram() + (kRingGfn + 1) * 4096);
+  EXPECT_EQ(moved->in_prod, 1u);
+  EXPECT_EQ(xen_.take_frontend_kicks(kPort + 1), 1u);
+}
+
 TEST_F(PvKeyboardTest, BackendRemovedByTheToolstackDisconnects) {
   connect();
   store_.remove_tree(kBackend);

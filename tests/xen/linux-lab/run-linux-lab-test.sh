@@ -73,14 +73,14 @@ echo "guest built in $(( $(date +%s) - start )) s; device model: $dm; boots: $bo
 run_lab() {
   local out=$1 t=$(date +%s)
   ( LAB_TIMEOUT=$(( boot_limit * 2 + 300 )) bash "$lab_tools/run.sh" "$lab" \
-      "$payload/guest-emulated.cfg" "$payload" $(( boot_limit + 30 )) 2>&1 | tr -d '\r' > "$out" ) &
+      "$payload/guest-emulated.cfg" "$payload" $(( boot_limit + 30 )) 2>&1 | sed -u 's/\r//' > "$out" ) &
   local runner=$! idle=0 last_size=-1 last_cpu=0 qpid cpu size p
   froze=0
   while kill -0 $runner 2>/dev/null; do
     sleep 10
     qpid=""
     for p in $(pgrep -f "qemu-system-x86_64 -accel tcg -cpu qemu64,\+svm" || true); do
-      grep -q "$lab/dom0.img" "/proc/$p/cmdline" 2>/dev/null && qpid=$p
+      [ "$(cat "/proc/$p/comm" 2>/dev/null)" = qemu-system-x86 ] && grep -q "$lab/dom0.img" "/proc/$p/cmdline" 2>/dev/null && qpid=$p
     done
     [ -n "$qpid" ] || continue
     cpu=$(awk '{print $14 + $15}' "/proc/$qpid/stat" 2>/dev/null) || cpu=$last_cpu

@@ -106,9 +106,13 @@ constexpr unsigned long kCommonIoctls[] = {TCGETS, BLKGETSIZE64};
 
 // The Xen handles' run-time requests: device-model operations on the restricted privcmd handle
 // (interrupts, MSIs, dirty VRAM, BAR relocation), mapping guest RAM into the map cache, and
-// event-channel notifications. Binding, restricting and raw hypercalls happen during set-up.
-constexpr unsigned long kXenIoctls[] = {IOCTL_PRIVCMD_DM_OP, IOCTL_PRIVCMD_MMAPBATCH_V2,
-                                        IOCTL_PRIVCMD_MMAP_RESOURCE, IOCTL_EVTCHN_NOTIFY};
+// event-channel notifications. Restricting and raw hypercalls happen during set-up. The PV
+// keyboard backend binds its frontend's channel when the guest connects and unbinds it when the
+// guest closes; the event-channel handle is restricted to the guest's domain, so no other
+// domain's ports are reachable.
+constexpr unsigned long kXenIoctls[] = {IOCTL_PRIVCMD_DM_OP,           IOCTL_PRIVCMD_MMAPBATCH_V2,
+                                        IOCTL_PRIVCMD_MMAP_RESOURCE,   IOCTL_EVTCHN_NOTIFY,
+                                        IOCTL_EVTCHN_BIND_INTERDOMAIN, IOCTL_EVTCHN_UNBIND};
 
 // KVM's run-time requests: running vCPUs, interrupts in, device memory slots following BARs,
 // dirty VRAM, and the power-on state a guest reset restores. Creating VMs and vCPUs is set-up.

@@ -1,4 +1,5 @@
 // -accel xen: hvmd as the device model of a Xen HVM domain, as libxl starts it.
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "devices/board.h"
@@ -10,9 +11,11 @@
 #include "ioreq/xen/ioreq_server.h"
 #include "ioreq/xen/libxen_platform.h"
 #include "ioreq/xen/map_cache.h"
+#include "ioreq/xen/pv_keyboard.h"
 #include "ioreq/xen/xen_device_memory.h"
 #include "ioreq/xen/xen_interrupts.h"
 #include "ioreq/xen/xen_store.h"
+#include "ioreq/xen/xenbus_store.h"
 
 namespace hvmd::daemon {
 
@@ -92,11 +95,30 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
     monitors.server().emit_event("RTC_CHANGE", {{"offset", seconds}});
   });
   if (machine.run_state() == RunState::kRunning) publish_running();
+  // The PV keyboard and pointer libxl gives every HVM guest (device/vkbd/0, served by the
+  // device model). Its watch starts libxenstore's reader thread, so before the sandbox.
+  std::unique_ptr<xen::XenbusStore> bus;
+  std::unique_ptr<xen::PvKeyboard> pv_keyboard;
+  if (auto opened = xen::open_xenbus_store(); !opened) {
+    HVMD_WARN("no PV keyboard: %s", opened.error().message.c_str());
+  } else {
+    bus = std::move(*opened);
+    pv_keyboard =
+        std::make_unique<xen::PvKeyboard>(**platform, *bus, memory, machine.input(), domid);
+    HVMD_TRY(pv_keyboard->start());
+    HVMD_TRY(loop.watch(bus->watch_fd(), EPOLLIN,
+                        [&pv_keyboard](uint32_t) { pv_keyboard->process_watches(); }));
+  }
 
   HVMD_TRY(write_pidfile(config.pidfile));
   HVMD_TRY(drop_privileges(config));
   daemon_ready(daemon_fd);
   int status = loop.run();
+  if (bus) loop.unwatch(bus->watch_fd());
+  pv_keyboard.reset();
+  // Not closed: xs_close cancels libxenstore's reader thread, and unwinding a cancelled thread
+  // loads libgcc_s (executable memory, which the sandbox refuses). The process ends here anyway.
+  (void)bus.release();
   server.stop();
   return status;
 }

@@ -21,13 +21,19 @@
 
 namespace hvmd::pci {
 
+// What a function reports in its subsystem registers unless its type names its own: QEMU's
+// (Red Hat's vendor ID, its "QEMU" subsystem), so guests and their driver quirks see the board
+// functions (i440FX, PIIX3, its IDE, PIIX4) as they do under qemu-xen.
+inline constexpr uint16_t kDefaultSubsystemVendor = 0x1af4;
+inline constexpr uint16_t kDefaultSubsystem = 0x1100;
+
 struct Identity {
   uint16_t vendor = 0;
   uint16_t device = 0;
   uint32_t class_code = 0;  // class << 16 | subclass << 8 | prog-if
   uint8_t revision = 0;
-  uint16_t subsystem_vendor = 0;
-  uint16_t subsystem = 0;
+  uint16_t subsystem_vendor = kDefaultSubsystemVendor;
+  uint16_t subsystem = kDefaultSubsystem;
   bool multi_function = false;
   uint8_t interrupt_pin = 0;  // 0 none, 1 INTA# .. 4 INTD#
 };

@@ -156,6 +156,8 @@ class LibxenPlatform final : public XenPlatform {
     return static_cast<uint32_t>(port);
   }
 
+  void unbind(uint32_t local_port) override { xenevtchn_unbind(evtchn_, local_port); }
+
   std::optional<uint32_t> next_pending() override {
     xenevtchn_port_or_error_t port = xenevtchn_pending(evtchn_);
     if (port < 0) return std::nullopt;

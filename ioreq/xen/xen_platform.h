@@ -46,6 +46,8 @@ class XenPlatform {
   virtual std::optional<uint32_t> next_pending() = 0;
   virtual void unmask(uint32_t local_port) = 0;
   virtual void notify(uint32_t local_port) = 0;
+  // Releases a port bind() returned (a PV backend whose frontend went).
+  virtual void unbind(uint32_t local_port) = 0;
 
   // Guest memory by frame number: a mapping of count pages, or nullptr if any is not RAM.
   virtual void* map_guest(uint64_t first_gfn, uint64_t count) = 0;

@@ -18,6 +18,17 @@ TEST(PciHost, HostBridgeIdentity) {
   EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x0b, 1), 0x06u);
 }
 
+// The board's functions carry QEMU's subsystem IDs (Red Hat 1af4, "QEMU" 1100), as under
+// qemu-xen; read-only like the rest of the identity.
+TEST(PciHost, BoardFunctionsCarryQemuSubsystemIds) {
+  QtestClient qt;
+  for (uint8_t devfn : {0x00, 0x08, 0x09, 0x0b}) {  // i440FX, PIIX3, its IDE, PIIX4
+    EXPECT_EQ(qt.pci_config_read(devfn, 0x2c, 4), 0x11001af4u) << int{devfn};
+    qt.pci_config_write(devfn, 0x2c, 4, 0);
+    EXPECT_EQ(qt.pci_config_read(devfn, 0x2c, 4), 0x11001af4u) << int{devfn};
+  }
+}
+
 TEST(PciHost, ConfigAddressRegister) {
   QtestClient qt;
   qt.outl(0xcf8, 0xffffffff);

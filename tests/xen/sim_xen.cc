@@ -64,12 +64,31 @@ Result<void> SimXen::map_pci(PciAddress address, bool claim) {
 }
 
 Result<uint32_t> SimXen::bind(uint32_t remote_port) {
-  if (remote_port < kFirstRemotePort || remote_port > kFirstRemotePort + vcpus_)
+  bool frontend = remote_port >= kFirstFrontendPort && remote_port <= kLastFrontendPort;
+  if (!frontend && (remote_port < kFirstRemotePort || remote_port > kFirstRemotePort + vcpus_))
     return make_error("no such remote port %u", remote_port);
+  if (frontend && local_of_remote_.count(remote_port))
+    return make_error("port %u already bound", remote_port);
   uint32_t local = remote_port + 1000;
   local_of_remote_[remote_port] = local;
-  kick_fd_[local] = eventfd(0, EFD_CLOEXEC);
+  kick_fd_[local] = eventfd(0, EFD_CLOEXEC | (frontend ? EFD_NONBLOCK : 0));
   return local;
+}
+
+void SimXen::unbind(uint32_t local_port) {
+  auto fd = kick_fd_.find(local_port);
+  if (fd == kick_fd_.end()) throw std::runtime_error("unbind of a port never bound");
+  close(fd->second);
+  kick_fd_.erase(fd);
+  std::erase_if(local_of_remote_, [&](const auto& entry) { return entry.second == local_port; });
+}
+
+uint64_t SimXen::take_frontend_kicks(uint32_t remote_port) {
+  auto local = local_of_remote_.find(remote_port);
+  if (local == local_of_remote_.end()) return 0;
+  uint64_t kicks = 0;
+  if (read(kick_fd_.at(local->second), &kicks, sizeof(kicks)) != sizeof(kicks)) return 0;
+  return kicks;
 }
 
 void SimXen::kick_device_model(uint32_t remote_port) {

@@ -21,6 +21,9 @@ namespace hvmd::test {
 class SimXen final : public xen::XenPlatform {
  public:
   static constexpr uint32_t kFirstRemotePort = 100;
+  // Ports a PV frontend in the guest allocates (bindable like Xen's interdomain channels).
+  static constexpr uint32_t kFirstFrontendPort = 500;
+  static constexpr uint32_t kLastFrontendPort = 599;
   SimXen(unsigned vcpus, uint64_t ram_bytes);
   ~SimXen() override;
 
@@ -46,6 +49,12 @@ class SimXen final : public xen::XenPlatform {
   std::vector<std::pair<uint64_t, uint32_t>> msis() const;
   // Shutdown requests, each with whether a vCPU's request was still in progress at the time.
   std::vector<std::pair<xen::ShutdownReason, bool>> shutdowns() const;
+  // Notifications the device model sent on a frontend's port since the last call; whether the
+  // port is bound now.
+  uint64_t take_frontend_kicks(uint32_t remote_port);
+  bool frontend_bound(uint32_t remote_port) const {
+    return local_of_remote_.count(remote_port) != 0;
+  }
 
   // --- XenPlatform (device model side) ---
   Result<void> create_server() override;
@@ -61,6 +70,7 @@ class SimXen final : public xen::XenPlatform {
   std::optional<uint32_t> next_pending() override;
   void unmask(uint32_t) override {}
   void notify(uint32_t local_port) override;
+  void unbind(uint32_t local_port) override;
   void* map_guest(uint64_t first_gfn, uint64_t count) override;
   void unmap_guest(void* address, uint64_t count) override;
   void modified_memory(std::span<const PageRange> ranges) override;

@@ -57,6 +57,8 @@ class QtestProtocol {
   static constexpr size_t kStreamChunk = 48 << 10;
 
   QtestProtocol(Machine& machine, QtestInterrupts& interrupts, SendFn send, FILE* log);
+  // Stops listening to the interrupt pins: devices may still move them as the machine goes.
+  ~QtestProtocol() { interrupts_.set_pin_listener(nullptr); }
 
   void feed(std::string_view data);
   // Handles one line (without newline); public for tests and the fuzzer.

@@ -282,14 +282,16 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
             absolute = pointer = true;
           }
         }
-        // Buttons and wheel go with the position when there is one, else with the motion.
-        if (absolute) {
+        // Buttons and wheel go with the position when there is one, else with the motion; alone,
+        // to the absolute pointer at its last position when there is one (a tablet's click).
+        bool buttons_only = pointer && !absolute && !relative;
+        if (absolute || (buttons_only && input.absolute())) {
           // Converted to motion, positions are pixels of the picture the guest shows now.
           DisplayInfo screen = machine.display().info();
           input.set_screen_size(screen.width, screen.height);
           input.absolute_event(state.x, state.y, dz, state.buttons);
         }
-        if (relative || (pointer && !absolute))
+        if (relative || (buttons_only && !input.absolute()))
           input.relative_event(dx, dy, absolute ? 0 : dz, state.buttons);
         return Reply::success();
       });

@@ -161,6 +161,15 @@ TEST_F(TabletFixture, InterruptInReturnsAbsoluteReportsAfterInput) {
   // GET_REPORT returns the current state on the control pipe.
   auto current = uhci.control(3, 0xa1, 0x01, 0x0100, 0, 6);
   EXPECT_EQ(current.data, (std::vector<uint8_t>{1, 0xff, 0x7f, 0x00, 0x00, 0}));
+
+  // A button event alone (a QMP client's click) reaches the tablet at its last position.
+  Json release =
+      qt.qmp("input-send-event",
+             {{"events", {{{"type", "btn"}, {"data", {{"down", false}, {"button", "left"}}}}}}});
+  ASSERT_TRUE(release.contains("return")) << release;
+  auto up = uhci.interrupt_in(3, 1, 8, toggle, 5);
+  ASSERT_FALSE(up.control & kTdActive);
+  EXPECT_EQ(up.data, (std::vector<uint8_t>{0, 0xff, 0x7f, 0x00, 0x00, 0}));
 }
 
 TEST_F(TabletFixture, EndpointHaltAndStatus) {

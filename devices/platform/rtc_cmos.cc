@@ -22,6 +22,12 @@ constexpr int64_t kMaxSavedTimeNs = 7'000'000'000'000'000'000;
 // Register C holds the device's flags; IRQF among them follows from C and B (raise_flags).
 constexpr uint8_t kCFlags = kCPeriodic | kCAlarm | kCUpdate;
 
+// Times are summed in 128 bits: the machine's clock may be stepped to the end of its range
+// (qtest's clock_set), where start + now no longer fits in 64.
+int64_t clamp_ns(__int128 value, int64_t limit) {
+  return static_cast<int64_t>(std::clamp<__int128>(value, -__int128{limit}, __int128{limit}));
+}
+
 int64_t floor_mod(int64_t value, int64_t modulus) {
   return ((value % modulus) + modulus) % modulus;
 }
@@ -75,7 +81,7 @@ bool RtcCmos::clock_running() const {
 }
 
 int64_t RtcCmos::guest_time_ns() const {
-  return start_ns_ + clock_.now_ns() + offset_ns_;
+  return clamp_ns(__int128{start_ns_} + clock_.now_ns() + offset_ns_, kMaxSavedTimeNs);
 }
 
 std::tm RtcCmos::current_fields() const {
@@ -177,7 +183,7 @@ void RtcCmos::commit_fields(const std::tm& fields) {
     seconds = std::clamp(seconds, -kMaxSetSeconds, kMaxSetSeconds);
   }
   // The divider restarts: the new second begins now.
-  offset_ns_ = seconds * kSecond - (start_ns_ + clock_.now_ns());
+  offset_ns_ = clamp_ns(__int128{seconds} * kSecond - start_ns_ - clock_.now_ns(), INT64_MAX);
   schedule_update();
 }
 
@@ -325,7 +331,7 @@ Result<std::unique_ptr<StagedState>> RtcCmos::parse_state(StateReader& in, uint3
   return staged([this, s] {
     cmos_ = s.cmos;
     index_ = s.index;
-    offset_ns_ = s.guest_time_ns - (start_ns_ + clock_.now_ns());
+    offset_ns_ = clamp_ns(__int128{s.guest_time_ns} - start_ns_ - clock_.now_ns(), INT64_MAX);
   });
 }
 

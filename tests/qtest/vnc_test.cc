@@ -59,7 +59,7 @@ struct VncViewer {
     rfbClientLog = rfbClientErr = quiet;
     g_password = password;
     client = rfbGetClient(8, 3, 4);  // 32-bit pixels, red in the lowest byte
-    free(client->serverHost);  // rfbGetClient's empty default
+    free(client->serverHost);        // rfbGetClient's empty default
     client->serverHost = strdup("127.0.0.1");
     client->serverPort = port;
     client->GetPassword = give_password;

@@ -35,6 +35,19 @@ SetupPacket SetupPacket::parse(std::span<const uint8_t, 8> b) {
           .length = static_cast<uint16_t>(b[6] | b[7] << 8)};
 }
 
+std::string UsbDevice::string_descriptor(unsigned index) const {
+  switch (index) {
+    case 1:
+      return "HVMD";
+    case 2:
+      return product();
+    case 3:
+      return std::string(type());
+    default:
+      return {};
+  }
+}
+
 std::vector<uint8_t> string_descriptor_bytes(const std::string& text) {
   // UTF-16LE of ASCII text; bLength is one byte, so at most 126 characters.
   size_t chars = std::min<size_t>(text.size(), 126);

@@ -114,8 +114,9 @@ class UsbDevice : public Device, protected UsbDeviceState {
   // class descriptors, endpoints) as GET_DESCRIPTOR(CONFIGURATION) returns it.
   virtual std::span<const uint8_t> device_descriptor() const = 0;
   virtual std::span<const uint8_t> configuration_descriptor() const = 0;
-  // String index (1..): the text, or empty if there is none.
-  virtual std::string string_descriptor(unsigned index) const = 0;
+  // String index (1..): the text, or empty if there is none. Every device hvmd models names
+  // the same three: manufacturer, product and (its device type as) serial number.
+  std::string string_descriptor(unsigned index) const;
   // Class and interface requests (and interface-directed GET_DESCRIPTOR, which HID uses for its
   // report descriptor). An IN request fills reply (truncated to wLength by the caller); an OUT
   // request gets its data stage. false: STALL.

@@ -240,19 +240,6 @@ std::span<const uint8_t> UsbHid::configuration_descriptor() const {
   return config_;
 }
 
-std::string UsbHid::string_descriptor(unsigned index) const {
-  switch (index) {
-    case 1:
-      return "HVMD";
-    case 2:
-      return product();
-    case 3:
-      return std::string(type());
-    default:
-      return {};
-  }
-}
-
 std::span<const uint8_t> UsbHid::report_descriptor() const {
   switch (kind_) {
     case Kind::kTablet:

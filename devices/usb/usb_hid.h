@@ -58,7 +58,6 @@ class UsbHid final : public UsbDevice,
  protected:
   std::span<const uint8_t> device_descriptor() const override;
   std::span<const uint8_t> configuration_descriptor() const override;
-  std::string string_descriptor(unsigned index) const override;
   bool class_request(const SetupPacket& setup, std::span<const uint8_t> data,
                      std::vector<uint8_t>& reply) override;
   void endpoint_in(unsigned endpoint, Packet& packet) override;

@@ -46,19 +46,6 @@ std::span<const uint8_t> UsbHub::configuration_descriptor() const {
   return kConfiguration;
 }
 
-std::string UsbHub::string_descriptor(unsigned index) const {
-  switch (index) {
-    case 1:
-      return "HVMD";
-    case 2:
-      return product();
-    case 3:
-      return "usb-hub";
-    default:
-      return {};
-  }
-}
-
 UsbDevice* UsbHub::find(uint8_t address, unsigned depth) {
   if (address == this->address()) return this;
   // Behind a hub only once it is configured (its ports are not powered before).

@@ -3,86 +3,25 @@
 // initrd by fw_cfg DMA and jumps to its setup, which prints the command line it was given and
 // enters the body, which prints byte sums of itself and of the initrd. Skips where /dev/kvm,
 // SeaBIOS or the ROM is missing.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "tests/kvm/kvm_machine.h"
 #include "tests/support/tiny_kernel.h"
 
 namespace hvmd::test {
 namespace {
 
-constexpr const char* kSeabios = "/usr/share/seabios/bios-256k.bin";
 constexpr const char* kRom = "/usr/share/qemu/linuxboot_dma.bin";
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void write_file(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream(path, std::ios::binary)
       .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
 }
-
-class KernelMachine {
- public:
-  explicit KernelMachine(std::vector<std::string> extra) {
-    char dir[] = "/tmp/hvmd-kvm-kernel-XXXXXX";
-    dir_ = mkdtemp(dir);
-    serial_ = dir_ + "/serial.log";
-    std::vector<std::string> args = {HVMD_BINARY_PATH, "-accel", "kvm", "-display",
-                                     "none",           "-m",     "128", "-serial",
-                                     "file:" + serial_};
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      int null = open("/dev/null", O_RDWR);
-      dup2(null, 0);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~KernelMachine() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-    unlink(serial_.c_str());
-    rmdir(dir_.c_str());
-  }
-  bool wait_for(const std::string& text) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (slurp(serial_).find(text) != std::string::npos) return true;
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return slurp(serial_).find(text) != std::string::npos;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-  std::string serial() const { return slurp(serial_); }
-
- private:
-  std::string dir_, serial_;
-  pid_t pid_ = -1;
-};
 
 bool can_run() {
   return access("/dev/kvm", R_OK | W_OK) == 0 && access(kSeabios, R_OK) == 0 &&
@@ -103,10 +42,10 @@ TEST(KvmKernelBoot, SeabiosBootsTheTinyKernelWithItsInitrdAndCommandLine) {
   const std::string cmdline = "console=ttyS0 hvmd.kernel-test=yes";
   {
     // -boot order=c as libxl passes it: the kernel still boots first.
-    KernelMachine m(
-        {"-kernel", kernel_path, "-initrd", initrd_path, "-append", cmdline, "-boot", "order=c"});
-    ASSERT_TRUE(m.wait_for("TINY KERNEL DONE")) << m.serial();
-    std::string out = m.serial();
+    KvmMachine m({"-m", "128", "-kernel", kernel_path, "-initrd", initrd_path, "-append", cmdline,
+                  "-boot", "order=c"});
+    ASSERT_TRUE(m.wait_for("TINY KERNEL DONE")) << m.serial_log();
+    std::string out = m.serial_log();
     EXPECT_NE(out.find("SETUP cmdline=" + cmdline + "\n"), std::string::npos) << out;
     std::string sums =
         "KERNEL " + tiny_kernel_sum(kernel, kTinySetupBytes) + " INITRD " + tiny_kernel_sum(initrd);

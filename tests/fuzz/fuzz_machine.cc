@@ -196,7 +196,7 @@ Result<std::unique_ptr<Machine>> FuzzMachine::build(Clock& clock) {
       std::make_unique<Machine>(MachineOptions{.ram_bytes = kRamBytes, .rtc_start = kRtcStart},
                                 clock, ram_, interrupts_, registry_);
   machine->set_io_executor(&block_io_);
-  if (!net_) net_ = std::make_unique<FuzzNet>();
+  if (!net_) net_ = std::make_unique<test::InjectingNet>("fuzz");
   machine->set_netdev_lookup([this](const std::string& id) -> Result<NetBackend*> {
     if (id != "fuzz")
       return make_error("netdev '%s' not found (the fuzzer's is 'fuzz')", id.c_str());

@@ -10,6 +10,7 @@
 
 #include "dm/machine.h"
 #include "ioreq/qtest/qtest_protocol.h"
+#include "tests/support/injecting_net.h"
 
 namespace hvmd::fuzz {
 
@@ -76,17 +77,7 @@ class FuzzMachine final : private MappingListener {
   InlineExecutor block_io_;  // disk I/O at once, completions after each operation
   // The network: -device e1000,netdev=fuzz attaches to it; frames it sends go nowhere and the
   // input injects received ones.
-  class FuzzNet final : public NetBackend {
-   public:
-    FuzzNet() : NetBackend("fuzz") {}
-    bool send(std::span<const uint8_t>) override { return true; }
-    void set_receiving(bool) override {}
-    std::string describe() const override { return "fuzz"; }
-    void inject(std::span<const uint8_t> frame) {
-      if (client_can_receive()) deliver(frame);
-    }
-  };
-  std::unique_ptr<FuzzNet> net_;
+  std::unique_ptr<test::InjectingNet> net_;
   HostRam ram_{RamLayout::pc(kRamBytes)};
   qtest::QtestInterrupts interrupts_{ram_};
   DeviceRegistry registry_;

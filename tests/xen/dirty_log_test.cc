@@ -9,6 +9,7 @@
 #include "devices/board.h"
 #include "dm/machine.h"
 #include "ioreq/xen/map_cache.h"
+#include "tests/support/injecting_net.h"
 #include "tests/unit/test_devices.h"
 #include "tests/xen/sim_xen.h"
 
@@ -32,19 +33,6 @@ constexpr uint32_t kRctl = 0x100, kRdbal = 0x2800, kRdlen = 0x2808, kRdh = 0x281
 constexpr uint32_t kRctlEnable = 1u << 1, kRctlBroadcast = 1u << 15;
 constexpr uint64_t kRxRing = 0x300000;
 constexpr uint64_t kRxBuffer = 0x400000;
-
-class TestNet final : public NetBackend {
- public:
-  TestNet() : NetBackend("net0") {}
-  bool send(std::span<const uint8_t>) override { return true; }
-  void set_receiving(bool) override {}
-  std::string describe() const override { return "test"; }
-  bool inject(std::span<const uint8_t> frame) {
-    if (!client_can_receive()) return false;
-    deliver(frame);
-    return true;
-  }
-};
 
 class DirtyLogTest : public ::testing::Test {
  protected:
@@ -124,7 +112,7 @@ class DirtyLogTest : public ::testing::Test {
   FakeInterrupts irq;
   DeviceRegistry registry;
   InlineExecutor block_io;
-  TestNet net;
+  test::InjectingNet net{"net0"};
   Machine machine{MachineOptions{.ram_bytes = kRam, .xen = true}, clock, memory, irq, registry};
 };
 

@@ -3,19 +3,27 @@
 # its device model, checked from inside the guest with Linux's own drivers: PCI IDs, ata_piix
 # (size, model, known bytes, write + read-back, the bytes in the image afterwards), e1000 (link,
 # ping both ways, TCP both ways), 8250, rtc_cmos, i8042 keyboard and mouse, a key sent over QMP
-# arriving as an input event, no ACPI GPE errors, poweroff ending the domain. Then a second boot
+# arriving as an input event, no ACPI GPE errors, the ATAPI CD-ROM with a medium changed by xl
+# cd-insert; xl pause/unpause, save + restore and live migration of the running guest with its
+# disk and NIC working afterwards, a reboot, poweroff ending the domain. Then a second boot
 # of the same guest with its PV drivers (the emulated disk and NIC unplugged, blkfront/netfront
 # on dom0's backends, the PV keyboard on hvmd's vkbd backend).
-#   run-linux-lab-test.sh HVMD_BINARY
+#   run-linux-lab-test.sh HVMD_BINARY VNC_CAPTURE_BINARY (tests/support/vnc_capture.cc)
 # Environment: HVMD_LINUX_LAB_DM=qemu-xen runs the same checks on Debian's qemu-xen (to tell a
-# lab problem from ours); HVMD_LINUX_LAB_PV=0 skips the second boot; HVMD_XEN_LAB_DIR (default
+# lab problem from ours); HVMD_LINUX_LAB_PV=0 skips the second boot; HVMD_LINUX_LAB_BOOT=disk
+# boots through syslinux from the IDE disk instead of libxl's kernel=/ramdisk=/cmdline= (direct
+# kernel boot: hvmd's fw_cfg and the linuxboot option ROM, 2-4 minutes less per boot);
+# HVMD_XEN_LAB_DIR (default
 # /var/tmp/hvmd-xen-lab); HVMD_LINUX_LAB_KEEP=DIR keeps the report there.
 # Needs root and Debian's package archive (the lab and the guest are built from packages).
 set -euo pipefail
 here=$(dirname "$(readlink -f "$0")")
-hvmd=$(readlink -f "${1:?usage: run-linux-lab-test.sh HVMD_BINARY}")
+hvmd=$(readlink -f "${1:?usage: run-linux-lab-test.sh HVMD_BINARY VNC_CAPTURE_BINARY}")
+vnc_capture=$(readlink -f "${2:?usage: run-linux-lab-test.sh HVMD_BINARY VNC_CAPTURE_BINARY}")
 dm=${HVMD_LINUX_LAB_DM:-hvmd}
 case "$dm" in hvmd|qemu-xen) ;; *) echo "HVMD_LINUX_LAB_DM=$dm: must be hvmd or qemu-xen" >&2; exit 2;; esac
+boot_from=${HVMD_LINUX_LAB_BOOT:-direct}
+case "$boot_from" in direct|disk) ;; *) echo "HVMD_LINUX_LAB_BOOT=$boot_from: must be direct or disk" >&2; exit 2;; esac
 lab_tools=""
 for dir in "${HVMD_XEN_LAB_TOOLS:-}" "$here/../../../../shared/xen-lab" /work/shared/xen-lab; do
   [ -n "$dir" ] && [ -x "$dir/run.sh" ] && [ -f "$dir/linux-guest/build-guest.sh" ] && { lab_tools=$(readlink -f "$dir"); break; }
@@ -23,8 +31,9 @@ done
 [ -n "$lab_tools" ] || { echo "SKIP: ../shared/xen-lab (with linux-guest/) not found"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: the Xen lab needs root"; exit 77; }
 lab=${HVMD_XEN_LAB_DIR:-/var/tmp/hvmd-xen-lab}
-# dom0 gets hvmd's runtime libraries (libpng) and socat (the driver's QMP client).
-bash "$lab_tools/build-dom0.sh" "$lab" libpng16-16 socat >/dev/null
+# dom0 gets hvmd's runtime libraries (libpng), socat (the driver's QMP client) and libvncclient
+# (the VNC capture).
+bash "$lab_tools/build-dom0.sh" "$lab" libpng16-16 socat libvncclient1 >/dev/null
 kver=$(cat "$lab/kernel-version")
 work=$(mktemp -d /var/tmp/hvmd-linux-lab.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -37,7 +46,7 @@ GUEST_BASE_CMDLINE="console=ttyS0,115200 quiet" KVER=$kver \
   bash "$lab_tools/linux-guest/build-guest.sh" "$work/guest" xen_emul_unplug=never >"$work/build.log"
 rd="$work/guest/build/initramfs"
 install -m 755 "$here/guest-init" "$rd/init"
-for m in evdev xen-kbdfront; do
+for m in evdev xen-kbdfront sr_mod bochs cirrus; do
   for f in $(modprobe -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'); do
     mkdir -p "$rd/$(dirname "$f")"; cp -n "$f" "$rd/$f"
   done
@@ -51,20 +60,34 @@ syslinux_cfg() {
   printf 'SERIAL 0 115200\nDEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL vmlinuz\n  INITRD initrd.gz\n  APPEND console=ttyS0,115200 quiet %s\n' "$1"
 }
 boots="emulated"; [ "${HVMD_LINUX_LAB_PV:-1}" = 1 ] && boots="emulated pv"
+# Two CD media of random bytes (the guest reads them raw); dom0 swaps them with xl cd-insert.
+head -c $((2048 * 512)) /dev/urandom > "$payload/cd1.iso"
+head -c $((2048 * 768)) /dev/urandom > "$payload/cd2.iso"
+cd1_md5=$(md5sum < "$payload/cd1.iso" | cut -d' ' -f1); cd2_md5=$(md5sum < "$payload/cd2.iso" | cut -d' ' -f1)
+[ "$boot_from" = direct ] && cp "/boot/vmlinuz-$kver" "$payload/vmlinuz" && cp "$work/initrd.gz" "$payload/"
 for boot in $boots; do
   img="$payload/disk-$boot.img"
   cp "$work/guest/disk.img" "$img"
-  mcopy -o -i "$img$part" "$work/initrd.gz" ::/initrd.gz
-  if [ "$boot" = emulated ]; then syslinux_cfg xen_emul_unplug=never; else syslinux_cfg ""; fi > "$work/syslinux.cfg"
-  mcopy -o -i "$img$part" "$work/syslinux.cfg" ::/syslinux.cfg
-  sed "s/@BOOT@/$boot/g" "$here/guest.cfg.in" > "$payload/guest-$boot.cfg"
-  [ "$dm" = hvmd ] && echo 'device_model_override = "/opt/lab/hvmd"' >> "$payload/guest-$boot.cfg"
+  args="console=ttyS0,115200 quiet"; [ "$boot" = emulated ] && args="$args xen_emul_unplug=never"
+  cfg="$payload/guest-$boot.cfg"
+  cdrom=""; [ "$boot" = emulated ] && cdrom=', "format=raw,vdev=hdc,access=ro,devtype=cdrom,target=/opt/lab/cd1.iso"'
+  vga='# vga unset: cirrus, as libxl defaults'; [ "$boot" = pv ] && vga='vga = "stdvga"'
+  sed -e "s/@BOOT@/$boot/g" -e "s|@CDROM@|$cdrom|" -e "s|@VGA@|$vga|" "$here/guest.cfg.in" > "$cfg"
+  if [ "$boot_from" = direct ]; then
+    # The disk keeps syslinux and its own initramfs: the guest reads and writes it all the same.
+    printf 'kernel = "/opt/lab/vmlinuz"\nramdisk = "/opt/lab/initrd.gz"\ncmdline = "%s"\n' "$args" >> "$cfg"
+  else
+    mcopy -o -i "$img$part" "$work/initrd.gz" ::/initrd.gz
+    syslinux_cfg "${args#console=ttyS0,115200 quiet}" > "$work/syslinux.cfg"
+    mcopy -o -i "$img$part" "$work/syslinux.cfg" ::/syslinux.cfg
+  fi
+  [ "$dm" = hvmd ] && echo 'device_model_override = "/opt/lab/hvmd"' >> "$cfg"
 done
 [ "$dm" = hvmd ] && cp "$hvmd" "$payload/hvmd"
-install -m 755 "$here/setup" "$here/check" "$here/lab-driver" "$payload/"
-boot_limit=${HVMD_LINUX_LAB_BOOT_LIMIT:-600}
+install -m 755 "$here/setup" "$here/check" "$here/lab-driver" "$vnc_capture" "$payload/"
+boot_limit=${HVMD_LINUX_LAB_BOOT_LIMIT:-$([ "$boot_from" = direct ] && echo 900 || echo 1200)}
 echo "$boot_limit" > "$payload/boot-limit"
-echo "guest built in $(( $(date +%s) - start )) s; device model: $dm; boots: $boots"
+echo "guest built in $(( $(date +%s) - start )) s; device model: $dm; boots: $boots ($boot_from)"
 
 # One lab run. The nested lab can freeze as a whole (../shared/xen-lab/linux-guest/README.md:
 # the outer QEMU idles and nothing more is printed); after 150 s of that the run is ended and,
@@ -73,7 +96,7 @@ echo "guest built in $(( $(date +%s) - start )) s; device model: $dm; boots: $bo
 run_lab() {
   local out=$1 t=$(date +%s)
   ( LAB_TIMEOUT=$(( boot_limit * 2 + 300 )) bash "$lab_tools/run.sh" "$lab" \
-      "$payload/guest-emulated.cfg" "$payload" $(( boot_limit + 30 )) 2>&1 | sed -u 's/\r//' > "$out" ) &
+      "$payload/guest-emulated.cfg" "$payload" $(( boot_limit + 30 )) 2>&1 | sed -u 's/\r//g' > "$out" ) &
   local runner=$! idle=0 last_size=-1 last_cpu=0 qpid cpu size p
   froze=0
   while kill -0 $runner 2>/dev/null; do
@@ -112,7 +135,11 @@ blob=$(grep -oE '^== dom0 blob md5=[0-9a-f]+' "$report" | sed 's/.*md5=//' || tr
 for boot in $boots; do
   s="^== $boot serial: @@"
   echo "-- boot: $boot"
-  expect "$s INIT START mode=$boot" "the kernel runs our /init from the initramfs read through the firmware's disk calls"
+  if [ "$boot_from" = direct ]; then
+    expect "$s INIT START mode=$boot" "the kernel runs our /init: SeaBIOS loaded kernel and initramfs from the device model's fw_cfg (direct boot)"
+  else
+    expect "$s INIT START mode=$boot" "the kernel runs our /init from the initramfs read through the firmware's disk calls"
+  fi
   # PCI: the board, with the subsystem IDs qemu-xen's functions carry; the e1000 and the
   # platform device name their own. Slots differ between the device models, so by ID.
   expect "$s PCI 0000:00:00.0 8086:1237 sub=1af4:1100 class=0x060000" "PCI: i440FX host bridge, subsystem 1af4:1100"
@@ -121,6 +148,7 @@ for boot in $boots; do
   expect "$s PCI 0000:00:01.3 8086:7113 sub=1af4:1100 class=0x068000" "PCI: PIIX4 power management"
   expect "$s PCI 0000:00:0[23].0 5853:0001 sub=5853:0001 class=0x0?ff8000 driver=xen-platform-pci" "PCI: Xen platform device bound to xen-platform-pci"
   functions=$(grep -cE "$s PCI " "$report" || true)
+  written=$(guest_md5 $boot "DISK write md5=[0-9a-f]+")
   if [ "$boot" = emulated ]; then
     expect "$s PCI 0000:00:0[23].0 8086:100e sub=[0-9a-f]{4}:[0-9a-f]{4} class=0x020000 driver=e1000" "PCI: e1000 bound to e1000"
     [ "$functions" = 6 ] && echo "ok: PCI lists exactly the 6 board functions" || { echo "FAILED: PCI lists $functions functions, not 6"; failed=1; }
@@ -130,6 +158,13 @@ for boot in $boots; do
     expect "$s INPUT \".*PS/2 .*Mouse\"" "i8042: the PS/2 mouse is found (psmouse)"
     expect "$s REL x seen by: .*PS_2_.*Mouse" "relative motion sent over QMP reaches the guest through the PS/2 mouse"
     expect "$s KEY a pressed seen by: .*AT_Translated_Set_2_keyboard" "a key sent over QMP input-send-event reaches the guest through the i8042"
+    expect "$s CD model=(HVMDDVD-ROM|QEMUDVD-ROM) sectors=2048 md5=$cd1_md5" "ATAPI: sr0 reads the CD's bytes (1 MiB)"
+    expect "^== $boot xl cd-insert rc=0" "xl cd-insert changes the medium over QMP"
+    expect "$s CD changed md5=$cd2_md5 sectors=3072" "ATAPI: sr0 sees the new medium and reads its bytes"
+    expect "$s REBOOTING" "the guest reboots"
+    expect "^== $boot domain is now [0-9]+ \\(was" "xl re-creates the domain after the guest's reboot"
+    expect "$s REBOOTED uptime=.* at60 md5=${written:-none}$" "after the reboot the kernel boots again and the disk holds what was written before it"
+    expect "$s REBOOTED ping 3 packets transmitted, 3 (packets )?received" "after the reboot the e1000 works (3/3 pings)"
   else
     expect "^== pv dm log: .*unplugged emulated devices" "the device model logs the guest's unplug"
     [ "$functions" = 5 ] && echo "ok: PCI lists the 5 functions left after the unplug (no e1000)" || { echo "FAILED: PCI lists $functions functions after the unplug, not 5"; failed=1; }
@@ -143,7 +178,6 @@ for boot in $boots; do
   read56=$(guest_md5 $boot "DISK read56 md5=[0-9a-f]+")
   expect "^== $boot image read56 md5=${read56:-none}$" "disk: the guest read the image's bytes (56 MiB, md5 as in dom0)"
   expect "$s DISK write md5=([0-9a-f]+) readback=\\1" "disk: 1 MiB written, flushed and read back the same"
-  written=$(guest_md5 $boot "DISK write md5=[0-9a-f]+")
   expect "^== $boot image at60 md5=${written:-none}$" "disk: after poweroff the image holds the bytes the guest wrote"
   expect "$s NET ping 5 packets transmitted, 5 (packets )?received" "network: 5/5 pings of dom0"
   expect "^== $boot dom0 ping: 3 packets transmitted, 3 (packets )?received" "network: dom0 pings the guest 3/3"
@@ -152,6 +186,20 @@ for boot in $boots; do
   expect "^== $boot tcp fetched from guest md5=${served:-none} " "network: 4 MiB fetched by dom0 from the guest intact (transmit)"
   expect "$s SERIAL 0: uart:16550A port:000003F8 irq:4 tx:[1-9]" "8250: COM1 is a 16550A on IRQ 4 and carries the console"
   expect "$s RTC year=20[2-9][0-9]" "rtc_cmos: hwclock reads a sane date"
+  expect "^== $boot xl pause rc=0 state=--p" "xl pause pauses the domain"
+  expect "^== $boot xl unpause rc=0" "xl unpause"
+  expect "^== $boot xl save rc=0 .*domain left: none" "xl save: the device model's state saved, the domain gone"
+  expect "^== $boot xl restore rc=0" "xl restore: a new device model takes the saved state"
+  expect "^== $boot xl migrate rc=0" "xl migrate (live, to this host)"
+  expect "^== $boot after lifecycle: domain [-rb]+, dm processes 1$" "after the life-cycle one domain runs with one device model"
+  expect "$s AFTER LIFECYCLE at60 md5=${written:-none} " "after pause, save/restore and migration the disk reads the bytes written before"
+  expect "$s AFTER LIFECYCLE ping 3 packets transmitted, 3 (packets )?received" "after pause, save/restore and migration the network works (3/3 pings)"
+  card=cirrus; [ "$boot" = pv ] && card=bochs
+  expect "$s FB driver=$card " "display: Linux's $card DRM driver binds the card and gives a framebuffer"
+  shot=$(grep -oE "^== $boot screendump [0-9]+x[0-9]+" "$report" | head -n 1 | awk '{print $4}')
+  expect "^== $boot screendump [0-9]+x[0-9]+ center=0,255,0$" "display: the guest's green framebuffer fill shows in the device model's screendump"
+  expect "^== $boot vnc capture ${shot:-none} center=0,255,0$" "VNC: a VNC client in dom0 sees the same picture"
+  expect "^== $boot vnc xenstore listen=127.0.0.1 port=59[0-9][0-9]$" "VNC: libxl wrote the device model's VNC address (query-vnc) to xenstore"
   expect "$s INIT DONE" "the guest's checks ran to the end"
   expect "^== $boot domain gone after" "poweroff in the guest ends the domain"
   expect "^== $boot after poweroff: left nothing" "nothing (device model, its xenstore node, QMP socket, domain) is left after poweroff"

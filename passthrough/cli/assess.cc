@@ -125,8 +125,7 @@ PathVerdict assess_vfio(const HostInfo& host, const DeviceInfo& dev) {
   }
   p.state = state_of(p);
   if (p.state == PathState::kReady) {
-    p.summary =
-        "ready: bound to vfio-pci, IOMMU group " + dev.iommu_group.value_or("?") + " viable";
+    p.summary = "bound to vfio-pci, IOMMU group " + dev.iommu_group.value_or("?") + " viable";
   } else {
     p.summary = first_problem(p);
   }
@@ -160,16 +159,15 @@ PathVerdict assess_xen(const HostInfo& host, const DeviceInfo& dev) {
   }
   p.state = state_of(p);
   p.summary = p.state == PathState::kReady
-                  ? "ready: bound to pciback; name it in the guest's pci = [ \"" + dev.bdf + "\" ]"
+                  ? "bound to pciback; name it in the guest's pci = [ \"" + dev.bdf + "\" ]"
                   : first_problem(p);
   return p;
 }
 
 std::vector<Finding> common_warnings(const DeviceInfo& dev) {
   std::vector<Finding> w;
-  if (dev.bridge()) return w;
   bool has_reset = dev.reset_method_file ? !dev.reset_methods.empty() : dev.reset_file;
-  if (!has_reset) {
+  if (!has_reset && !dev.bridge()) {  // a bridge is never assigned: its reset does not matter
     w.push_back({"no-reset", Severity::kWarning,
                  "the device has no reset method (no FLR, PM or bus reset): its state carries "
                  "over from one guest to the next, and libxl logs \"The kernel doesn't support "

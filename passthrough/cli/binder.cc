@@ -191,14 +191,19 @@ BindResult Binder::bind(const std::string& bdf, BindTarget target, bool with_gro
     }
   }
   if (!companions.empty()) {
+    // unbind BDF gives the companions back too, so the record lists them; a device that was
+    // on the target driver before gets a record that puts it back there.
     SavedDriver saved;
     std::string err;
-    if (load_state(bdf, saved, err)) {
-      saved.companions = companions;
-      if (auto e = save_state(saved); !e.empty()) {
-        r.error = e;
-        return r;
-      }
+    if (!load_state(bdf, saved, err)) {
+      std::string override_now = tree_.read_line(device_path(bdf, "driver_override")).value_or("");
+      if (override_now == "(null)") override_now.clear();
+      saved = SavedDriver{bdf, device_driver(tree_, bdf), override_now, want, {}};
+    }
+    saved.companions = companions;
+    if (auto e = save_state(saved); !e.empty()) {
+      r.error = e;
+      return r;
     }
   }
   r.ok = true;

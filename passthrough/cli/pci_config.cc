@@ -294,6 +294,11 @@ ResourceTable parse_resource(const std::string& text) {
       table.problems.push_back("resource line " + std::to_string(index) + " ends before it starts");
       continue;
     }
+    if (v[0] == 0 && v[1] == UINT64_MAX) {
+      table.problems.push_back("resource line " + std::to_string(index) +
+                               " covers the whole address space");
+      continue;
+    }
     Resource r{index, v[0], v[1], v[2]};
     if (r.size() == 0 || !(r.io() || r.mem())) continue;
     if (index == kResRomIndex) {

@@ -46,7 +46,8 @@ std::string interrupts_text(const DeviceInfo& d) {
   std::string t;
   auto add = [&](const std::string& s) { t += (t.empty() ? "" : "; ") + s; };
   if (d.config.int_pin) {
-    add("INTx pin " + pin_name(d.config.int_pin) +
+    std::string pin = pin_name(d.config.int_pin);
+    add("INTx pin " + (pin.empty() ? "invalid (0x" + hex(d.config.int_pin, 2) + ")" : pin) +
         (d.irq && *d.irq ? " (irq " + std::to_string(*d.irq) + ")" : ""));
   }
   if (auto& m = d.config.msi) {
@@ -154,7 +155,9 @@ nlohmann::json device_json(const DeviceInfo& d, const Assessment& a, const PciNa
                              : nlohmann::json(nullptr);
   nlohmann::json irq = {{"intx", nullptr}, {"msi", nullptr}, {"msix", nullptr}};
   if (d.config.int_pin) {
-    irq["intx"] = {{"pin", pin_name(d.config.int_pin)},
+    std::string pin = pin_name(d.config.int_pin);
+    irq["intx"] = {{"pin", pin.empty() ? nlohmann::json(nullptr) : nlohmann::json(pin)},
+                   {"pin_register", d.config.int_pin},
                    {"irq", d.irq ? nlohmann::json(*d.irq) : nlohmann::json(nullptr)}};
   }
   if (auto& m = d.config.msi) {
@@ -276,11 +279,11 @@ std::string check_text(const DeviceInfo& d, const Assessment& a, const PciNames&
   }
   row("interrupts", interrupts_text(d));
   row("capabilities", d.config_read ? caps_text(d) : "unknown (config unreadable)");
-  t += pad("VFIO", 7) + path_state_name(a.vfio.state) + ": " + a.vfio.summary + "\n";
+  t += pad("VFIO", 6) + path_state_name(a.vfio.state) + ": " + a.vfio.summary + "\n";
   for (auto& f : a.vfio.findings) {
     if (f.text != a.vfio.summary) t += "         also: " + f.text + "\n";
   }
-  t += pad("Xen", 7) + path_state_name(a.xen.state) + ": " + a.xen.summary + "\n";
+  t += pad("Xen", 6) + path_state_name(a.xen.state) + ": " + a.xen.summary + "\n";
   for (auto& f : a.xen.findings) {
     if (f.text != a.xen.summary) t += "         also: " + f.text + "\n";
   }

@@ -17,7 +17,14 @@ out=$("$run" -t 55 -d edu,e1000e,testdev "${ids[@]}" "$bin" -- \
   './hvmd-pci list; echo "list-rc=$?"
    ./hvmd-pci check 0000:00:03.0; echo "edu-rc=$?"
    ./hvmd-pci --json check 0000:00:05.0; echo "e1000e-rc=$?"
-   ./hvmd-pci check 0000:00:06.0; echo "testdev-rc=$?"' 2>&1)
+   ./hvmd-pci check 0000:00:06.0; echo "testdev-rc=$?"
+   ./hvmd-pci --state-dir /tmp/st unbind 0000:00:06.0; echo "unbind1-rc=$?"
+   echo "after-unbind1 driver=$(basename "$(readlink /sys/bus/pci/devices/0000:00:06.0/driver)")"
+   ./hvmd-pci --state-dir /tmp/st bind 0000:00:06.0 --to vfio; echo "bind-rc=$?"
+   ./hvmd-pci check 0000:00:06.0 >/dev/null; echo "check-after-bind-rc=$?"
+   ./hvmd-pci --state-dir /tmp/st unbind 0000:00:06.0; echo "unbind2-rc=$?"
+   echo "after-unbind2 driver=$(basename "$(readlink /sys/bus/pci/devices/0000:00:06.0/driver)") override=$(cat /sys/bus/pci/devices/0000:00:06.0/driver_override)"
+   ./hvmd-pci check 0000:00:06.0 >/dev/null; echo "check-unbound-rc=$?"' 2>&1)
 status=$?
 echo "$out"
 if [ $status -ne 0 ]; then echo "FAIL: the lab run ended with status $status"; exit 1; fi
@@ -41,6 +48,18 @@ want "e1000e PM reset"               '"methods": \[$'
 want "e1000e ready through VFIO"     '"state": "ready"'
 want "testdev has no interrupts"     '^  interrupts +none$'
 want "testdev I/O BAR"               '^  BAR1 +I/O, 256 B at 0x'
+# Real sysfs writes: the lab bound pci-testdev to vfio-pci with no record of ours, so unbind
+# hands it to the kernel (no driver claims it); bind puts it back on vfio-pci and unbind
+# restores "no driver" from the saved state.
+want "unbind without a record"       '^unbind1-rc=0$'
+want "unbound: no driver"            '^after-unbind1 driver=$'
+want "bind to vfio-pci"              '^0000:00:06\.0: no driver -> vfio-pci$'
+want "bind succeeded"                '^bind-rc=0$'
+want "assignable after bind"         '^check-after-bind-rc=0$'
+want "unbind restores no driver"     '^0000:00:06\.0: vfio-pci -> no driver \(it had no driver before\)$'
+want "unbind succeeded"              '^unbind2-rc=0$'
+want "override cleared"              '^after-unbind2 driver= override=\(null\)$'
+want "not assignable when unbound"   '^check-unbound-rc=2$'
 grep -A3 '"methods": \[' <<<"$out" | grep -q '"pm"' && echo "PASS e1000e reset_method pm" ||
   { echo "FAIL e1000e reset_method pm"; fails=$((fails + 1)); }
 echo "$fails failure(s)"

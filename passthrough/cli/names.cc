@@ -14,7 +14,8 @@ namespace {
 
 // libpci's default handlers print and exit; a damaged pci.ids only costs the names here.
 void quiet_warning(char*, ...) {}
-[[noreturn]] void fatal_error(char* msg, ...) {
+// The attribute, not [[noreturn]]: clang makes it part of the type libpci's pointer has.
+__attribute__((noreturn)) void fatal_error(char* msg, ...) {
   va_list args;
   va_start(args, msg);
   fputs("hvmd-pci: libpci: ", stderr);

@@ -161,6 +161,16 @@ ConfigInfo parse_config(std::span<const uint8_t> b) {
   return info;
 }
 
+bool MsixInfo::table_shares_page_with_pba() const {
+  if (table_bar != pba_bar || table_size == 0) return false;
+  constexpr uint64_t kPage = 4096, kEntryBytes = 16;
+  uint64_t table_first = table_offset / kPage;
+  uint64_t table_last = (table_offset + uint64_t{table_size} * kEntryBytes - 1) / kPage;
+  uint64_t pba_bytes = (uint64_t{table_size} + 63) / 64 * 8;  // one bit a vector, in qwords
+  uint64_t pba_first = pba_offset / kPage, pba_last = (pba_offset + pba_bytes - 1) / kPage;
+  return table_first <= pba_last && pba_first <= table_last;
+}
+
 std::string cap_name(uint8_t id) {
   switch (id) {
     case 0x01:

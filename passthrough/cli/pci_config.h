@@ -71,6 +71,9 @@ struct MsixInfo {
   uint32_t table_offset = 0;
   unsigned pba_bar = 0;
   uint32_t pba_offset = 0;
+  // The table (16 bytes a vector) and the PBA touch a common 4 KiB page: a device model must
+  // trap that page for both (what QEMU's and ACRN's users trip over with some NICs).
+  bool table_shares_page_with_pba() const;
 };
 
 struct ConfigInfo {

@@ -57,7 +57,8 @@ std::string interrupts_text(const DeviceInfo& d) {
   if (auto& x = d.config.msix) {
     add("MSI-X " + std::to_string(x->table_size) + " vectors (table BAR" +
         std::to_string(x->table_bar) + "+0x" + hex(x->table_offset) + ", PBA BAR" +
-        std::to_string(x->pba_bar) + "+0x" + hex(x->pba_offset) + ")");
+        std::to_string(x->pba_bar) + "+0x" + hex(x->pba_offset) +
+        (x->table_shares_page_with_pba() ? ", sharing a page" : "") + ")");
   }
   return t.empty() ? "none" : t;
 }
@@ -167,9 +168,13 @@ nlohmann::json device_json(const DeviceInfo& d, const Assessment& a, const PciNa
                   {"maskable", m->per_vector_mask}};
   }
   if (auto& x = d.config.msix) {
-    irq["msix"] = {{"offset", x->offset},       {"table_size", x->table_size},
-                   {"table_bar", x->table_bar}, {"table_offset", x->table_offset},
-                   {"pba_bar", x->pba_bar},     {"pba_offset", x->pba_offset}};
+    irq["msix"] = {{"offset", x->offset},
+                   {"table_size", x->table_size},
+                   {"table_bar", x->table_bar},
+                   {"table_offset", x->table_offset},
+                   {"pba_bar", x->pba_bar},
+                   {"pba_offset", x->pba_offset},
+                   {"table_shares_page_with_pba", x->table_shares_page_with_pba()}};
   }
   j["interrupts"] = irq;
   j["capabilities"] = nlohmann::json::array();

@@ -124,6 +124,15 @@ TEST(HvmdPciInput, SyntheticCapabilitiesDecode) {
   EXPECT_EQ(info.msix->table_size, 5u);
   EXPECT_EQ(info.msix->table_bar, 3u);
   EXPECT_EQ(info.msix->pba_offset, 0x2000u);
+  EXPECT_FALSE(info.msix->table_shares_page_with_pba());
+  // 5 vectors at 0x0 (80 bytes) and the PBA at 0x800 of the same BAR: one page for both.
+  auto shared = ConfigBuilder(0x8086, 0x10d3, 0x020000).msix(5, 3, 0x0, 3, 0x800).bytes();
+  EXPECT_TRUE(parse_config(shared).msix->table_shares_page_with_pba());
+  // 256 vectors fill the table's first page; the PBA at 0x1000 is on the next.
+  auto full = ConfigBuilder(0x8086, 0x10d3, 0x020000).msix(256, 0, 0x0, 0, 0x1000).bytes();
+  EXPECT_FALSE(parse_config(full).msix->table_shares_page_with_pba());
+  auto other_bar = ConfigBuilder(0x8086, 0x10d3, 0x020000).msix(5, 0, 0x0, 2, 0x0).bytes();
+  EXPECT_FALSE(parse_config(other_bar).msix->table_shares_page_with_pba());
   EXPECT_TRUE(info.pm);
   EXPECT_TRUE(info.pm_no_soft_reset);
   EXPECT_TRUE(info.pcie_flr);

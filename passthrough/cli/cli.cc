@@ -110,8 +110,9 @@ int cmd_list(const Options& o, SysfsTree& tree, std::ostream& out) {
   auto all = list_devices(tree);
   nlohmann::json devices = nlohmann::json::array();
   std::string text = host_text(host) + list_header();
+  auto resources = read_all_resources(tree, all);
   for (auto& bdf : all) {
-    DeviceInfo d = read_device(tree, bdf, all);
+    DeviceInfo d = read_device(tree, bdf, resources);
     Assessment a = assess(host, d);
     if (o.json) {
       devices.push_back(device_json(d, a, names));
@@ -131,7 +132,7 @@ int cmd_list(const Options& o, SysfsTree& tree, std::ostream& out) {
 int cmd_check(const Options& o, SysfsTree& tree, std::ostream& out) {
   PciNames names(o.pci_ids);
   HostInfo host = read_host(tree);
-  DeviceInfo d = read_device(tree, o.bdf, list_devices(tree));
+  DeviceInfo d = read_device(tree, o.bdf, read_all_resources(tree, list_devices(tree)));
   Assessment a = assess(host, d);
   if (o.json) {
     out << nlohmann::json{{"host", host_json(host)}, {"device", device_json(d, a, names)}}.dump(2)

@@ -135,8 +135,19 @@ std::vector<PageSpan> mem_pages(const ResourceTable& table) {
 
 }  // namespace
 
+std::vector<DeviceResources> read_all_resources(const SysfsTree& tree,
+                                                const std::vector<std::string>& all) {
+  std::vector<DeviceResources> out;
+  for (auto& bdf : all) {
+    if (auto text = tree.read_text(device_path(bdf, "resource"), kMaxResourceBytes)) {
+      out.push_back({bdf, parse_resource(*text)});
+    }
+  }
+  return out;
+}
+
 DeviceInfo read_device(const SysfsTree& tree, const std::string& bdf,
-                       const std::vector<std::string>& all) {
+                       const std::vector<DeviceResources>& others) {
   DeviceInfo d;
   d.bdf = bdf;
   if (auto bytes = tree.read_bytes(device_path(bdf, "config"), kMaxConfigBytes)) {
@@ -196,15 +207,13 @@ DeviceInfo read_device(const SysfsTree& tree, const std::string& bdf,
   // device could reach the other one's registers through the mapping.
   auto mine = mem_pages(d.resources);
   if (!mine.empty()) {
-    for (auto& other : all) {
-      if (other == bdf) continue;
-      auto text = tree.read_text(device_path(other, "resource"), kMaxResourceBytes);
-      if (!text) continue;
-      for (auto& theirs : mem_pages(parse_resource(*text))) {
+    for (auto& other : others) {
+      if (other.bdf == bdf) continue;
+      for (auto& theirs : mem_pages(other.table)) {
         for (auto& m : mine) {
           if (m.first <= theirs.last && theirs.first <= m.last) {
             uint64_t page = (m.first > theirs.first ? m.first : theirs.first) * kPageSize;
-            d.page_shares.push_back({m.bar, other, theirs.bar, page});
+            d.page_shares.push_back({m.bar, other.bdf, theirs.bar, page});
           }
         }
       }

@@ -88,9 +88,16 @@ HostInfo read_host(const SysfsTree& tree);
 // Sorted BDFs of every device under /sys/bus/pci/devices (at most kMaxDevices).
 std::vector<std::string> list_devices(const SysfsTree& tree);
 bool device_exists(const SysfsTree& tree, const std::string& bdf);
-// One device; `all` (the devices to compare BAR pages with) may be empty to skip that check.
+// Every device's BARs, read once, to compare BAR pages across devices.
+struct DeviceResources {
+  std::string bdf;
+  ResourceTable table;
+};
+std::vector<DeviceResources> read_all_resources(const SysfsTree& tree,
+                                                const std::vector<std::string>& all);
+// One device; `others` (from read_all_resources) may be empty to skip the page-sharing check.
 DeviceInfo read_device(const SysfsTree& tree, const std::string& bdf,
-                       const std::vector<std::string>& all);
+                       const std::vector<DeviceResources>& others);
 std::string device_driver(const SysfsTree& tree, const std::string& bdf);
 std::string device_path(const std::string& bdf, const std::string& attribute = "");
 bool is_bridge_class(uint32_t class_code);

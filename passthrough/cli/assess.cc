@@ -58,6 +58,19 @@ Finding iommu_off(const HostInfo& host) {
   return f;
 }
 
+std::string rmrr_text(const std::vector<RmrrRange>& rmrrs) {
+  std::string t;
+  for (auto& r : rmrrs) t += (t.empty() ? "" : ", ") + hex_addr(r.base) + "-" + hex_addr(r.limit);
+  return t;
+}
+
+bool has_blocker(const PathVerdict& p) {
+  for (auto& f : p.findings) {
+    if (f.severity == Severity::kBlocker) return true;
+  }
+  return false;
+}
+
 void add(PathVerdict& p, Finding f) {
   p.findings.push_back(std::move(f));
 }
@@ -97,7 +110,26 @@ PathVerdict assess_vfio(const HostInfo& host, const DeviceInfo& dev) {
             "the device is in no IOMMU group (the IOMMU does not cover it)",
             "check the firmware's IOMMU settings for this slot"});
   }
-  if (p.findings.empty()) {
+  if (p.findings.empty() && !dev.rmrrs.empty()) {
+    // Linux's VT-d driver lets USB and graphics devices keep their RMRR; any other device with
+    // one is refused ("ineligible for IOMMU domain attach due to platform RMRR requirement").
+    uint32_t base_class = dev.class_code >> 16;
+    bool relaxable = base_class == 0x03 || (dev.class_code >> 8) == 0x0c03;
+    std::string text =
+        "the firmware reserves memory for the device's own DMA (RMRR " + rmrr_text(dev.rmrrs) + ")";
+    if (relaxable) {
+      add(p, {"rmrr", Severity::kWarning,
+              text + ": allowed for USB and graphics, but the device may still reach that memory "
+                     "behind the guest's back",
+              ""});
+    } else {
+      add(p, {"rmrr", Severity::kBlocker,
+              text + ": Linux refuses such a device to VFIO (\"ineligible for IOMMU domain attach "
+                     "due to platform RMRR requirement\")",
+              "try another slot, or a firmware update or option that drops the RMRR"});
+    }
+  }
+  if (!has_blocker(p)) {
     if (!host.vfio_pci_loaded) {
       add(p, {"vfio-pci-missing", Severity::kFixable, "the vfio-pci module is not loaded",
               "modprobe vfio-pci"});
@@ -155,6 +187,13 @@ PathVerdict assess_xen(const HostInfo& host, const DeviceInfo& dev) {
       add(p, {"driver-in-use", Severity::kFixable, text,
               "hvmd-pci bind " + dev.bdf + " --to pciback (or xl pci-assignable-add " + dev.bdf +
                   ")"});
+    }
+    if (!dev.rmrrs.empty()) {
+      add(p, {"rmrr", Severity::kWarning,
+              "the firmware reserves memory for the device's own DMA (RMRR " +
+                  rmrr_text(dev.rmrrs) + "), which must stay out of the guest's RAM",
+              "if xl create reports an RDM conflict, add rdm = \"strategy=host,policy=relaxed\" "
+              "to the guest's config"});
     }
   }
   p.state = state_of(p);
@@ -246,6 +285,9 @@ Assessment assess(const HostInfo& host, const DeviceInfo& dev) {
     a.next.push_back(host.xen_dom0
                          ? "put \"" + dev.bdf + "\" in the guest's pci = [ ... ] and xl create it"
                          : "pass it to hvmd: -device vfio-pci,host=" + dev.bdf);
+    for (auto& f : primary.findings) {  // only warnings remain on a ready path
+      if (!f.action.empty()) a.next.push_back(f.action);
+    }
   } else {
     for (auto& f : primary.findings) {
       if (!f.action.empty()) a.next.push_back(f.action);

@@ -113,6 +113,7 @@ int cmd_list(const Options& o, SysfsTree& tree, std::ostream& out) {
   auto resources = read_all_resources(tree, all);
   for (auto& bdf : all) {
     DeviceInfo d = read_device(tree, bdf, resources);
+    d.rmrrs = rmrrs_for(host, bdf);
     Assessment a = assess(host, d);
     if (o.json) {
       devices.push_back(device_json(d, a, names));
@@ -133,6 +134,7 @@ int cmd_check(const Options& o, SysfsTree& tree, std::ostream& out) {
   PciNames names(o.pci_ids);
   HostInfo host = read_host(tree);
   DeviceInfo d = read_device(tree, o.bdf, read_all_resources(tree, list_devices(tree)));
+  d.rmrrs = rmrrs_for(host, o.bdf);
   Assessment a = assess(host, d);
   if (o.json) {
     out << nlohmann::json{{"host", host_json(host)}, {"device", device_json(d, a, names)}}.dump(2)

@@ -1,5 +1,7 @@
 #include "passthrough/cli/inventory.h"
 
+#include "passthrough/cli/rmrr.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -93,7 +95,24 @@ HostInfo read_host(const SysfsTree& tree) {
   }
   host.pciback_loaded = tree.is_dir(std::string(kPciDrivers) + "/" + kPcibackDriver);
   host.vfio_pci_loaded = tree.is_dir(std::string(kPciDrivers) + "/" + kVfioDriver);
+  if (auto dmar = tree.read_bytes(kDmarTable, kMaxDmarBytes)) {
+    host.dmar_read = true;
+    for (auto& r : parse_dmar(*dmar).rmrrs) {
+      for (auto& scope : r.scopes) {
+        std::string bdf = resolve_scope(tree, scope);
+        if (!bdf.empty() && host.rmrrs.size() < 1024) host.rmrrs.push_back({bdf, r.base, r.limit});
+      }
+    }
+  }
   return host;
+}
+
+std::vector<RmrrRange> rmrrs_for(const HostInfo& host, const std::string& bdf) {
+  std::vector<RmrrRange> out;
+  for (auto& r : host.rmrrs) {
+    if (r.bdf == bdf) out.push_back(r);
+  }
+  return out;
 }
 
 std::vector<std::string> list_devices(const SysfsTree& tree) {

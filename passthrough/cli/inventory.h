@@ -37,6 +37,12 @@ struct Bdf {
 // Accepts "dddd:bb:dd.f" and "bb:dd.f" (domain 0), hex in either case.
 std::optional<Bdf> parse_bdf(const std::string& s);
 
+// A firmware-reserved memory range (VT-d RMRR) a device DMAs to on its own.
+struct RmrrRange {
+  std::string bdf;
+  uint64_t base = 0, limit = 0;
+};
+
 struct HostInfo {
   size_t iommu_groups = 0;       // entries of /sys/kernel/iommu_groups
   std::string cmdline;           // /proc/cmdline
@@ -45,6 +51,8 @@ struct HostInfo {
   bool xen_dom0 = false;         // ... as the control domain (/proc/xen/capabilities)
   bool pciback_loaded = false;   // /sys/bus/pci/drivers/pciback
   bool vfio_pci_loaded = false;  // /sys/bus/pci/drivers/vfio-pci
+  bool dmar_read = false;        // the ACPI DMAR table was readable (root, Intel, not dom0)
+  std::vector<RmrrRange> rmrrs;  // from DMAR, resolved to devices
 };
 
 struct GroupMember {
@@ -81,6 +89,7 @@ struct DeviceInfo {
   bool resource_read = false;
   bool rom_file = false;
   std::vector<PageShare> page_shares;
+  std::vector<RmrrRange> rmrrs;  // the host's RMRRs naming this device
   bool bridge() const;
 };
 
@@ -98,6 +107,8 @@ std::vector<DeviceResources> read_all_resources(const SysfsTree& tree,
 // One device; `others` (from read_all_resources) may be empty to skip the page-sharing check.
 DeviceInfo read_device(const SysfsTree& tree, const std::string& bdf,
                        const std::vector<DeviceResources>& others);
+// The host's RMRRs that name bdf.
+std::vector<RmrrRange> rmrrs_for(const HostInfo& host, const std::string& bdf);
 std::string device_driver(const SysfsTree& tree, const std::string& bdf);
 std::string device_path(const std::string& bdf, const std::string& attribute = "");
 bool is_bridge_class(uint32_t class_code);

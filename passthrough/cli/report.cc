@@ -115,6 +115,7 @@ nlohmann::json host_json(const HostInfo& host) {
           {"xen_dom0", host.xen_dom0},
           {"pciback_loaded", host.pciback_loaded},
           {"vfio_pci_loaded", host.vfio_pci_loaded},
+          {"dmar_read", host.dmar_read},
           {"cmdline", host.cmdline}};
 }
 
@@ -186,6 +187,10 @@ nlohmann::json device_json(const DeviceInfo& d, const Assessment& a, const PciNa
   for (auto& c : d.config.ext_caps) {
     j["extended_capabilities"].push_back(
         {{"id", c.id}, {"name", ext_cap_name(c.id)}, {"offset", c.offset}});
+  }
+  j["rmrrs"] = nlohmann::json::array();
+  for (auto& r : d.rmrrs) {
+    j["rmrrs"].push_back({{"base", "0x" + hex(r.base)}, {"limit", "0x" + hex(r.limit)}});
   }
   j["config_size"] = d.config.size;
   j["page_shares"] = nlohmann::json::array();
@@ -281,6 +286,9 @@ std::string check_text(const DeviceInfo& d, const Assessment& a, const PciNames&
                    (d.rom_file ? "" : " (no sysfs rom file)"));
   } else {
     row("ROM", "none");
+  }
+  for (auto& r : d.rmrrs) {
+    row("RMRR", "0x" + hex(r.base) + "-0x" + hex(r.limit) + " (firmware-reserved DMA memory)");
   }
   row("interrupts", interrupts_text(d));
   row("capabilities", d.config_read ? caps_text(d) : "unknown (config unreadable)");

@@ -3,7 +3,8 @@
 //
 //   input: byte 0 = host flags (bit 0 IOMMU, 1 Xen dom0, 2 vfio-pci, 3 pciback, 4 bound to
 //          vfio-pci, 5 bound to pciback), bytes 1-2 = config length L (little endian, at most
-//          4096), then L config bytes, then the resource text.
+//          4096), then L config bytes, then the resource text; or, with bit 6 of byte 0 set,
+//          the rest is an ACPI DMAR table (RMRRs).
 //   libFuzzer build (clang, -DHVMD_LIBFUZZER=ON): hvmd-pci-fuzz [libFuzzer flags] CORPUS...
 //   plain build: hvmd-pci-fuzz [-runs=N] [-seed=S] FILE|DIR...
 // Invariants checked beyond "no crash": the capability walks stay within their bounds and never
@@ -25,6 +26,7 @@
 #include "passthrough/cli/names.h"
 #include "passthrough/cli/pci_config.h"
 #include "passthrough/cli/report.h"
+#include "passthrough/cli/rmrr.h"
 
 namespace {
 
@@ -46,6 +48,15 @@ void check_chain(const std::vector<Capability>& caps, size_t lo, size_t hi, cons
 void run_one(const uint8_t* data, size_t size) {
   if (size < 3) return;
   uint8_t flags = data[0];
+  if (flags & 0x40) {  // the rest is an ACPI DMAR table
+    DmarInfo dmar = parse_dmar(std::span<const uint8_t>(data + 1, size - 1));
+    for (auto& r : dmar.rmrrs) {
+      for (auto& scope : r.scopes) {
+        if (scope.path.empty() || scope.path.size() > 125) broken("RMRR scope path length");
+      }
+    }
+    return;
+  }
   size_t len = static_cast<size_t>(data[1] | data[2] << 8);
   if (len > kCfgExtendedSize) len = kCfgExtendedSize;
   if (len > size - 3) len = size - 3;

@@ -37,3 +37,12 @@ ext = bytearray(4096)
 ext[:256] = cfg
 ext[0x100:0x104] = struct.pack('<I', 0x0001 | 1 << 16 | 0x100 << 20)  # loops onto itself
 seed('ext-loop', 0x03, bytes(ext), b'0x0 0xffffffffffffffff 0x200\n')
+
+# A DMAR table with one RMRR naming 00:14.0 and a device behind 00:1c.0 (flag 0x40: DMAR mode).
+scope1 = bytes([1, 8, 0, 0, 0, 0, 0x14, 0])
+scope2 = bytes([1, 10, 0, 0, 0, 0, 0x1c, 0, 0, 0])
+rmrr = struct.pack('<HHHHQQ', 1, 24 + len(scope1) + len(scope2), 0, 0, 0x7c000000, 0x7c7fffff)
+body = rmrr + scope1 + scope2
+dmar = bytearray(b'DMAR' + struct.pack('<I', 48 + len(body)) + bytes(40)) + body
+with open(os.path.join(out, 'dmar-rmrr'), 'wb') as f:
+    f.write(bytes([0x40]) + bytes(dmar))

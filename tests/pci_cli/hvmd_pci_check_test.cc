@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "passthrough/cli/cli.h"
+#include "tests/pci_cli/dmar_builder.h"
 #include "tests/pci_cli/fake_sysfs.h"
 
 namespace hvmd::pcicli::test {
@@ -299,6 +300,63 @@ TEST(HvmdPciCheck, RecordedFixturesListAndCheck) {
   auto text = run(fs, {"list"});
   EXPECT_NE(text.out.find("0000:00:03.0 1af4:1041 virtio-pci   -     blocked"), std::string::npos)
       << text.out;
+}
+
+TEST(HvmdPciCheck, FirmwareReservedMemoryRmrr) {
+  FakeSysfs fs;
+  fs.add_driver("vfio-pci");
+  FakeDevice usb = edu("0000:00:14.0", "xhci_hcd", "3");
+  usb.class_code = 0x0c0330;
+  fs.add_device(usb);
+  FakeDevice nic = edu("0000:00:1f.6", "e1000e", "9");
+  nic.class_code = 0x020000;
+  fs.add_device(nic);
+  // A NIC behind the root port 00:1c.0, whose secondary bus is 3.
+  FakeDevice port = edu("0000:00:1c.0", "pcieport", "10");
+  port.class_code = 0x060400;
+  port.config = ConfigBuilder(0x8086, 0xa110, 0x060400).header_type(1).bytes();
+  port.config[0x19] = 3;
+  fs.add_device(port);
+  fs.add_device(edu("0000:03:00.0", "igb", "11"));
+  fs.add_device(edu("0000:00:03.0", "vfio-pci", "1"));
+  DmarBuilder dmar;
+  dmar.rmrr(0x7c000000, 0x7c7fffff, {{0, {{0x14, 0}}}, {0, {{0x1f, 6}}}});
+  dmar.rmrr(0x7d000000, 0x7d0fffff, {{0, {{0x1c, 0}, {0, 0}}}});
+  fs.write_bytes("sys/firmware/acpi/tables/DMAR", dmar.bytes());
+
+  auto nic_json = run(fs, {"--json", "check", "0000:00:1f.6"}).json();
+  EXPECT_EQ(nic_json["host"]["dmar_read"], true);
+  auto dev = nic_json["device"];
+  ASSERT_EQ(dev["rmrrs"].size(), 1u);
+  EXPECT_EQ(dev["rmrrs"][0]["base"], "0x7c000000");
+  EXPECT_EQ(dev["vfio"]["state"], "blocked");
+  auto* f = finding(dev["vfio"], "rmrr");
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE((*f)["text"].get<std::string>().find("RMRR 0x7c000000-0x7c7fffff"), std::string::npos);
+  EXPECT_NE((*f)["text"].get<std::string>().find("Linux refuses such a device to VFIO"),
+            std::string::npos);
+
+  // USB keeps its RMRR: a warning, and binding is the next step.
+  auto usb_dev = run(fs, {"--json", "check", "0000:00:14.0"}).json()["device"];
+  EXPECT_EQ(usb_dev["vfio"]["state"], "needs-setup");
+  auto* w = finding(usb_dev["vfio"], "rmrr");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ((*w)["severity"], "warning");
+
+  // Behind the bridge: the scope's second hop is on the port's secondary bus.
+  auto behind = run(fs, {"check", "0000:03:00.0"});
+  EXPECT_NE(behind.out.find("  RMRR           0x7d000000-0x7d0fffff"), std::string::npos)
+      << behind.out;
+  // A device no RMRR names is untouched.
+  EXPECT_EQ(run(fs, {"check", "0000:00:03.0"}).rc, 0);
+
+  // On a Xen dom0 it is a warning with the xl.cfg knob.
+  fs.make_xen_dom0();
+  fs.add_driver("pciback");
+  fs.set_driver("0000:00:1f.6", "pciback");
+  auto xen = run(fs, {"check", "0000:00:1f.6"});
+  EXPECT_EQ(xen.rc, 0) << xen.out;
+  EXPECT_NE(xen.out.find("rdm = \"strategy=host,policy=relaxed\""), std::string::npos) << xen.out;
 }
 
 TEST(HvmdPciCheck, NamesFromTheIdDatabaseOrHex) {

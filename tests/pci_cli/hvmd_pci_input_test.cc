@@ -8,6 +8,8 @@
 #include "passthrough/cli/cli.h"
 #include "passthrough/cli/inventory.h"
 #include "passthrough/cli/pci_config.h"
+#include "passthrough/cli/rmrr.h"
+#include "tests/pci_cli/dmar_builder.h"
 #include "tests/pci_cli/fake_sysfs.h"
 
 namespace hvmd::pcicli::test {
@@ -205,6 +207,42 @@ TEST(HvmdPciInput, ResourceParser) {
   EXPECT_EQ(t.problems.size(), 3u);
   EXPECT_TRUE(t.bars.empty());
   EXPECT_EQ(t.problems[2], "resource line 2 covers the whole address space");
+}
+
+TEST(HvmdPciInput, DmarTablesAreBoundsChecked) {
+  auto good = DmarBuilder().rmrr(0x1000, 0x1fff, {{0, {{0x14, 0}}}, {2, {{1, 0}, {0, 3}}}}).bytes();
+  auto info = parse_dmar(good);
+  ASSERT_EQ(info.rmrrs.size(), 1u);
+  EXPECT_EQ(info.rmrrs[0].scopes.size(), 2u);
+  EXPECT_EQ(info.rmrrs[0].scopes[1].path.size(), 2u);
+  EXPECT_TRUE(info.problem.empty());
+  // Every truncation: no read past the end, a problem or fewer structures.
+  for (size_t len = 0; len < good.size(); ++len) {
+    auto cut = parse_dmar(std::span<const uint8_t>(good.data(), len));
+    EXPECT_LE(cut.rmrrs.size(), 1u);
+  }
+  // A structure claiming more than the table holds, and one of length 0.
+  auto longer = good;
+  longer[48 + 2] = 0xff;
+  EXPECT_EQ(parse_dmar(longer).problem, "a remapping structure's length runs past the table");
+  auto zero = good;
+  zero[48 + 2] = 0;
+  zero[48 + 3] = 0;
+  EXPECT_FALSE(parse_dmar(zero).problem.empty());
+  // A device scope claiming more than its RMRR holds, and one too short to be a scope.
+  auto scope = good;
+  scope[48 + 24 + 1] = 0xf0;
+  EXPECT_EQ(parse_dmar(scope).problem, "a device scope's length runs past its RMRR");
+  scope[48 + 24 + 1] = 2;
+  EXPECT_FALSE(parse_dmar(scope).problem.empty());
+  EXPECT_EQ(parse_dmar(std::vector<uint8_t>(64, 0)).problem, "not a DMAR table");
+  std::mt19937 rng(99);
+  for (int i = 0; i < 5000; ++i) {
+    auto t = good;
+    for (int k = 0; k < 4; ++k) t[rng() % t.size()] = static_cast<uint8_t>(rng());
+    t.resize(t.size() + rng() % 40, static_cast<uint8_t>(rng()));
+    parse_dmar(t);
+  }
 }
 
 TEST(HvmdPciInput, RandomConfigAndResourceInputsNeverCrash) {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -180,30 +181,36 @@ BindResult Binder::bind(const std::string& bdf, BindTarget target, bool with_gro
       }
     }
   }
-  devices.insert(devices.end(), companions.begin(), companions.end());
-  for (auto& dev : devices) {
+  for (size_t i = 0; i < devices.size(); ++i) {
     DeviceMove move;
-    std::string e = move_to(dev, target, move);
+    std::string e = move_to(devices[i], target, move);
     r.moves.push_back(move);
     if (!e.empty()) {
       r.error = e;
       return r;
     }
-  }
-  if (!companions.empty()) {
-    // unbind BDF gives the companions back too, so the record lists them; a device that was
-    // on the target driver before gets a record that puts it back there.
-    SavedDriver saved;
-    std::string err;
-    if (!load_state(bdf, saved, err)) {
-      std::string override_now = tree_.read_line(device_path(bdf, "driver_override")).value_or("");
-      if (override_now == "(null)") override_now.clear();
-      saved = SavedDriver{bdf, device_driver(tree_, bdf), override_now, want, {}};
-    }
-    saved.companions = companions;
-    if (auto e = save_state(saved); !e.empty()) {
-      r.error = e;
-      return r;
+    if (i == 0 && !companions.empty()) {
+      // Before any companion moves, the device's record lists them, so unbind BDF gives them
+      // back even after a bind that failed half-way; a device that was on the target driver
+      // already gets a record that keeps it there.
+      SavedDriver saved;
+      std::string err;
+      if (!load_state(bdf, saved, err)) {
+        std::string now = tree_.read_line(device_path(bdf, "driver_override")).value_or("");
+        if (now == "(null)") now.clear();
+        saved = SavedDriver{bdf, device_driver(tree_, bdf), now, want, {}};
+      }
+      for (auto& c : companions) {  // added to those of an earlier --with-group bind
+        if (std::find(saved.companions.begin(), saved.companions.end(), c) ==
+            saved.companions.end()) {
+          saved.companions.push_back(c);
+        }
+      }
+      if (auto save_error = save_state(saved); !save_error.empty()) {
+        r.error = save_error;
+        return r;
+      }
+      devices.insert(devices.end(), companions.begin(), companions.end());
     }
   }
   r.ok = true;

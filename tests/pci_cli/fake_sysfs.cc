@@ -240,7 +240,7 @@ void FakeKernel::operator()(const SysfsWrite& w) {
   std::string bdf = trim(w.value);
   if (w.path.rfind(devices, 0) == 0) return;  // driver_override: the file holds it already
   if (w.path == "sys/bus/pci/drivers_probe") {
-    if (refuse_probe || !fs_.driver_of(bdf).empty()) return;
+    if (refuse_probe || bdf == refuse_bdf || !fs_.driver_of(bdf).empty()) return;
     std::string ovr = trim(fs_.read(devices + bdf + "/driver_override"));
     std::string pick = ovr.empty() || ovr == "(null)" ? native_ : ovr;
     if (!pick.empty()) fs_.set_driver(bdf, pick);

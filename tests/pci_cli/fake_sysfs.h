@@ -86,6 +86,7 @@ class FakeKernel {
   FakeKernel(FakeSysfs& fs, std::string native_driver = "") : fs_(fs), native_(native_driver) {}
   void operator()(const SysfsWrite& w);
   bool refuse_probe = false;  // drivers_probe binds nothing (a driver that rejects the device)
+  std::string refuse_bdf;     // ... for this device only
 
  private:
   FakeSysfs& fs_;

@@ -123,6 +123,29 @@ TEST(HvmdPciBind, WithGroupMovesCompanionsAndUnbindBringsThemBack) {
   EXPECT_TRUE(std::filesystem::is_empty(fs.state_dir()));
 }
 
+TEST(HvmdPciBind, HalfDoneGroupBindIsUndoneByUnbind) {
+  FakeSysfs fs;
+  fs.add_driver("vfio-pci");
+  fs.add_device(nic("0000:01:00.0", "nouveau", "7"));
+  fs.add_device(nic("0000:01:00.1", "snd_hda_intel", "7"));
+  FakeKernel kernel(fs);
+  kernel.refuse_bdf = "0000:01:00.1";
+  auto b = run(fs, &kernel, {"bind", "0000:01:00.0", "--to", "vfio", "--with-group"});
+  EXPECT_EQ(b.rc, 3);
+  EXPECT_NE(b.err.find("0000:01:00.1 did not bind to vfio-pci"), std::string::npos) << b.err;
+  EXPECT_EQ(fs.driver_of("0000:01:00.0"), "vfio-pci");
+  EXPECT_EQ(fs.driver_of("0000:01:00.1"), "");
+  auto state = nlohmann::json::parse(fs.read("state/0000:01:00.0.json"));
+  EXPECT_EQ(state["companions"], nlohmann::json({"0000:01:00.1"}));
+
+  FakeKernel plain(fs);
+  auto u = run(fs, &plain, {"unbind", "0000:01:00.0"});
+  ASSERT_EQ(u.rc, 0) << u.err;
+  EXPECT_EQ(fs.driver_of("0000:01:00.0"), "nouveau");
+  EXPECT_EQ(fs.driver_of("0000:01:00.1"), "snd_hda_intel");
+  EXPECT_TRUE(std::filesystem::is_empty(fs.state_dir()));
+}
+
 TEST(HvmdPciBind, PcibackUsesItsSlotList) {
   FakeSysfs fs;
   fs.make_xen_dom0();

@@ -288,6 +288,13 @@ Assessment assess(const HostInfo& host, const DeviceInfo& dev) {
     for (auto& f : primary.findings) {  // only warnings remain on a ready path
       if (!f.action.empty()) a.next.push_back(f.action);
     }
+    if (host.xen_dom0) {
+      // Dom0 cannot see Xen's IOMMU; the toolstack can.
+      a.next.push_back(
+          "xl info must list hvm_directio in virt_caps (Xen's IOMMU is on); otherwise xl create "
+          "refuses with \"passthrough not supported on this platform\": enable VT-d / AMD-Vi in "
+          "the firmware");
+    }
   } else {
     for (auto& f : primary.findings) {
       if (!f.action.empty()) a.next.push_back(f.action);

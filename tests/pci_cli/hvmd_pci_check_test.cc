@@ -254,6 +254,7 @@ TEST(HvmdPciCheck, XenDom0WithoutPciback) {
   r = run(fs, {"check", "0000:00:05.0"});
   EXPECT_EQ(r.rc, 0) << r.out;
   EXPECT_NE(r.out.find("Xen    ready: bound to pciback"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("xl info must list hvm_directio"), std::string::npos) << r.out;
 }
 
 TEST(HvmdPciCheck, DriverInUseAndVfioModuleMissing) {

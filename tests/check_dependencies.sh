@@ -6,7 +6,7 @@
 #   ioreq/              includes dm/ and ioreq/, never a device;
 #   passthrough/        includes only dm/ and passthrough/;
 # and hypervisor headers stay in their transport: <xen...> only under ioreq/xen/, <linux/kvm.h>
-# only under ioreq/kvm/.
+# only under ioreq/kvm/; libpci's <pci/...> only in hvmd-pci (passthrough/cli/).
 # Usage: check_dependencies.sh SOURCE_DIR   (exit 1 and one line per violation)
 #        check_dependencies.sh --self-test  (plants a forbidden include and expects it caught)
 set -euo pipefail
@@ -34,6 +34,9 @@ check() {
                  (text ~ /^#include <linux\/kvm\.h>/ && file !~ /^ioreq\/kvm\//)) {
         printf "%s:%s: %s: hypervisor headers belong to their transport\n", file, line, text
         failed = 1
+      } else if (text ~ /^#include <pci\// && file !~ /^passthrough\/cli\//) {
+        printf "%s:%s: %s: libpci belongs to hvmd-pci (passthrough/cli/)\n", file, line, text
+        failed = 1
       }
     }
     END { exit failed }'
@@ -56,6 +59,9 @@ if [[ ${1:-} == --self-test ]]; then
   rm "$tree/dm/bad.h"
   printf '#include <linux/kvm.h>\n' >"$tree/dm/bad.cc"
   check "$tree" >/dev/null && { echo "self-test: KVM's header in the core passed"; exit 1; }
+  rm "$tree/dm/bad.cc"
+  printf '#include <pci/pci.h>\n' >"$tree/dm/bad.cc"
+  check "$tree" >/dev/null && { echo "self-test: libpci in the core passed"; exit 1; }
   echo "self-test passed"
   exit 0
 fi

@@ -40,7 +40,14 @@ unsigned capability_length(uint8_t id, uint8_t offset,
       length = kPmCapLength;
       break;
     case kCapVpd:
+    case kCapPcix:  // the type 0 layout: command, status
       length = 8;
+      break;
+    case kCapAgp:
+      length = 12;
+      break;
+    case kCapSlotId:
+      length = 4;
       break;
     case kCapPcie:
       length = kPcieCapLength;

@@ -60,7 +60,9 @@ PassthroughDevice::PassthroughDevice(std::unique_ptr<HostFunction> host, Passthr
               host_->name().c_str(), plan_.broken_chain);
 }
 
-PassthroughDevice::~PassthroughDevice() = default;
+PassthroughDevice::~PassthroughDevice() {
+  if (options_.release) options_.release(std::move(host_));
+}
 
 Result<void> PassthroughDevice::lay_out_bars() {
   for (int i = 0; i < kBarCount; ++i) {

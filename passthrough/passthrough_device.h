@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct PassthroughOptions {
   bool permissive = false;  // writes to registers without a table entry reach the host
   bool rom = true;          // expose the host's expansion ROM (rombar=0: none)
   DeviceMemoryBacking* rom_backing = nullptr;
+  // Takes the host function back when the device goes (device_del), so a later device_add of
+  // the same function finds it open: hvmd cannot open it again once its privileges are gone.
+  std::function<void(std::unique_ptr<HostFunction>)> release;
 };
 
 class PassthroughDevice final : public pci::PciDevice {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 
+#include <unistd.h>
+
 #include "dm/log.h"
 
 namespace hvmd::passthrough {
@@ -185,8 +187,17 @@ void PassthroughDevice::bind_intx() {
   intx_tried_ = true;
   HostIntx intx = host_->intx();
   uint8_t pin = config().get8(kInterruptPin);
-  if (!options_.transport || pin < 1 || pin > 4 || (intx.machine_irq == 0 && intx.trigger_fd < 0))
+  if (pin < 1 || pin > 4 || (intx.machine_irq == 0 && intx.trigger_fd < 0)) return;
+  if (!options_.transport) {
+    if (intx.trigger_fd < 0 || !options_.watcher) return;
+    if (auto r = options_.watcher->watch(intx.trigger_fd, [this] { intx_fired(); }); !r) {
+      HVMD_WARN("host %s: INTx eventfd: %s", host_->name().c_str(), r.error().message.c_str());
+      return;
+    }
+    intx_soft_ = true;
+    sync_host_command();
     return;
+  }
   if (auto r = options_.transport->bind_intx(intx, address(), pin - 1u); !r) {
     HVMD_WARN("host %s: INTx not bound (%s): INTx stays disabled", host_->name().c_str(),
               r.error().message.c_str());
@@ -200,15 +211,59 @@ void PassthroughDevice::bind_intx() {
 // (an unbound line would assert with nobody to EOI it).
 void PassthroughDevice::sync_host_command() {
   uint32_t command = host_->read(kCommand, 2);
-  bool disable = !intx_bound_ || (config().get16(kCommand) & kCommandIntxDisable);
+  bool disable = !intx_bound() || (config().get16(kCommand) & kCommandIntxDisable);
   uint32_t want =
       disable ? command | kCommandIntxDisable : command & ~uint32_t{kCommandIntxDisable};
   if (want != command) host_->write(kCommand, 2, want);
 }
 
+void PassthroughDevice::intx_fired() {
+  uint64_t count;
+  if (::read(host_->intx().trigger_fd, &count, sizeof(count)) < 0) return;  // spurious wake-up
+  intx_pending_ = true;
+  set_intx(true);
+}
+
+// VFIO masked the line when it fired; the guest's next access to the function is taken as its
+// handler having run: the line drops and is unmasked, and fires again if the device still asserts.
+void PassthroughDevice::end_of_intx() {
+  if (!intx_pending_) return;
+  intx_pending_ = false;
+  set_intx(false);
+  uint64_t one = 1;
+  if (int fd = host_->intx().resample_fd; fd >= 0) (void)!::write(fd, &one, sizeof(one));
+}
+
+void PassthroughDevice::watch_vectors(bool msix) {
+  VectorRouter& router = msix ? msix_router_ : msi_router_;
+  std::vector<int>& watched = msix ? watched_msix_ : watched_msi_;
+  if (!options_.watcher) return;
+  for (unsigned v = 0; v < router.routed.size(); ++v) {
+    int fd = host_->vector_fd(msix, v);
+    if (fd < 0 || router.routed[v]) continue;  // none, or the hypervisor delivers it
+    auto fired = [this, fd, msix, v] {
+      uint64_t count;
+      if (::read(fd, &count, sizeof(count)) < 0) return;
+      msix ? notify_msix(v) : notify_msi(v);
+    };
+    if (options_.watcher->watch(fd, fired)) watched.push_back(fd);
+  }
+}
+
+void PassthroughDevice::unwatch_vectors(bool msix) {
+  std::vector<int>& watched = msix ? watched_msix_ : watched_msi_;
+  for (int fd : watched) options_.watcher->unwatch(fd);
+  watched.clear();
+}
+
 void PassthroughDevice::unrealize() {
   msi_router_.vectors_disabled();
   msix_router_.vectors_disabled();
+  if (intx_soft_) {
+    options_.watcher->unwatch(host_->intx().trigger_fd);
+    intx_soft_ = false;
+    intx_pending_ = false;
+  }
   if (intx_bound_ && options_.transport) {
     if (auto r = options_.transport->unbind_intx(host_->intx(), address(),
                                                  config().get8(kInterruptPin) - 1u);
@@ -227,12 +282,14 @@ void PassthroughDevice::reset_device() {
 }
 
 uint64_t PassthroughDevice::bar_read(int index, uint64_t offset, unsigned size) {
+  end_of_intx();
   if (plan_.msix && plan_.msix->bar == index && msix()->claims(offset))
     return msix()->read(offset, size);
   return host_->region_read(index, offset, size);
 }
 
 void PassthroughDevice::bar_write(int index, uint64_t offset, unsigned size, uint64_t value) {
+  end_of_intx();
   if (plan_.msix && plan_.msix->bar == index && msix()->claims(offset))
     return msix()->write(offset, size, value);
   host_->region_write(index, offset, size, value);
@@ -294,6 +351,7 @@ void PassthroughDevice::VectorRouter::vector_programmed(unsigned vector, const M
       HVMD_GUEST_LOG("host %s: %s not enabled: %s", device->host_->name().c_str(),
                      msix ? "MSI-X" : "MSI", r.error().message.c_str());
     host_enabled = true;
+    device->watch_vectors(msix);
   }
 }
 
@@ -312,6 +370,7 @@ void PassthroughDevice::VectorRouter::vectors_disabled() {
   }
   if (host_enabled) {
     host_enabled = false;
+    device->unwatch_vectors(msix);
     (void)device->host_->set_msi(msix, 0);
   }
 }

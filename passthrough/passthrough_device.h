@@ -15,6 +15,7 @@
 #include "dm/host_passthrough.h"
 #include "dm/pci/pci_device.h"
 #include "passthrough/config_table.h"
+#include "passthrough/fd_watcher.h"
 #include "passthrough/host_function.h"
 
 namespace hvmd::passthrough {
@@ -28,6 +29,11 @@ struct PassthroughOptions {
   // Takes the host function back when the device goes (device_del), so a later device_add of
   // the same function finds it open: hvmd cannot open it again once its privileges are gone.
   std::function<void(std::unique_ptr<HostFunction>)> release;
+  // Host interrupts that arrive on eventfds (VFIO) and that no transport took are delivered by
+  // the device itself when it has a watcher: MSI/MSI-X vectors whose route was refused or
+  // missing, and INTx when there is no transport at all (its end of interrupt is the guest's
+  // next access to the function, as every BAR is trapped then).
+  FdWatcher* watcher = nullptr;
 };
 
 class PassthroughDevice final : public pci::PciDevice {
@@ -43,7 +49,7 @@ class PassthroughDevice final : public pci::PciDevice {
 
   const ConfigPlan& plan() const { return plan_; }
   HostFunction& host() { return *host_; }
-  bool intx_bound() const { return intx_bound_; }
+  bool intx_bound() const { return intx_bound_ || intx_soft_; }
   // Guest writes dropped because no table entry covers them (one log line per register).
   unsigned dropped_writes() const { return filter_.dropped; }
 
@@ -57,6 +63,10 @@ class PassthroughDevice final : public pci::PciDevice {
   void bar_write(int index, uint64_t offset, unsigned size, uint64_t value);
   void bar_relocated(int index);
   void reset_device() override;
+  void intx_fired();
+  void end_of_intx();
+  void watch_vectors(bool msix);
+  void unwatch_vectors(bool msix);
 
   // Unclaimed bytes: read from the host; written to it only where the table allows (vendor
   // capabilities, VPD) or permissive says so; other writes are dropped, logged once per register.
@@ -104,6 +114,9 @@ class PassthroughDevice final : public pci::PciDevice {
   VectorRouter msi_router_, msix_router_;
   bool intx_tried_ = false;
   bool intx_bound_ = false;
+  bool intx_soft_ = false;     // delivered from the trigger eventfd by this device
+  bool intx_pending_ = false;  // raised, waiting for the guest's next access
+  std::vector<int> watched_msi_, watched_msix_;
 };
 
 }  // namespace hvmd::passthrough

@@ -8,9 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "dm/event_loop.h"
 #include "dm/host_passthrough.h"
 #include "dm/machine.h"
+#include "passthrough/fd_watcher.h"
 #include "passthrough/host_function.h"
+#include "passthrough/vfio_host.h"
 
 namespace hvmd::passthrough {
 
@@ -31,12 +34,37 @@ class PassthroughHosts {
   // A function the caller opened (tests: a SoftFunction), handed out by its address.
   void provide(std::unique_ptr<HostFunction> function) { opened_.push_back(std::move(function)); }
   const std::string& sysfs_root() const { return sysfs_root_; }
+  // VFIO for this runner: the guest RAM the devices may DMA to, and where eventfds are watched.
+  // Without it there is no vfio-pci type.
+  void enable_vfio(std::vector<DmaRange> guest_ram, FdWatcher* watcher) {
+    vfio_ = true;
+    guest_ram_ = std::move(guest_ram);
+    watcher_ = watcher;
+  }
+  bool vfio() const { return vfio_; }
+  FdWatcher* watcher() const { return watcher_; }
+  Result<std::unique_ptr<HostFunction>> open_vfio(PciAddress address);
 
  private:
   std::string sysfs_root_;
   HostPassthrough* transport_;
   bool sealed_ = false;
   std::vector<std::unique_ptr<HostFunction>> opened_;
+  bool vfio_ = false;
+  std::vector<DmaRange> guest_ram_;
+  FdWatcher* watcher_ = nullptr;
+  Result<std::unique_ptr<HostFunction>> opened(PciAddress address);
+};
+
+// An FdWatcher on the runner's event loop.
+class EventLoopWatcher final : public FdWatcher {
+ public:
+  explicit EventLoopWatcher(EventLoop& loop) : loop_(loop) {}
+  Result<void> watch(int fd, std::function<void()> readable) override;
+  void unwatch(int fd) override { loop_.unwatch(fd); }
+
+ private:
+  EventLoop& loop_;
 };
 
 void register_passthrough_devices(DeviceRegistry& registry, PassthroughHosts& hosts);

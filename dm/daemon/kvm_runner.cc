@@ -76,6 +76,11 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
   DeviceRegistry registry;
   devices::register_devices(registry);
   passthrough::PassthroughHosts passthrough_hosts("/sys", vm->get());
+  passthrough::EventLoopWatcher passthrough_watcher(loop);  // vectors KVM does not take yet
+  std::vector<passthrough::DmaRange> guest_ram;
+  for (const auto& region : layout.regions)
+    guest_ram.push_back({region.gpa, ram.map(region.gpa, region.size).data(), region.size});
+  passthrough_hosts.enable_vfio(std::move(guest_ram), &passthrough_watcher);
   passthrough::register_passthrough_devices(registry, passthrough_hosts);
   Machine machine(config.machine, clock, ram, **vm, registry);
   machine.set_device_memory_backing(vm->get());  // VRAM and ROMs become memory slots

@@ -25,6 +25,11 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   devices::register_devices(registry);
   // No hypervisor to map BARs or route interrupts: passthrough BARs are trapped to the host.
   passthrough::PassthroughHosts passthrough_hosts("/sys", nullptr);
+  passthrough::EventLoopWatcher passthrough_watcher(loop);  // VFIO eventfds, delivered by hvmd
+  std::vector<passthrough::DmaRange> guest_ram;
+  for (const auto& region : RamLayout::pc(config.machine.ram_bytes).regions)
+    guest_ram.push_back({region.gpa, ram.map(region.gpa, region.size).data(), region.size});
+  passthrough_hosts.enable_vfio(std::move(guest_ram), &passthrough_watcher);
   passthrough::register_passthrough_devices(registry, passthrough_hosts);
   Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here

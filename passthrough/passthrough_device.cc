@@ -224,8 +224,10 @@ void PassthroughDevice::intx_fired() {
   set_intx(true);
 }
 
-// VFIO masked the line when it fired; the guest's next access to the function is taken as its
-// handler having run: the line drops and is unmasked, and fires again if the device still asserts.
+// VFIO masked the line when it fired; the guest's next write to the function's BARs is taken as
+// its handler acknowledging it: the line drops and is unmasked, and fires again if the device
+// still asserts. (Reads do not count: a handler reads its status before it acknowledges, and an
+// unmask then would only fire the same interrupt again.)
 void PassthroughDevice::end_of_intx() {
   if (!intx_pending_) return;
   intx_pending_ = false;
@@ -282,7 +284,6 @@ void PassthroughDevice::reset_device() {
 }
 
 uint64_t PassthroughDevice::bar_read(int index, uint64_t offset, unsigned size) {
-  end_of_intx();
   if (plan_.msix && plan_.msix->bar == index && msix()->claims(offset))
     return msix()->read(offset, size);
   return host_->region_read(index, offset, size);

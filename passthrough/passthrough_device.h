@@ -32,7 +32,7 @@ struct PassthroughOptions {
   // Host interrupts that arrive on eventfds (VFIO) and that no transport took are delivered by
   // the device itself when it has a watcher: MSI/MSI-X vectors whose route was refused or
   // missing, and INTx when there is no transport at all (its end of interrupt is the guest's
-  // next access to the function, as every BAR is trapped then).
+  // next write to its BARs, as every BAR is trapped then).
   FdWatcher* watcher = nullptr;
 };
 
@@ -115,7 +115,7 @@ class PassthroughDevice final : public pci::PciDevice {
   bool intx_tried_ = false;
   bool intx_bound_ = false;
   bool intx_soft_ = false;     // delivered from the trigger eventfd by this device
-  bool intx_pending_ = false;  // raised, waiting for the guest's next access
+  bool intx_pending_ = false;  // raised, waiting for the guest's next BAR write
   std::vector<int> watched_msi_, watched_msix_;
 };
 

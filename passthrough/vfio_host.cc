@@ -121,24 +121,36 @@ Result<void> VfioHost::setup(const std::string& sysfs_root, const std::vector<Dm
                         static_cast<unsigned long long>(range.iova),
                         static_cast<unsigned long long>(range.size), strerror(errno));
   }
+  // How many vectors VFIO offers, asked now: the sandbox allows only SET_IRQS later.
+  for (unsigned index : {VFIO_PCI_MSI_IRQ_INDEX, VFIO_PCI_MSIX_IRQ_INDEX}) {
+    vfio_irq_info vectors{.argsz = sizeof(vectors), .index = index};
+    if (ioctl(device_, VFIO_DEVICE_GET_IRQ_INFO, &vectors) == 0)
+      (index == VFIO_PCI_MSI_IRQ_INDEX ? msi_count_ : msix_count_) = vectors.count;
+  }
   // INTx: the trigger eventfd, and the resample eventfd that unmasks the auto-masked line.
   vfio_irq_info irq{.argsz = sizeof(irq), .index = VFIO_PCI_INTX_IRQ_INDEX};
   if (read(kInterruptPin, 1) && ioctl(device_, VFIO_DEVICE_GET_IRQ_INFO, &irq) == 0 && irq.count) {
     intx_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     resample_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    auto trigger = set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 1, &intx_fd_);
-    if (!trigger) return trigger;
-    char buf[sizeof(vfio_irq_set) + sizeof(int)];
-    auto* set = reinterpret_cast<vfio_irq_set*>(buf);
-    *set = {.argsz = sizeof(buf),
-            .flags = static_cast<uint32_t>(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK),
-            .index = VFIO_PCI_INTX_IRQ_INDEX,
-            .start = 0,
-            .count = 1};
-    memcpy(set->data, &resample_fd_, sizeof(int));
-    if (ioctl(device_, VFIO_DEVICE_SET_IRQS, set) < 0)
-      return make_error("INTx resample eventfd: %s", strerror(errno));
+    return arm_intx();
   }
+  return ok();
+}
+
+// INTx on its trigger eventfd, unmasked through the resample eventfd.
+Result<void> VfioHost::arm_intx() {
+  auto trigger = set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 1, &intx_fd_);
+  if (!trigger) return trigger;
+  char buf[sizeof(vfio_irq_set) + sizeof(int)];
+  auto* set = reinterpret_cast<vfio_irq_set*>(buf);
+  *set = {.argsz = sizeof(buf),
+          .flags = static_cast<uint32_t>(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_UNMASK),
+          .index = VFIO_PCI_INTX_IRQ_INDEX,
+          .start = 0,
+          .count = 1};
+  memcpy(set->data, &resample_fd_, sizeof(int));
+  if (ioctl(device_, VFIO_DEVICE_SET_IRQS, set) < 0)
+    return make_error("INTx resample eventfd: %s", strerror(errno));
   return ok();
 }
 
@@ -266,16 +278,18 @@ Result<void> VfioHost::set_msi(bool msix, unsigned count) {
     for (int& fd : fds) close_fd(fd);
     fds.clear();
   }
-  if (count == 0) return ok();
-  vfio_irq_info irq{.argsz = sizeof(irq), .index = index};
-  if (ioctl(device_, VFIO_DEVICE_GET_IRQ_INFO, &irq) < 0 || irq.count < count)
+  // VFIO runs one interrupt type at a time: INTx is off while MSI or MSI-X is on.
+  if (count == 0) return intx_fd_ >= 0 ? arm_intx() : ok();
+  if ((msix ? msix_count_ : msi_count_) < count)
     return make_error("%s: %s with %u vectors not offered by VFIO", name_.c_str(),
                       msix ? "MSI-X" : "MSI", count);
+  if (intx_fd_ >= 0) (void)set_irqs(VFIO_PCI_INTX_IRQ_INDEX, 0, nullptr);
   for (unsigned i = 0; i < count; ++i) fds.push_back(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   auto r = set_irqs(index, count, fds.data());
   if (!r) {
     for (int& fd : fds) close_fd(fd);
     fds.clear();
+    if (intx_fd_ >= 0) (void)arm_intx();
   }
   return r;
 }

@@ -51,6 +51,7 @@ class VfioHost final : public HostFunction {
   Result<void> setup(const std::string& sysfs_root, const std::vector<DmaRange>& ram);
   uint32_t config_access(uint32_t reg, unsigned size, const uint32_t* value);
   Result<void> set_irqs(unsigned index, unsigned count, const int* fds);
+  Result<void> arm_intx();
 
   std::string name_;
   PciAddress address_;
@@ -71,6 +72,7 @@ class VfioHost final : public HostFunction {
   int intx_fd_ = -1;
   int resample_fd_ = -1;
   std::vector<int> msi_fds_, msix_fds_;
+  unsigned msi_count_ = 0, msix_count_ = 0;  // vectors VFIO offers
 };
 
 }  // namespace hvmd::passthrough

@@ -4,6 +4,9 @@
 #include <cassert>
 #include <cstring>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include "dm/pci/pci_regs.h"
 #include "passthrough/bdf.h"
 
@@ -17,6 +20,39 @@ SoftFunction::SoftFunction(std::string name, uint32_t config_size)
       power_on_(config_size) {
   assert(config_size == 256 || config_size == 4096);
   if (auto address = parse_host_address(name_)) host_address_ = *address;
+}
+
+SoftFunction::SoftFunction(const SoftFunction& other)
+    : HostFunction(other),
+      reset_supported(other.reset_supported),
+      writes(other.writes),
+      interrupt_log(other.interrupt_log),
+      resets(other.resets),
+      name_(other.name_),
+      host_address_(other.host_address_),
+      bytes_(other.bytes_),
+      write_mask_(other.write_mask_),
+      w1c_mask_(other.w1c_mask_),
+      power_on_(other.power_on_),
+      regions_(other.regions_),
+      pages_(other.pages_),
+      rom_(other.rom_),
+      irq_(other.irq_) {}
+
+SoftFunction::~SoftFunction() {
+  for (int fd : vector_fds_) close(fd);
+  if (intx_fd_ >= 0) close(intx_fd_);
+  if (resample_fd_ >= 0) close(resample_fd_);
+}
+
+void SoftFunction::use_eventfds() {
+  eventfds_ = true;
+  if (intx_fd_ < 0) intx_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (resample_fd_ < 0) resample_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+int SoftFunction::vector_fd(bool msix, unsigned vector) const {
+  return msix == vector_fds_msix_ && vector < vector_fds_.size() ? vector_fds_[vector] : -1;
 }
 
 uint16_t SoftFunction::get16(uint32_t reg) const {
@@ -134,6 +170,13 @@ void SoftFunction::region_write(int index, uint64_t offset, unsigned size, uint6
 
 Result<void> SoftFunction::set_msi(bool msix, unsigned count) {
   interrupt_log.push_back(std::string(msix ? "msix " : "msi ") + std::to_string(count));
+  if (eventfds_) {
+    for (int fd : vector_fds_) close(fd);
+    vector_fds_.clear();
+    vector_fds_msix_ = msix;
+    for (unsigned i = 0; i < count; ++i)
+      vector_fds_.push_back(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  }
   return ok();
 }
 

@@ -36,6 +36,9 @@ class SoftFunction final : public HostFunction {
   void add_region(int index, const HostRegion& region);
   void set_rom_image(std::vector<uint8_t> image) { rom_ = std::move(image); }
   void set_irq(unsigned irq) { irq_ = irq; }
+  // Interrupts on eventfds, as VFIO gives them: an INTx trigger and resample eventfd now, one
+  // eventfd per vector when MSI/MSI-X is enabled. Tests signal them.
+  void use_eventfds();
   void set_name(std::string name) { name_ = std::move(name); }
   // What reset() returns to: the bytes as they are now.
   void snapshot_power_on() { power_on_ = bytes_; }
@@ -65,7 +68,12 @@ class SoftFunction final : public HostFunction {
   uint64_t region_read(int index, uint64_t offset, unsigned size) override;
   void region_write(int index, uint64_t offset, unsigned size, uint64_t value) override;
   Result<std::vector<uint8_t>> read_rom() override { return rom_; }
-  HostIntx intx() const override { return {.machine_irq = irq_}; }
+  HostIntx intx() const override {
+    return {.machine_irq = irq_, .trigger_fd = intx_fd_, .resample_fd = resample_fd_};
+  }
+  int vector_fd(bool msix, unsigned vector) const override;
+  ~SoftFunction() override;
+  SoftFunction(const SoftFunction& other);  // eventfds are not copied
   Result<void> set_msi(bool msix, unsigned count) override;
   Result<void> reset() override;
 
@@ -86,6 +94,10 @@ class SoftFunction final : public HostFunction {
   std::map<std::pair<int, uint64_t>, std::array<uint8_t, kPage>> pages_;
   std::vector<uint8_t> rom_;
   unsigned irq_ = 0;
+  int intx_fd_ = -1, resample_fd_ = -1;
+  std::vector<int> vector_fds_;
+  bool vector_fds_msix_ = false;
+  bool eventfds_ = false;
 };
 
 }  // namespace hvmd::passthrough

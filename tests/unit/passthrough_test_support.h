@@ -79,11 +79,13 @@ class RecordingPassthrough final : public HostPassthrough {
 // A bus with one passthrough function at 00:04.0 (devfn 0x20).
 struct PassthroughRig {
   explicit PassthroughRig(std::unique_ptr<passthrough::SoftFunction> function,
-                          bool with_transport = true, bool permissive = false)
+                          bool with_transport = true, bool permissive = false,
+                          passthrough::FdWatcher* watcher = nullptr)
       : soft(function.get()) {
     auto created = passthrough::PassthroughDevice::create(
-        std::move(function),
-        {.transport = with_transport ? &transport : nullptr, .permissive = permissive});
+        std::move(function), {.transport = with_transport ? &transport : nullptr,
+                              .permissive = permissive,
+                              .watcher = watcher});
     if (!created) {
       error = created.error().message;
       return;

@@ -86,9 +86,16 @@ void run_passthrough_target(const uint8_t* data, size_t size) {
   SoftFunction* soft = function.get();
   CheckingTransport transport;
   transport.fixture = proto.name;
-  HostRam ram{RamLayout::pc(16 << 20)};
-  Dispatcher dispatcher{&ram};
-  PciBus bus{dispatcher, nullptr};
+  // The bus outlives inputs (building a dispatcher per input would cost more than the input);
+  // each input's device leaves it as it found it: unrealized, unplugged.
+  struct Slot {
+    HostRam ram{RamLayout::pc(16 << 20)};
+    Dispatcher dispatcher{&ram};
+    PciBus bus{dispatcher, nullptr};
+  };
+  static Slot slot;
+  Dispatcher& dispatcher = slot.dispatcher;
+  PciBus& bus = slot.bus;
   auto created = PassthroughDevice::create(std::move(function),
                                            {.transport = &transport, .permissive = permissive});
   if (!created) return;  // a fixture hvmd refuses (none today)
@@ -149,6 +156,7 @@ void run_passthrough_target(const uint8_t* data, size_t size) {
   for (const Capability& c : device.plan().hidden)
     if (seen[c.offset]) violated("a hidden capability is linked", proto.name);
   device.unrealize();
+  bus.unplug(device);
 }
 
 }  // namespace hvmd::fuzz

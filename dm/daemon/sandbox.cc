@@ -123,6 +123,13 @@ constexpr unsigned long kKvmIoctls[] = {
     KVM_GET_DIRTY_LOG, KVM_SET_IRQCHIP, KVM_SET_PIT2,   KVM_SET_SREGS,
     KVM_SET_REGS,      KVM_SET_FPU,     KVM_SET_LAPIC,  KVM_SET_MP_STATE};
 
+// Passthrough under Xen: BAR moves and interrupt programming are domctls and physdev ops
+// (memory/ioport mapping, pirq map/bind, MSI update) made as raw hypercalls on the unrestricted
+// handle the runner keeps for them. A seccomp filter cannot see which hypercall an ioctl carries,
+// so this is the one widening passthrough costs (Xen's dm_restrict does not cover passthrough
+// either); it is allowed only when the command line names a passthrough device.
+constexpr unsigned long kXenPassthroughIoctls[] = {IOCTL_PRIVCMD_HYPERCALL};
+
 // A vfio-pci device's run-time requests: arming and disarming MSI/MSI-X eventfds as the guest
 // enables them, and the function reset a guest's system reset asks for. Container, group, DMA
 // mapping and region set-up happen while the device is opened, before the sandbox.
@@ -195,6 +202,10 @@ Result<void> add_rules(scmp_filter_ctx ctx, const Config& config) {
   HVMD_TRY(allow_ioctls(ctx, kCommonIoctls));
   if (config.accel == Accel::kXen) HVMD_TRY(allow_ioctls(ctx, kXenIoctls));
   if (config.accel == Accel::kKvm) HVMD_TRY(allow_ioctls(ctx, kKvmIoctls));
+  if (config.accel == Accel::kXen &&
+      std::any_of(config.devices.begin(), config.devices.end(),
+                  [](const SubOptions& d) { return d.get("driver") == "xen-pci-passthrough"; }))
+    HVMD_TRY(allow_ioctls(ctx, kXenPassthroughIoctls));
   if (std::any_of(config.devices.begin(), config.devices.end(),
                   [](const SubOptions& d) { return d.get("driver") == "vfio-pci"; })) {
     HVMD_TRY(allow_ioctls(ctx, kVfioIoctls));

@@ -8,6 +8,7 @@
 #include "dm/log.h"
 #include "firmware/standalone.h"
 #include "ioreq/kvm/kvm_vm.h"
+#include "passthrough/passthrough_devices.h"
 
 namespace hvmd::daemon {
 namespace {
@@ -74,6 +75,13 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
   Netdevs netdevs(config, loop);  // before the machine: its NICs hold them
   DeviceRegistry registry;
   devices::register_devices(registry);
+  passthrough::PassthroughHosts passthrough_hosts("/sys", vm->get());
+  passthrough::EventLoopWatcher passthrough_watcher(loop);  // vectors KVM does not take yet
+  std::vector<passthrough::DmaRange> guest_ram;
+  for (const auto& region : layout.regions)
+    guest_ram.push_back({region.gpa, ram.map(region.gpa, region.size).data(), region.size});
+  passthrough_hosts.enable_vfio(std::move(guest_ram), &passthrough_watcher);
+  passthrough::register_passthrough_devices(registry, passthrough_hosts);
   Machine machine(config.machine, clock, ram, **vm, registry);
   machine.set_device_memory_backing(vm->get());  // VRAM and ROMs become memory slots
   HVMD_TRY(populate_machine(machine, config, chardevs, block_io, netdevs));
@@ -134,6 +142,7 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
 
   HVMD_TRY(write_pidfile(config.pidfile));
   HVMD_TRY(drop_privileges(config));
+  passthrough_hosts.seal();
   daemon_ready(daemon_fd);
   {
     std::lock_guard lock(device_lock);

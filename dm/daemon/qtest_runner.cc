@@ -5,6 +5,7 @@
 #include "dm/guest_memory.h"
 #include "firmware/standalone.h"
 #include "ioreq/qtest/qtest_server.h"
+#include "passthrough/passthrough_devices.h"
 
 namespace hvmd::daemon {
 
@@ -22,6 +23,14 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   qtest::QtestInterrupts interrupts(ram);
   DeviceRegistry registry;
   devices::register_devices(registry);
+  // No hypervisor to map BARs or route interrupts: passthrough BARs are trapped to the host.
+  passthrough::PassthroughHosts passthrough_hosts("/sys", nullptr);
+  passthrough::EventLoopWatcher passthrough_watcher(loop);  // VFIO eventfds, delivered by hvmd
+  std::vector<passthrough::DmaRange> guest_ram;
+  for (const auto& region : RamLayout::pc(config.machine.ram_bytes).regions)
+    guest_ram.push_back({region.gpa, ram.map(region.gpa, region.size).data(), region.size});
+  passthrough_hosts.enable_vfio(std::move(guest_ram), &passthrough_watcher);
+  passthrough::register_passthrough_devices(registry, passthrough_hosts);
   Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   HVMD_TRY(block_io.start());
@@ -40,6 +49,7 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
 
   HVMD_TRY(write_pidfile(config.pidfile));
   HVMD_TRY(drop_privileges(config));
+  passthrough_hosts.seal();
   daemon_ready(daemon_fd);
   return loop.run();
 }

@@ -4,6 +4,7 @@
 #include <linux/fs.h>
 #include <linux/kvm.h>
 #include <linux/sched.h>
+#include <linux/vfio.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -17,6 +18,7 @@
 #include <xen/sys/evtchn.h>
 #include <xen/sys/privcmd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <span>
@@ -121,6 +123,18 @@ constexpr unsigned long kKvmIoctls[] = {
     KVM_GET_DIRTY_LOG, KVM_SET_IRQCHIP, KVM_SET_PIT2,   KVM_SET_SREGS,
     KVM_SET_REGS,      KVM_SET_FPU,     KVM_SET_LAPIC,  KVM_SET_MP_STATE};
 
+// Passthrough under Xen: BAR moves and interrupt programming are domctls and physdev ops
+// (memory/ioport mapping, pirq map/bind, MSI update) made as raw hypercalls on the unrestricted
+// handle the runner keeps for them. A seccomp filter cannot see which hypercall an ioctl carries,
+// so this is the one widening passthrough costs (Xen's dm_restrict does not cover passthrough
+// either); it is allowed only when the command line names a passthrough device.
+constexpr unsigned long kXenPassthroughIoctls[] = {IOCTL_PRIVCMD_HYPERCALL};
+
+// A vfio-pci device's run-time requests: arming and disarming MSI/MSI-X eventfds as the guest
+// enables them, and the function reset a guest's system reset asks for. Container, group, DMA
+// mapping and region set-up happen while the device is opened, before the sandbox.
+constexpr unsigned long kVfioIoctls[] = {VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET};
+
 // The SIGSYS a blocked call raises: say which call, then end (async-signal-safe only).
 void on_blocked_call(int, siginfo_t* info, void*) {
   char line[96] = "hvmd: sandbox: blocked system call ";
@@ -188,6 +202,16 @@ Result<void> add_rules(scmp_filter_ctx ctx, const Config& config) {
   HVMD_TRY(allow_ioctls(ctx, kCommonIoctls));
   if (config.accel == Accel::kXen) HVMD_TRY(allow_ioctls(ctx, kXenIoctls));
   if (config.accel == Accel::kKvm) HVMD_TRY(allow_ioctls(ctx, kKvmIoctls));
+  if (config.accel == Accel::kXen &&
+      std::any_of(config.devices.begin(), config.devices.end(),
+                  [](const SubOptions& d) { return d.get("driver") == "xen-pci-passthrough"; }))
+    HVMD_TRY(allow_ioctls(ctx, kXenPassthroughIoctls));
+  if (std::any_of(config.devices.begin(), config.devices.end(),
+                  [](const SubOptions& d) { return d.get("driver") == "vfio-pci"; })) {
+    HVMD_TRY(allow_ioctls(ctx, kVfioIoctls));
+    // One eventfd per MSI/MSI-X vector, made when the guest enables them.
+    HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(eventfd2), 0, nullptr));
+  }
   // Naming threads, nothing else of prctl.
   scmp_arg_cmp set_name = SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME);
   HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, &set_name));

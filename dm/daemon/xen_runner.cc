@@ -13,9 +13,11 @@
 #include "ioreq/xen/map_cache.h"
 #include "ioreq/xen/pv_keyboard.h"
 #include "ioreq/xen/xen_device_memory.h"
+#include "ioreq/xen/xen_host_passthrough.h"
 #include "ioreq/xen/xen_interrupts.h"
 #include "ioreq/xen/xen_store.h"
 #include "ioreq/xen/xenbus_store.h"
+#include "passthrough/passthrough_devices.h"
 
 namespace hvmd::daemon {
 
@@ -33,6 +35,12 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   xen::XenInterrupts interrupts(**platform);
   DeviceRegistry registry;
   devices::register_devices(registry);
+  // pciback functions: BARs as p2m/ioport mappings, INTx and MSI as pirqs (the privileged
+  // handle stays open for them only when the command line names one).
+  xen::XenHostPassthrough xen_passthrough(**platform);
+  passthrough::PassthroughHosts passthrough_hosts("/sys", &xen_passthrough);
+  passthrough::register_passthrough_devices(registry, passthrough_hosts);
+  if (passthrough::names_passthrough_device(config.devices)) (*platform)->keep_passthrough();
   Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   HVMD_TRY(block_io.start());
@@ -112,6 +120,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
 
   HVMD_TRY(write_pidfile(config.pidfile));
   HVMD_TRY(drop_privileges(config));
+  passthrough_hosts.seal();
   daemon_ready(daemon_fd);
   int status = loop.run();
   if (bus) loop.unwatch(bus->watch_fd());

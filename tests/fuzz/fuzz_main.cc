@@ -32,6 +32,7 @@
 #include "dm/log.h"
 #include "tests/fuzz/fuzz_machine.h"
 #include "tests/fuzz/fuzz_management.h"
+#include "tests/fuzz/fuzz_passthrough.h"
 
 namespace {
 
@@ -52,9 +53,10 @@ void parse_devices(int argc, char** argv) {
 std::unique_ptr<hvmd::fuzz::FuzzMachine> g_machine;
 
 void run_one(const uint8_t* data, size_t size) {
+  if (g_target == "passthrough") return hvmd::fuzz::run_passthrough_target(data, size);
   if (g_target != "machine") {
     if (hvmd::fuzz::run_management_target(g_target, *g_machine, data, size)) return;
-    fprintf(stderr, "hvmd-fuzz: unknown -target=%s (machine, qmp, qtest, cmdline)\n",
+    fprintf(stderr, "hvmd-fuzz: unknown -target=%s (machine, qmp, qtest, cmdline, passthrough)\n",
             g_target.c_str());
     exit(1);
   }

@@ -1,0 +1,122 @@
+// PassthroughDevice: a host PCI function given to the guest. Config space follows the register
+// table (config_table.h) on top of the seam's ConfigRegisters; BARs are the host's regions mapped
+// straight into the guest through the transport's HostPassthrough wherever the guest places them,
+// with the MSI-X table and PBA (and anything the transport refuses, and every BAR when there is
+// no transport) trapped and forwarded to the host function; INTx is bound through the transport
+// once the function has a guest address; MSI and MSI-X vectors are routed through it as the guest
+// enables, programs, masks and unmasks them.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "dm/host_passthrough.h"
+#include "dm/pci/pci_device.h"
+#include "passthrough/config_table.h"
+#include "passthrough/fd_watcher.h"
+#include "passthrough/host_function.h"
+
+namespace hvmd::passthrough {
+
+struct PassthroughOptions {
+  std::string type = "xen-pci-passthrough";  // the driver name users gave
+  HostPassthrough* transport = nullptr;      // nullptr: every BAR trapped, no interrupt bound
+  bool permissive = false;  // writes to registers without a table entry reach the host
+  bool rom = true;          // expose the host's expansion ROM (rombar=0: none)
+  DeviceMemoryBacking* rom_backing = nullptr;
+  // Takes the host function back when the device goes (device_del), so a later device_add of
+  // the same function finds it open: hvmd cannot open it again once its privileges are gone.
+  std::function<void(std::unique_ptr<HostFunction>)> release;
+  // Host interrupts that arrive on eventfds (VFIO) and that no transport took are delivered by
+  // the device itself when it has a watcher: MSI/MSI-X vectors whose route was refused or
+  // missing, and INTx when there is no transport at all (its end of interrupt is the guest's
+  // next write to its BARs, as every BAR is trapped then).
+  FdWatcher* watcher = nullptr;
+};
+
+class PassthroughDevice final : public pci::PciDevice {
+ public:
+  static Result<std::unique_ptr<PassthroughDevice>> create(std::unique_ptr<HostFunction> host,
+                                                           PassthroughOptions options);
+  ~PassthroughDevice() override;
+  std::string_view type() const override { return options_.type; }
+
+  uint32_t config_read(uint32_t reg, unsigned size) override;
+  void config_write(uint32_t reg, unsigned size, uint32_t value) override;
+  void unrealize() override;
+
+  const ConfigPlan& plan() const { return plan_; }
+  HostFunction& host() { return *host_; }
+  bool intx_bound() const { return intx_bound_ || intx_soft_; }
+  // Guest writes dropped because no table entry covers them (one log line per register).
+  unsigned dropped_writes() const { return filter_.dropped; }
+
+ private:
+  PassthroughDevice(std::unique_ptr<HostFunction> host, PassthroughOptions options);
+  Result<void> lay_out_bars();
+  void apply_plan();
+  void bind_intx();
+  void sync_host_command();
+  uint64_t bar_read(int index, uint64_t offset, unsigned size);
+  void bar_write(int index, uint64_t offset, unsigned size, uint64_t value);
+  void bar_relocated(int index);
+  void reset_device() override;
+  void intx_fired();
+  void end_of_intx();
+  void watch_vectors(bool msix);
+  void unwatch_vectors(bool msix);
+
+  // Unclaimed bytes: read from the host; written to it only where the table allows (vendor
+  // capabilities, VPD) or permissive says so; other writes are dropped, logged once per register.
+  struct Filter final : pci::HostConfigAccess {
+    HostFunction* host = nullptr;
+    const ConfigPlan* plan = nullptr;
+    bool permissive = false;
+    unsigned dropped = 0;
+    std::array<bool, pci::kConfigSize / 4> logged{};
+    uint32_t read(uint32_t reg, unsigned size) override { return host->read(reg, size); }
+    void write(uint32_t reg, unsigned size, uint32_t value) override;
+  };
+  // A BAR's trapped accesses, with offsets from the BAR's start.
+  struct BarTrap final : IoHandler {
+    PassthroughDevice* device = nullptr;
+    int index = 0;
+    uint64_t read(uint64_t offset, unsigned size) override {
+      return device->bar_read(index, offset, size);
+    }
+    void write(uint64_t offset, unsigned size, uint64_t value) override {
+      device->bar_write(index, offset, size, value);
+    }
+  };
+  // Follows one capability's vectors and routes them through the transport.
+  struct VectorRouter final : pci::MsiListener {
+    PassthroughDevice* device = nullptr;
+    bool msix = false;
+    bool host_enabled = false;
+    std::vector<bool> routed;
+    std::vector<MsiMessage> messages;
+    std::vector<bool> masked;
+    void vector_programmed(unsigned vector, const MsiMessage& message, bool is_masked) override;
+    void vector_masked(unsigned vector, bool is_masked) override;
+    void vectors_disabled() override;
+    void route(unsigned vector);
+    HostMsiVector host_vector(unsigned vector) const;
+  };
+
+  std::unique_ptr<HostFunction> host_;
+  PassthroughOptions options_;
+  std::array<HostRegion, kRegionCount> regions_{};
+  ConfigPlan plan_;
+  Filter filter_;
+  std::array<BarTrap, pci::kBarCount> traps_{};
+  VectorRouter msi_router_, msix_router_;
+  bool intx_tried_ = false;
+  bool intx_bound_ = false;
+  bool intx_soft_ = false;     // delivered from the trigger eventfd by this device
+  bool intx_pending_ = false;  // raised, waiting for the guest's next BAR write
+  std::vector<int> watched_msi_, watched_msix_;
+};
+
+}  // namespace hvmd::passthrough

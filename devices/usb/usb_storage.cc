@@ -347,10 +347,8 @@ void UsbStorage::receive_data(Packet& packet) {
   moved_ += static_cast<uint32_t>(n);
   packet.actual = n;
   bool all = moved_ >= data_length_;
-  if (disk_ && blocks_left_ > 0 && (staged_.size() >= kChunkBytes || all)) {
-    start_write(all);
-    return;
-  }
+  if (disk_ && blocks_left_ > 0 && (staged_.size() >= kChunkBytes || all)) start_write(all);
+  // The host has sent everything: it reads the CSW next, which waits (NAK) for the writes.
   if (moved_ >= host_length_) finish_data_phase();
 }
 

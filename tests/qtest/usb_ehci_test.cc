@@ -196,6 +196,34 @@ TEST(EhciTest, FullSpeedDeviceGoesToTheCompanionAndEnumeratesThere) {
   EXPECT_FALSE(nobody.completed);
 }
 
+TEST(EhciTest, HotPlugAndUnplugMidEnumeration) {
+  QtestClient qt(libxl_args({}));
+  EhciDriver ehci(qt);
+  ehci.init();
+  ehci.write(kSts, 0x3f);
+  EXPECT_EQ(ehci.portsc(4) & kPortCcs, 0u);
+  Json r = qt.qmp("device_add",
+                  {{"driver", "usb-tablet"}, {"bus", "usb.0"}, {"port", "4"}, {"id", "hot"}});
+  ASSERT_TRUE(r.contains("return")) << r;
+  EXPECT_EQ(ehci.portsc(4) & (kPortCcs | kPortCsc), kPortCcs | kPortCsc);
+  EXPECT_TRUE(ehci.read(kSts) & kStsPcd);
+  EXPECT_TRUE(qt.irq_level(kIrq)) << "port change interrupt";
+  ASSERT_TRUE(ehci.reset_port(4) & kPortPe);
+  ASSERT_TRUE(ehci.control(0, 0x00, kSetAddress, 9, 0, 0).completed);
+  // Gone between SET_ADDRESS and SET_CONFIGURATION: the transfer finds nobody, the port reads
+  // empty with its changes flagged.
+  r = qt.qmp("device_del", {{"id", "hot"}});
+  ASSERT_TRUE(r.contains("return")) << r;
+  EXPECT_EQ(ehci.portsc(4) & (kPortCcs | kPortPe | kPortCsc | kPortPec), kPortCsc | kPortPec);
+  EXPECT_FALSE(ehci.control(9, 0x00, kSetConfiguration, 1, 0, 0).completed);
+  EXPECT_EQ(qt.qmp("query-usb")["return"].size(), 0u);
+  // And back on the same port.
+  r = qt.qmp("device_add", {{"driver", "usb-tablet"}, {"bus", "usb.0"}, {"port", "4"}});
+  ASSERT_TRUE(r.contains("return")) << r;
+  ASSERT_TRUE(ehci.reset_port(4) & kPortPe);
+  EXPECT_EQ(ehci.control(0, 0x80, kGetDescriptor, 0x0100, 0, 18).data.size(), 18u);
+}
+
 TEST(EhciTest, FrameIndexCountsMicroframesOnlyWhileRunning) {
   QtestClient qt(libxl_args({}));
   EhciDriver ehci(qt);

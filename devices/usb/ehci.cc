@@ -321,9 +321,12 @@ void Ehci::run_frame() {
   sync_frindex();
   packets_this_frame_ = 0;
   fatal_ = false;
+  bool had_pending = pending_;
   if (cmd_ & kCmdPeriodicEnable) run_periodic();
   if (!fatal_ && (cmd_ & kCmdAsyncEnable)) run_async();
   if (fatal_) return;
+  // The threshold counts from the first completion waiting to be reported.
+  if (!had_pending && pending_) microframes_since_interrupt_ = 0;
   // The doorbell: the walk that just ended no longer holds any queue head software unlinked.
   if (cmd_ & kCmdAsyncDoorbell) {
     cmd_ &= ~kCmdAsyncDoorbell;
@@ -338,8 +341,10 @@ void Ehci::kick() {
   sync_frindex();
   packets_this_frame_ = 0;
   fatal_ = false;
+  bool had_pending = pending_;
   run_async();
   if (fatal_) return;
+  if (!had_pending && pending_) microframes_since_interrupt_ = 0;
   deliver_pending(false);
   update_irq();
 }

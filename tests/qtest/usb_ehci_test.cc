@@ -243,6 +243,29 @@ TEST(EhciTest, FrameIndexCountsMicroframesOnlyWhileRunning) {
   EXPECT_FALSE(ehci.read(kCmd) & kCmdDoorbell);
 }
 
+TEST_F(EhciTablet, InterruptThresholdDelaysCompletionInterrupts) {
+  // ITC 0x40: completions are reported at most every 64 microframes (8 ms).
+  ehci.write(kCmd, (ehci.read(kCmd) & ~0xff0000u) | 0x40u << 16);
+  ehci.write_qtd(kQtds, kTerminate, qtd_token(kPidSetup, 8, true, false), kBuffers);
+  qt.memwrite(kBuffers, {0x80, 6, 0, 1, 0, 0, 18, 0});
+  ehci.write_qh(kQh, static_cast<uint32_t>(kHeadQh) | kTypeQh,
+                EhciDriver::characteristics(0, 0, 64, true), 0, static_cast<uint32_t>(kQtds), 0);
+  ehci.write_qh(kHeadQh, static_cast<uint32_t>(kQh) | kTypeQh, 1u << 15, 0, kTerminate, 0x40);
+  ehci.write(kCmd, ehci.read(kCmd) | kCmdAse);
+  ehci.write(kSts, 0x3f);
+  qt.clock_step(1'000'000);
+  ASSERT_FALSE(qt.readl(kQtds + 8) & kQtdActive) << "the SETUP is done";
+  unsigned frames = 1;
+  while (!(ehci.read(kSts) & kStsInt) && frames < 20) {
+    EXPECT_FALSE(qt.irq_level(kIrq));
+    qt.clock_step(1'000'000);
+    ++frames;
+  }
+  EXPECT_GE(frames, 7u) << "held back for the threshold";
+  EXPECT_LE(frames, 9u);
+  EXPECT_TRUE(qt.irq_level(kIrq));
+}
+
 // --- hostile schedules ---------------------------------------------------------------------
 
 // Steps frames and checks each costs bounded wall time and hvmd still answers.

@@ -308,6 +308,35 @@ TEST_F(EhciStorage, CbwWithBadLengthNeedsResetRecovery) {
   bad_cbw_needs_reset_recovery(transport, zero_cb);
 }
 
+TEST_F(EhciStorage, SaveAndRestoreInTheMiddleOfACommand) {
+  // A READ(10) whose CBW is in and whose data is not yet read: the state goes to a file.
+  ASSERT_TRUE(transport.out(cbw(40, 8192, true, rw10(0x28, 16, 16))).ok);
+  char path[] = "/tmp/hvmd-usb-state-XXXXXX";
+  close(mkstemp(path));
+  ASSERT_TRUE(qt.qmp("stop").contains("return"));
+  Json saved = qt.qmp("xen-save-devices-state", {{"filename", path}, {"live", false}});
+  ASSERT_TRUE(saved.contains("return")) << saved;
+  // A second hvmd with the same command line takes it and finishes the command: the data from
+  // the image, then the CSW with the CBW's tag.
+  QtestClient next({"-device", "ich9-usb-ehci1,id=usb,addr=0x1d.0x7,multifunction=on", "-drive",
+                    "if=none,id=d0,file=" + image.path + ",format=raw", "-device",
+                    "usb-storage,drive=d0,bus=usb.0,port=3,id=stick"});
+  Json loaded = next.qmp("xen-load-devices-state", {{"filename", path}});
+  unlink(path);
+  ASSERT_TRUE(loaded.contains("return")) << loaded;
+  next.qmp("cont");
+  ehci::EhciDriver e2(next);
+  EXPECT_TRUE(e2.portsc(3) & ehci::kPortPe) << "the port is still enabled";
+  EhciTransport t2(e2);
+  auto data = t2.in(8192);
+  ASSERT_TRUE(data.ok);
+  EXPECT_EQ(data.data, ide::expected(16 * 512, 8192));
+  auto csw = t2.in(13);
+  ASSERT_EQ(csw.data.size(), 13u);
+  EXPECT_EQ(le32(csw.data, 4), 40u);
+  EXPECT_EQ(csw.data[12], 0);
+}
+
 TEST(UsbStorageTest, ReadOnlyDriveIsWriteProtected) {
   ide::Image image(kImageBytes, 4096);
   QtestClient qt({"-device", "ich9-usb-ehci1,id=usb", "-drive",

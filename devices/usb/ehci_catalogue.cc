@@ -138,9 +138,10 @@ void register_ehci_devices(DeviceRegistry& registry) {
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_ehci(machine, props, ehci::kDeviceIch9Ehci2, "ich9-usb-ehci2");
                 }});
+  // Not hot-pluggable: the image is opened when the device is created, and once the sandbox is
+  // on hvmd may not open a file read-write (dm/daemon/sandbox.cc).
   registry.add({.name = "usb-storage",
                 .description = "USB mass storage, Bulk-Only (drive=, removable=, bus=, port=)",
-                .hotpluggable = true,
                 .create = create_storage});
   for (const UhciFunction& function : kUhciFunctions) {
     registry.add({.name = function.name,

@@ -362,10 +362,15 @@ TEST(UsbStorageTest, ReadOnlyDriveIsWriteProtected) {
 }
 
 TEST(UsbStorageTest, BadDriveIsRefusedByName) {
+  RunResult r = run_hvmd({"-machine", "accel=qtest", "-qtest", "stdio", "-device",
+                          "ich9-usb-ehci1,id=usb", "-device", "usb-storage,drive=nosuch"});
+  EXPECT_EQ(r.status, 1) << r.stderr_text;
+  EXPECT_NE(r.stderr_text.find("nosuch"), std::string::npos) << r.stderr_text;
+  // At run time: refused (the sandbox forbids opening an image read-write), hvmd carries on.
   QtestClient qt({"-device", "ich9-usb-ehci1,id=usb"});
-  Json r = qt.qmp("device_add", {{"driver", "usb-storage"}, {"drive", "nosuch"}});
-  ASSERT_TRUE(r.contains("error")) << r;
-  EXPECT_NE(r["error"]["desc"].get<std::string>().find("nosuch"), std::string::npos) << r;
+  Json added = qt.qmp("device_add", {{"driver", "usb-storage"}, {"drive", "d0"}});
+  ASSERT_TRUE(added.contains("error")) << added;
+  EXPECT_TRUE(qt.qmp("query-usb").contains("return"));
 }
 
 TEST(UsbStorageTest, BulkOnlyThroughThePiix3Uhci) {

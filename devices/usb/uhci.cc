@@ -29,11 +29,13 @@ void UhciState::describe(V& v) {
   v("port resume", port_resume_);
 }
 
-Uhci::Uhci(Clock& clock, GuestMemory& memory, std::string bus_name)
+Uhci::Uhci(Clock& clock, GuestMemory& memory, std::string bus_name, const UhciModel& model)
     : PciDevice({.vendor = kVendorIntel,
-                 .device = kDevicePiix3Uhci,
+                 .device = model.device,
                  .class_code = kClassUhci,
-                 .interrupt_pin = kInterruptPinD}),
+                 .multi_function = model.multi_function,
+                 .interrupt_pin = model.interrupt_pin}),
+      type_(model.type),
       clock_(clock),
       memory_(memory),
       ports_{UsbPort(*this, 1), UsbPort(*this, 2)},
@@ -49,7 +51,20 @@ Uhci::Uhci(Clock& clock, GuestMemory& memory, std::string bus_name)
 
 void Uhci::unrealize() {
   frame_timer_.cancel();
+  if (host_) host_->companion_gone(*this);
+  host_ = nullptr;
   PciDevice::unrealize();
+}
+
+void Uhci::set_companion_host(CompanionHost* host, unsigned first_port) {
+  companion_ = true;
+  host_ = host;
+  first_port_ = first_port;
+}
+
+UsbPort* Uhci::root(unsigned index) {
+  if (!companion_) return &ports_[index];
+  return host_ ? host_->companion_port(first_port_ + index + 1) : nullptr;
 }
 
 void Uhci::controller_reset() {
@@ -57,7 +72,8 @@ void Uhci::controller_reset() {
   sts_ = kStsHalted;
   sofmod_ = kSofModDefault;
   frame_timer_.cancel();
-  for (auto& port : ports_) port.power_on_reset();
+  for (unsigned i = 0; i < kPorts; ++i)
+    if (UsbPort* port = root(i)) port->power_on_reset();
   update_irq();
 }
 
@@ -206,8 +222,9 @@ void Uhci::frame_tick() {
 }
 
 uint16_t Uhci::port_status(unsigned index) const {
-  const UsbPort& port = ports_[index];
   uint16_t v = kPortScAlwaysOne;
+  if (!root(index)) return v;  // routed to the EHCI: an empty port here
+  const UsbPort& port = *root(index);
   if (port.connected()) {
     v |= kPortScConnected;
     if (port.device()->speed() == Speed::kLow)
@@ -225,7 +242,8 @@ uint16_t Uhci::port_status(unsigned index) const {
 }
 
 void Uhci::write_port(unsigned index, uint16_t value) {
-  UsbPort& port = ports_[index];
+  if (!root(index)) return;
+  UsbPort& port = *root(index);
   if (value & kPortScConnectChange) port.connect_change = false;
   if (value & kPortScEnableChange) port.enable_change = false;
   bool reset = value & kPortScReset;
@@ -253,7 +271,9 @@ void Uhci::port_changed(UsbPort&) {
 }
 
 void Uhci::port_wakeup(UsbPort& port) {
-  port_resume_[port.number() - 1] = true;
+  unsigned index = port.number() - 1 - (companion_ ? first_port_ : 0);
+  if (index >= kPorts) return;
+  port_resume_[index] = true;
   sts_ |= kStsResumeDetect;
   update_irq();
 }
@@ -278,8 +298,9 @@ void Uhci::halt_with(uint16_t error) {
 // --- the schedule -----------------------------------------------------------------------------
 
 UsbDevice* Uhci::find_device(uint8_t address) {
-  for (auto& port : ports_)
-    if (UsbDevice* device = port.find(address, 0)) return device;
+  for (unsigned i = 0; i < kPorts; ++i)
+    if (UsbPort* port = root(i))
+      if (UsbDevice* device = port->find(address, 0)) return device;
   return nullptr;
 }
 
@@ -490,12 +511,14 @@ void Uhci::save_device(StateWriter& out) const {
 
 Result<std::unique_ptr<StagedState>> Uhci::parse_device(StateReader& in, uint32_t version) {
   UhciState next = *this;
-  HVMD_TRY(read_fields(in, version, "piix3-usb-uhci", next));
+  HVMD_TRY(read_fields(in, version, "uhci", next));
+  // A companion's own ports are unused (the EHCI saves the ports it shares).
   std::array<UsbPortState, kPorts> ports;
-  for (auto& port : ports) HVMD_TRY(read_fields(in, version, "piix3-usb-uhci port", port));
+  for (auto& port : ports) HVMD_TRY(read_fields(in, version, "uhci port", port));
   // Halted exactly when not running: anything else is not a state the registers can reach.
   if (bool(next.cmd_ & kCmdRun) == bool(next.sts_ & kStsHalted))
-    return make_error("piix3-usb-uhci: saved USBCMD and USBSTS disagree on running");
+    return make_error("%s: saved USBCMD and USBSTS disagree on running",
+                      std::string(type_).c_str());
   return staged([this, next, ports] {
     static_cast<UhciState&>(*this) = next;
     for (unsigned i = 0; i < kPorts; ++i) ports_[i].load(ports[i]);

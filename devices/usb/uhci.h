@@ -11,6 +11,11 @@
 // controller process error (halt), as the specification says.
 //
 // The frame timer runs only while the Run/Stop bit is set, so a stopped controller costs nothing.
+//
+// The ICH9's UHCI functions (ich9-usb-uhci1..6, 8086:2934..2939) are the same controller. As an
+// EHCI companion (masterbus=, firstport=) one has no ports of its own: it serves two of the
+// EHCI's, and only while the EHCI routes them to it (CONFIGFLAG clear, or PORT_OWNER set); a
+// port routed elsewhere reads as an empty one.
 #pragma once
 
 #include <array>
@@ -27,6 +32,25 @@
 #include "dm/pci/pci_device.h"
 
 namespace hvmd::devices::usb {
+
+class Uhci;
+
+// The EHCI controller a companion UHCI serves.
+class CompanionHost {
+ public:
+  virtual ~CompanionHost() = default;
+  // The host's port NUMBER (from 1) if it is routed to the companions now, else nullptr.
+  virtual UsbPort* companion_port(unsigned number) = 0;
+  virtual void companion_gone(Uhci& companion) = 0;
+};
+
+// Which UHCI function this is.
+struct UhciModel {
+  std::string_view type = "piix3-usb-uhci";
+  uint16_t device = 0x7020;
+  uint8_t interrupt_pin = 4;
+  bool multi_function = false;
+};
 
 struct UhciState {
   uint16_t cmd_ = 0;
@@ -47,11 +71,16 @@ class Uhci final : public pci::PciDevice, public UsbPortOwner, private UhciState
   static constexpr unsigned kMaxPacketsPerFrame = 128;
   static constexpr int64_t kFrameNs = 1'000'000;
 
-  Uhci(Clock& clock, GuestMemory& memory, std::string bus_name);
-  std::string_view type() const override { return "piix3-usb-uhci"; }
+  Uhci(Clock& clock, GuestMemory& memory, std::string bus_name, const UhciModel& model = {});
+  std::string_view type() const override { return type_; }
   void unrealize() override;
   UsbBus& bus() { return bus_; }
   UsbPort& root_port(unsigned index) { return ports_[index]; }
+  // Companion mode: serve the host's ports first_port+1 and first_port+2 (nullptr: the host went,
+  // and the companion has no ports at all).
+  void set_companion_host(CompanionHost* host, unsigned first_port);
+  bool companion() const { return companion_; }
+  unsigned first_port() const { return first_port_; }
 
   uint64_t io_read(uint64_t offset, unsigned size);
   void io_write(uint64_t offset, unsigned size, uint64_t value);
@@ -87,7 +116,15 @@ class Uhci final : public pci::PciDevice, public UsbPortOwner, private UhciState
   TdResult execute_td(uint32_t address, Td& td);
   bool read_td(uint32_t address, Td& td);
   UsbDevice* find_device(uint8_t address);
+  // Root port index (0, 1) as this controller sees it now, or nullptr (a companion's port routed
+  // to the EHCI).
+  UsbPort* root(unsigned index);
+  const UsbPort* root(unsigned index) const { return const_cast<Uhci*>(this)->root(index); }
 
+  std::string_view type_;
+  bool companion_ = false;
+  CompanionHost* host_ = nullptr;
+  unsigned first_port_ = 0;
   Clock& clock_;
   GuestMemory& memory_;
   std::vector<UsbPort> ports_;

@@ -1,5 +1,6 @@
 #include "devices/usb/usb_catalogue.h"
 
+#include "devices/usb/ehci_catalogue.h"
 #include "devices/usb/uhci.h"
 #include "devices/usb/uhci_regs.h"
 #include "devices/usb/usb_hid.h"
@@ -44,13 +45,17 @@ Result<std::unique_ptr<Device>> create_on_port(Machine& machine, OptionReader& p
 Result<std::unique_ptr<Device>> create_hid(Machine& machine, OptionReader& props,
                                            UsbHid::Kind kind) {
   return create_on_port(machine, props, [&](const std::string&) {
-    return std::make_unique<UsbHid>(kind, machine.clock(), machine.input());
+    auto hid = std::make_unique<UsbHid>(kind, machine.clock(), machine.input());
+    // As QEMU's (usb_version=2): high speed behind an EHCI port, full speed elsewhere.
+    if (kind == UsbHid::Kind::kTablet) hid->set_high_speed_capable();
+    return hid;
   });
 }
 
 }  // namespace
 
 void register_usb_devices(DeviceRegistry& registry) {
+  register_ehci_devices(registry);
   registry.add({.name = "piix3-usb-uhci",
                 .description = "PIIX3 USB UHCI controller, two ports on bus ID.0 or usb.N",
                 .pci = true,

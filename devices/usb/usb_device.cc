@@ -88,11 +88,16 @@ void UsbDevice::request_wakeup() {
   if (suspended_ && remote_wakeup_ && port_) port_->wakeup();
 }
 
+void UsbDevice::endpoint_ready() {
+  if (port_) port_->endpoint_ready();
+}
+
 UsbDevice* UsbDevice::find(uint8_t address, unsigned /*depth*/) {
   return address == address_ ? this : nullptr;
 }
 
 unsigned UsbDevice::max_packet0() const {
+  if (speed_ == Speed::kHigh) return 64;
   auto d = device_descriptor();
   return d.size() > 7 && d[7] >= 8 ? d[7] : 8;
 }
@@ -348,6 +353,30 @@ bool UsbDevice::standard_request(const SetupPacket& setup, std::vector<uint8_t>&
   }
 }
 
+void UsbDevice::as_high_speed_device(std::vector<uint8_t>& d) {
+  if (d.size() < 8) return;
+  d[2] = 0x00;  // bcdUSB 2.0
+  d[3] = 0x02;
+  d[7] = 64;  // the only default-pipe size high speed allows
+}
+
+void UsbDevice::as_high_speed_configuration(std::vector<uint8_t>& d) {
+  for (size_t pos = 0; pos + 2 <= d.size() && d[pos] >= 2; pos += d[pos]) {
+    if (d[pos + 1] != kDescEndpoint || pos + 7 > d.size()) continue;
+    uint8_t type = d[pos + 3] & 3;
+    if (type == kEndpointBulk) {
+      d[pos + 4] = 0x00;  // wMaxPacketSize 512: the only bulk size high speed allows
+      d[pos + 5] = 0x02;
+    } else if (type == kEndpointInterrupt) {
+      // Full speed counts the interval in frames, high speed as 2^(bInterval-1) microframes.
+      unsigned microframes = std::max<unsigned>(1, d[pos + 6]) * 8;
+      uint8_t exponent = 1;
+      while (exponent < 16 && (2u << (exponent - 1)) <= microframes) ++exponent;
+      d[pos + 6] = exponent;
+    }
+  }
+}
+
 bool UsbDevice::get_descriptor(const SetupPacket& setup, std::vector<uint8_t>& reply) {
   uint8_t type = static_cast<uint8_t>(setup.value >> 8);
   uint8_t index = static_cast<uint8_t>(setup.value);
@@ -355,12 +384,25 @@ bool UsbDevice::get_descriptor(const SetupPacket& setup, std::vector<uint8_t>& r
     case kDescDevice: {
       auto d = device_descriptor();
       reply.assign(d.begin(), d.end());
+      if (speed_ == Speed::kHigh) as_high_speed_device(reply);
       return true;
     }
     case kDescConfiguration: {
       if (index != 0) return false;  // one configuration
       auto d = configuration_descriptor();
       reply.assign(d.begin(), d.end());
+      if (speed_ == Speed::kHigh) as_high_speed_configuration(reply);
+      return true;
+    }
+    case kDescDeviceQualifier: {
+      // Only a dual-speed device has one: the device descriptor's fields at the other speed.
+      auto d = device_descriptor();
+      if (!high_speed_capable_ || d.size() < 18) return false;
+      reply = {10,    kDescDeviceQualifier,
+               0x00,  0x02,
+               d[4],  d[5],
+               d[6],  static_cast<uint8_t>(speed_ == Speed::kHigh ? d[7] : 64),
+               d[17], 0};
       return true;
     }
     case kDescString: {

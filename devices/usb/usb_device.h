@@ -80,11 +80,23 @@ class UsbDevice : public Device, protected UsbDeviceState {
   // an OUT data stage longer than this is refused at SETUP).
   static constexpr uint32_t kMaxControlData = 4096;
 
-  explicit UsbDevice(Speed speed) : speed_(speed) {}
+  explicit UsbDevice(Speed speed) : speed_(speed), own_speed_(speed) {}
   // A device that goes while still plugged in (its creation failed after it was attached)
   // leaves its port.
   ~UsbDevice() override;
   Speed speed() const { return speed_; }
+  // Dual-speed devices (USB 2.0 section 9.6.2): one that can also run at high speed does so
+  // behind a port whose reset handshake offers it (an EHCI root port that owns the port), and at
+  // its own speed elsewhere. The controller sets the speed at the end of a port reset; at high
+  // speed the framework shows the full-speed descriptors as high-speed ones (bcdUSB 2.0, a
+  // 64-byte default pipe, bulk packets of 512, interrupt intervals as microframe exponents) and
+  // answers GET_DESCRIPTOR(DEVICE_QUALIFIER).
+  bool high_speed_capable() const { return high_speed_capable_; }
+  void set_high_speed_capable() { high_speed_capable_ = true; }
+  // kHigh takes effect only on a capable device; anything else goes back to its own speed.
+  void set_speed(Speed speed) {
+    speed_ = speed == Speed::kHigh && high_speed_capable_ ? Speed::kHigh : own_speed_;
+  }
   uint8_t address() const { return address_; }
   uint8_t configuration() const { return configuration_; }
   bool suspended() const { return suspended_; }
@@ -133,6 +145,9 @@ class UsbDevice : public Device, protected UsbDeviceState {
   virtual void configured() {}
   // A suspended device with remote wake-up enabled asks its port to resume (input arrived).
   void request_wakeup();
+  // Data an endpoint NAKed for is ready now (host I/O completed): the controller may run its
+  // schedule early instead of at its next frame.
+  void endpoint_ready();
   // The subclass's saved fields, after the framework's, at the section's version.
   virtual void save_usb(StateWriter& /*out*/) const {}
   virtual Result<std::unique_ptr<StagedState>> parse_usb(StateReader& /*in*/,
@@ -148,12 +163,16 @@ class UsbDevice : public Device, protected UsbDeviceState {
   bool run_request(std::span<const uint8_t> data);
   bool standard_request(const SetupPacket& setup, std::vector<uint8_t>& reply);
   bool get_descriptor(const SetupPacket& setup, std::vector<uint8_t>& reply);
+  static void as_high_speed_device(std::vector<uint8_t>& descriptor);
+  static void as_high_speed_configuration(std::vector<uint8_t>& descriptor);
   void status_done();
   // Which endpoints the configuration has (from its endpoint descriptors).
   bool has_endpoint(unsigned endpoint, bool in) const;
   unsigned max_packet0() const;
 
   Speed speed_;
+  Speed own_speed_;
+  bool high_speed_capable_ = false;
   UsbPort* port_ = nullptr;
 };
 

@@ -26,6 +26,8 @@ class UsbPortOwner {
   virtual ~UsbPortOwner() = default;
   virtual void port_changed(UsbPort& port) = 0;
   virtual void port_wakeup(UsbPort& port) = 0;
+  // A device behind the port has data it NAKed for ready (UsbDevice::endpoint_ready).
+  virtual void port_endpoint_ready(UsbPort& /*port*/) {}
 };
 
 struct UsbPortState {
@@ -77,6 +79,7 @@ class UsbPort : public UsbPortState {
   UsbDevice* find(uint8_t address, unsigned depth);
   // A suspended device asks for resume (remote wake-up).
   void wakeup() { owner_->port_wakeup(*this); }
+  void endpoint_ready() { owner_->port_endpoint_ready(*this); }
   // After a restore: the state is the saved one, the device the one plugged in now.
   void load(const UsbPortState& state);
 
@@ -98,6 +101,7 @@ class UsbBus final : public Bus {
   // The device leaves its port.
   void release(unsigned port) override;
   UsbPort& port(unsigned number) { return ports_.at(number - 1); }
+  unsigned port_count() const { return static_cast<unsigned>(ports_.size()); }
 
  private:
   std::string name_;

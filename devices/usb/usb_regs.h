@@ -60,6 +60,7 @@ inline constexpr uint8_t kConfigSelfPowered = 0x40;
 inline constexpr uint8_t kConfigRemoteWakeup = 0x20;
 
 // Endpoint bmAttributes.
+inline constexpr uint8_t kEndpointBulk = 2;
 inline constexpr uint8_t kEndpointInterrupt = 3;
 
 // HID class requests (HID 1.11 section 7.2).

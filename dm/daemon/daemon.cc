@@ -18,6 +18,7 @@
 
 #include "devices/board.h"
 #include "devices/input/scancodes.h"
+#include "devices/usb/usb_listing.h"
 #include "dm/daemon/sandbox.h"
 #include "dm/daemon/sandbox_probe.h"
 #include "dm/log.h"
@@ -129,6 +130,22 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
 Monitors::Monitors(Machine& machine, qmp::MachineHooks hooks) {
   if (!hooks.key_names) hooks.key_names = devices::scancodes::qnum_from_name;
   qmp::register_machine_commands(server_, machine, hooks);
+  // USB devices with bus, port, speed and product; x-query-usb is QEMU's `info usb` text.
+  server_.add_command("query-usb", qmp::no_arguments(), [&machine](const qmp::Json&) {
+    qmp::Json list = qmp::Json::array();
+    for (const auto& d : devices::usb::list_usb_devices(machine)) {
+      qmp::Json entry = {{"bus", d.bus},     {"port", d.port},       {"address", d.address},
+                         {"speed", d.speed}, {"product", d.product}, {"type", d.type}};
+      if (!d.id.empty()) entry["id"] = d.id;
+      list.push_back(entry);
+    }
+    return qmp::Reply::success(list);
+  });
+  server_.add_command("x-query-usb", qmp::no_arguments(), [&machine](const qmp::Json&) {
+    return qmp::Reply::success(
+        {{"human-readable-text",
+          devices::usb::usb_info_text(devices::usb::list_usb_devices(machine))}});
+  });
 #ifdef HVMD_TEST_COMMANDS
   add_sandbox_probe(server_);
 #endif

@@ -15,4 +15,5 @@ else
 fi
 "$build/tests/bench/hvmd_ide_bench" --benchmark_min_time=0.5
 "$build/tests/bench/hvmd_e1000_bench" --benchmark_min_time=0.3
+"$build/tests/bench/hvmd_usb_storage_bench" --benchmark_min_time=0.3
 "$(dirname "$0")/boot_bench.sh" "$build/hvmd" "$build/tests/hvmd-test-rom" 5

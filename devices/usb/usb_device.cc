@@ -88,6 +88,10 @@ void UsbDevice::request_wakeup() {
   if (suspended_ && remote_wakeup_ && port_) port_->wakeup();
 }
 
+void UsbDevice::notify_endpoint_ready() {
+  if (port_) port_->endpoint_ready();
+}
+
 UsbDevice* UsbDevice::find(uint8_t address, unsigned /*depth*/) {
   return address == address_ ? this : nullptr;
 }

@@ -67,20 +67,22 @@ void register_usb_devices(DeviceRegistry& registry) {
                 .pci = true,
                 .hotpluggable = true,
                 .create = create_uhci});
-  registry.add({.name = "nec-usb-xhci",
-                .description = "NEC uPD720200 USB 3.0 xHCI controller, four ports on bus ID.0 or usb.N",
-                .pci = true,
-                .hotpluggable = true,
-                .create = [](Machine& machine, OptionReader& props) {
-                  return create_xhci(machine, props, Xhci::Model::kNec);
-                }});
-  registry.add({.name = "qemu-xhci",
-                .description = "QEMU's xHCI controller (1b36:000d), four ports on bus ID.0 or usb.N",
-                .pci = true,
-                .hotpluggable = true,
-                .create = [](Machine& machine, OptionReader& props) {
-                  return create_xhci(machine, props, Xhci::Model::kQemu);
-                }});
+  registry.add(
+      {.name = "nec-usb-xhci",
+       .description = "NEC uPD720200 USB 3.0 xHCI controller, four ports on bus ID.0 or usb.N",
+       .pci = true,
+       .hotpluggable = true,
+       .create = [](Machine& machine, OptionReader& props) {
+         return create_xhci(machine, props, Xhci::Model::kNec);
+       }});
+  registry.add(
+      {.name = "qemu-xhci",
+       .description = "QEMU's xHCI controller (1b36:000d), four ports on bus ID.0 or usb.N",
+       .pci = true,
+       .hotpluggable = true,
+       .create = [](Machine& machine, OptionReader& props) {
+         return create_xhci(machine, props, Xhci::Model::kQemu);
+       }});
   struct Hid {
     const char* name;
     const char* description;

@@ -57,7 +57,8 @@ UsbDevice* UsbHub::find(uint8_t address, unsigned depth) {
 
 void UsbHub::port_changed(UsbPort&) {
   request_wakeup();  // a connect or disconnect wakes a suspended hub that may wake the host
-  notify_endpoint_ready();  // the status-change endpoint has a bit to report
+  // The status-change endpoint has a bit to report.
+  notify_endpoint_ready();
 }
 
 void UsbHub::port_wakeup(UsbPort& port) {

@@ -46,7 +46,9 @@ void Xhci::unrealize() {
   PciDevice::unrealize();
 }
 
-void Xhci::reset_device() { controller_reset(); }
+void Xhci::reset_device() {
+  controller_reset();
+}
 
 void Xhci::config_written(uint32_t, unsigned, uint32_t) {
   // MSI or MSI-X switched on or off: INTA# follows.
@@ -280,8 +282,7 @@ void Xhci::write_command(uint32_t value) {
 }
 
 uint32_t Xhci::runtime_read(uint32_t offset) {
-  if (offset == kMfIndex)
-    return static_cast<uint32_t>(clock_.now_ns() / kMicroframeNs) & 0x3fff;
+  if (offset == kMfIndex) return static_cast<uint32_t>(clock_.now_ns() / kMicroframeNs) & 0x3fff;
   if (offset < kInterrupterRegs - kRuntime) return 0;
   unsigned index = (offset - (kInterrupterRegs - kRuntime)) / kInterrupterStride;
   if (index >= kInterrupters) return 0;

@@ -65,9 +65,9 @@ class Xhci final : public pci::PciDevice, public UsbPortOwner {
     uint8_t type = xhci::kEpNotValid;
     uint16_t max_packet = 8;
     xhci::RingState ring;
-    bool waiting = false;       // the TRB at the dequeue pointer was NAKed
-    uint32_t td_length = 0;     // bytes moved in the current TD (Event Data's EDTLA)
-    bool td_short = false;      // a short packet: the rest of the TD is skipped
+    bool waiting = false;             // the TRB at the dequeue pointer was NAKed
+    uint32_t td_length = 0;           // bytes moved in the current TD (Event Data's EDTLA)
+    bool td_short = false;            // a short packet: the rest of the TD is skipped
     std::array<uint32_t, 8> words{};  // the context as software gave it
     bool in() const;
   };
@@ -77,7 +77,7 @@ class Xhci final : public pci::PciDevice, public UsbPortOwner {
     uint8_t port = 0;  // root hub port, register numbering (1..kPorts)
     uint32_t route = 0;
     uint16_t interrupter = 0;
-    uint64_t context = 0;  // the output device context (from the DCBAA)
+    uint64_t context = 0;             // the output device context (from the DCBAA)
     std::array<uint32_t, 8> words{};  // the slot context as software gave it
     std::array<Endpoint, xhci::kEndpoints> endpoints{};
   };
@@ -88,7 +88,7 @@ class Xhci final : public pci::PciDevice, public UsbPortOwner {
     xhci::EventRing ring;
     std::unique_ptr<Timer> moderation;
   };
-  struct PortView {  // what one PORTSC shows beyond the UsbPort state machine
+  struct PortView {        // what one PORTSC shows beyond the UsbPort state machine
     uint32_t changes = 0;  // CSC, PEC, WRC, PRC, PLC
     uint32_t wake = 0;     // WCE, WDE, WOE
     bool resuming = false;

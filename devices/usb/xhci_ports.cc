@@ -15,7 +15,9 @@ bool Xhci::usb3_port(unsigned port) const {
   return model_ == Model::kNec ? first_half : !first_half;
 }
 
-unsigned Xhci::connector_of(unsigned port) const { return (port - 1) % kPortsPerProtocol; }
+unsigned Xhci::connector_of(unsigned port) const {
+  return (port - 1) % kPortsPerProtocol;
+}
 
 unsigned Xhci::port_number(unsigned connector, bool usb3) const {
   bool first_half = model_ == Model::kNec ? usb3 : !usb3;
@@ -107,8 +109,7 @@ void Xhci::port_changed(UsbPort& p) {
   unsigned before = shown_[connector];
   unsigned now = device_port(connector);
   shown_[connector] = now;
-  if (before && before != now)
-    set_port_change(before, kPortCsc | (p.enable_change ? kPortPec : 0));
+  if (before && before != now) set_port_change(before, kPortCsc | (p.enable_change ? kPortPec : 0));
   p.connect_change = p.enable_change = false;  // PORTSC keeps its own change bits
   if (now) {
     // A super-speed device trains its link and the port enables itself; USB2 waits for reset.

@@ -42,14 +42,15 @@ inline constexpr uint32_t kCapLengthVersion = 0x00;  // CAPLENGTH byte, HCIVERSI
 inline constexpr uint32_t kHciVersion = 0x0100;
 inline constexpr uint32_t kHcsParams1 = 0x04, kHcsParams2 = 0x08, kHcsParams3 = 0x0c;
 inline constexpr uint32_t kHccParams1 = 0x10, kDbOff = 0x14, kRtsOff = 0x18, kHccParams2 = 0x1c;
-inline constexpr uint32_t kHccAc64 = 1u << 0;     // 64-bit addresses
-inline constexpr uint32_t kHccXecpShift = 16;     // first extended capability, in dwords
-inline constexpr uint32_t kExtCaps = 0x20;        // two Supported Protocol capabilities
+inline constexpr uint32_t kHccAc64 = 1u << 0;  // 64-bit addresses
+inline constexpr uint32_t kHccXecpShift = 16;  // first extended capability, in dwords
+inline constexpr uint32_t kExtCaps = 0x20;     // two Supported Protocol capabilities
 inline constexpr uint32_t kExtCapSize = 0x10;
 inline constexpr uint8_t kExtCapSupportedProtocol = 2;
 inline constexpr uint32_t kUsbNameString = 0x20425355;  // "USB "
 
-// --- operational registers (offsets from kCapLength) ----------------------------------------------
+// --- operational registers (offsets from kCapLength)
+// ----------------------------------------------
 inline constexpr uint32_t kUsbCmd = 0x00, kUsbSts = 0x04, kPageSize = 0x08, kDnCtrl = 0x14,
                           kCrcrLo = 0x18, kCrcrHi = 0x1c, kDcbaapLo = 0x30, kDcbaapHi = 0x34,
                           kConfig = 0x38;
@@ -105,8 +106,8 @@ inline constexpr uint64_t kErdpEhb = 1u << 3, kErdpDesiMask = 0x7,
 inline constexpr uint32_t kTrbSize = 16;
 inline constexpr uint32_t kTrbCycle = 1u << 0, kTrbEnt = 1u << 1, kTrbToggle = 1u << 1,
                           kTrbIsp = 1u << 2, kTrbChain = 1u << 4, kTrbIoc = 1u << 5,
-                          kTrbIdt = 1u << 6, kTrbBsr = 1u << 9, kTrbDc = 1u << 9,
-                          kTrbBei = 1u << 9, kTrbDirIn = 1u << 16, kTrbEventData = 1u << 2;
+                          kTrbIdt = 1u << 6, kTrbBsr = 1u << 9, kTrbDc = 1u << 9, kTrbBei = 1u << 9,
+                          kTrbDirIn = 1u << 16, kTrbEventData = 1u << 2;
 inline constexpr unsigned kTrbTypeShift = 10;
 inline constexpr uint32_t kTrbTypeMask = 0x3f;
 inline constexpr unsigned kTrbEndpointShift = 16, kTrbSlotShift = 24;
@@ -164,28 +165,45 @@ inline constexpr uint32_t kInputDropFlags = 0x00, kInputAddFlags = 0x04;
 // Slot context.
 inline constexpr uint32_t kSlotRouteMask = 0xfffff;
 inline constexpr unsigned kSlotEntriesShift = 27;
-inline constexpr unsigned kSlotRootPortShift = 16;  // dword 1
+inline constexpr unsigned kSlotRootPortShift = 16;     // dword 1
 inline constexpr unsigned kSlotInterrupterShift = 22;  // dword 2
 inline constexpr unsigned kSlotStateShift = 27;        // dword 3
 inline constexpr uint32_t kSlotAddressMask = 0xff;
-enum SlotState : uint8_t { kSlotEnabled = 0, kSlotDefault = 1, kSlotAddressed = 2,
-                           kSlotConfigured = 3 };
+enum SlotState : uint8_t {
+  kSlotEnabled = 0,
+  kSlotDefault = 1,
+  kSlotAddressed = 2,
+  kSlotConfigured = 3
+};
 // Endpoint context.
 inline constexpr uint32_t kEpStateMask = 0x7;
-enum EpState : uint8_t { kEpDisabled = 0, kEpRunning = 1, kEpHalted = 2, kEpStopped = 3,
-                         kEpError = 4 };
+enum EpState : uint8_t {
+  kEpDisabled = 0,
+  kEpRunning = 1,
+  kEpHalted = 2,
+  kEpStopped = 3,
+  kEpError = 4
+};
 inline constexpr unsigned kEpTypeShift = 3;
 inline constexpr uint32_t kEpTypeMask = 0x7;
 inline constexpr unsigned kEpMaxPacketShift = 16;
 inline constexpr uint64_t kEpDcs = 1, kEpDequeueMask = ~uint64_t{0xf};
-enum EpType : uint8_t { kEpNotValid = 0, kEpIsochOut = 1, kEpBulkOut = 2, kEpInterruptOut = 3,
-                        kEpControl = 4, kEpIsochIn = 5, kEpBulkIn = 6, kEpInterruptIn = 7 };
+enum EpType : uint8_t {
+  kEpNotValid = 0,
+  kEpIsochOut = 1,
+  kEpBulkOut = 2,
+  kEpInterruptOut = 3,
+  kEpControl = 4,
+  kEpIsochIn = 5,
+  kEpBulkIn = 6,
+  kEpInterruptIn = 7
+};
 
 // --- bounds on guest-driven work -------------------------------------------------------------
-inline constexpr unsigned kMaxLinksPerFetch = 32;    // link TRBs followed before one real TRB
+inline constexpr unsigned kMaxLinksPerFetch = 32;     // link TRBs followed before one real TRB
 inline constexpr unsigned kMaxCommandsPerKick = 256;  // command TRBs per doorbell
 inline constexpr unsigned kMaxTrbsPerKick = 256;      // transfer TRBs per endpoint per kick
-inline constexpr int64_t kContinueNs = 100'000;      // a ring with more work resumes this later
+inline constexpr int64_t kContinueNs = 100'000;       // a ring with more work resumes this later
 inline constexpr uint32_t kMinSegmentTrbs = 16, kMaxSegmentTrbs = 4096;
 
 }  // namespace hvmd::devices::usb::xhci

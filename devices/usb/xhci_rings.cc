@@ -5,7 +5,9 @@
 
 namespace hvmd::devices::usb::xhci {
 
-uint8_t Trb::type() const { return static_cast<uint8_t>((control >> kTrbTypeShift) & kTrbTypeMask); }
+uint8_t Trb::type() const {
+  return static_cast<uint8_t>((control >> kTrbTypeShift) & kTrbTypeMask);
+}
 
 namespace {
 bool read_trb(GuestMemory& memory, uint64_t at, Trb& trb) {

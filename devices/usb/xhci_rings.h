@@ -33,7 +33,9 @@ enum class FetchResult { kTrb, kEmpty, kLinkLoop, kNotRam };
 // The next TRB at ring.dequeue (following link TRBs, toggling the cycle state where a link says
 // so); its address in at. The caller moves ring.dequeue past it (advance) once it is consumed.
 FetchResult fetch_trb(GuestMemory& memory, RingState& ring, Trb& trb, uint64_t& at);
-inline void advance(RingState& ring, uint64_t at) { ring.dequeue = at + 16; }
+inline void advance(RingState& ring, uint64_t at) {
+  ring.dequeue = at + 16;
+}
 
 // One interrupter's event ring.
 struct EventRingState {
@@ -47,7 +49,7 @@ struct EventRingState {
   uint32_t index = 0;
   bool cycle = true;
   bool full = false;  // an Event Ring Full event was written; nothing more until ERDP moves
-  std::vector<uint64_t> bases;   // each segment's base and size (from the table at set-up)
+  std::vector<uint64_t> bases;  // each segment's base and size (from the table at set-up)
   std::vector<uint32_t> sizes;
 };
 

@@ -290,9 +290,8 @@ Xhci::TrbOutcome Xhci::run_transfer_trb(uint8_t slot_id, unsigned dci, const Trb
         return TrbOutcome::kNext;
       }
       if (!device) return failed(PacketStatus::kNoResponse, 0);
-      Packet packet{.pid = (trb.control & kTrbDirIn) ? kPidIn : kPidOut,
-                    .endpoint = 0,
-                    .buffer = {}};
+      Packet packet{
+          .pid = (trb.control & kTrbDirIn) ? kPidIn : kPidOut, .endpoint = 0, .buffer = {}};
       device->handle_packet(packet);
       if (packet.status == PacketStatus::kNak) return TrbOutcome::kWait;
       if (packet.status != PacketStatus::kAck) return failed(packet.status, 0);
@@ -321,6 +320,8 @@ Xhci::TrbOutcome Xhci::run_transfer_trb(uint8_t slot_id, unsigned dci, const Trb
   }
 }
 
-void Xhci::endpoint_ready(UsbPort&) { retry_waiting_endpoints(); }
+void Xhci::endpoint_ready(UsbPort&) {
+  retry_waiting_endpoints();
+}
 
 }  // namespace hvmd::devices::usb

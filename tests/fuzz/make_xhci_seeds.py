@@ -84,21 +84,21 @@ class Rings:
         self.cmd += 1
         return ops + mmio32(DB, 0)
 
-    def control_in(self, slot, request_type, request, value, length, room=None):
+    def control_in(self, slot, request_type, request, value, length, room=None, buf=BUF):
         room = length if room is None else room
         setup = struct.unpack('<Q', struct.pack('<BBHHH', request_type, request, value, 0,
                                                 length))[0]
         ops = trb(EP0 + 16 * self.ep0, setup, 8, SETUP << 10 | IDT | (3 << 16 if length else 0) | C)
         self.ep0 += 1
         if length:
-            ops += trb(EP0 + 16 * self.ep0, BUF, room, DATA << 10 | ISP | DIR_IN | C)
+            ops += trb(EP0 + 16 * self.ep0, buf, room, DATA << 10 | ISP | DIR_IN | C)
             self.ep0 += 1
         ops += trb(EP0 + 16 * self.ep0, 0, 0, STATUS << 10 | IOC | (0 if length else DIR_IN) | C)
         self.ep0 += 1
         return ops + mmio32(DB + 4 * slot, 1)
 
 
-def enumerate_tablet(rings, port=NEC_USB2, route=0):
+def enumerate_tablet(rings, port=NEC_USB2, route=0, interrupt_trb=True):
     ops = init()
     ops += mmio32(OPER + 0x400 + 0x10 * (port - 1), 0x210)  # PP | PR
     ops += rings.command(0, ENABLE_SLOT << 10)
@@ -114,7 +114,8 @@ def enumerate_tablet(rings, port=NEC_USB2, route=0):
     ops += ctx(INPUT + 32, [3 << 27 | route, port << 16, 0, 0, 0, 0, 0, 0])
     ops += ctx(INPUT + 4 * 32, [3 << 16, 3 << 1 | 7 << 3 | 8 << 16, EP1 | 1, 0, 8, 0, 0, 0])
     ops += rings.command(INPUT, CONFIGURE << 10 | 1 << 24)
-    ops += trb(EP1, BUF + 0x100, 8, NORMAL << 10 | ISP | IOC | C) + mmio32(DB + 4, 3)
+    if interrupt_trb:  # waits (NAK) for a report: nothing after it on the ring runs
+        ops += trb(EP1, BUF + 0x100, 8, NORMAL << 10 | ISP | IOC | C) + mmio32(DB + 4, 3)
     return ops + step(1_000_000)
 
 
@@ -131,13 +132,14 @@ def seeds():
     s['command-link-toggle-self'] = init() + trb(CMD, CMD, 0, LINK << 10 | TC | C) + mmio32(DB, 0)
     # Transfer ring of links, and an endless ring of no-ops.
     r = Rings()
-    s['transfer-link-loop'] = (enumerate_tablet(r) + trb(EP1 + 16, EP1 + 16, 0, LINK << 10 | C) +
+    s['transfer-link-loop'] = (enumerate_tablet(r, interrupt_trb=False) +
+                               trb(EP1, EP1, 0, LINK << 10 | C) +
                                mmio32(DB + 4, 3))
     r = Rings()
-    ops = enumerate_tablet(r)
+    ops = enumerate_tablet(r, interrupt_trb=False)
     for i in range(4):
-        ops += trb(EP1 + 16 * (i + 1), 0, 0, NOOP << 10 | C)
-    s['endless-noop-ring'] = (ops + trb(EP1 + 80, EP1 + 16, 0, LINK << 10 | C) + mmio32(DB + 4, 3) +
+        ops += trb(EP1 + 16 * i, 0, 0, NOOP << 10 | C)
+    s['endless-noop-ring'] = (ops + trb(EP1 + 64, EP1, 0, LINK << 10 | C) + mmio32(DB + 4, 3) +
                               step(200_000) * 8)
     # A control TD with no status stage, and setup stages back to back.
     r = Rings()
@@ -148,8 +150,7 @@ def seeds():
     # Buffers, rings and contexts outside RAM.
     r = Rings()
     s['buffer-outside-ram'] = (enumerate_tablet(r) +
-                               trb(EP1 + 16, 0xfff00000000, 8, NORMAL << 10 | IOC | C) +
-                               mmio32(DB + 4, 3))
+                               r.control_in(1, 0x80, 6, 0x100, 18, buf=0xfff00000000))
     s['command-ring-outside-ram'] = init() + mmio32(OPER, 0) + mmio64(OPER + 0x18, 0xfebf0001) + \
         mmio32(OPER, 1) + mmio32(DB, 0)
     r = Rings()

@@ -28,7 +28,7 @@ Xhci::Xhci(Model model, Clock& clock, GuestMemory& memory, std::string bus_name)
               kick_endpoint(static_cast<uint8_t>(id), dci);
       }) {
   for (unsigned i = 0; i < kInterrupters; ++i)
-    interrupters_[i].moderation = std::make_unique<Timer>(clock, [this, i] { try_interrupt(i); });
+    moderation_[i] = std::make_unique<Timer>(clock, [this, i] { try_interrupt(i); });
   add_bar(kMmioBar, pci::BarType::kMemory64, kMmioSize, &mmio_);
   add_msi(kInterrupters, /*is_64bit=*/true, /*maskable=*/false);
   add_msix(kInterrupters, kMmioBar, kMsixTable, kMsixPba);
@@ -42,7 +42,7 @@ Xhci::~Xhci() = default;
 
 void Xhci::unrealize() {
   continue_timer_.cancel();
-  for (auto& ir : interrupters_) ir.moderation->cancel();
+  for (auto& timer : moderation_) timer->cancel();
   PciDevice::unrealize();
 }
 
@@ -57,21 +57,8 @@ void Xhci::config_written(uint32_t, unsigned, uint32_t) {
 
 void Xhci::controller_reset() {
   continue_timer_.cancel();
-  usbcmd_ = 0;
-  usbsts_ = kStsHalted;
-  dnctrl_ = 0;
-  config_ = 0;
-  dcbaap_ = 0;
-  command_ring_ = {};
-  command_ring_running_ = false;
-  for (auto& s : slots_) s = Slot{};
-  for (auto& ir : interrupters_) {
-    ir.moderation->cancel();
-    ir.iman = 0;
-    ir.imod = kImodDefault;
-    ir.want_irq = false;
-    ir.ring.clear();
-  }
+  for (auto& timer : moderation_) timer->cancel();
+  static_cast<XhciState&>(*this) = XhciState{};
   ports_reset();
   update_intx();
 }
@@ -215,7 +202,7 @@ uint32_t Xhci::operational_read(uint32_t offset) {
     case kDcbaapHi:
       return static_cast<uint32_t>(dcbaap_ >> 32);
     case kConfig:
-      return config_;
+      return max_slots_enabled_;
     default:
       return 0;
   }
@@ -257,7 +244,7 @@ void Xhci::operational_write(uint32_t offset, uint32_t value) {
       dcbaap_ = (dcbaap_ & 0xffffffff) | uint64_t{value} << 32;
       return;
     case kConfig:
-      config_ = std::min<uint32_t>(value & kConfigMaxSlotsMask, kMaxSlots);
+      max_slots_enabled_ = std::min<uint32_t>(value & kConfigMaxSlotsMask, kMaxSlots);
       return;
     default:
       return;
@@ -292,9 +279,9 @@ uint32_t Xhci::runtime_read(uint32_t offset) {
       return ir.iman;
     case kImod: {
       uint32_t counter = 0;
-      if (ir.moderation->armed())
-        counter = static_cast<uint32_t>(
-            std::min<int64_t>(0xffff, (ir.moderation->deadline() - clock_.now_ns()) / kImodUnitNs));
+      if (moderation_[index]->armed())
+        counter = static_cast<uint32_t>(std::min<int64_t>(
+            0xffff, (moderation_[index]->deadline() - clock_.now_ns()) / kImodUnitNs));
       return (ir.imod & 0xffff) | counter << 16;
     }
     case kErstSz:
@@ -384,7 +371,7 @@ void Xhci::post_event(unsigned interrupter, Trb event, bool interrupt) {
 void Xhci::try_interrupt(unsigned index) {
   Interrupter& ir = interrupters_[index];
   // IMODC still counting, or software has not acknowledged the last one (EHB): later.
-  if (!ir.want_irq || ir.moderation->armed() || ir.ring.busy) return;
+  if (!ir.want_irq || moderation_[index]->armed() || ir.ring.busy) return;
   ir.want_irq = false;
   ir.iman |= kImanIp;
   ir.ring.busy = true;
@@ -400,7 +387,7 @@ void Xhci::try_interrupt(unsigned index) {
     update_intx();
   }
   if (uint32_t interval = ir.imod & 0xffff)
-    ir.moderation->arm_after(int64_t{interval} * kImodUnitNs);
+    moderation_[index]->arm_after(int64_t{interval} * kImodUnitNs);
 }
 
 void Xhci::update_intx() {

@@ -34,10 +34,101 @@
 #include "dm/guest_memory.h"
 #include "dm/io_handler.h"
 #include "dm/pci/pci_device.h"
+#include "dm/state_fields.h"
 
 namespace hvmd::devices::usb {
 
-class Xhci final : public pci::PciDevice, public UsbPortOwner {
+namespace xhci {
+
+struct EndpointRecord {
+  uint8_t state = kEpDisabled;
+  uint8_t type = kEpNotValid;
+  uint16_t max_packet = 8;
+  RingState ring;
+  bool waiting = false;             // the TRB at the dequeue pointer was NAKed
+  uint32_t td_length = 0;           // bytes moved in the current TD (Event Data's EDTLA)
+  bool td_short = false;            // a short packet: the rest of the TD is skipped
+  std::array<uint32_t, 8> words{};  // the context as software gave it
+  bool in() const;
+  template <class V>
+  void describe(V& v) {
+    v("state", state, AtMost{uint8_t{kEpError}});
+    v("type", type, AtMost{uint8_t{kEpInterruptIn}});
+    v("max packet", max_packet, InRange{uint16_t{8}, uint16_t{0xffff}});
+    v("ring", ring);
+    v("waiting", waiting);
+    v("TD length", td_length);
+    v("TD short", td_short);
+    v("context", words);
+  }
+};
+
+struct SlotRecord {
+  bool enabled = false;
+  uint8_t state = kSlotEnabled;
+  uint8_t port = 0;  // root hub port, register numbering (1..kPorts)
+  uint32_t route = 0;
+  uint16_t interrupter = 0;
+  uint64_t context = 0;             // the output device context (from the DCBAA)
+  std::array<uint32_t, 8> words{};  // the slot context as software gave it
+  std::array<EndpointRecord, kEndpoints> endpoints{};
+  template <class V>
+  void describe(V& v) {
+    v("enabled", enabled);
+    v("state", state, AtMost{uint8_t{kSlotConfigured}});
+    v("port", port, AtMost{uint8_t{kPorts}});
+    v("route", route, Mask{kSlotRouteMask});
+    v("interrupter", interrupter);
+    v("context", context);
+    v("slot context", words);
+    v("endpoints", endpoints);
+  }
+};
+
+struct InterrupterRecord {
+  uint32_t iman = 0;
+  uint32_t imod = kImodDefault;
+  bool want_irq = false;  // an event asked for an interrupt not yet signalled
+  EventRing ring;
+  template <class V>
+  void describe(V& v) {
+    v("IMAN", iman, Mask{kImanIp | kImanIe});
+    v("IMOD", imod, Mask{uint32_t{0xffff}});
+    v("interrupt wanted", want_irq);
+    v("event ring", static_cast<EventRingState&>(ring));
+  }
+};
+
+struct PortView {        // what one PORTSC shows beyond the UsbPort state machine
+  uint32_t changes = 0;  // CSC, PEC, WRC, PRC, PLC
+  uint32_t wake = 0;     // WCE, WDE, WOE
+  template <class V>
+  void describe(V& v) {
+    v("changes", changes, Mask{kPortChangeBits});
+    v("wake", wake, Mask{kPortWakeBits});
+  }
+};
+
+// What the controller keeps between accesses (and saves).
+struct XhciState {
+  uint32_t usbcmd_ = 0;
+  uint32_t usbsts_ = kStsHalted;
+  uint32_t dnctrl_ = 0;
+  uint32_t max_slots_enabled_ = 0;
+  uint64_t dcbaap_ = 0;
+  RingState command_ring_;
+  bool command_ring_running_ = false;
+  std::array<SlotRecord, kMaxSlots + 1> slots_{};  // index = slot ID; 0 unused
+  std::array<InterrupterRecord, kInterrupters> interrupters_{};
+  std::array<PortView, kPorts> views_{};
+  std::array<uint32_t, kPortsPerProtocol> shown_{};  // register port showing the device
+  template <class V>
+  void describe(V& v);
+};
+
+}  // namespace xhci
+
+class Xhci final : public pci::PciDevice, public UsbPortOwner, private xhci::XhciState {
  public:
   enum class Model : uint8_t { kNec, kQemu };
   Xhci(Model model, Clock& clock, GuestMemory& memory, std::string bus_name);
@@ -58,41 +149,14 @@ class Xhci final : public pci::PciDevice, public UsbPortOwner {
  protected:
   void reset_device() override;
   void config_written(uint32_t reg, unsigned size, uint32_t value) override;
+  void save_device(StateWriter& out) const override;
+  Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t version) override;
+  void post_load_device() override;
 
  private:
-  struct Endpoint {
-    uint8_t state = xhci::kEpDisabled;
-    uint8_t type = xhci::kEpNotValid;
-    uint16_t max_packet = 8;
-    xhci::RingState ring;
-    bool waiting = false;             // the TRB at the dequeue pointer was NAKed
-    uint32_t td_length = 0;           // bytes moved in the current TD (Event Data's EDTLA)
-    bool td_short = false;            // a short packet: the rest of the TD is skipped
-    std::array<uint32_t, 8> words{};  // the context as software gave it
-    bool in() const;
-  };
-  struct Slot {
-    bool enabled = false;
-    uint8_t state = xhci::kSlotEnabled;
-    uint8_t port = 0;  // root hub port, register numbering (1..kPorts)
-    uint32_t route = 0;
-    uint16_t interrupter = 0;
-    uint64_t context = 0;             // the output device context (from the DCBAA)
-    std::array<uint32_t, 8> words{};  // the slot context as software gave it
-    std::array<Endpoint, xhci::kEndpoints> endpoints{};
-  };
-  struct Interrupter {
-    uint32_t iman = 0;
-    uint32_t imod = xhci::kImodDefault;
-    bool want_irq = false;  // an event asked for an interrupt not yet signalled
-    xhci::EventRing ring;
-    std::unique_ptr<Timer> moderation;
-  };
-  struct PortView {        // what one PORTSC shows beyond the UsbPort state machine
-    uint32_t changes = 0;  // CSC, PEC, WRC, PRC, PLC
-    uint32_t wake = 0;     // WCE, WDE, WOE
-    bool resuming = false;
-  };
+  using Endpoint = xhci::EndpointRecord;
+  using Slot = xhci::SlotRecord;
+  using Interrupter = xhci::InterrupterRecord;
 
   // --- registers (xhci.cc) ---
   uint32_t read32(uint32_t offset);
@@ -176,19 +240,7 @@ class Xhci final : public pci::PciDevice, public UsbPortOwner {
   std::vector<UsbPort> ports_;  // the connectors (UsbBus ports 1..4)
   UsbBus bus_;
   static_assert(xhci::kPortsPerProtocol == 4, "the constructor names the four connectors");
-  std::array<PortView, xhci::kPorts> views_{};
-  std::array<unsigned, xhci::kPortsPerProtocol> shown_{};  // register port showing the device
-
-  // Operational state.
-  uint32_t usbcmd_ = 0;
-  uint32_t usbsts_ = xhci::kStsHalted;
-  uint32_t dnctrl_ = 0;
-  uint32_t config_ = 0;
-  uint64_t dcbaap_ = 0;
-  xhci::RingState command_ring_;
-  bool command_ring_running_ = false;
-  std::array<Slot, xhci::kMaxSlots + 1> slots_{};  // index = slot ID; 0 unused
-  std::array<Interrupter, xhci::kInterrupters> interrupters_;
+  std::array<std::unique_ptr<Timer>, xhci::kInterrupters> moderation_;  // IMOD intervals
   Timer continue_timer_;  // a ring that hit its per-kick budget resumes here
   bool kicking_ = false;  // a transfer ring is running (a device's notification waits for it)
   bool retry_requested_ = false;

@@ -11,7 +11,7 @@ namespace hvmd::devices::usb {
 
 using namespace xhci;
 
-bool Xhci::Endpoint::in() const {
+bool xhci::EndpointRecord::in() const {
   return type == kEpIsochIn || type == kEpBulkIn || type == kEpInterruptIn;
 }
 
@@ -96,13 +96,13 @@ void Xhci::run_command(const Trb& trb, uint64_t at) {
 }
 
 Xhci::Slot* Xhci::slot(uint8_t slot_id) {
-  if (slot_id == 0 || slot_id > kMaxSlots || slot_id > config_) return nullptr;
+  if (slot_id == 0 || slot_id > kMaxSlots || slot_id > max_slots_enabled_) return nullptr;
   Slot& s = slots_[slot_id];
   return s.enabled ? &s : nullptr;
 }
 
 uint8_t Xhci::enable_slot() {
-  unsigned limit = std::min<unsigned>(config_, kMaxSlots);
+  unsigned limit = std::min<unsigned>(max_slots_enabled_, kMaxSlots);
   for (unsigned id = 1; id <= limit; ++id) {
     if (slots_[id].enabled) continue;
     slots_[id] = Slot{};

@@ -38,8 +38,7 @@ FetchResult fetch_trb(GuestMemory& memory, RingState& ring, Trb& trb, uint64_t& 
 
 bool EventRing::setup(GuestMemory& memory) {
   valid = false;
-  bases.clear();
-  sizes.clear();
+  segments = 0;
   segment = index = 0;
   cycle = true;
   full = false;
@@ -61,12 +60,12 @@ bool EventRing::setup(GuestMemory& memory) {
     if (size < kMinSegmentTrbs || size > kMaxSegmentTrbs) {
       HVMD_GUEST_LOG("xhci: event ring segment %u (%u TRBs at %#llx) unusable", i, size,
                      static_cast<unsigned long long>(base));
-      bases.clear();
-      sizes.clear();
+      segments = 0;
       return false;
     }
-    bases.push_back(base);
-    sizes.push_back(size);
+    bases[i] = base;
+    sizes[i] = size;
+    segments = i + 1;
   }
   valid = true;
   return true;
@@ -83,7 +82,7 @@ void EventRing::next_position(uint32_t& seg, uint32_t& idx, bool& cyc) const {
   cyc = cycle;
   if (idx >= sizes[seg]) {
     idx = 0;
-    if (++seg >= sizes.size()) {
+    if (++seg >= segments) {
       seg = 0;
       cyc = !cyc;
     }
@@ -132,6 +131,14 @@ void EventRing::dequeue_written(uint64_t value) {
   uint64_t before = erdp & kErdpPointerMask;
   erdp = value & ~kErdpEhb;
   if ((erdp & kErdpPointerMask) != before) full = false;
+}
+
+bool EventRingState::consistent() const {
+  if (!valid) return true;
+  if (segments == 0 || segments > bases.size() || segment >= segments) return false;
+  for (uint32_t i = 0; i < segments; ++i)
+    if (sizes[i] < kMinSegmentTrbs || sizes[i] > kMaxSegmentTrbs) return false;
+  return index < sizes[segment];
 }
 
 bool EventRing::pending() const {

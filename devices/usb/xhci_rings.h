@@ -8,8 +8,11 @@
 // the segments the table described when it was set up (each 16..4096 TRBs, at most 2^ERSTMax).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
+
+#include "devices/usb/xhci_regs.h"
 
 #include "dm/guest_memory.h"
 
@@ -26,6 +29,11 @@ struct Trb {
 struct RingState {
   uint64_t dequeue = 0;
   bool cycle = false;
+  template <class V>
+  void describe(V& v) {
+    v("dequeue", dequeue);
+    v("cycle", cycle);
+  }
 };
 
 enum class FetchResult { kTrb, kEmpty, kLinkLoop, kNotRam };
@@ -49,8 +57,27 @@ struct EventRingState {
   uint32_t index = 0;
   bool cycle = true;
   bool full = false;  // an Event Ring Full event was written; nothing more until ERDP moves
-  std::vector<uint64_t> bases;  // each segment's base and size (from the table at set-up)
-  std::vector<uint32_t> sizes;
+  // Each segment's base and size, from the table at set-up (segments of them).
+  uint32_t segments = 0;
+  std::array<uint64_t, 1u << kErstMaxLog2> bases{};
+  std::array<uint32_t, 1u << kErstMaxLog2> sizes{};
+  template <class V>
+  void describe(V& v) {
+    v("ERSTBA", erstba);
+    v("ERSTSZ", erstsz);
+    v("ERDP", erdp);
+    v("EHB", busy);
+    v("valid", valid);
+    v("segment", segment);
+    v("index", index);
+    v("cycle", cycle);
+    v("full", full);
+    v("segments", segments);
+    v("segment bases", bases);
+    v("segment sizes", sizes);
+  }
+  // A loaded state describes a ring this code could have set up.
+  bool consistent() const;
 };
 
 class EventRing : public EventRingState {

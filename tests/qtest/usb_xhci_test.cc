@@ -9,6 +9,8 @@
 // crash, the controller reports what hardware would.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <optional>
 
@@ -614,6 +616,33 @@ TEST_F(NecFixture, HotPlugRaisesPortStatusChange) {
   ASSERT_TRUE(gone);
   EXPECT_EQ(xhci.portsc(kNecUsb2Port1 + 2) & (kPortCcs | kPortPed | kPortCsc), kPortCsc);
   EXPECT_EQ(xhci.control(slot, 0x80, kGetDescriptor, 0x0100, 0, 18).code, kTransactionError);
+}
+
+TEST_F(NecFixture, SavedStateRestoresSlotsRingsAndAWaitingTransfer) {
+  uint8_t slot = enumerate(kNecUsb2Port1);
+  uint64_t trb = queue_interrupt_in(slot, 8, kBuffers + 0x1000);
+  char name[] = "/tmp/hvmd-xhci-state-XXXXXX";
+  int fd = mkstemp(name);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  ASSERT_TRUE(qt.qmp("stop").contains("return"));
+  Json saved = qt.qmp("xen-save-devices-state", {{"filename", name}, {"live", false}});
+  ASSERT_TRUE(saved.contains("return")) << saved;
+  ASSERT_TRUE(qt.qmp("system_reset").contains("return"));
+  Json loaded = qt.qmp("xen-load-devices-state", {{"filename", name}});
+  unlink(name);
+  ASSERT_TRUE(loaded.contains("return")) << loaded;
+  ASSERT_TRUE(qt.qmp("cont").contains("return"));
+  EXPECT_FALSE(xhci.op(kUsbSts) & kStsHalted);
+  EXPECT_EQ(xhci.portsc(kNecUsb2Port1) & (kPortCcs | kPortPed), kPortCcs | kPortPed);
+  // The transfer that was waiting completes with the next report, on the same event ring.
+  abs_move(qt, 0x100, 0x200);
+  auto e = xhci.wait_event(32);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->parameter, trb);
+  EXPECT_EQ(e->slot(), slot);
+  EXPECT_EQ(xhci.command({0, 0, type_bits(kNoOpCommand)}).code(), kSuccess);
+  EXPECT_EQ(xhci.control(slot, 0x80, kGetDescriptor, 0x0100, 0, 18).data.size(), 18u);
 }
 
 TEST(XhciMsix, EventsArriveAsMsixMessages) {

@@ -29,6 +29,8 @@ Xhci::Xhci(Model model, Clock& clock, GuestMemory& memory, std::string bus_name)
       }) {
   for (unsigned i = 0; i < kInterrupters; ++i)
     moderation_[i] = std::make_unique<Timer>(clock, [this, i] { try_interrupt(i); });
+  // Zero-length packets still point somewhere (devices may memcpy zero bytes from them).
+  buffer_.reserve(kMaxSegmentTrbs);
   add_bar(kMmioBar, pci::BarType::kMemory64, kMmioSize, &mmio_);
   add_msi(kInterrupters, /*is_64bit=*/true, /*maskable=*/false);
   add_msix(kInterrupters, kMmioBar, kMsixTable, kMsixPba);

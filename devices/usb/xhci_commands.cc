@@ -210,7 +210,7 @@ uint8_t Xhci::address_device(uint8_t slot_id, uint64_t input, bool block_set_add
     Packet packet{.pid = kPidSetup, .endpoint = 0, .buffer = setup};
     device->handle_packet(packet);
     if (packet.status != PacketStatus::kAck) return kCcTransaction;
-    Packet status{.pid = kPidIn, .endpoint = 0, .buffer = {}};
+    Packet status{.pid = kPidIn, .endpoint = 0, .buffer = std::span<uint8_t>(buffer_.data(), 0)};
     device->handle_packet(status);
     if (status.status != PacketStatus::kAck) return kCcTransaction;
     next.state = kSlotAddressed;

@@ -290,8 +290,9 @@ Xhci::TrbOutcome Xhci::run_transfer_trb(uint8_t slot_id, unsigned dci, const Trb
         return TrbOutcome::kNext;
       }
       if (!device) return failed(PacketStatus::kNoResponse, 0);
-      Packet packet{
-          .pid = (trb.control & kTrbDirIn) ? kPidIn : kPidOut, .endpoint = 0, .buffer = {}};
+      Packet packet{.pid = (trb.control & kTrbDirIn) ? kPidIn : kPidOut,
+                    .endpoint = 0,
+                    .buffer = std::span<uint8_t>(buffer_.data(), 0)};
       device->handle_packet(packet);
       if (packet.status == PacketStatus::kNak) return TrbOutcome::kWait;
       if (packet.status != PacketStatus::kAck) return failed(packet.status, 0);

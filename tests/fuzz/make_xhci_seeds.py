@@ -8,7 +8,8 @@ of ../shared/research/devices.md: link-TRB loops on the command and transfer rin
 (CVE-2017-5973/9375), TRBs and contexts outside RAM, slot IDs 0 and 255, wLength larger than the
 data TRB, ERST sizes 0 and huge, a full event ring.
 
-Run from anywhere; the encoding follows tests/fuzz/fuzz_machine.cc."""
+Run from anywhere; the encoding follows tests/fuzz/fuzz_machine.cc. Files named regression-* in
+corpus-xhci are inputs the fuzzer found (kept by hand, not written here)."""
 import os
 import struct
 

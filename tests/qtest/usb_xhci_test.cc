@@ -225,8 +225,8 @@ class XhciDriver {
       for (unsigned i = 0; i < 8; ++i) put32(input, 32 * (index + 1) + 4 * i, words[i]);
     qt_.memwrite(kInput, input);
   }
-  static std::array<uint32_t, 8> slot_context(unsigned port, unsigned entries) {
-    return {entries << 27, port << 16, 0, 0, 0, 0, 0, 0};
+  static std::array<uint32_t, 8> slot_context(unsigned port, unsigned entries, uint32_t route = 0) {
+    return {entries << 27 | route, port << 16, 0, 0, 0, 0, 0, 0};
   }
   std::array<uint32_t, 8> endpoint_context(uint8_t slot, unsigned dci, unsigned type,
                                            unsigned max_packet, unsigned interval = 0) {
@@ -243,7 +243,7 @@ class XhciDriver {
   }
 
   // Enable Slot, then Address Device (BSR first, as Linux's new scheme does).
-  uint8_t enable_and_address(unsigned port, bool block_set_address) {
+  uint8_t enable_and_address(unsigned port, bool block_set_address, uint32_t route = 0) {
     Trb done = command({0, 0, type_bits(kEnableSlot)});
     EXPECT_EQ(done.code(), kSuccess);
     uint8_t slot = done.slot();
@@ -251,7 +251,7 @@ class XhciDriver {
     std::vector<uint8_t> entry(8);
     put64(entry, 0, output(slot));
     qt_.memwrite(kDcbaa + 8 * slot, entry);
-    write_input(0, 3, {{0, slot_context(port, 1)}, {1, endpoint_context(slot, 1, 4, 8)}});
+    write_input(0, 3, {{0, slot_context(port, 1, route)}, {1, endpoint_context(slot, 1, 4, 8)}});
     Trb addressed = command(
         {kInput, 0,
          type_bits(kAddressDevice) | (block_set_address ? kBsr : 0) | uint32_t{slot} << 24});
@@ -643,6 +643,40 @@ TEST_F(NecFixture, SavedStateRestoresSlotsRingsAndAWaitingTransfer) {
   EXPECT_EQ(e->slot(), slot);
   EXPECT_EQ(xhci.command({0, 0, type_bits(kNoOpCommand)}).code(), kSuccess);
   EXPECT_EQ(xhci.control(slot, 0x80, kGetDescriptor, 0x0100, 0, 18).data.size(), 18u);
+}
+
+TEST(XhciHub, KeyboardBehindAHubByRouteString) {
+  QtestClient qt{{"-device", "qemu-xhci,id=usb", "-device", "usb-hub,bus=usb.0,port=1", "-device",
+                  "usb-kbd,bus=usb.0.1,port=3"}};
+  XhciDriver xhci{qt, 0x1b36};
+  xhci.init();
+  // qemu-xhci: USB2 ports first; the hub on port 1.
+  xhci.set_portsc(1, kPortPp | kPortPr);
+  ASSERT_TRUE(xhci.wait_event(kPortEvent));
+  uint8_t hub = xhci.enable_and_address(1, /*block_set_address=*/false);
+  auto device = xhci.control(hub, 0x80, kGetDescriptor, 0x0100, 0, 18);
+  ASSERT_EQ(device.data.size(), 18u);
+  EXPECT_EQ(device.data[4], 9) << "hub class";
+  ASSERT_EQ(xhci.control(hub, 0x00, kSetConfiguration, 1, 0, 0).code, kSuccess);
+  // The hub's port 3: power, reset (SET_FEATURE to the port), then its status says enabled.
+  EXPECT_EQ(xhci.control(hub, 0x23, 3, 8, 3, 0).code, kSuccess);
+  EXPECT_EQ(xhci.control(hub, 0x23, 3, 4, 3, 0).code, kSuccess);
+  auto status = xhci.control(hub, 0xa3, 0, 0, 3, 4);
+  ASSERT_EQ(status.data.size(), 4u);
+  EXPECT_EQ(status.data[0] & 3, 3) << "connected and enabled";
+  // The keyboard: root port 1, route string 3.
+  uint8_t keyboard = xhci.enable_and_address(1, /*block_set_address=*/false, /*route=*/3);
+  EXPECT_NE(keyboard, hub);
+  auto config = xhci.control(keyboard, 0x80, kGetDescriptor, 0x0200, 0, 34);
+  ASSERT_EQ(config.data.size(), 34u);
+  EXPECT_EQ(config.data[9 + 7], 1) << "boot keyboard protocol: the device behind the hub";
+  // A route through a port with nothing behind it: no answer.
+  uint8_t nobody = xhci.command({0, 0, type_bits(kEnableSlot)}).slot();
+  xhci.write_input(
+      0, 3, {{0, XhciDriver::slot_context(1, 1, 5)}, {1, xhci.endpoint_context(nobody, 1, 4, 8)}});
+  EXPECT_EQ(
+      xhci.command({kInput, 0, type_bits(kAddressDevice) | kBsr | uint32_t{nobody} << 24}).code(),
+      kTransactionError);
 }
 
 TEST(XhciMsix, EventsArriveAsMsixMessages) {

@@ -157,8 +157,12 @@ def seeds():
     r = Rings()
     s['input-context-outside-ram'] = (init() + r.command(0, ENABLE_SLOT << 10) +
                                       r.command(0xfee00000, ADDRESS << 10 | 1 << 24))
+    r = Rings()
     s['dcbaa-outside-ram'] = (init() + mmio64(OPER + 0x30, 0xfffff000) +
-                              Rings().command(0, ENABLE_SLOT << 10))
+                              r.command(0, ENABLE_SLOT << 10) + ctx(INPUT, [0, 3, 0, 0, 0, 0, 0, 0]) +
+                              ctx(INPUT + 32, [1 << 27, NEC_USB2 << 16, 0, 0, 0, 0, 0, 0]) +
+                              ctx(INPUT + 64, [0, 4 << 3 | 8 << 16, EP0 | 1, 0, 0, 0, 0, 0]) +
+                              r.command(INPUT, ADDRESS << 10 | 1 << 24))
     # Slot IDs 0 and 255, endpoint 0 and 31, doorbells past the array.
     r = Rings()
     s['slot-ids-out-of-range'] = (init() + r.command(INPUT, ADDRESS << 10) +
@@ -176,12 +180,15 @@ def seeds():
         Rings().command(0, NOOP_CMD << 10)
     s['erst-segment-empty'] = init() + ram64(ERST + 8, 0) + mmio64(IR0 + 0x10, ERST) + \
         Rings().command(0, NOOP_CMD << 10)
-    # Twenty no-op commands into a 16-TRB event ring nobody dequeues.
-    r = Rings()
+    # Twenty no-op commands (a lap of the 16-TRB command ring and five more past its link) into a
+    # 16-TRB event ring nobody dequeues: the last slot takes Event Ring Full.
     ops = init()
-    for _ in range(14):
-        ops += r.command(0, NOOP_CMD << 10)
-    s['event-ring-full'] = ops
+    for i in range(15):
+        ops += trb(CMD + 16 * i, 0, 0, NOOP_CMD << 10 | C)
+    ops += trb(CMD + 15 * 16, CMD, 0, LINK << 10 | TC | C) + mmio32(DB, 0)
+    for i in range(5):
+        ops += trb(CMD + 16 * i, 0, 0, NOOP_CMD << 10)
+    s['event-ring-full'] = ops + mmio32(DB, 0)
     # Stop, set dequeue and reset endpoint while an interrupt TRB waits; then a host reset.
     r = Rings()
     s['stop-reset-mid-transfer'] = (enumerate_tablet(r) + r.command(0, STOP_EP << 10 | 3 << 16 | 1 << 24) +

@@ -679,6 +679,61 @@ TEST(XhciHub, KeyboardBehindAHubByRouteString) {
       kTransactionError);
 }
 
+TEST(XhciMsi, EventsArriveAsMsiMessagesWhenMsixIsOff) {
+  QtestClient qt{{"-device", "qemu-xhci,id=usb"}};
+  XhciDriver xhci{qt, 0x1b36};
+  xhci.init(/*start=*/false);
+  uint8_t cap = static_cast<uint8_t>(qt.pci_config_read(xhci.devfn(), 0x34, 1));
+  while (cap && qt.pci_config_read(xhci.devfn(), cap, 1) != 0x05)
+    cap = static_cast<uint8_t>(qt.pci_config_read(xhci.devfn(), cap + 1, 1));
+  ASSERT_NE(cap, 0) << "MSI capability";
+  ASSERT_TRUE(qt.pci_config_read(xhci.devfn(), cap + 2, 2) & 0x80) << "64-bit";
+  qt.pci_config_write(xhci.devfn(), cap + 4, 4, static_cast<uint32_t>(kMsiTarget));
+  qt.pci_config_write(xhci.devfn(), cap + 8, 4, 0);
+  qt.pci_config_write(xhci.devfn(), cap + 12, 2, 0x0051);
+  qt.pci_config_write(xhci.devfn(), cap + 2, 2, 1);  // enable, one vector
+  qt.writel(kMsiTarget, 0);
+  xhci.run();
+  EXPECT_EQ(xhci.command({0, 0, type_bits(kNoOpCommand)}).code(), kSuccess);
+  EXPECT_EQ(qt.readl(kMsiTarget), 0x51u);
+  EXPECT_FALSE(qt.irq_level(kIrq));
+}
+
+TEST(XhciPorts, SuspendResumeAndWarmReset) {
+  QtestClient qt{{"-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0,port=2"}};
+  XhciDriver xhci{qt, 0x1b36};
+  xhci.init();
+  // qemu-xhci: USB2 ports 1-4 first; the tablet is on 2, its USB3 twin (6) shows nothing.
+  EXPECT_EQ(xhci.portsc(6) & kPortCcs, 0u);
+  EXPECT_EQ((xhci.portsc(6) >> 5) & 0xf, 5u) << "RxDetect";
+  xhci.set_portsc(2, kPortPp | kPortPr);
+  ASSERT_TRUE(xhci.wait_event(kPortEvent));
+  xhci.set_portsc(2, kPortPp | kPortPrc | kPortCsc);
+  // Link state write with LWS: U3 (suspend) sets no change; U0 (resume) sets PLC and an event.
+  constexpr uint32_t kLws = 1u << 16, kPlc = 1u << 22;
+  xhci.set_portsc(2, kPortPp | kLws | 3u << 5);
+  EXPECT_EQ((xhci.portsc(2) >> 5) & 0xf, 3u) << "U3";
+  EXPECT_FALSE(xhci.next_event());
+  // PLS without LWS is ignored.
+  xhci.set_portsc(2, kPortPp | 0u << 5);
+  EXPECT_EQ((xhci.portsc(2) >> 5) & 0xf, 3u);
+  xhci.set_portsc(2, kPortPp | kLws | 0u << 5);
+  EXPECT_EQ((xhci.portsc(2) >> 5) & 0xf, 0u) << "U0";
+  EXPECT_TRUE(xhci.portsc(2) & kPlc);
+  auto e = xhci.wait_event(kPortEvent);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->parameter >> 24, 2u);
+  // Writing PED disables the port; the device is still connected.
+  xhci.set_portsc(2, kPortPp | kPlc | kPortPed);
+  EXPECT_EQ(xhci.portsc(2) & (kPortCcs | kPortPed), kPortCcs);
+  // Warm reset on an empty USB3 port: PRC and WRC.
+  constexpr uint32_t kWpr = 1u << 31, kWrc = 1u << 19;
+  xhci.set_portsc(7, kPortPp | kWpr);
+  EXPECT_EQ(xhci.portsc(7) & (kPortPrc | kWrc), kPortPrc | kWrc);
+  xhci.set_portsc(7, kPortPp | kPortPrc | kWrc);
+  EXPECT_EQ(xhci.portsc(7) & (kPortPrc | kWrc), 0u);
+}
+
 TEST(XhciMsix, EventsArriveAsMsixMessages) {
   QtestClient qt{{"-device", "qemu-xhci,id=usb", "-device", "usb-tablet,bus=usb.0"}};
   XhciDriver xhci{qt, 0x1b36};

@@ -88,7 +88,7 @@ void UsbDevice::request_wakeup() {
   if (suspended_ && remote_wakeup_ && port_) port_->wakeup();
 }
 
-void UsbDevice::notify_endpoint_ready() {
+void UsbDevice::endpoint_ready() {
   if (port_) port_->endpoint_ready();
 }
 

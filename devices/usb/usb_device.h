@@ -133,8 +133,9 @@ class UsbDevice : public Device, protected UsbDeviceState {
   virtual void configured() {}
   // A suspended device with remote wake-up enabled asks its port to resume (input arrived).
   void request_wakeup();
-  // An IN endpoint that NAKed has data now: tells the port's owner (UsbPortOwner::endpoint_ready).
-  void notify_endpoint_ready();
+  // Data an endpoint NAKed for is ready now (host I/O completed): the controller may run its
+  // schedule early instead of at its next frame.
+  void endpoint_ready();
   // The subclass's saved fields, after the framework's, at the section's version.
   virtual void save_usb(StateWriter& /*out*/) const {}
   virtual Result<std::unique_ptr<StagedState>> parse_usb(StateReader& /*in*/,

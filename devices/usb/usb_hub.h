@@ -26,7 +26,7 @@ class UsbHub final : public UsbDevice, public UsbPortOwner {
   void port_changed(UsbPort& port) override;
   void port_wakeup(UsbPort& port) override;
   // A device behind the hub has data: the controller above is told through the hub's own port.
-  void endpoint_ready(UsbPort&) override { notify_endpoint_ready(); }
+  void port_endpoint_ready(UsbPort&) override { endpoint_ready(); }
 
  protected:
   std::span<const uint8_t> device_descriptor() const override;

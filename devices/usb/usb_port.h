@@ -26,10 +26,8 @@ class UsbPortOwner {
   virtual ~UsbPortOwner() = default;
   virtual void port_changed(UsbPort& port) = 0;
   virtual void port_wakeup(UsbPort& port) = 0;
-  // A device behind the port has data for an IN endpoint it NAKed before (a HID report was
-  // queued). Controllers that retry on a frame timer ignore it; xHCI retries then, so an idle
-  // interrupt endpoint costs no timer.
-  virtual void endpoint_ready(UsbPort& /*port*/) {}
+  // A device behind the port has data it NAKed for ready (UsbDevice::endpoint_ready).
+  virtual void port_endpoint_ready(UsbPort& /*port*/) {}
 };
 
 struct UsbPortState {
@@ -81,8 +79,7 @@ class UsbPort : public UsbPortState {
   UsbDevice* find(uint8_t address, unsigned depth);
   // A suspended device asks for resume (remote wake-up).
   void wakeup() { owner_->port_wakeup(*this); }
-  // The device has IN data ready (UsbPortOwner::endpoint_ready).
-  void endpoint_ready() { owner_->endpoint_ready(*this); }
+  void endpoint_ready() { owner_->port_endpoint_ready(*this); }
   // After a restore: the state is the saved one, the device the one plugged in now.
   void load(const UsbPortState& state);
 

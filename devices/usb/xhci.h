@@ -7,8 +7,8 @@
 // Work happens when software rings a doorbell: the command ring (doorbell 0) or one endpoint's
 // transfer ring runs at once, at most kMaxCommandsPerKick / kMaxTrbsPerKick TRBs, and a ring with
 // more resumes on a short timer. An IN endpoint whose device NAKs waits, without a timer, until the
-// device says it has data (UsbPortOwner::endpoint_ready). The only other timer is an interrupter's
-// moderation interval, armed after an interrupt. An idle controller never wakes hvmd.
+// device says it has data (UsbPortOwner::port_endpoint_ready). The only other timer is an
+// interrupter's moderation interval, armed after an interrupt. An idle controller never wakes hvmd.
 //
 // Guest memory is hostile: the rings, the device context base array, every context and buffer
 // are read and written through GuestMemory; anything outside RAM is a host system error (the
@@ -144,7 +144,7 @@ class Xhci final : public pci::PciDevice, public UsbPortOwner, private xhci::Xhc
 
   void port_changed(UsbPort& port) override;
   void port_wakeup(UsbPort& port) override;
-  void endpoint_ready(UsbPort& port) override;
+  void port_endpoint_ready(UsbPort& port) override;
 
  protected:
   void reset_device() override;

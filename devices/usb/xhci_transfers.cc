@@ -321,7 +321,7 @@ Xhci::TrbOutcome Xhci::run_transfer_trb(uint8_t slot_id, unsigned dci, const Trb
   }
 }
 
-void Xhci::endpoint_ready(UsbPort&) {
+void Xhci::port_endpoint_ready(UsbPort&) {
   retry_waiting_endpoints();
 }
 

@@ -5,6 +5,7 @@
 #include "devices/usb/uhci_regs.h"
 #include "devices/usb/usb_hid.h"
 #include "devices/usb/usb_hub.h"
+#include "devices/usb/xhci.h"
 
 namespace hvmd::devices::usb {
 
@@ -29,12 +30,22 @@ Result<std::unique_ptr<Device>> create_uhci(Machine& machine, OptionReader& prop
   return std::unique_ptr<Device>(std::move(uhci));
 }
 
+Result<std::unique_ptr<Device>> create_xhci(Machine& machine, OptionReader& props,
+                                            Xhci::Model model) {
+  std::string name = controller_bus_name(machine, props.string("id"));
+  if (machine.find_bus(name))
+    return make_error("%s: bus %s exists", props.what().c_str(), name.c_str());
+  auto xhci = std::make_unique<Xhci>(model, machine.clock(), machine.memory(), name);
+  machine.add_bus(*xhci, xhci->bus());
+  return std::unique_ptr<Device>(std::move(xhci));
+}
+
 // A USB device on a port: bus= and port= (or the first free port of any USB bus).
 template <class Make>
 Result<std::unique_ptr<Device>> create_on_port(Machine& machine, OptionReader& props, Make make) {
   auto plugged = machine.plug_into_bus("usb", props);
   if (!plugged) return plugged.error();
-  // Only UHCI root ports and hubs are buses of kind "usb".
+  // Only controllers' root ports and hubs are buses of kind "usb", all UsbBus.
   auto& bus = static_cast<UsbBus&>(*plugged->bus);
   auto device = make(bus.name() + "." + std::to_string(plugged->address));
   UsbDevice& usb = *device;
@@ -61,6 +72,22 @@ void register_usb_devices(DeviceRegistry& registry) {
                 .pci = true,
                 .hotpluggable = true,
                 .create = create_uhci});
+  registry.add(
+      {.name = "nec-usb-xhci",
+       .description = "NEC uPD720200 USB 3.0 xHCI controller, four ports on bus ID.0 or usb.N",
+       .pci = true,
+       .hotpluggable = true,
+       .create = [](Machine& machine, OptionReader& props) {
+         return create_xhci(machine, props, Xhci::Model::kNec);
+       }});
+  registry.add(
+      {.name = "qemu-xhci",
+       .description = "QEMU's xHCI controller (1b36:000d), four ports on bus ID.0 or usb.N",
+       .pci = true,
+       .hotpluggable = true,
+       .create = [](Machine& machine, OptionReader& props) {
+         return create_xhci(machine, props, Xhci::Model::kQemu);
+       }});
   struct Hid {
     const char* name;
     const char* description;

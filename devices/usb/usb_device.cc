@@ -154,7 +154,7 @@ void UsbDevice::control(Packet& packet) {
           packet.status = PacketStatus::kBabble;  // more than the host made room for
           return;
         }
-        std::memcpy(packet.buffer.data(), data_.data() + position_, chunk);
+        if (chunk) std::memcpy(packet.buffer.data(), data_.data() + position_, chunk);
         position_ += static_cast<uint32_t>(chunk);
         packet.actual = chunk;
         return;

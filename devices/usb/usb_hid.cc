@@ -301,6 +301,7 @@ void UsbHid::queue_report(std::vector<uint8_t> report) {
     queue_.insert(queue_.end(), report.begin(), report.end());
   }
   request_wakeup();
+  endpoint_ready();
 }
 
 void UsbHid::key_event(uint16_t qnum, bool pressed) {

@@ -57,6 +57,8 @@ UsbDevice* UsbHub::find(uint8_t address, unsigned depth) {
 
 void UsbHub::port_changed(UsbPort&) {
   request_wakeup();  // a connect or disconnect wakes a suspended hub that may wake the host
+  // The status-change endpoint has a bit to report.
+  endpoint_ready();
 }
 
 void UsbHub::port_wakeup(UsbPort& port) {

@@ -25,6 +25,8 @@ class UsbHub final : public UsbDevice, public UsbPortOwner {
   UsbDevice* find(uint8_t address, unsigned depth) override;
   void port_changed(UsbPort& port) override;
   void port_wakeup(UsbPort& port) override;
+  // A device behind the hub has data: the controller above is told through the hub's own port.
+  void port_endpoint_ready(UsbPort&) override { endpoint_ready(); }
 
  protected:
   std::span<const uint8_t> device_descriptor() const override;

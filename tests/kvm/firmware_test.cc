@@ -145,6 +145,52 @@ TEST(SeaBios, BootsFromOurAtapiCdrom) {
   EXPECT_NE(vm.serial_log().find("Booting from DVD/CD"), std::string::npos) << vm.serial_log();
 }
 
+// SeaBIOS drives our USB controllers itself: it enumerates a usb-storage stick behind each
+// controller, boots the boot sector on it (a USB drive is a hard disk to the BIOS) and sets up
+// a USB keyboard. Its debug log names what it found.
+void expect_usb_boot(const std::vector<std::string>& controller, bool keyboard = true) {
+  TestImage disk(printing_boot_sector("hvmd usb boot sector ran\r\n"), 16 << 20);
+  std::vector<std::string> args = {"-m", "64"};
+  args.insert(args.end(), controller.begin(), controller.end());
+  for (const std::string& arg :
+       {std::string("-drive"), "if=none,id=stick,format=raw,file=" + disk.path,
+        std::string("-device"), std::string("usb-storage,drive=stick,bus=usb.0"),
+        std::string("-device"), std::string("usb-kbd,bus=usb.0")})
+    args.push_back(arg);
+  KvmMachine vm(args);
+  EXPECT_TRUE(vm.wait_for("usb boot sector ran", false, 1, std::chrono::seconds(300)))
+      << vm.serial_log() << vm.debug_log();
+  std::string log = vm.debug_log();
+  EXPECT_NE(log.find("USB MSC vendor="), std::string::npos) << log;
+  if (keyboard) {
+    EXPECT_NE(log.find("USB keyboard initialized"), std::string::npos) << log;
+  }
+}
+
+TEST(SeaBios, BootsFromUsbStorageOnUhciAndFindsTheUsbKeyboard) {
+  REQUIRE_KVM();
+  expect_usb_boot({"-device", "piix3-usb-uhci,id=usb"});
+}
+
+TEST(SeaBios, BootsFromUsbStorageOnEhci) {
+  REQUIRE_KVM();
+  // libxl's usbversion=2 layout: EHCI at 1d.7 with its UHCI companions; the high-speed stick
+  // stays on the EHCI. Known bug, not asserted until fixed: SeaBIOS finds the full-speed
+  // keyboard the EHCI hands to a companion in one run of six (a race between the hand-off and
+  // the companion's port scan; Linux's order works in tests/qtest/usb_ehci_test.cc).
+  expect_usb_boot(
+      {"-device", "ich9-usb-ehci1,id=usb,addr=0x1d.0x7,multifunction=on", "-device",
+       "ich9-usb-uhci1,masterbus=usb.0,firstport=0,addr=0x1d.0x0,multifunction=on", "-device",
+       "ich9-usb-uhci2,masterbus=usb.0,firstport=2,addr=0x1d.0x1,multifunction=on", "-device",
+       "ich9-usb-uhci3,masterbus=usb.0,firstport=4,addr=0x1d.0x2,multifunction=on"},
+      /*keyboard=*/false);
+}
+
+TEST(SeaBios, BootsFromUsbStorageOnXhciAndFindsTheUsbKeyboard) {
+  REQUIRE_KVM();
+  expect_usb_boot({"-device", "nec-usb-xhci,id=usb"});
+}
+
 // A binary PPM (P6) screendump: its size and RGB pixels.
 struct Picture {
   int width = 0, height = 0;

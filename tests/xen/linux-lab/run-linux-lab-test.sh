@@ -46,7 +46,7 @@ GUEST_BASE_CMDLINE="console=ttyS0,115200 quiet" KVER=$kver \
   bash "$lab_tools/linux-guest/build-guest.sh" "$work/guest" xen_emul_unplug=never >"$work/build.log"
 rd="$work/guest/build/initramfs"
 install -m 755 "$here/guest-init" "$rd/init"
-for m in evdev xen-kbdfront sr_mod bochs cirrus; do
+for m in evdev xen-kbdfront sr_mod bochs cirrus uhci_hcd xhci_pci usbhid hid_generic; do
   for f in $(modprobe -S "$kver" --show-depends "$m" | awk '$1=="insmod"{print $2}'); do
     mkdir -p "$rd/$(dirname "$f")"; cp -n "$f" "$rd/$f"
   done
@@ -72,7 +72,9 @@ for boot in $boots; do
   cfg="$payload/guest-$boot.cfg"
   cdrom=""; [ "$boot" = emulated ] && cdrom=', "format=raw,vdev=hdc,access=ro,devtype=cdrom,target=/opt/lab/cd1.iso"'
   vga='# vga unset: cirrus, as libxl defaults'; [ "$boot" = pv ] && vga='vga = "stdvga"'
-  sed -e "s/@BOOT@/$boot/g" -e "s|@CDROM@|$cdrom|" -e "s|@VGA@|$vga|" "$here/guest.cfg.in" > "$cfg"
+  usb='usb = 1\nusbdevice = [ "tablet" ]'; [ "$boot" = pv ] && usb='usbversion = 3'
+  sed -e "s/@BOOT@/$boot/g" -e "s|@CDROM@|$cdrom|" -e "s|@VGA@|$vga|" -e "s|@USB@|$usb|" \
+    "$here/guest.cfg.in" > "$cfg"
   if [ "$boot_from" = direct ]; then
     # The disk keeps syslinux and its own initramfs: the guest reads and writes it all the same.
     printf 'kernel = "/opt/lab/vmlinuz"\nramdisk = "/opt/lab/initrd.gz"\ncmdline = "%s"\n' "$args" >> "$cfg"
@@ -146,12 +148,12 @@ for boot in $boots; do
   expect "$s PCI 0000:00:01.0 8086:7000 sub=1af4:1100 class=0x060100" "PCI: PIIX3 ISA bridge"
   expect "$s PCI 0000:00:01.1 8086:7010 sub=1af4:1100 class=0x010180 driver=ata_piix" "PCI: PIIX3 IDE bound to ata_piix"
   expect "$s PCI 0000:00:01.3 8086:7113 sub=1af4:1100 class=0x068000" "PCI: PIIX4 power management"
-  expect "$s PCI 0000:00:0[23].0 5853:0001 sub=5853:0001 class=0x0?ff8000 driver=xen-platform-pci" "PCI: Xen platform device bound to xen-platform-pci"
+  expect "$s PCI 0000:00:0[0-9a-f].0 5853:0001 sub=5853:0001 class=0x0?ff8000 driver=xen-platform-pci" "PCI: Xen platform device bound to xen-platform-pci"
   functions=$(grep -cE "$s PCI " "$report" || true)
   written=$(guest_md5 $boot "DISK write md5=[0-9a-f]+")
   if [ "$boot" = emulated ]; then
-    expect "$s PCI 0000:00:0[23].0 8086:100e sub=[0-9a-f]{4}:[0-9a-f]{4} class=0x020000 driver=e1000" "PCI: e1000 bound to e1000"
-    [ "$functions" = 6 ] && echo "ok: PCI lists exactly the 6 board functions" || { echo "FAILED: PCI lists $functions functions, not 6"; failed=1; }
+    expect "$s PCI 0000:00:0[0-9a-f].0 8086:100e sub=[0-9a-f]{4}:[0-9a-f]{4} class=0x020000 driver=e1000" "PCI: e1000 bound to e1000"
+    [ "$functions" = 8 ] && echo "ok: PCI lists exactly the 8 board functions (with the VGA card and the UHCI)" || { echo "FAILED: PCI lists $functions functions, not 8"; failed=1; }
     expect "$s DISK dev=sda sectors=131072 model=(HVMDHARDDISK|QEMUHARDDISK)" "ata_piix: sda, 64 MiB, the drive's model"
     expect "$s NET driver=e1000 carrier=1 speed=1000" "e1000: link up at 1000 Mb/s"
     expect "$s INPUT \"AT Translated Set 2 keyboard\"" "i8042: the AT keyboard is found"
@@ -167,13 +169,12 @@ for boot in $boots; do
     expect "$s REBOOTED ping 3 packets transmitted, 3 (packets )?received" "after the reboot the e1000 works (3/3 pings)"
   else
     expect "^== pv dm log: .*unplugged emulated devices" "the device model logs the guest's unplug"
-    [ "$functions" = 5 ] && echo "ok: PCI lists the 5 functions left after the unplug (no e1000)" || { echo "FAILED: PCI lists $functions functions after the unplug, not 5"; failed=1; }
+    [ "$functions" = 7 ] && echo "ok: PCI lists the 7 functions left after the unplug (no e1000; the xHCI)" || { echo "FAILED: PCI lists $functions functions after the unplug, not 7"; failed=1; }
     expect "$s DISK dev=xvda sectors=131072" "xen-blkfront: xvda, 64 MiB, on dom0's blkback"
     expect "$s NET driver=vif carrier=1" "xen-netfront: link up on dom0's netback"
     expect "$s INPUT \"Xen Virtual Keyboard\"" "the PV keyboard connects to the device model's vkbd backend"
     expect "$s XEN .*vkbd-0=(4|Connected)" "vkbd frontend Connected"
     expect "$s KEY a pressed seen by: .*Xen_Virtual_Keyboard" "a key sent over QMP input-send-event reaches the guest through the PV keyboard"
-    expect "$s ABS x seen by: .*Xen_Virtual_Pointer" "an absolute position sent over QMP reaches the guest through the PV pointer"
   fi
   read56=$(guest_md5 $boot "DISK read56 md5=[0-9a-f]+")
   expect "^== $boot image read56 md5=${read56:-none}$" "disk: the guest read the image's bytes (56 MiB, md5 as in dom0)"
@@ -186,19 +187,25 @@ for boot in $boots; do
   expect "^== $boot tcp fetched from guest md5=${served:-none} " "network: 4 MiB fetched by dom0 from the guest intact (transmit)"
   expect "$s SERIAL 0: uart:16550A port:000003F8 irq:4 tx:[1-9]" "8250: COM1 is a 16550A on IRQ 4 and carries the console"
   expect "$s RTC year=20[2-9][0-9]" "rtc_cmos: hwclock reads a sane date"
-  expect "^== $boot xl pause rc=0 state=--p" "xl pause pauses the domain"
+  expect "^== $boot xl pause rc=0 state=[-rb]+p" "xl pause pauses the domain"
   expect "^== $boot xl unpause rc=0" "xl unpause"
   expect "^== $boot xl save rc=0 .*domain left: none" "xl save: the device model's state saved, the domain gone"
   expect "^== $boot xl restore rc=0" "xl restore: a new device model takes the saved state"
   expect "^== $boot xl migrate rc=0" "xl migrate (live, to this host)"
-  expect "^== $boot after lifecycle: domain [-rb]+, dm processes 1$" "after the life-cycle one domain runs with one device model"
+  expect "^== $boot after lifecycle: domain [-rb]+, device models 1$" "after the life-cycle one domain runs with one device model"
   expect "$s AFTER LIFECYCLE at60 md5=${written:-none} " "after pause, save/restore and migration the disk reads the bytes written before"
   expect "$s AFTER LIFECYCLE ping 3 packets transmitted, 3 (packets )?received" "after pause, save/restore and migration the network works (3/3 pings)"
-  card=cirrus; [ "$boot" = pv ] && card=bochs
+  hcd=uhci_hcd; hc_id=8086:7020; [ "$boot" = pv ] && hcd=xhci_hcd && hc_id=1033:0194
+  expect "$s PCI 0000:00:0[0-9a-f].[0-7] $hc_id sub=[0-9a-f:]+ class=0x0c03[0-9a-f]0 driver=$hcd" "PCI: the USB controller ($hc_id) bound to $hcd"
+  [ "$boot" = pv ] && expect "^== $boot qmp device_add usb-tablet: \{\"return\": ?\{\}\}" "USB: a tablet hot-plugged over QMP (device_add) into the running guest's xHCI"
+  expect "$s USB 0627:0001 .*Tablet" "USB: $hcd enumerates the tablet"
+  expect "$s ABS x seen by: .*USB_Tablet" "an absolute position sent over QMP reaches the guest through the USB tablet"
+  card=cirrus; vga_id=1013:00b8; [ "$boot" = pv ] && card=bochs-drm && vga_id=1234:1111
+  expect "$s PCI 0000:00:0[0-9a-f].0 $vga_id sub=1af4:1100 class=0x030000 driver=$card" "PCI: the VGA card ($vga_id) bound to $card"
   expect "$s FB driver=$card " "display: Linux's $card DRM driver binds the card and gives a framebuffer"
   shot=$(grep -oE "^== $boot screendump [0-9]+x[0-9]+" "$report" | head -n 1 | awk '{print $4}')
-  expect "^== $boot screendump [0-9]+x[0-9]+ center=0,255,0$" "display: the guest's green framebuffer fill shows in the device model's screendump"
-  expect "^== $boot vnc capture ${shot:-none} center=0,255,0$" "VNC: a VNC client in dom0 sees the same picture"
+  expect "^== $boot screendump [0-9]+x[0-9]+ center=0,25[25],0$" "display: the guest's green framebuffer fill shows in the device model's screendump"
+  expect "^== $boot vnc capture ${shot:-none} center=0,25[25],0$" "VNC: a VNC client in dom0 sees the same picture"
   expect "^== $boot vnc xenstore listen=127.0.0.1 port=59[0-9][0-9]$" "VNC: libxl wrote the device model's VNC address (query-vnc) to xenstore"
   expect "$s INIT DONE" "the guest's checks ran to the end"
   expect "^== $boot domain gone after" "poweroff in the guest ends the domain"

@@ -52,7 +52,8 @@ IrqLine IrqLine::pci(InterruptSink* sink, PciAddress device, unsigned pin) {
 }
 
 void IrqLine::set(bool level) {
-  if (level == level_) return;
+  if (told_ && level == level_) return;
+  told_ = true;
   level_ = level;
   if (!sink_) return;
   if (kind_ == Kind::kIsa)

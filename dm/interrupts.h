@@ -75,6 +75,10 @@ class IrqLine {
   unsigned number_ = 0;
   PciAddress device_;
   bool level_ = false;
+  // Whether the sink has been told a level. The first set() always reaches it: a device model
+  // restored into a fresh process must not trust that the hypervisor's copy of the line (saved
+  // with the domain) matches its own, or a line left high there swallows the next edge.
+  bool told_ = false;
 };
 
 }  // namespace hvmd

@@ -162,6 +162,7 @@ void UsbDevice::control(Packet& packet) {
       // The host's OUT status stage, possibly before all the data was read (allowed).
       stage_ = Stage::kIdle;
       data_.clear();
+      position_ = 0;  // the saved state requires the position within the data
       return;
     case Stage::kStatusOut:
       if (!in) {
@@ -188,6 +189,7 @@ void UsbDevice::control(Packet& packet) {
       if (in) {
         stage_ = Stage::kIdle;
         data_.clear();
+        position_ = 0;
         status_done();
         return;
       }

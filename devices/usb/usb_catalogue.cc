@@ -55,10 +55,18 @@ Result<std::unique_ptr<Device>> create_on_port(Machine& machine, OptionReader& p
 
 Result<std::unique_ptr<Device>> create_hid(Machine& machine, OptionReader& props,
                                            UsbHid::Kind kind) {
+  // usb_version=2 (QEMU's default for its tablet, keyboard and mouse): high speed behind an EHCI
+  // port, full speed elsewhere. usb_version=1: full speed only, so behind an EHCI the port goes
+  // to a companion controller (where SeaBIOS, as on QEMU, often misses the device: its companion
+  // scan can end before the EHCI hands the port over).
+  auto version = props.number("usb_version", 2);
+  if (!version) return version.error();
+  if (*version && **version == 0)
+    return make_error("%s: usb_version=0: must be 1 or 2", props.what().c_str());
+  bool high_speed = !*version || **version == 2;
   return create_on_port(machine, props, [&](const std::string&) {
     auto hid = std::make_unique<UsbHid>(kind, machine.clock(), machine.input());
-    // As QEMU's (usb_version=2): high speed behind an EHCI port, full speed elsewhere.
-    if (kind == UsbHid::Kind::kTablet) hid->set_high_speed_capable();
+    if (high_speed) hid->set_high_speed_capable();
     return hid;
   });
 }

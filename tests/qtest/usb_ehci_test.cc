@@ -164,7 +164,7 @@ void companion_init(QtestClient& qt, usb::UhciDriver& uhci) {
 }
 
 TEST(EhciTest, FullSpeedDeviceGoesToTheCompanionAndEnumeratesThere) {
-  QtestClient qt(libxl_args({"-device", "usb-kbd,bus=usb.0,port=2"}));
+  QtestClient qt(libxl_args({"-device", "usb-kbd,bus=usb.0,port=2,usb_version=1"}));
   EhciDriver ehci(qt);
   ehci.init();
   usb::UhciDriver uhci(qt, kCompanion1);

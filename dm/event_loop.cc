@@ -98,7 +98,11 @@ void EventLoop::run_once(int timeout_ms) {
   if (device_lock_) device = std::unique_lock(*device_lock_);
   run_posted();
   if (stopping_) return;
-  if (clock_.mode() == Clock::Mode::kHost) clock_.run_expired();
+  // Timers the armed timerfd covers run from its callback when it fires; only a deadline set
+  // since then (a timer armed by this round's callbacks, perhaps already due) is checked here, so
+  // a round with no new timer reads no clock (a system call in a Xen dom0 without a vDSO clock).
+  if (clock_.mode() == Clock::Mode::kHost && clock_.next_deadline() != armed_deadline_)
+    clock_.run_expired();
   arm_timerfd();
   int timeout = posted_.empty() ? timeout_ms : 0;
   if (device) device.unlock();  // vCPUs run device code while the loop sleeps

@@ -139,6 +139,7 @@ void EventLoop::run_once(int timeout_ms) {
   // a round with no new timer reads no clock (a system call in a Xen dom0 without a vDSO clock).
   if (clock_.mode() == Clock::Mode::kHost && clock_.next_deadline() != armed_deadline_)
     clock_.run_expired();
+  if (stopping_) return;  // a timer stopped the loop: no wait for what will not come
   arm_timerfd();
   int timeout = posted_.empty() ? timeout_ms : 0;
   if (device) device.unlock();  // vCPUs run device code while the loop sleeps

@@ -1,7 +1,9 @@
 #include "dm/event_loop.h"
 
+#include <link.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -9,6 +11,40 @@
 #include <cstring>
 
 namespace hvmd {
+namespace {
+
+// Whether a loaded object's dynamic section asks for text relocations (its code pages were
+// written at load time, so they are private copies that must stay).
+bool has_text_relocations(const dl_phdr_info* info) {
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_DYNAMIC) continue;
+    for (auto* d = reinterpret_cast<const ElfW(Dyn)*>(info->dlpi_addr + ph.p_vaddr);
+         d->d_tag != DT_NULL; ++d)
+      if (d->d_tag == DT_TEXTREL || (d->d_tag == DT_FLAGS && (d->d_un.d_val & DF_TEXTREL)))
+        return true;
+  }
+  return false;
+}
+
+int release_object_text(dl_phdr_info* info, size_t, void*) {
+  if (strstr(info->dlpi_name, "linux-vdso") || has_text_relocations(info)) return 0;
+  uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_X) || (ph.p_flags & PF_W)) continue;
+    uintptr_t start = (info->dlpi_addr + ph.p_vaddr) & ~(page - 1);
+    uintptr_t end = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz + page - 1) & ~(page - 1);
+    madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void EventLoop::release_startup_text() {
+  dl_iterate_phdr(release_object_text, nullptr);
+}
 
 EventLoop::EventLoop(Clock& clock) : clock_(clock) {}
 
@@ -98,7 +134,12 @@ void EventLoop::run_once(int timeout_ms) {
   if (device_lock_) device = std::unique_lock(*device_lock_);
   run_posted();
   if (stopping_) return;
-  if (clock_.mode() == Clock::Mode::kHost) clock_.run_expired();
+  // Timers the armed timerfd covers run from its callback when it fires; only a deadline set
+  // since then (a timer armed by this round's callbacks, perhaps already due) is checked here, so
+  // a round with no new timer reads no clock (a system call in a Xen dom0 without a vDSO clock).
+  if (clock_.mode() == Clock::Mode::kHost && clock_.next_deadline() != armed_deadline_)
+    clock_.run_expired();
+  if (stopping_) return;  // a timer stopped the loop: no wait for what will not come
   arm_timerfd();
   int timeout = posted_.empty() ? timeout_ms : 0;
   if (device) device.unlock();  // vCPUs run device code while the loop sleeps
@@ -115,6 +156,7 @@ void EventLoop::run_once(int timeout_ms) {
 }
 
 int EventLoop::run() {
+  release_startup_text();
   while (!stopping_) run_once(-1);
   return status_;
 }

@@ -29,8 +29,15 @@ class EventLoop {
   Result<void> watch(int fd, uint32_t events, Callback callback);
   void unwatch(int fd);
 
-  // Runs until stop(); returns the exit status passed to stop().
+  // Runs until stop(); returns the exit status passed to stop(). Set-up is over by then, so it
+  // first releases the code pages start-up faulted in (release_startup_text).
   int run();
+  // Drops this process's page-table entries for the code of the executable and every shared
+  // library (read-only file pages: nothing is lost, the page cache keeps them). Start-up code
+  // (option parsing, machine assembly, library initialisation) and the neighbours the kernel
+  // maps around each fault stop counting in the resident set; what runs afterwards faults back
+  // in as it runs. Objects with text relocations keep theirs (their code pages are private).
+  static void release_startup_text();
   // One round: waits at most timeout_ms (-1: until something happens) and dispatches.
   void run_once(int timeout_ms);
   void stop(int status) {

@@ -2,8 +2,10 @@
 // buffered pages, enable, bind each vCPU's event channel and the buffered ring's), runs the
 // per-vCPU request state machine (READY -> INPROCESS -> IORESP_READY) with the barriers the ABI
 // requires, drains the buffered ring (including 8-byte writes spanning two slots) before every
-// synchronous request, and keeps Xen's view of which ports, MMIO ranges and PCI functions are
-// ours in step with the dispatcher (BAR moves included). All of it runs on the event loop.
+// synchronous request, serves every pending request per wake-up with the fewest calls the
+// event-channel interface allows, and keeps Xen's view of which ports, MMIO ranges and PCI
+// functions are ours in step with the dispatcher (BAR moves included). All of it runs on the event
+// loop.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +32,10 @@ class IoreqServer final : public MappingListener {
  public:
   // Xen's buffered ring is drained at most this many slots per pass (it has 511).
   static constexpr unsigned kMaxBufferedPerPass = IOREQ_BUFFER_SLOT_NUM;
+  // Pending ports taken from the event-channel device in one read, and reads per wake-up before
+  // the loop gets its turn again (more than that many ports pending at once is a flood).
+  static constexpr size_t kPortsPerRead = 64;
+  static constexpr unsigned kReadsPerWake = 4;
 
   IoreqServer(XenPlatform& platform, Dispatcher& dispatcher, MapCache& memory, EventLoop& loop);
   ~IoreqServer() override;
@@ -46,7 +52,9 @@ class IoreqServer final : public MappingListener {
   // (IOREQ_TYPE_TIMEOFFSET) each time the guest sets its clock; fn gets the new total.
   void on_time_offset(std::function<void(int64_t seconds)> fn) { time_offset_ = std::move(fn); }
 
-  // Handles everything pending on the event channels (the loop calls this).
+  // Handles everything pending on the event channels (the loop calls this): one read takes the
+  // pending ports, one write unmasks them all, then the buffered ring and every vCPU's slot are
+  // served whichever ports were kicked, each completed request notified once.
   void process_events();
 
   // MappingListener: keeps Xen's rangesets equal to the union of the dispatcher's mappings.
@@ -63,6 +71,7 @@ class IoreqServer final : public MappingListener {
   int64_t time_offset() const { return rtc_offset_; }
 
  private:
+  void serve_all();
   void handle_vcpu(unsigned vcpu);
   void drain_buffered();
   void execute(IoRequest& request, uint8_t type);

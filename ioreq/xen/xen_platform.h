@@ -42,9 +42,11 @@ class XenPlatform {
   // Event channels, with xenevtchn's semantics: a pending port is masked until unmasked.
   virtual int event_fd() = 0;
   virtual Result<uint32_t> bind(uint32_t remote_port) = 0;
-  // One pending local port, or nullopt at once when none is pending (never blocks).
-  virtual std::optional<uint32_t> next_pending() = 0;
-  virtual void unmask(uint32_t local_port) = 0;
+  // Pending local ports, as many as fit in ports (the evtchn device hands out every pending port
+  // in one read); 0 at once when none is pending (never blocks). Each stays masked until unmasked.
+  virtual size_t pending(std::span<uint32_t> ports) = 0;
+  // Unmasks a batch of ports in one call (one write to the evtchn device).
+  virtual void unmask(std::span<const uint32_t> local_ports) = 0;
   virtual void notify(uint32_t local_port) = 0;
   // Releases a port bind() returned (a PV backend whose frontend went).
   virtual void unbind(uint32_t local_port) = 0;

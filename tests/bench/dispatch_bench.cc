@@ -5,6 +5,7 @@
 #include "dm/dispatcher.h"
 #include "dm/pci/pci_bus.h"
 #include "dm/pci/pci_device.h"
+#include "tests/bench/bench_table.h"
 
 namespace hvmd {
 namespace {
@@ -98,4 +99,13 @@ BENCHMARK(BM_RepInsw256);
 }  // namespace
 }  // namespace hvmd
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  return hvmd::bench::run_with_table(argc, argv, [](const hvmd::bench::TableReporter& r) {
+    hvmd::bench::table_line_if(r.ns_per_iteration("BM_PortRead"), "dispatch, port read (ns)", "", 0,
+                               "<=100");
+    hvmd::bench::table_line_if(r.ns_per_iteration("BM_MmioRead"), "dispatch, MMIO read (ns)", "", 0,
+                               "<=100");
+    hvmd::bench::table_line_if(r.ns_per_iteration("BM_PciConfigRead"),
+                               "dispatch, PCI config read (ns)", "", 0, "<=100");
+  });
+}

@@ -11,6 +11,7 @@
 #include "devices/board.h"
 #include "dm/machine.h"
 #include "ioreq/qtest/qtest_protocol.h"
+#include "tests/bench/bench_table.h"
 
 namespace hvmd {
 namespace {
@@ -232,4 +233,16 @@ BENCHMARK(BM_XhciReport);
 }  // namespace
 }  // namespace hvmd
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  return hvmd::bench::run_with_table(argc, argv, [](const hvmd::bench::TableReporter& r) {
+    // ns per 1 ms frame x 1000 frames per guest second = host us per guest second.
+    hvmd::bench::table_line_if(r.ns_per_iteration("BM_IdleFrame"),
+                               "UHCI running, idle tablet: host us per guest second (x1000 frames)",
+                               "", 0, "-");
+    // An idle xHCI must cost no wake-up beyond the board's own.
+    hvmd::bench::table_line_if(r.counter("BM_XhciIdleSecond", "wakeups_per_guest_s") -
+                                   r.counter("BM_BoardIdleSecond", "wakeups_per_guest_s"),
+                               "xHCI idle: wake-ups per guest second beyond the board's", "", 0,
+                               "<=0");
+  });
+}

@@ -44,6 +44,27 @@ TEST(EventLoop, DispatchesFdsAndHostTimers) {
   close(fds[1]);
 }
 
+// Rounds read the clock only for a timer the timerfd does not cover yet: one armed by a timer's
+// callback, already due, still runs on the next round and may stop the loop there; run() has
+// released the start-up code pages first, and everything still runs.
+TEST(EventLoop, TimerArmedByATimerRunsAndStopsTheLoop) {
+  Clock clock(Clock::Mode::kHost);
+  EventLoop loop(clock);
+  ASSERT_TRUE(loop.init().ok());
+  int fired = 0;
+  Timer second(clock, [&] {
+    ++fired;
+    loop.stop(7);
+  });
+  Timer first(clock, [&] {
+    ++fired;
+    second.arm_at(clock.now_ns());  // already due
+  });
+  first.arm_after(1'000'000);
+  EXPECT_EQ(loop.run(), 7);
+  EXPECT_EQ(fired, 2);
+}
+
 TEST(DeviceMemory, GuestWritesMarkPagesDirtyAndRomIgnoresThem) {
   DeviceMemory vram("vram", 4 * DirtyBitmap::kPageSize, DeviceMemory::Access::kReadWrite);
   vram.write(DirtyBitmap::kPageSize - 2, 4, 0xaabbccdd);  // straddles pages 0 and 1

@@ -80,6 +80,10 @@ void SimXen::unbind(uint32_t local_port) {
   if (fd == kick_fd_.end()) throw std::runtime_error("unbind of a port never bound");
   close(fd->second);
   kick_fd_.erase(fd);
+  {
+    std::lock_guard guard(evtchn_lock_);
+    port_state_.erase(local_port);  // a port bound again starts unmasked
+  }
   std::erase_if(local_of_remote_, [&](const auto& entry) { return entry.second == local_port; });
 }
 
@@ -91,19 +95,65 @@ uint64_t SimXen::take_frontend_kicks(uint32_t remote_port) {
   return kicks;
 }
 
-void SimXen::kick_device_model(uint32_t remote_port) {
-  uint32_t local = local_of_remote_.at(remote_port);
-  if (write(pending_pipe_[1], &local, sizeof(local)) != sizeof(local))
+void SimXen::deliver_locked(uint32_t local_port) {
+  PortState& state = port_state_[local_port];
+  if (state.masked) {
+    state.pending = true;
+    return;
+  }
+  state.masked = true;
+  if (write(pending_pipe_[1], &local_port, sizeof(local_port)) != sizeof(local_port))
     throw std::runtime_error("pending pipe full");
 }
 
-std::optional<uint32_t> SimXen::next_pending() {
-  uint32_t port;
-  if (read(pending_pipe_[0], &port, sizeof(port)) != sizeof(port)) return std::nullopt;
-  return port;
+void SimXen::kick_device_model(uint32_t remote_port) {
+  uint32_t local = local_of_remote_.at(remote_port);
+  std::lock_guard guard(evtchn_lock_);
+  deliver_locked(local);
+}
+
+size_t SimXen::pending(std::span<uint32_t> ports) {
+  // Every write is one 4-byte record, so the pipe always holds whole records.
+  ssize_t n = read(pending_pipe_[0], ports.data(), ports.size_bytes());
+  std::lock_guard guard(evtchn_lock_);
+  ++counts_.pending_reads;
+  if (n <= 0) return 0;
+  counts_.ports_delivered += static_cast<uint64_t>(n) / sizeof(uint32_t);
+  return static_cast<size_t>(n) / sizeof(uint32_t);
+}
+
+void SimXen::unmask(std::span<const uint32_t> local_ports) {
+  std::lock_guard guard(evtchn_lock_);
+  ++counts_.unmask_calls;
+  for (uint32_t port : local_ports) {
+    PortState& state = port_state_[port];
+    state.masked = false;
+    if (state.pending) {
+      state.pending = false;
+      deliver_locked(port);
+    }
+  }
+}
+
+SimXen::ChannelCounts SimXen::channel_counts() const {
+  std::lock_guard guard(evtchn_lock_);
+  return counts_;
+}
+
+unsigned SimXen::requests_waiting() const {
+  unsigned waiting = 0;
+  for (unsigned v = 0; v < vcpus_; ++v) {
+    uint8_t state = __atomic_load_n(flags_of(&sync_page_->vcpu_ioreq[v]), __ATOMIC_ACQUIRE) & 0xf;
+    if (state == STATE_IOREQ_READY || state == STATE_IOREQ_INPROCESS) ++waiting;
+  }
+  return waiting;
 }
 
 void SimXen::notify(uint32_t local_port) {
+  {
+    std::lock_guard guard(evtchn_lock_);
+    ++counts_.notifies;
+  }
   uint64_t one = 1;
   if (write(kick_fd_.at(local_port), &one, sizeof(one)) != sizeof(one))
     throw std::runtime_error("kick");

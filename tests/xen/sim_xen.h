@@ -55,6 +55,14 @@ class SimXen final : public xen::XenPlatform {
   bool frontend_bound(uint32_t remote_port) const {
     return local_of_remote_.count(remote_port) != 0;
   }
+  // The device model's event-channel calls, each one system call on the real device (read of
+  // the pending ports, write of ports to unmask, the notify ioctl), and the ports delivered.
+  struct ChannelCounts {
+    uint64_t pending_reads = 0, ports_delivered = 0, unmask_calls = 0, notifies = 0;
+  };
+  ChannelCounts channel_counts() const;
+  // Synchronous requests posted and not yet answered (READY or INPROCESS in their slots).
+  unsigned requests_waiting() const;
 
   // --- XenPlatform (device model side) ---
   Result<void> create_server() override;
@@ -67,8 +75,8 @@ class SimXen final : public xen::XenPlatform {
   Result<void> map_pci(PciAddress address, bool claim) override;
   int event_fd() override { return pending_pipe_[0]; }
   Result<uint32_t> bind(uint32_t remote_port) override;
-  std::optional<uint32_t> next_pending() override;
-  void unmask(uint32_t) override {}
+  size_t pending(std::span<uint32_t> ports) override;
+  void unmask(std::span<const uint32_t> local_ports) override;
   void notify(uint32_t local_port) override;
   void unbind(uint32_t local_port) override;
   void* map_guest(uint64_t first_gfn, uint64_t count) override;
@@ -125,6 +133,17 @@ class SimXen final : public xen::XenPlatform {
   shared_iopage_t* sync_page_ = nullptr;
   buffered_iopage_t* buffered_page_ = nullptr;
   int pending_pipe_[2] = {-1, -1};
+  // Event-channel delivery as Linux's evtchn device does it: a port handed to the device model
+  // is masked until it unmasks it; kicks meanwhile only set it pending, and the unmask delivers
+  // it again.
+  struct PortState {
+    bool masked = false;
+    bool pending = false;
+  };
+  mutable std::mutex evtchn_lock_;
+  std::map<uint32_t, PortState> port_state_;  // by local port
+  ChannelCounts counts_;
+  void deliver_locked(uint32_t local_port);
   std::map<uint32_t, uint32_t> local_of_remote_;
   std::map<uint32_t, int> kick_fd_;  // local port -> eventfd the vCPU waits on
   std::atomic<bool> enabled_{false};

@@ -22,6 +22,12 @@ class GuestMemory {
   // state is saved, so no page written before a save can be reported after it.
   virtual void mark_dirty(uint64_t /*gpa*/, uint64_t /*length*/) {}
   virtual void flush_dirty() {}
+  // A view for I/O that outlives the current access (a disk read lands in it on another thread
+  // or in the kernel while the loop goes on): valid until unpin() with the same gpa and view,
+  // whatever the memory map does meanwhile. Empty if [gpa, gpa + length) is not wholly in one
+  // mapping of RAM, or if the transport cannot pin; the caller then copies through a buffer.
+  virtual std::span<uint8_t> pin(uint64_t /*gpa*/, uint64_t /*length*/) { return {}; }
+  virtual void unpin(uint64_t /*gpa*/, std::span<uint8_t> /*view*/) {}
 
   // Copies that may cross RAM regions; false (and nothing copied) if any byte is not RAM.
   bool read(uint64_t gpa, void* out, uint64_t length);
@@ -65,6 +71,8 @@ class HostRam final : public GuestMemory {
 
   bool valid() const { return base_ != nullptr; }
   std::span<uint8_t> map(uint64_t gpa, uint64_t length) override;
+  // The mapping lives as long as this object (devices finish their I/O before it goes).
+  std::span<uint8_t> pin(uint64_t gpa, uint64_t length) override { return map(gpa, length); }
   const RamLayout& layout() const { return layout_; }
   // Host address of a RAM region's first byte (for KVM memory slots).
   uint8_t* host_address(const RamLayout::Region& region);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "devices/ide/ide_dma.h"
 #include "devices/ide/ide_regs.h"
 #include "dm/io_handler.h"
 #include "dm/log.h"

@@ -162,10 +162,15 @@ class IdeChannel : private ChannelRegisters {
   // DMA (ide_dma.cc).
   void start_dma();
   void dma_next_chunk();
-  void dma_chunk_read(int error, uint32_t length);
-  void dma_chunk_written(int error, uint32_t length);
-  enum class PrdResult { kDone, kShort, kFault };
+  void dma_bounce_chunk(BlockBackend& medium);
+  void dma_bounce_done(int error, uint32_t length);
+  enum class PrdResult { kDone, kShort, kFault, kCopy };
   PrdResult prd_transfer(std::span<uint8_t> data);
+  struct DmaChunk;
+  struct DmaInFlight;
+  DmaInFlight& dma_state();
+  PrdResult prd_pin(DmaChunk& chunk, uint64_t length);
+  void dma_chunk_done(DmaChunk& chunk, int error);
   void dma_finished();
   void dma_short_table();
   void dma_fault();
@@ -198,6 +203,7 @@ class IdeChannel : private ChannelRegisters {
   std::array<IdeDrive, 2> drives_;
   unsigned unit_ = 0;                  // selected drive (device_'s DEV bit)
   std::unique_ptr<uint8_t[]> buffer_;  // allocated on first use
+  std::unique_ptr<DmaInFlight> dma_;   // chunks in flight (ide_dma.h), allocated on first use
 
   uint8_t* buffer();
 };

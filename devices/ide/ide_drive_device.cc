@@ -110,8 +110,8 @@ Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& pro
   if (!spec.file.empty()) {
     if (!machine.io_executor())
       return make_error("%s: no block I/O on this machine", props.what().c_str());
-    auto medium =
-        BlockBackend::open(spec.file, spec.read_only || cdrom, spec.cache, *machine.io_executor());
+    auto medium = BlockBackend::open(spec.file, spec.read_only || cdrom, spec.cache,
+                                     *machine.io_executor(), spec.aio);
     // Named by id: the caller says which -drive or -device this was.
     if (!medium)
       return make_error("drive '%s': %s", spec.id.c_str(), medium.error().message.c_str());

@@ -105,8 +105,8 @@ Result<std::unique_ptr<Device>> create_storage(Machine& machine, OptionReader& p
   if (!spec) return spec.error();
   if (spec->file.empty())
     return make_error("%s: drive '%s' has no file", props.what().c_str(), drive_id->c_str());
-  auto medium =
-      BlockBackend::open(spec->file, spec->read_only, spec->cache, *machine.io_executor());
+  auto medium = BlockBackend::open(spec->file, spec->read_only, spec->cache, *machine.io_executor(),
+                                   spec->aio);
   if (!medium)
     return make_error("drive '%s': %s", drive_id->c_str(), medium.error().message.c_str());
   if ((*medium)->size() < UsbStorage::kBlockSize)

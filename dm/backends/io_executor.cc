@@ -7,7 +7,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dm/backends/uring_queue.h"
+#include "dm/log.h"
+
 namespace hvmd {
+
+ThreadPoolExecutor::ThreadPoolExecutor(EventLoop& loop, Uring uring)
+    : loop_(loop), uring_wanted_(uring == Uring::kProbe) {}
 
 Result<void> ThreadPoolExecutor::start() {
   event_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -18,10 +24,34 @@ Result<void> ThreadPoolExecutor::start() {
     run_finished();
   }));
   for (unsigned i = 0; i < kWorkers; ++i) workers_.emplace_back([this] { worker(); });
+  if (uring_wanted_) {
+    uring_ = UringQueue::create(loop_, &uring_why_);
+    // Not an error: the worker pool serves every request, only with a hand-off more per request.
+    if (!uring_) HVMD_INFO("block I/O: no io_uring (%s); using worker threads", uring_why_.c_str());
+  } else {
+    uring_why_ = "not wanted";
+  }
   return ok();
 }
 
+void IoExecutor::submit_io(BlockIo io, Done done) {
+  submit([io = std::move(io)]() mutable { return run_block_io(io); }, std::move(done));
+}
+
+void ThreadPoolExecutor::submit_io(BlockIo io, Done done) {
+  if (uring_ && !io.threads_only) {
+    uring_->submit(std::move(io), std::move(done));
+    return;
+  }
+  IoExecutor::submit_io(std::move(io), std::move(done));
+}
+
+unsigned ThreadPoolExecutor::in_flight() const {
+  return in_flight_ + (uring_ ? uring_->in_flight() : 0);
+}
+
 ThreadPoolExecutor::~ThreadPoolExecutor() {
+  uring_.reset();  // waits for what the kernel still has
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -78,7 +108,14 @@ void ThreadPoolExecutor::run_finished() {
 }
 
 void ThreadPoolExecutor::drain() {
-  while (in_flight_ > 0) {
+  // Completions may submit more, to either side: loop until both are empty. Each side finishes
+  // its requests by itself, so waiting on one never blocks the other's progress.
+  for (;;) {
+    if (uring_ && uring_->in_flight() > 0) {
+      uring_->wait();
+      continue;
+    }
+    if (in_flight_ == 0) return;
     {
       std::unique_lock lock(mutex_);
       work_finished_.wait(lock, [this] { return !finished_.empty(); });

@@ -1,16 +1,20 @@
 // IoExecutor: where blocking host I/O runs. Disk reads, writes and flushes must never stall the
 // device thread (a slow disk would freeze every other device), so a job runs on a worker and its
-// completion comes back to the device thread, where device code may run.
+// completion comes back to the device thread, where device code may run. Block requests
+// (BlockIo) go through io_uring where the kernel offers it, the worker pool otherwise.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "dm/backends/block_io.h"
 #include "dm/event_loop.h"
 #include "dm/result.h"
 
@@ -23,27 +27,40 @@ class IoExecutor {
 
   virtual ~IoExecutor() = default;
   virtual void submit(Job job, Done done) = 0;
+  // A block request; done gets 0 or a negative errno. The buffers it names stay the caller's
+  // until done runs. By default it runs as a job (run_block_io).
+  virtual void submit_io(BlockIo io, Done done);
   // Blocks until every submitted job has finished and its completion has run, including jobs
   // that completions submit meanwhile (a device must not reset or go away with I/O in flight).
   virtual void drain() = 0;
   virtual unsigned in_flight() const = 0;
 };
 
+class UringQueue;
+
 // The daemon's executor: a few worker threads (started up front, before the sandbox forbids
-// creating threads) and an eventfd that wakes the loop to run completions.
+// creating threads) and an eventfd that wakes the loop to run completions; and, where the kernel
+// offers it, an io_uring (set up in start(), before the sandbox) that block requests use instead
+// of the workers unless they ask for threads (aio=threads).
 class ThreadPoolExecutor final : public IoExecutor {
  public:
   static constexpr unsigned kWorkers = 4;
-  explicit ThreadPoolExecutor(EventLoop& loop) : loop_(loop) {}
-  // Creates the completion eventfd on the (initialised) loop and starts the workers.
+  enum class Uring { kProbe, kOff };
+  explicit ThreadPoolExecutor(EventLoop& loop, Uring uring = Uring::kProbe);
+  // Creates the completion eventfd on the (initialised) loop, starts the workers and probes
+  // io_uring.
   Result<void> start();
   ~ThreadPoolExecutor() override;
   ThreadPoolExecutor(const ThreadPoolExecutor&) = delete;
   ThreadPoolExecutor& operator=(const ThreadPoolExecutor&) = delete;
 
   void submit(Job job, Done done) override;
+  void submit_io(BlockIo io, Done done) override;
   void drain() override;
-  unsigned in_flight() const override { return in_flight_; }
+  unsigned in_flight() const override;
+  // Whether block requests can use io_uring, and why not if they cannot.
+  bool has_uring() const { return uring_ != nullptr; }
+  const std::string& uring_unavailable() const { return uring_why_; }
 
  private:
   struct Finished {
@@ -63,6 +80,9 @@ class ThreadPoolExecutor final : public IoExecutor {
   std::vector<std::thread> workers_;
   bool stopping_ = false;
   unsigned in_flight_ = 0;  // device thread only
+  bool uring_wanted_;
+  std::unique_ptr<UringQueue> uring_;
+  std::string uring_why_;
 };
 
 // Runs each job at once on the calling thread and queues its completion for run_pending(): for

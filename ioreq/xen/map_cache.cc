@@ -10,6 +10,7 @@ constexpr uint64_t kPageSize = 1ull << MapCache::kPageShift;
 
 MapCache::~MapCache() {
   invalidate();
+  for (auto& [address, entry] : retired_) platform_.unmap_guest(entry.address, entry.pages);
 }
 
 MapCache::Entry* MapCache::lookup(uint64_t key, uint64_t first_gfn, uint64_t pages) {
@@ -28,11 +29,53 @@ MapCache::Entry* MapCache::lookup(uint64_t key, uint64_t first_gfn, uint64_t pag
 }
 
 void MapCache::evict_one() {
-  uint64_t key = lru_.back();
-  lru_.pop_back();
-  auto it = entries_.find(key);
-  platform_.unmap_guest(it->second.address, it->second.pages);
-  entries_.erase(it);
+  // The least recently used mapping no I/O has pinned; with every one pinned (never more than
+  // the DMA chunks in flight) the cache grows past its bound until they are unpinned.
+  for (auto key = lru_.rbegin(); key != lru_.rend(); ++key) {
+    auto it = entries_.find(*key);
+    if (it->second.pins > 0) continue;
+    platform_.unmap_guest(it->second.address, it->second.pages);
+    lru_.erase(std::next(key).base());
+    entries_.erase(it);
+    return;
+  }
+}
+
+MapCache::Entry* MapCache::entry_for(uint64_t gpa, uint64_t length) {
+  auto it = entries_.find(gpa >> kBucketShift);
+  if (it != entries_.end()) return &it->second;
+  it = entries_.find(kSinglePage | (gpa >> kPageShift));
+  if (it != entries_.end() && ((gpa + length - 1) >> kPageShift) == (gpa >> kPageShift))
+    return &it->second;
+  return nullptr;
+}
+
+std::span<uint8_t> MapCache::pin(uint64_t gpa, uint64_t length) {
+  std::span<uint8_t> view = map(gpa, length);
+  if (view.empty()) return view;
+  entry_for(gpa, length)->pins++;  // map() just put it there
+  return view;
+}
+
+void MapCache::unpin(uint64_t gpa, std::span<uint8_t> view) {
+  if (view.empty()) return;
+  Entry* live = entry_for(gpa, view.size());
+  if (live && view.data() >= live->address &&
+      view.data() + view.size() <= live->address + (live->pages << kPageShift)) {
+    live->pins--;
+    return;
+  }
+  // Invalidated while pinned: unmapped with its last pin.
+  for (auto it = retired_.begin(); it != retired_.end(); ++it) {
+    Entry& entry = it->second;
+    if (view.data() < entry.address || view.data() >= entry.address + (entry.pages << kPageShift))
+      continue;
+    if (--entry.pins == 0) {
+      platform_.unmap_guest(entry.address, entry.pages);
+      retired_.erase(it);
+    }
+    return;
+  }
 }
 
 std::span<uint8_t> MapCache::map(uint64_t gpa, uint64_t length) {
@@ -82,7 +125,14 @@ void MapCache::set_dirty_logging(bool enabled) {
 }
 
 void MapCache::invalidate() {
-  for (auto& [key, entry] : entries_) platform_.unmap_guest(entry.address, entry.pages);
+  for (auto& [key, entry] : entries_) {
+    // Pinned: I/O is still reading or writing these pages; they go when it is done.
+    if (entry.pins > 0) {
+      retired_.emplace(entry.address, entry);
+    } else {
+      platform_.unmap_guest(entry.address, entry.pages);
+    }
+  }
   entries_.clear();
   lru_.clear();
 }

@@ -28,6 +28,10 @@ class MapCache final : public GuestMemory {
   MapCache& operator=(const MapCache&) = delete;
 
   std::span<uint8_t> map(uint64_t gpa, uint64_t length) override;
+  // A pinned mapping is neither evicted nor unmapped by invalidate() until its last unpin (an
+  // invalidated one leaves the lookup at once, so new accesses map afresh).
+  std::span<uint8_t> pin(uint64_t gpa, uint64_t length) override;
+  void unpin(uint64_t gpa, std::span<uint8_t> view) override;
   // While dirty logging is on (live migration, QMP xen-set-global-dirty-log), every page a device
   // writes is reported to Xen: consecutive writes are merged into page ranges and sent in one
   // call when kMaxPendingRanges accumulate or flush_dirty() is called (the Xen runner calls it at
@@ -46,14 +50,19 @@ class MapCache final : public GuestMemory {
     uint8_t* address;
     uint64_t pages;
     std::list<uint64_t>::iterator lru;
+    unsigned pins = 0;
   };
   // Key: bucket number for whole buckets, or (1 << 63 | gfn) for a single page.
   Entry* lookup(uint64_t key, uint64_t first_gfn, uint64_t pages);
+  // The entry map() would use for gpa (and its first byte's host address), or nullptr.
+  Entry* entry_for(uint64_t gpa, uint64_t length);
   void evict_one();
 
   XenPlatform& platform_;
   std::unordered_map<uint64_t, Entry> entries_;
   std::list<uint64_t> lru_;  // front: most recently used
+  // Pinned mappings invalidate() took out of the lookup: unmapped at their last unpin.
+  std::unordered_map<uint8_t*, Entry> retired_;
   bool dirty_logging_ = false;
   std::vector<XenPlatform::PageRange> pending_dirty_;
 };

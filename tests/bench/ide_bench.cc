@@ -1,12 +1,18 @@
 // IDE throughput through the in-process path (the same device code every transport runs): bus-
-// master DMA reads of a cached raw image driven through the dispatcher, the block layer's worker
-// pool and the event loop, against a plain read of the same file on the same machine. Also 4 KiB
-// random DMA reads, one at a time, as a latency-bound figure. The image is a temporary 256 MiB
-// file read once beforehand, so both sides read from the page cache.
+// master DMA reads and writes of a cached raw image driven through the dispatcher, the block
+// layer (io_uring or the worker pool) and the event loop, against a plain read or write of the
+// same file on the same machine. Also 4 KiB random DMA reads, one at a time (IDE has one command
+// per channel: queue depth 1), as a latency-bound figure; tests/bench/block_bench.sh sets them
+// beside fio at the same depth. The image is a temporary 256 MiB file read once beforehand, so
+// both sides read from the page cache. HVMD_BENCH_DRIVE appends -drive options (",aio=threads");
+// HVMD_BENCH_BOUNCE=1 gives the device guest memory it cannot pin, so DMA goes through the
+// channel's buffer one chunk at a time: with aio=threads, the data path as it was before DMA
+// moved straight into guest RAM (block_bench.sh's "before" figures).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -28,11 +34,32 @@ constexpr uint64_t kPrdTable = 0x10000, kBuffer = 64ull << 20;
 constexpr uint32_t kSectorsPerCommand = 65536;  // LBA48's largest: 32 MiB
 constexpr PciAddress kIde{0, 0, 0x09};
 
+// Guest RAM as a transport without pinning offers it: every DMA chunk through the bounce buffer.
+class UnpinnableRam final : public GuestMemory {
+ public:
+  explicit UnpinnableRam(HostRam& ram) : ram_(ram) {}
+  std::span<uint8_t> map(uint64_t gpa, uint64_t length) override { return ram_.map(gpa, length); }
+
+ private:
+  HostRam& ram_;
+};
+
+GuestMemory& machine_memory(HostRam& ram, UnpinnableRam& unpinnable) {
+  const char* bounce = getenv("HVMD_BENCH_BOUNCE");
+  if (bounce && *bounce == '1') return unpinnable;
+  return ram;
+}
+
 struct IdeRig {
   IdeRig() {
+    // HVMD_BENCH_IMAGE names the image (block_bench.sh gives fio the same file); else a
+    // temporary one.
     char name[] = "/tmp/hvmd-ide-bench-XXXXXX";
-    int fd = mkstemp(name);
-    path = name;
+    const char* given = getenv("HVMD_BENCH_IMAGE");
+    int fd = given ? open(given, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : mkstemp(name);
+    if (fd < 0) abort();
+    path = given ? given : name;
+    keep = given != nullptr;
     std::vector<uint8_t> chunk(1 << 20);
     for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<uint8_t>(i * 7);
     for (uint64_t at = 0; at < kImageBytes; at += chunk.size())
@@ -43,14 +70,24 @@ struct IdeRig {
     if (!loop.init() || !executor.start()) abort();
     registry_setup();
     machine.set_io_executor(&executor);
-    auto options = SubOptions::parse("file=" + path + ",if=ide,index=0,format=raw", "");
-    machine.add_drive(*DriveSpec::from_options(*options));
+    const char* extra = getenv("HVMD_BENCH_DRIVE");
+    auto options =
+        SubOptions::parse("file=" + path + ",if=ide,index=0,format=raw" + (extra ? extra : ""), "");
+    if (!options) abort();
+    auto spec = DriveSpec::from_options(*options);
+    if (!spec) {
+      fprintf(stderr, "%s\n", spec.error().message.c_str());
+      abort();
+    }
+    machine.add_drive(*spec);
     if (!devices::build_board(machine) || !devices::attach_drives(machine)) abort();
     Dispatcher& d = machine.dispatcher();
     d.pci_write(kIde, 0x20, 4, kBusMaster);
     d.pci_write(kIde, 0x04, 2, 0x0005);
   }
-  ~IdeRig() { unlink(path.c_str()); }
+  ~IdeRig() {
+    if (!keep) unlink(path.c_str());
+  }
   void registry_setup() { devices::register_devices(registry); }
 
   // One PRD table covering `bytes` at kBuffer in 64 KiB entries.
@@ -64,8 +101,10 @@ struct IdeRig {
     }
     ram.write(kPrdTable, entries.data(), entries.size() * 4);
   }
-  // READ DMA EXT of count sectors at lba; runs the loop until the bus master reports.
-  void read_dma(uint64_t lba, uint32_t count) {
+  // READ DMA EXT (or WRITE DMA EXT) of count sectors at lba; runs the loop until the bus master
+  // reports.
+  void read_dma(uint64_t lba, uint32_t count) { dma(lba, count, true); }
+  void dma(uint64_t lba, uint32_t count, bool read) {
     Dispatcher& d = machine.dispatcher();
     d.port_write(kBusMaster, 1, 0);
     d.port_write(kBusMaster + 2, 1, 0x06);
@@ -78,20 +117,23 @@ struct IdeRig {
       d.port_write(kTaskFile + 5, 1, (lba >> (hob ? 40 : 16)) & 0xff);
     }
     d.port_write(kTaskFile + 6, 1, 0x40);
-    d.port_write(kTaskFile + 7, 1, 0x25);
-    d.port_write(kBusMaster, 1, 0x09);
+    d.port_write(kTaskFile + 7, 1, read ? 0x25 : 0x35);
+    d.port_write(kBusMaster, 1, read ? 0x09 : 0x01);
     while (!(d.port_read(kBusMaster + 2, 1) & 0x04)) loop.run_once(-1);
     if (d.port_read(kTaskFile + 7, 1) & 0x01) abort();
   }
 
   std::string path;
+  bool keep = false;
   Clock clock{Clock::Mode::kVirtual};
   EventLoop loop{clock};
   ThreadPoolExecutor executor{loop};
   HostRam ram{RamLayout::pc(kRamBytes)};
+  UnpinnableRam unpinnable{ram};
   qtest::QtestInterrupts interrupts{ram};
   DeviceRegistry registry;
-  Machine machine{MachineOptions{.ram_bytes = kRamBytes}, clock, ram, interrupts, registry};
+  Machine machine{MachineOptions{.ram_bytes = kRamBytes}, clock, machine_memory(ram, unpinnable),
+                  interrupts, registry};
 };
 
 IdeRig& rig() {
@@ -110,6 +152,24 @@ void BM_IdeSequentialDmaRead(benchmark::State& state) {
   state.SetBytesProcessed(int64_t(state.iterations()) * kSectorsPerCommand * 512);
 }
 BENCHMARK(BM_IdeSequentialDmaRead)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Writes of the image's own contents back over it (the page cache absorbs them, as it does the
+// plain write below); the guest buffer is filled once so its pages are real RAM, not the zero page.
+void BM_IdeSequentialDmaWrite(benchmark::State& state) {
+  IdeRig& r = rig();
+  constexpr uint64_t kBytes = uint64_t{kSectorsPerCommand} * 512;
+  r.table(kBytes);
+  std::vector<uint8_t> data(kBytes);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7);
+  r.ram.write(kBuffer, data.data(), data.size());
+  uint64_t lba = 0;
+  for (auto _ : state) {
+    r.dma(lba, kSectorsPerCommand, false);
+    lba = (lba + kSectorsPerCommand) % (kImageBytes / 512);
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kBytes));
+}
+BENCHMARK(BM_IdeSequentialDmaWrite)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The host's side of the comparison: the same file, 32 MiB per iteration, read with pread in
 // 256 KiB requests into a buffer of state.range(0) bytes: 32 MiB (like the guest's buffer) or
@@ -135,6 +195,26 @@ BENCHMARK(BM_PlainFileRead)
     ->Arg(256 * 1024)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// A plain buffered write of the same file: 32 MiB per iteration in 256 KiB pwrites from a 32 MiB
+// buffer, as the guest's buffer is.
+void BM_PlainFileWrite(benchmark::State& state) {
+  IdeRig& r = rig();
+  int fd = open(r.path.c_str(), O_WRONLY | O_CLOEXEC);
+  constexpr size_t kChunk = 256 * 1024;
+  constexpr size_t kPerIteration = size_t{kSectorsPerCommand} * 512;
+  std::vector<uint8_t> buffer(kPerIteration);
+  for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<uint8_t>(i * 7);
+  uint64_t offset = 0;
+  for (auto _ : state) {
+    for (size_t at = 0; at < kPerIteration; at += kChunk)
+      (void)!pwrite(fd, buffer.data() + at, kChunk, static_cast<off_t>(offset + at));
+    offset = (offset + kPerIteration) % kImageBytes;
+  }
+  close(fd);
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kPerIteration));
+}
+BENCHMARK(BM_PlainFileWrite)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_IdeRandom4kDmaRead(benchmark::State& state) {
   IdeRig& r = rig();

@@ -7,6 +7,10 @@
 namespace hvmd::devices::vga::cirrus {
 namespace {
 
+// GR2F's clip field: pixels at 8/16/32 bpp, bytes at 24 bpp.
+constexpr uint8_t kLeftClipPixels = 0x07;
+constexpr uint8_t kLeftClipBytes24 = 0x1f;
+
 uint32_t pixel_bytes(uint8_t mode) {
   return 1u + ((mode & kBltDepthMask) >> kBltDepthShift);
 }
@@ -129,6 +133,13 @@ Blitter::Extent Blitter::extent(uint32_t base, int64_t pitch, uint32_t width, ui
   return {int64_t{base} - hi_off, int64_t{base} - lo_off};
 }
 
+uint32_t Blitter::left_clip_pixels(const BltParams& p) {
+  if (!(p.mode & (kBltColorExpand | kBltPattern))) return 0;  // plain copies are not clipped
+  uint32_t bpp = pixel_bytes(p.mode);
+  if (bpp == 3) return (p.left_clip & kLeftClipBytes24) / 3u;
+  return p.left_clip & kLeftClipPixels;
+}
+
 uint32_t Blitter::source_line_bytes(const BltParams& p) {
   uint32_t bytes = (p.mode & kBltColorExpand) ? (line_pixels(p) + 7) / 8 : p.width;
   return (bytes + 3) & ~3u;
@@ -143,6 +154,7 @@ bool Blitter::start(const BltParams& p) {
   bool expand = p_.mode & kBltColorExpand, pattern = p_.mode & kBltPattern,
        system = p_.mode & kBltSystemSource;
   dir_ = (p_.mode & kBltBackward) ? -1 : 1;
+  skip_ = left_clip_pixels(p_);
   if (p_.width == 0 || p_.height == 0) return false;
   if ((p_.mode & kBltMemToSystem) || (dir_ < 0 && (expand || pattern || system)) ||
       (pattern && system) || rop_runner(p_.rop) == nullptr || p_.width < bpp) {
@@ -231,7 +243,7 @@ void Blitter::expand_line(uint32_t y, const uint8_t* bits, uint32_t first_bit) {
     fg[b] = static_cast<uint8_t>(p_.fg >> (8 * b));
     bg[b] = static_cast<uint8_t>(p_.bg >> (8 * b));
   }
-  for (uint32_t x = 0; x < pixels; ++x) {
+  for (uint32_t x = skip_; x < pixels; ++x) {
     uint32_t bit = first_bit + x;
     bool on = bits[bit / 8] >> (7 - bit % 8) & 1;
     if (!on && transparent) continue;
@@ -257,7 +269,7 @@ void Blitter::pattern_line(uint32_t y) {
   uint8_t* d = dst_line(y);
   RopRun run = rop_runner(p_.rop);
   uint32_t pixels = line_pixels(p_);
-  for (uint32_t x = 0; x < pixels; ++x) run(d + uint64_t{x} * bpp, pat + (x & 7) * bpp, bpp, 1);
+  for (uint32_t x = skip_; x < pixels; ++x) run(d + uint64_t{x} * bpp, pat + (x & 7) * bpp, bpp, 1);
 }
 
 void Blitter::feed(uint8_t byte) {

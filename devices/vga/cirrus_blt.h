@@ -31,6 +31,12 @@ struct BltParams {
   uint8_t rop = 0;                 // GR32
   uint32_t fg = 0, bg = 0;         // colour-expansion colours, little-endian bytes
   uint16_t key = 0, key_mask = 0;  // transparent colour and its don't-care bits
+  // GR2F: left-side clipping of colour-expansion and pattern blits. The destination address and
+  // width include the clipped pixels, and the source (bits or pattern) stays aligned to the
+  // destination address; only the first pixels of every line are not written. Bits 2:0 count
+  // pixels; at 24 bpp bits 4:0 count bytes (a pattern line is 8 pixels of 3 bytes padded to 32),
+  // rounded down here to whole pixels.
+  uint8_t left_clip = 0;
 };
 
 class Blitter {
@@ -75,8 +81,12 @@ class Blitter {
     vram_.dirty().mark(static_cast<uint64_t>(e.lo), static_cast<uint64_t>(e.hi - e.lo + 1));
   }
 
+  // The pixels of every line GR2F keeps from being written (colour expansion, pattern fill).
+  static uint32_t left_clip_pixels(const BltParams& p);
+
   DeviceMemory& vram_;
   BltParams p_;
+  uint32_t skip_ = 0;  // left_clip_pixels of the blit running
   int dir_ = 1;
   Extent dst_extent_{0, -1};
   // System source: the line being received and the destination line it completes.

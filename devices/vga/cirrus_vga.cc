@@ -250,6 +250,7 @@ void CirrusVga::start_blit() {
          uint32_t{gr_[kGrFg3]} << 24;
   p.key = static_cast<uint16_t>(word(kGrBltKey));
   p.key_mask = static_cast<uint16_t>(word(kGrBltKeyMask));
+  p.left_clip = gr_[kGrBltWriteMask];
   blitter_.start(p);
   if (blitter_.waiting_for_data())
     gr_[kGrBltStatus] |= kStatusBits | kBltStart;

@@ -44,6 +44,8 @@ inline constexpr uint8_t kSetColourMapEntries = 1;
 
 // Encodings (§7.7) and pseudo-encodings (§7.8) hvmd knows.
 inline constexpr int32_t kEncodingRaw = 0;
+inline constexpr int32_t kEncodingHextile = 5;
+inline constexpr int32_t kEncodingZrle = 16;
 inline constexpr int32_t kEncodingDesktopSize = -223;
 inline constexpr int32_t kEncodingExtendedDesktopSize = -308;
 inline constexpr int32_t kEncodingQemuExtendedKeyEvent = -258;

@@ -333,14 +333,22 @@ void VncClient::set_pixel_format(const uint8_t* p) {
 void VncClient::set_encodings(const uint8_t* p, size_t count) {
   bool had_extended_keys = extended_keys_;
   desktop_size_ = extended_desktop_size_ = extended_keys_ = false;
+  bool chosen = false;
+  encoding_ = rfb::kEncodingRaw;
   for (size_t i = 0; i < count; ++i) {
     auto encoding = static_cast<int32_t>(get32(p + 4 * i));
+    // The list is in the client's order of preference: the first encoding hvmd has wins.
+    if (!chosen && (encoding == rfb::kEncodingRaw || encoding == rfb::kEncodingHextile ||
+                    encoding == rfb::kEncodingZrle)) {
+      encoding_ = encoding;
+      chosen = true;
+    }
     if (encoding == rfb::kEncodingDesktopSize) desktop_size_ = true;
     if (encoding == rfb::kEncodingExtendedDesktopSize) extended_desktop_size_ = true;
     if (encoding == rfb::kEncodingQemuExtendedKeyEvent) extended_keys_ = true;
   }
-  // Raw is always understood and is all hvmd sends. QEMU's clients learn that the server takes
-  // extended key events from an update carrying the pseudo-encoding.
+  // Raw is always understood; a list without an encoding hvmd has gets raw. QEMU's clients learn
+  // that the server takes extended key events from an update carrying the pseudo-encoding.
   if (extended_keys_ && !had_extended_keys) {
     std::vector<uint8_t> out = {rfb::kFramebufferUpdate, 0};
     put16(out, 1);
@@ -444,28 +452,50 @@ void VncClient::send_colour_map() {
 }
 
 void VncClient::send_update(const std::vector<Rect>& rects) {
-  size_t bytes = converter_.bytes_per_pixel();
   std::vector<uint8_t> header = {rfb::kFramebufferUpdate, 0};
   put16(header, static_cast<uint32_t>(rects.size()));
   send(header.data(), header.size());
   for (const Rect& r : rects) {
     const Framebuffer& fb = server_.draw(r);
-    header.clear();
-    put_rect_header(header, r, rfb::kEncodingRaw);
-    send(header.data(), header.size());
-    // Raw pixels, row by row; what lies outside the picture (a client that could not follow a
-    // mode change to a smaller one, a blank screen) is black.
-    size_t start = out_.size();
-    out_.resize(start + size_t{r.width} * r.height * bytes);
-    uint8_t* dst = out_.data() + start;
-    for (uint32_t y = r.y; y < r.y + r.height; ++y) {
-      uint32_t inside = y < fb.height && r.x < fb.width ? std::min(r.width, fb.width - r.x) : 0;
-      if (inside) converter_.convert(fb.pixels + size_t{y} * fb.stride + r.x, inside, dst);
-      memset(dst + size_t{inside} * bytes, 0, size_t{r.width - inside} * bytes);
-      dst += size_t{r.width} * bytes;
+    int32_t encoding = encoding_;
+    if (encoding == rfb::kEncodingZrle && !zrle_ && !zrle_failed_) {
+      zrle_ = std::make_unique<ZrleEncoder>();
+      if (!zrle_->ok()) zrle_.reset();
+      zrle_failed_ = !zrle_;
     }
+    if (encoding == rfb::kEncodingZrle && !zrle_) encoding = rfb::kEncodingRaw;
+    size_t header_at = out_.size();
+    put_rect_header(out_, r, encoding);
+    if (encoding == rfb::kEncodingZrle) {
+      if (zrle_->encode(fb, r, format_, converter_, out_)) continue;
+      // zlib failed (no memory): this rectangle and the rest go raw.
+      HVMD_HOST_LOG("VNC client %s: ZRLE failed; sending raw", peer_.host.c_str());
+      zrle_.reset();
+      zrle_failed_ = true;
+      out_.resize(header_at);
+      put_rect_header(out_, r, rfb::kEncodingRaw);
+    } else if (encoding == rfb::kEncodingHextile) {
+      encode_hextile(fb, r, converter_, out_);
+      continue;
+    }
+    send_raw(fb, r);
   }
   flush();
+}
+
+void VncClient::send_raw(const Framebuffer& fb, const Rect& r) {
+  size_t bytes = converter_.bytes_per_pixel();
+  // Raw pixels, row by row; what lies outside the picture (a client that could not follow a
+  // mode change to a smaller one, a blank screen) is black.
+  size_t start = out_.size();
+  out_.resize(start + size_t{r.width} * r.height * bytes);
+  uint8_t* dst = out_.data() + start;
+  for (uint32_t y = r.y; y < r.y + r.height; ++y) {
+    uint32_t inside = y < fb.height && r.x < fb.width ? std::min(r.width, fb.width - r.x) : 0;
+    if (inside) converter_.convert(fb.pixels + size_t{y} * fb.stride + r.x, inside, dst);
+    memset(dst + size_t{inside} * bytes, 0, size_t{r.width - inside} * bytes);
+    dst += size_t{r.width} * bytes;
+  }
 }
 
 void VncClient::send(const void* data, size_t size) {

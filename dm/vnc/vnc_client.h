@@ -10,12 +10,14 @@
 
 #include <bitset>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "dm/display.h"
 #include "dm/result.h"
+#include "dm/vnc/encodings.h"
 #include "dm/vnc/pixel_format.h"
 #include "dm/vnc/rfb.h"
 #include "dm/vnc/vnc_auth.h"
@@ -64,6 +66,7 @@ class VncClient {
   void key(bool down, uint32_t keysym, uint32_t keycode);
   void pointer(uint8_t mask, uint32_t x, uint32_t y);
   void send_update(const std::vector<Rect>& rects);
+  void send_raw(const Framebuffer& fb, const Rect& r);
   void send_desktop_size(uint32_t reason, uint32_t status);
   void send_colour_map();
   void send(const void* data, size_t size);
@@ -89,6 +92,12 @@ class VncClient {
   rfb::PixelFormat format_;
   PixelConverter converter_{format_};
   std::vector<uint8_t> row_;  // one converted row
+  // The rectangle encoding: the first of raw, Hextile and ZRLE in the client's SetEncodings list.
+  int32_t encoding_ = rfb::kEncodingRaw;
+  // ZRLE's zlib stream, made when the first ZRLE rectangle is sent and kept for the connection
+  // (the client inflates one stream); after a zlib failure ZRLE is not used again.
+  std::unique_ptr<ZrleEncoder> zrle_;
+  bool zrle_failed_ = false;
   bool desktop_size_ = false;
   bool extended_desktop_size_ = false;
   bool extended_keys_ = false;

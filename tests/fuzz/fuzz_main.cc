@@ -1,5 +1,6 @@
 // hvmd-fuzz: fuzzes the device models through the same dispatcher the transports use, and the
-// management side (-target=qmp|qtest|cmdline, fuzz_management.h).
+// management side (-target=qmp|qtest|cmdline, fuzz_management.h) and the VNC server
+// (-target=vnc, fuzz_vnc.h).
 //
 //   libFuzzer build (clang, -DHVMD_LIBFUZZER=ON):
 //       hvmd-fuzz [-target=NAME] [-state] [-device=SPEC]... [-drive=SPEC]... [libFuzzer flags]
@@ -33,6 +34,7 @@
 #include "tests/fuzz/fuzz_machine.h"
 #include "tests/fuzz/fuzz_management.h"
 #include "tests/fuzz/fuzz_passthrough.h"
+#include "tests/fuzz/fuzz_vnc.h"
 
 namespace {
 
@@ -54,9 +56,11 @@ std::unique_ptr<hvmd::fuzz::FuzzMachine> g_machine;
 
 void run_one(const uint8_t* data, size_t size) {
   if (g_target == "passthrough") return hvmd::fuzz::run_passthrough_target(data, size);
+  if (g_target == "vnc") return hvmd::fuzz::run_vnc_target(data, size);
   if (g_target != "machine") {
     if (hvmd::fuzz::run_management_target(g_target, *g_machine, data, size)) return;
-    fprintf(stderr, "hvmd-fuzz: unknown -target=%s (machine, qmp, qtest, cmdline, passthrough)\n",
+    fprintf(stderr,
+            "hvmd-fuzz: unknown -target=%s (machine, qmp, qtest, cmdline, passthrough, vnc)\n",
             g_target.c_str());
     exit(1);
   }

@@ -154,6 +154,7 @@ class CirrusTest : public ::testing::Test {
     uint32_t width, height, dst_pitch, src_pitch, dst, src;
     uint8_t mode = 0, rop = 0x0d, mode_ext = 0;
     uint32_t fg = 0, bg = 0;
+    uint8_t left_clip = 0;  // GR2F
   };
   void program(const Blit& b) {
     for (int i = 0; i < 4; ++i) {
@@ -168,6 +169,7 @@ class CirrusTest : public ::testing::Test {
     blt8(0x18, b.mode);
     blt8(0x1a, b.rop);
     blt8(0x1b, b.mode_ext);
+    blt8(0x17, b.left_clip);
     blt24(0x10, b.dst);
   }
   void run(const Blit& b) {
@@ -393,6 +395,100 @@ TEST_F(CirrusTest, BlitPatternFillAndColorExpansion16bpp) {
       ASSERT_EQ(after[y * 512 + 2 * x], on ? 0xcd : before[0xc000 + y * 512 + 2 * x]);
       ASSERT_EQ(after[y * 512 + 2 * x + 1], on ? 0xab : before[0xc000 + y * 512 + 2 * x + 1]);
     }
+}
+
+// GR2F clips the left of every line of colour-expansion and pattern blits: the destination and
+// width include the clipped pixels, the source bits and pattern stay aligned to the destination
+// address, and the clipped pixels keep their bytes. Plain copies are not clipped.
+TEST_F(CirrusTest, LeftClipSkipsTheFirstPixelsOfExpansionAndPatternLines) {
+  fill_vram(0, 0x20000, 3);
+  qt.memwrite(kLfb + 0x300, {0xb6, 0x5d, 0xff, 0x0f});  // two lines of 16 bits
+  auto before = vram(0, 0x20000);
+  // Opaque colour expansion at 8 bpp, 3 pixels clipped.
+  run({.width = 16,
+       .height = 2,
+       .dst_pitch = 640,
+       .src_pitch = 2,
+       .dst = 0x4000,
+       .src = 0x300,
+       .mode = 0x80,
+       .fg = 0x77,
+       .bg = 0x11,
+       .left_clip = 3});
+  const uint8_t bits[2][2] = {{0xb6, 0x5d}, {0xff, 0x0f}};
+  for (uint32_t y = 0; y < 2; ++y) {
+    auto line = vram(0x4000 + y * 640, 16);
+    for (uint32_t x = 0; x < 16; ++x) {
+      uint8_t want = x < 3 ? before[0x4000 + y * 640 + x]
+                           : ((bits[y][x / 8] >> (7 - x % 8) & 1) ? 0x77 : 0x11);
+      ASSERT_EQ(line[x], want) << "x " << x << " y " << y;
+    }
+  }
+  // A 32 bpp pattern fill (256 bytes at 0x1000), 5 pixels clipped; the pattern's pixel x & 7.
+  run({.width = 12 * 4,
+       .height = 9,
+       .dst_pitch = 2048,
+       .src_pitch = 0,
+       .dst = 0x8000,
+       .src = 0x1000,
+       .mode = 0x70,
+       .left_clip = 5});
+  auto after = vram(0x8000, 9 * 2048);
+  for (uint32_t y = 0; y < 9; ++y)
+    for (uint32_t x = 0; x < 48; ++x) {
+      uint8_t want = x / 4 < 5 ? before[0x8000 + y * 2048 + x]
+                               : before[0x1000 + (y & 7) * 32 + ((x / 4) & 7) * 4 + x % 4];
+      ASSERT_EQ(after[y * 2048 + x], want) << "x " << x << " y " << y;
+    }
+  // At 24 bpp GR2F counts bytes: 7 of them clip two whole pixels. Pattern lines are 32 bytes.
+  before = vram(0, 0x20000);
+  run({.width = 10 * 3,
+       .height = 2,
+       .dst_pitch = 1024,
+       .src_pitch = 0,
+       .dst = 0xc000,
+       .src = 0x1000,
+       .mode = 0x60,
+       .left_clip = 7});
+  after = vram(0xc000, 2048);
+  for (uint32_t y = 0; y < 2; ++y)
+    for (uint32_t x = 0; x < 30; ++x) {
+      uint8_t want = x / 3 < 2 ? before[0xc000 + y * 1024 + x]
+                               : before[0x1000 + y * 32 + ((x / 3) & 7) * 3 + x % 3];
+      ASSERT_EQ(after[y * 1024 + x], want) << "x " << x << " y " << y;
+    }
+  // System-source colour expansion at 16 bpp, 2 pixels clipped: the CPU's bits still start at
+  // the clipped pixel.
+  before = vram(0, 0x20000);
+  run({.width = 16 * 2,
+       .height = 1,
+       .dst_pitch = 640,
+       .src_pitch = 0,
+       .dst = 0x10000,
+       .src = 0,
+       .mode = 0x94,
+       .fg = 0xbeef,
+       .bg = 0x1234,
+       .left_clip = 2});
+  qt.writel(kWindow, 0x00000ff0);  // bits f0 0f
+  after = vram(0x10000, 32);
+  for (uint32_t x = 0; x < 16; ++x) {
+    bool on = (x / 8 == 0 ? 0xf0 : 0x0f) >> (7 - x % 8) & 1;
+    uint16_t want =
+        x < 2 ? static_cast<uint16_t>(before[0x10000 + 2 * x] | before[0x10000 + 2 * x + 1] << 8)
+        : on  ? 0xbeef
+              : 0x1234;
+    ASSERT_EQ(after[2 * x] | after[2 * x + 1] << 8, want) << "x " << x;
+  }
+  // A plain video-to-video copy ignores GR2F.
+  run({.width = 8,
+       .height = 1,
+       .dst_pitch = 640,
+       .src_pitch = 640,
+       .dst = 0x14000,
+       .src = 0x300,
+       .left_clip = 7});
+  EXPECT_EQ(vram(0x14000, 8), vram(0x300, 8));
 }
 
 // System-to-video through the memory window, as cirrusfb's imageblit does: colour expansion of

@@ -43,6 +43,7 @@ constexpr int kAllowed[] = {
     SCMP_SYS(pwritev),
     SCMP_SYS(fsync),      // cache=writeback flushes
     SCMP_SYS(fdatasync),  // the guest's FLUSH CACHE
+    SCMP_SYS(fallocate),  // the guest's TRIM with discard=unmap (punching holes)
     // Descriptors: sizes of media QMP inserts, non-blocking flags, add-fd's duplicates, closing.
     SCMP_SYS(lseek),
     SCMP_SYS(close),
@@ -103,8 +104,8 @@ constexpr int kRefused[] = {
 };
 
 // Terminal and block-device queries any transport may make: isatty() in the C library's stdio,
-// the size of a block device QMP inserts as a medium.
-constexpr unsigned long kCommonIoctls[] = {TCGETS, BLKGETSIZE64};
+// the size of a block device QMP inserts as a medium, a guest's TRIM on a block device.
+constexpr unsigned long kCommonIoctls[] = {TCGETS, BLKGETSIZE64, BLKDISCARD};
 
 // The Xen handles' run-time requests: device-model operations on the restricted privcmd handle
 // (interrupts, MSIs, dirty VRAM, BAR relocation), mapping guest RAM into the map cache, and

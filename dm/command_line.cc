@@ -45,6 +45,7 @@ constexpr OptionInfo kOptions[] = {
     {"no-reboot", nullptr, "exit, rather than reset, when the guest reboots"},
     {"device", "DRIVER[,PROP=VALUE...]", "add a device (-device help lists them)"},
     {"drive", "file=PATH,...", "block device backend"},
+    {"blockdev", "driver=raw|file|null-co,node-name=NAME,...", "block node (drive=NAME)"},
     {"netdev", "TYPE,id=ID,...", "network backend"},
     {"qtest", "DEV", "serve the qtest protocol on DEV (unix:PATH, stdio)"},
     {"qtest-log", "FILE", "log the qtest exchange to FILE"},
@@ -364,6 +365,7 @@ Result<Config> parse_options(int argc, const char* const* argv) {
     return ok();
   }));
   HVMD_TRY(collect("drive", "", config.drives));
+  HVMD_TRY(collect("blockdev", "", config.blockdevs));
   HVMD_TRY(collect("netdev", "type", config.netdevs));
   HVMD_TRY(each(vm, "qtest", [&](const std::string& v) -> Result<void> {
     auto spec = ChardevSpec::from_short(v, "qtest");

@@ -27,6 +27,7 @@ struct Config {
   std::vector<std::string> serials;   // chardev ids for COM1.. in order
   std::vector<SubOptions> devices;    // -device, in order
   std::vector<SubOptions> drives;     // -drive
+  std::vector<SubOptions> blockdevs;  // -blockdev, in order (a node may name an earlier one)
   std::vector<SubOptions> netdevs;    // -netdev
   std::string vnc = "none";
   vnc::VncOptions vnc_options;  // -vnc, parsed

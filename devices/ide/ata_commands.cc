@@ -173,6 +173,8 @@ bool IdeChannel::execute_disk_command(uint8_t command) {
     case cmd::kFlushCacheExt:
       flush();
       return true;
+    case cmd::kDataSetManagement:
+      return start_data_set_management();
     case cmd::kReadNativeMax:
     case cmd::kReadNativeMaxExt: {
       bool ext = command == cmd::kReadNativeMaxExt;

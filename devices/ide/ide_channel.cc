@@ -309,7 +309,7 @@ void IdeChannel::write_bus_master(unsigned offset, unsigned size, uint64_t value
         prd_left_ = 0;
         prd_entries_ = 0;
         prd_end_ = false;
-        if (phase_ == Phase::kDmaWaiting) start_dma();
+        if (phase_ == Phase::kDmaWaiting) trim_waiting() ? start_trim() : start_dma();
       } else {
         bm_command_ = static_cast<uint8_t>(direction | (bm_command_ & kBmCommandStart));
       }

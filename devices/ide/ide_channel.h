@@ -176,6 +176,13 @@ class IdeChannel : private ChannelRegisters {
   void dma_fault();
   void medium_error(int error);
 
+  // DATA SET MANAGEMENT / TRIM (ata_trim.cc).
+  bool start_data_set_management();
+  bool trim_waiting() const;
+  void start_trim();
+  void trim_next_chunk();
+  void trim_chunk_entries();
+
   // ATAPI (atapi.cc).
   void start_packet();
   void execute_packet();
@@ -204,6 +211,12 @@ class IdeChannel : private ChannelRegisters {
   unsigned unit_ = 0;                  // selected drive (device_'s DEV bit)
   std::unique_ptr<uint8_t[]> buffer_;  // allocated on first use
   std::unique_ptr<DmaInFlight> dma_;   // chunks in flight (ide_dma.h), allocated on first use
+  // A TRIM in progress (never saved: a save waits for medium I/O, and TRIM's DMA runs to its
+  // end once started; before that, the task file's count says how much to fetch).
+  struct TrimProgress {
+    uint64_t bytes_left = 0;  // range entries not yet fetched from the guest
+    uint32_t entries = 0;     // entries fetched into the buffer
+  } trim_;
 
   uint8_t* buffer();
 };

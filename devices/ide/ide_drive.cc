@@ -15,13 +15,27 @@ uint64_t IdeDrive::sectors() const {
 }
 
 // The BIOS geometry of a disk: 16 heads, 63 sectors a track, as many cylinders as fit (at most
-// 16383, the IDENTIFY limit; larger disks are reached by LBA).
+// 16383, the IDENTIFY limit; larger disks are reached by LBA). A geometry the user gave wins.
 void IdeDrive::compute_geometry() {
+  if (requested.cylinders && requested.heads && requested.sectors) {
+    physical = requested;
+    translation = physical;
+    return;
+  }
   constexpr uint64_t kHeads = 16, kSectorsPerTrack = 63, kMaxCylinders = 16383;
   uint64_t cylinders =
       std::clamp<uint64_t>(sectors() / (kHeads * kSectorsPerTrack), 1, kMaxCylinders);
   physical = {static_cast<uint16_t>(cylinders), kHeads, kSectorsPerTrack};
   translation = physical;
+}
+
+BiosTranslation IdeDrive::bios_translation_hint() const {
+  if (bios_translation != BiosTranslation::kAuto) return bios_translation;
+  // INT 13h's CHS reaches 1024 cylinders, 16 heads (255 translated) and 63 sectors a track.
+  constexpr unsigned kBiosCylinders = 1024, kBiosSectors = 63;
+  bool fits = physical.cylinders <= kBiosCylinders && physical.heads <= kMaxHeads &&
+              physical.sectors <= kBiosSectors;
+  return fits ? BiosTranslation::kNone : BiosTranslation::kLba;
 }
 
 Geometry IdeDrive::translated(uint8_t heads, uint8_t sectors_per_track) const {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "dm/backends/block.h"
@@ -52,12 +53,27 @@ struct DriveSettings {
   void describe(V& v);
 };
 
-struct IdeDrive : DriveSettings {
+// The translation a BIOS is told to use for a disk (CMOS byte 0x39, bios-chs-trans=).
+enum class BiosTranslation : uint8_t { kNone = 0, kLba = 1, kLarge = 2, kRechs = 3, kAuto = 0xff };
+
+// What the user set on an ide-hd / ide-cd (-device properties); fixed for the drive's life.
+struct DriveProperties {
+  std::string serial;
+  std::string model;
+  std::string firmware_revision = "1.0";  // ver=: IDENTIFY words 23-26
+  std::optional<uint64_t> wwn;            // wwn=: world wide name, IDENTIFY words 108-111
+  bool trim = true;                       // discard_granularity=512 (default) or 0
+  Geometry requested;                     // cyls=, heads=, secs= (zero: from the size)
+  BiosTranslation bios_translation = BiosTranslation::kAuto;
+  // lcyls=, lheads=, lsecs=: the geometry a BIOS should present (kept, as QEMU keeps them
+  // for SeaBIOS's fw_cfg bios-geometry; the CMOS tables carry the physical one).
+  uint32_t bios_cylinders = 0, bios_heads = 0, bios_sectors = 0;
+};
+
+struct IdeDrive : DriveSettings, DriveProperties {
   enum class Kind : uint8_t { kNone, kDisk, kCdrom };
   Kind kind = Kind::kNone;
   std::unique_ptr<BlockBackend> medium;
-  std::string serial;
-  std::string model;
   bool read_only_requested = false;  // readonly=on: the guest must never write
   Geometry physical;                 // what IDENTIFY reports
 
@@ -67,7 +83,11 @@ struct IdeDrive : DriveSettings {
   uint64_t sectors() const;  // in the drive's sector size
   unsigned sector_size() const;
 
+  // The physical geometry: cyls/heads/secs as given, or 16 heads, 63 sectors and the cylinders
+  // that fit the medium.
   void compute_geometry();
+  // bios-chs-trans=auto resolved: LBA when the geometry exceeds what CHS BIOS calls reach.
+  BiosTranslation bios_translation_hint() const;
   // What INITIALIZE DEVICE PARAMETERS sets up for heads (1-16) and sectors (1-255) per track.
   Geometry translated(uint8_t heads, uint8_t sectors_per_track) const;
   void reset_settings();

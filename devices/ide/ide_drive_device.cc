@@ -2,10 +2,14 @@
 // the board's PIIX3 IDE controller. A drive device owns no registers; it is the handle by which
 // the machine finds a drive (its id, its boot path, QMP's eject and change of medium) and by which
 // Xen's emulated-device unplug removes a disk once PV drivers take over.
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 
+#include "devices/ide/cmos_drives.h"
 #include "devices/ide/ide_regs.h"
 #include "devices/ide/piix_ide.h"
+#include "devices/platform/rtc_cmos.h"
 #include "dm/log.h"
 #include "dm/removable_media.h"
 
@@ -80,13 +84,83 @@ class IdeDriveDevice final : public Device, public RemovableMedia {
   std::string drive_id_;
 };
 
-// drive=, bus=ide.N, unit=, serial=, model=: a drive on the board's controller.
+// The user's drive properties: serial=, model=, ver=, wwn=, discard_granularity= and, for
+// disks, the geometry cyls=/heads=/secs=, lcyls=/lheads=/lsecs= and bios-chs-trans= (trans=).
+// Limits and messages follow QEMU's.
+Result<DriveProperties> read_properties(OptionReader& props, bool cdrom) {
+  DriveProperties p;
+  auto serial = props.string("serial");
+  auto model = props.string("model");
+  auto ver = props.string("ver");
+  auto wwn = props.number("wwn", UINT64_MAX);
+  auto granularity = props.size("discard_granularity", 1);
+  if (!wwn) return wwn.error();
+  if (!granularity) return granularity.error();
+  if (serial) p.serial = *serial;
+  if (model) p.model = *model;
+  if (ver) p.firmware_revision = *ver;
+  if (p.serial.size() > 20 || p.model.size() > 40 || p.firmware_revision.size() > 8)
+    return make_error("%s: serial is at most 20 characters, model 40, ver 8", props.what().c_str());
+  p.wwn = *wwn;
+  if (*granularity) {
+    if (**granularity != 0 && **granularity != kSectorSize)
+      return make_error("%s: discard_granularity must be 512 for ide", props.what().c_str());
+    p.trim = **granularity != 0;
+  }
+  if (cdrom) return p;
+  struct Limit {
+    const char* key;
+    uint64_t max;
+  };
+  constexpr Limit kChs[] = {{"cyls", 65535}, {"heads", kMaxHeads}, {"secs", 255}};
+  uint64_t chs[3] = {};
+  bool any = false;
+  for (unsigned i = 0; i < 3; ++i) {
+    auto value = props.number(kChs[i].key, UINT32_MAX);
+    if (!value) return value.error();
+    any = any || value->has_value();
+    chs[i] = value->value_or(0);
+  }
+  for (unsigned i = 0; any && i < 3; ++i) {
+    if (chs[i] < 1 || chs[i] > kChs[i].max)
+      return make_error("%s: %s must be between 1 and %llu", props.what().c_str(), kChs[i].key,
+                        static_cast<unsigned long long>(kChs[i].max));
+  }
+  p.requested = {static_cast<uint16_t>(chs[0]), static_cast<uint8_t>(chs[1]),
+                 static_cast<uint8_t>(chs[2])};
+  uint32_t* logical[3] = {&p.bios_cylinders, &p.bios_heads, &p.bios_sectors};
+  const char* logical_keys[3] = {"lcyls", "lheads", "lsecs"};
+  for (unsigned i = 0; i < 3; ++i) {
+    auto value = props.number(logical_keys[i], UINT32_MAX);
+    if (!value) return value.error();
+    *logical[i] = static_cast<uint32_t>(value->value_or(0));
+  }
+  auto trans = props.string("bios-chs-trans");
+  if (auto alias = props.string("trans")) trans = alias;
+  if (trans) {
+    static constexpr std::pair<const char*, BiosTranslation> kNames[] = {
+        {"none", BiosTranslation::kNone},
+        {"lba", BiosTranslation::kLba},
+        {"large", BiosTranslation::kLarge},
+        {"rechs", BiosTranslation::kRechs},
+        {"auto", BiosTranslation::kAuto}};
+    auto found = std::find_if(std::begin(kNames), std::end(kNames),
+                              [&](const auto& n) { return *trans == n.first; });
+    if (found == std::end(kNames))
+      return make_error("%s: bios-chs-trans=%s: expected none, lba, large, rechs or auto",
+                        props.what().c_str(), trans->c_str());
+    p.bios_translation = found->second;
+  }
+  return p;
+}
+
+// drive=, bus=ide.N, unit= and the properties above: a drive on the board's controller.
 // The unit is given out by the controller's bus (Machine::plug_into_bus), which also takes it
 // back when the drive goes.
 Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& props, bool cdrom) {
   auto drive_id = props.string("drive");
-  auto serial = props.string("serial");
-  auto model = props.string("model");
+  auto properties = read_properties(props, cdrom);
+  if (!properties) return properties.error();
   auto plugged = machine.plug_into_bus("ide", props);
   if (!plugged) return plugged.error();
   // Only PIIX IDE channels are buses of kind "ide".
@@ -105,13 +179,13 @@ Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& pro
     return make_error("%s: drive '%s' is a CD-ROM (media=cdrom): use ide-cd", props.what().c_str(),
                       spec.id.c_str());
   IdeDrive drive;
+  static_cast<DriveProperties&>(drive) = std::move(*properties);
   drive.kind = cdrom ? IdeDrive::Kind::kCdrom : IdeDrive::Kind::kDisk;
   drive.read_only_requested = spec.read_only;
-  if (!spec.file.empty()) {
+  if (spec.has_medium()) {
     if (!machine.io_executor())
       return make_error("%s: no block I/O on this machine", props.what().c_str());
-    auto medium = BlockBackend::open(spec.file, spec.read_only || cdrom, spec.cache,
-                                     *machine.io_executor(), spec.aio);
+    auto medium = BlockBackend::open(spec, cdrom, *machine.io_executor());
     // Named by id: the caller says which -drive or -device this was.
     if (!medium)
       return make_error("drive '%s': %s", spec.id.c_str(), medium.error().message.c_str());
@@ -124,10 +198,10 @@ Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& pro
   // Serial numbers are per drive and stable across runs: default to the slot.
   char default_serial[24];
   snprintf(default_serial, sizeof(default_serial), "HVMD%04u%04u", slot.first, slot.second);
-  drive.serial = serial ? *serial : !spec.serial.empty() ? spec.serial : default_serial;
-  drive.model = model ? *model : cdrom ? "HVMD DVD-ROM" : "HVMD HARDDISK";
-  if (drive.serial.size() > 20 || drive.model.size() > 40)
-    return make_error("%s: serial is at most 20 characters, model 40", props.what().c_str());
+  if (drive.serial.empty()) drive.serial = !spec.serial.empty() ? spec.serial : default_serial;
+  if (drive.model.empty()) drive.model = cdrom ? "HVMD DVD-ROM" : "HVMD HARDDISK";
+  if (drive.serial.size() > 20)
+    return make_error("%s: serial is at most 20 characters", props.what().c_str());
   HVMD_TRY(controller->attach(slot.first, slot.second, std::move(drive)));
   return std::unique_ptr<Device>(
       std::make_unique<IdeDriveDevice>(*controller, slot.first, slot.second, cdrom, spec.id));
@@ -137,13 +211,16 @@ Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& pro
 
 void register_ide_devices(DeviceRegistry& registry) {
   registry.add({.name = "ide-hd",
-                .description = "IDE hard disk (drive=, bus=ide.0|ide.1, unit=0|1, serial=, model=)",
+                .description = "IDE hard disk (drive=, bus=ide.0|ide.1, unit=0|1, serial=, model=, "
+                               "ver=, wwn=, discard_granularity=, cyls=, heads=, secs=, lcyls=, "
+                               "lheads=, lsecs=, bios-chs-trans=)",
                 .bootable = true,
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, false);
                 }});
   registry.add({.name = "ide-cd",
-                .description = "IDE (ATAPI) CD-ROM (drive= or empty, bus=, unit=, serial=, model=)",
+                .description = "IDE (ATAPI) CD-ROM (drive= or empty, bus=, unit=, serial=, model=, "
+                               "ver=, wwn=)",
                 .bootable = true,
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, true);
@@ -158,6 +235,22 @@ Result<void> add_ide_controller(Machine& machine) {
   if (!added) return added.error();
   for (unsigned channel = 0; channel < 2; ++channel) machine.add_bus(ide, ide.bus(channel));
   return ok();
+}
+
+// The disks in CMOS, once every drive of the command line is attached (standalone machines;
+// under Xen hvmloader writes these bytes).
+void write_cmos_drives(Machine& machine) {
+  PiixIde* ide = nullptr;
+  RtcCmos* rtc = nullptr;
+  for (Device* device : machine.devices()) {
+    if (auto* found = dynamic_cast<PiixIde*>(device)) ide = found;
+    if (auto* found = dynamic_cast<RtcCmos*>(device)) rtc = found;
+  }
+  if (!ide || !rtc) return;
+  std::array<const IdeDrive*, 4> drives{};
+  for (unsigned i = 0; i < 4; ++i) drives[i] = &ide->channel(i / 2).drive(i % 2);
+  for (auto [index, value] : cmos_drive_bytes(drives)) rtc->set_byte(index, value);
+  rtc->update_checksum();
 }
 
 // -drive if=ide[,index=N][,media=cdrom]: a drive of its own at bus N/2, unit N%2.
@@ -175,6 +268,7 @@ Result<void> add_ide_drives(Machine& machine) {
     if (auto added = machine.add_device(*options, /*hotplug=*/false); !added)
       return make_error("-drive %s: %s", spec.text.c_str(), added.error().message.c_str());
   }
+  if (!machine.options().xen) write_cmos_drives(machine);
   return ok();
 }
 

@@ -83,6 +83,12 @@ constexpr uint32_t kPrdTableAlign = 4;
 // A PRD table may not cross a 64 KiB boundary, so it has at most this many entries.
 constexpr unsigned kMaxPrdEntries = 65536 / 8;
 
+// DATA SET MANAGEMENT: the feature that asks for TRIM, and its LBA range entries (ACS-2 7.10):
+// eight bytes each, bits 47:0 the first sector, 63:48 the number of sectors (0: unused entry).
+constexpr uint8_t kDsmTrim = 0x01;
+constexpr unsigned kDsmEntryBytes = 8;
+constexpr unsigned kDsmLbaBits = 48;
+
 constexpr unsigned kSectorSize = 512;
 constexpr unsigned kCdSectorSize = 2048;
 constexpr unsigned kMaxHeads = 16;            // the device register's four head bits
@@ -91,6 +97,7 @@ constexpr unsigned kMaxMultipleSectors = 16;  // READ/WRITE MULTIPLE block limit
 // ATA commands.
 namespace cmd {
 constexpr uint8_t kNop = 0x00;
+constexpr uint8_t kDataSetManagement = 0x06;  // DMA; feature bit 0: TRIM
 constexpr uint8_t kDeviceReset = 0x08;
 constexpr uint8_t kRecalibrate = 0x10;  // 0x10-0x1f
 constexpr uint8_t kReadSectors = 0x20;

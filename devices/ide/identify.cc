@@ -10,7 +10,6 @@ namespace hvmd::devices::ide {
 
 namespace {
 
-constexpr char kFirmwareRevision[] = "1.0";
 constexpr uint32_t kLba28Max = 0x0fffffff;
 
 class IdentifyWords {
@@ -47,7 +46,7 @@ uint16_t selected(uint8_t transfer_mode, uint8_t mode_class) {
 
 void common_words(IdentifyWords& w, const IdeDrive& drive) {
   w.string(10, 10, drive.serial);
-  w.string(23, 4, kFirmwareRevision);
+  w.string(23, 4, drive.firmware_revision);
   w.string(27, 20, drive.model);
   w.set(49, 0x0b00);  // IORDY supported, LBA, DMA
   w.set(53, 0x0007);  // words 54-58, 64-70 and 88 valid
@@ -57,7 +56,15 @@ void common_words(IdentifyWords& w, const IdeDrive& drive) {
   w.set(88, static_cast<uint16_t>(0x003f | selected(drive.transfer_mode, kModeClassUltraDma)));
   // Hardware reset result: device 0 passed diagnostics, 80-conductor cable detected.
   w.set(93, 0x6001);
+  // World wide name (NAA first): words 108-111, most significant word first; words 84 and 87
+  // bit 8 say they are valid.
+  if (drive.wwn) {
+    for (unsigned i = 0; i < 4; ++i)
+      w.set(108 + i, static_cast<uint16_t>(*drive.wwn >> (48 - 16 * i)));
+  }
 }
+
+constexpr uint16_t kWwnSupported = 0x0100;  // words 84 and 87
 
 }  // namespace
 
@@ -87,11 +94,18 @@ void IdeChannel::build_identify(const IdeDrive& drive) {
   // Supported: NOP, write cache, power management; LBA48, FLUSH CACHE (EXT).
   w.set(82, 0x4028);
   w.set(83, 0x7400);
-  w.set(84, 0x4000);
+  uint16_t wwn = drive.wwn ? kWwnSupported : uint16_t{0};
+  w.set(84, static_cast<uint16_t>(0x4000 | wwn));
   w.set(85, static_cast<uint16_t>(0x4008 | (drive.write_cache ? 0x0020 : 0)));
   w.set(86, 0x3400);
-  w.set(87, 0x4000);
+  w.set(87, static_cast<uint16_t>(0x4000 | wwn));
   for (unsigned i = 0; i < 4; ++i) w.set(100 + i, static_cast<uint16_t>(sectors >> (16 * i)));
+  if (drive.trim) {
+    // DATA SET MANAGEMENT with TRIM (word 169 bit 0; Linux also wants ATA-7 or later in word
+    // 80), and a trimmed range reads back the same every time (word 69 bit 14).
+    w.set(69, 0x4000);
+    w.set(169, 0x0001);
+  }
   w.seal();
   transfer_.source = Source::kBuffer;
 }
@@ -104,9 +118,9 @@ void IdeChannel::build_identify_packet(const IdeDrive& drive) {
   w.set(80, 0x001e);  // ATAPI-1 to -4
   w.set(82, 0x4010);  // NOP, PACKET feature set
   w.set(83, 0x4000);
-  w.set(84, 0x4000);
+  w.set(84, static_cast<uint16_t>(0x4000 | (drive.wwn ? kWwnSupported : 0)));
   w.set(85, 0x4010);
-  w.set(87, 0x4000);
+  w.set(87, static_cast<uint16_t>(0x4000 | (drive.wwn ? kWwnSupported : 0)));
   w.seal();
   transfer_.source = Source::kBuffer;
 }

@@ -103,10 +103,9 @@ Result<std::unique_ptr<Device>> create_storage(Machine& machine, OptionReader& p
   if (!plugged) return plugged.error();
   auto spec = machine.claim_drive(*drive_id);
   if (!spec) return spec.error();
-  if (spec->file.empty())
+  if (!spec->has_medium())
     return make_error("%s: drive '%s' has no file", props.what().c_str(), drive_id->c_str());
-  auto medium = BlockBackend::open(spec->file, spec->read_only, spec->cache, *machine.io_executor(),
-                                   spec->aio);
+  auto medium = BlockBackend::open(*spec, /*read_only=*/false, *machine.io_executor());
   if (!medium)
     return make_error("drive '%s': %s", drive_id->c_str(), medium.error().message.c_str());
   if ((*medium)->size() < UsbStorage::kBlockSize)

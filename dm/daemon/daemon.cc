@@ -105,6 +105,10 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
     }
     machine.add_drive(std::move(*spec));
   }
+  // -blockdev nodes: drives named by node-name, for -device ...,drive=NAME.
+  auto nodes = blockdev_drives(config.blockdevs);
+  if (!nodes) return nodes.error();
+  for (auto& node : *nodes) machine.add_drive(std::move(node));
   // Default ROMs now: device_add runs inside the sandbox, which may not look for files.
   rom_cache::preload_defaults(machine.registry(), Machine::kMaxRomBytes);
   HVMD_TRY(devices::build_board(machine));

@@ -46,6 +46,7 @@ constexpr int kAllowed[] = {
     // The block layer's io_uring (uring_queue.h): set up and restricted to readv, writev and
     // fsync before the sandbox; io_uring_setup and io_uring_register stay forbidden.
     SCMP_SYS(io_uring_enter),
+    SCMP_SYS(fallocate),  // the guest's TRIM with discard=unmap (punching holes)
     // Descriptors: sizes of media QMP inserts, non-blocking flags, add-fd's duplicates, closing.
     SCMP_SYS(lseek),
     SCMP_SYS(close),
@@ -106,8 +107,8 @@ constexpr int kRefused[] = {
 };
 
 // Terminal and block-device queries any transport may make: isatty() in the C library's stdio,
-// the size of a block device QMP inserts as a medium.
-constexpr unsigned long kCommonIoctls[] = {TCGETS, BLKGETSIZE64};
+// the size of a block device QMP inserts as a medium, a guest's TRIM on a block device.
+constexpr unsigned long kCommonIoctls[] = {TCGETS, BLKGETSIZE64, BLKDISCARD};
 
 // The Xen handles' run-time requests: device-model operations on the restricted privcmd handle
 // (interrupts, MSIs, dirty VRAM, BAR relocation), mapping guest RAM into the map cache, and

@@ -68,6 +68,16 @@ def reads(port, n, size=2):
     return b''.join(inp(port, size) for _ in range(n))
 
 
+def dsm(base, feature, blocks):
+    """DATA SET MANAGEMENT's task file (LBA48: count high byte first), before dma(..., 0x06)."""
+    return (outp(base + 1, 0) + outp(base + 1, feature) + outp(base + 2, blocks >> 8) +
+            outp(base + 2, blocks & 0xff) + outp(base + 6, 0x40))
+
+
+def trim_entry(lba, count):
+    return lba | count << 48
+
+
 SEEDS = {
     # Ordinary paths: IDENTIFY and PIO reads/writes, DMA both ways.
     'disk-identify-pio': setup() + outp(PRIMARY + 6, 0) + outp(PRIMARY + 7, 0xec) +
@@ -109,6 +119,13 @@ SEEDS = {
     'smart-commands': setup() + outp(PRIMARY + 6, 0) + outp(PRIMARY + 4, 0x4f) +
     outp(PRIMARY + 5, 0xc2) + b''.join(outp(PRIMARY + 1, f) + outp(PRIMARY + 7, 0xb0)
                                        for f in (0xd4, 0xd5, 0xd0, 0xda)) + reads(PRIMARY, 256),
+    # TRIM: a range in the disk, one past its end and a 48-bit LBA far beyond; a count of
+    # 65535 blocks against a one-sector table; feature 0 and a count of zero.
+    'trim-ranges': setup() + ram(0x2000, trim_entry(8, 8)) + ram(0x2008, trim_entry(0, 0)) +
+    ram(0x2010, trim_entry(0xffffffffffff, 0xffff)) + prd(0x1000, [(0x2000, 0x200 | 1 << 31)]) +
+    dsm(PRIMARY, 1, 1) + dma(PRIMARY, BM, 0x06, False) + inp(BM + 2) + inp(PRIMARY + 7) +
+    outp(BM, 0) + dsm(PRIMARY, 1, 0xffff) + dma(PRIMARY, BM, 0x06, False) + outp(BM, 0) +
+    dsm(PRIMARY, 0, 1) + outp(PRIMARY + 7, 0x06) + dsm(PRIMARY, 1, 0) + outp(PRIMARY + 7, 0x06),
     # ATAPI commands by DMA with short, exact and long tables, and REQUEST SENSE after errors.
     'atapi-dma': setup() + prd(0x1000, [(0x2000, 0x800 | 1 << 31)]) +
     packet(SECONDARY, cdb(0x28, 0, 0, 0, 0, 1, 0, 0, 2), dma_flag=1) + outp(BM + 8, 9) +

@@ -80,7 +80,6 @@ class BlockBackend {
   static Result<std::unique_ptr<BlockBackend>> open(const std::string& path, bool read_only,
                                                     CacheMode cache, IoExecutor& executor,
                                                     AioMode aio = AioMode::kIoUring);
-                                                    CacheMode cache, IoExecutor& executor);
   // A drive's medium as its spec says: the image (auto-read-only falling back to read-only) or
   // the null device, with its discard mode. read_only adds to the spec's.
   static Result<std::unique_ptr<BlockBackend>> open(const DriveSpec& spec, bool read_only,

@@ -139,12 +139,22 @@ void register_ide_devices(DeviceRegistry& registry) {
   registry.add({.name = "ide-hd",
                 .description = "IDE hard disk (drive=, bus=ide.0|ide.1, unit=0|1, serial=, model=)",
                 .bootable = true,
+                .parent = "ide-device",
+                .properties = {{"drive", "str", "a -drive id"},
+                               {"unit", "uint32", "0 (master) or 1 (slave)"},
+                               {"serial", "str", "IDENTIFY serial number"},
+                               {"model", "str", "IDENTIFY model"}},
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, false);
                 }});
   registry.add({.name = "ide-cd",
                 .description = "IDE (ATAPI) CD-ROM (drive= or empty, bus=, unit=, serial=, model=)",
                 .bootable = true,
+                .parent = "ide-device",
+                .properties = {{"drive", "str", "a -drive id"},
+                               {"unit", "uint32", "0 (master) or 1 (slave)"},
+                               {"serial", "str", "IDENTIFY serial number"},
+                               {"model", "str", "IDENTIFY model"}},
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, true);
                 }});

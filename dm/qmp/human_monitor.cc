@@ -72,7 +72,8 @@ std::string info_status(Machine& machine) {
 // From query-pci's description, so the two always agree.
 std::string info_pci(Machine& machine) {
   std::string out;
-  for (const Json& f : describe_pci_bus(machine)[0]["devices"]) {
+  const Json buses = describe_pci_bus(machine);  // kept: the loop reads into it
+  for (const Json& f : buses[0]["devices"]) {
     out += format("  Bus %2d, device %3d, function %d:\r\n", f["bus"].get<int>(),
                   f["slot"].get<int>(), f["function"].get<int>());
     const Json& cls = f["class_info"];

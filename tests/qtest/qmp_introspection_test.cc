@@ -117,8 +117,8 @@ TEST(QmpIntrospection, DeviceListProperties) {
   EXPECT_EQ(types["bootindex"], "int32");
   EXPECT_FALSE(types.count("addr"));  // not a PCI device
   types.clear();
-  for (const Json& p : qt.qmp("device-list-properties", {{"typename", "e1000"}})["return"])
-    types[p["name"]] = p["type"];
+  Json e1000 = qt.qmp("device-list-properties", {{"typename", "e1000"}})["return"];
+  for (const Json& p : e1000) types[p["name"]] = p["type"];
   EXPECT_EQ(types, (std::map<std::string, std::string>{{"addr", "int32"},
                                                        {"romfile", "str"},
                                                        {"bootindex", "int32"},
@@ -140,7 +140,8 @@ TEST(QmpIntrospection, DeclaredPropertiesAreRead) {
   Json devices = qt.qmp("qom-list-types", {{"implements", "device"}})["return"];
   for (const Json& d : devices) {
     std::string type = d["name"];
-    for (const Json& p : qt.qmp("device-list-properties", {{"typename", type}})["return"]) {
+    Json properties = qt.qmp("device-list-properties", {{"typename", type}})["return"];
+    for (const Json& p : properties) {
       std::string name = p["name"];
       Json reply = qt.qmp("device_add", {{"driver", type}, {"id", "probe"}, {name, "1"}});
       std::string desc = reply.contains("error") ? reply["error"]["desc"].get<std::string>() : "";

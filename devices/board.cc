@@ -125,15 +125,23 @@ void register_devices(DeviceRegistry& registry) {
                 .create = [](Machine&, OptionReader&) -> Result<std::unique_ptr<Device>> {
                   return std::unique_ptr<Device>(std::make_unique<PciTestDevice>());
                 }});
-  registry.add({.name = "isa-debugcon",
-                .description = "debug console port (iobase=, default 0xe9; chardev=)",
-                .pci = false,
-                .hotpluggable = false,
-                .create = create_debugcon});
+  registry.add(
+      {.name = "isa-debugcon",
+       .description = "debug console port (iobase=, default 0xe9; chardev=)",
+       .pci = false,
+       .hotpluggable = false,
+       .parent = "isa-device",
+       .properties = {{"iobase", "uint32", "I/O port"}, {"chardev", "str", "a -chardev id"}},
+       .create = create_debugcon});
   registry.add({.name = "isa-serial",
                 .description = "16550A UART (index=0-3 for COM1-4, or iobase=, irq=; chardev=)",
                 .pci = false,
                 .hotpluggable = false,
+                .parent = "isa-device",
+                .properties = {{"index", "uint32", "0-3: COM1-COM4"},
+                               {"iobase", "uint32", "I/O port"},
+                               {"irq", "uint32", "ISA interrupt"},
+                               {"chardev", "str", "a -chardev id"}},
                 .create = create_serial});
   // The host bridge is part of every board; it is listed so users see it, but cannot be added.
   registry.add({.name = "i440FX-pcihost",

@@ -162,8 +162,15 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
                                            : pci::PlugMode::kColdPlugged;
   auto installed = install(std::move(*device), type->pci, devfn, true, mode);
   if (installed && boot_index) devices_.back().boot_index = boot_index;
+  if (installed) devices_.back().options = description;
   bus_guard.keep = installed.ok();
   return installed;
+}
+
+const SubOptions* Machine::device_options(const Device& device) const {
+  for (const Entry& e : devices_)
+    if (e.device.get() == &device) return e.options ? &*e.options : nullptr;
+  return nullptr;
 }
 
 Result<NetBackend*> Machine::netdev(const std::string& id) const {
@@ -186,6 +193,21 @@ std::vector<DriveSpec> Machine::unclaimed_drives() const {
   for (const auto& drive : drives_)
     if (!drive.claimed) list.push_back(drive.spec);
   return list;
+}
+
+bool Machine::has_drive(const std::string& id) const {
+  return std::any_of(drives_.begin(), drives_.end(),
+                     [&id](const Drive& d) { return d.spec.id == id; });
+}
+
+Result<void> Machine::remove_drive(const std::string& id) {
+  auto it = std::find_if(drives_.begin(), drives_.end(),
+                         [&id](const Drive& d) { return d.spec.id == id; });
+  if (it == drives_.end()) return make_error("Failed to find node with node-name='%s'", id.c_str());
+  if (it->claimed)
+    return make_error("Node '%s' is busy: block device is in use by a device", id.c_str());
+  drives_.erase(it);
+  return ok();
 }
 
 Result<void> Machine::remove_device(const std::string& id) {

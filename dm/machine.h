@@ -31,6 +31,14 @@ namespace hvmd {
 
 class Machine;
 
+// A property a device type reads from its -device description, as QMP's device-list-properties
+// reports it.
+struct DeviceProperty {
+  std::string name;
+  std::string type;  // QOM's names: str, bool, uint8, uint32, uint64, size, int32
+  std::string description;
+};
+
 struct DeviceType {
   std::string name;
   std::string description;
@@ -40,6 +48,12 @@ struct DeviceType {
   // The option ROM a PCI device carries when romfile= is not given, if the file exists (iPXE
   // for NICs, from Debian's ipxe-qemu).
   std::string default_romfile;
+  // For introspection (QMP's qom-list-types, device-list-properties): the QOM parent type (empty:
+  // "pci-device" for PCI functions, else "device"), and the properties create() reads besides
+  // those the machine reads for every device (id, bus; for PCI addr, romfile, bootindex; for
+  // bootable ones bootindex).
+  std::string parent;
+  std::vector<DeviceProperty> properties;
   // Creates the device, reading its properties from props. The machine checks afterwards that
   // no property went unread.
   std::function<Result<std::unique_ptr<Device>>(Machine&, OptionReader& props)> create;
@@ -112,6 +126,9 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   Result<DriveSpec> claim_drive(const std::string& id);
   // Drives given no device of their own (if=ide ones the board attaches, or leftovers).
   std::vector<DriveSpec> unclaimed_drives() const;
+  bool has_drive(const std::string& id) const;
+  // QMP's blockdev-del: a drive no device has claimed leaves the list.
+  Result<void> remove_drive(const std::string& id);
   // Where block backends run their I/O (the daemon's thread pool; an inline one when fuzzing).
   IoExecutor* io_executor() const { return io_executor_; }
   void set_io_executor(IoExecutor* executor) { io_executor_ = executor; }
@@ -158,6 +175,9 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   std::vector<std::string> boot_order() const;
   Device* find_device(std::string_view id) const;
   std::vector<Device*> devices() const;
+  // The -device / device_add description a user's device was created from (nullptr for the
+  // board's own): QMP's qom-get answers its properties from it.
+  const SubOptions* device_options(const Device& device) const;
 
   void reset();
   // A device's request (reset control register, ACPI S5). The transport's handler decides what it
@@ -182,6 +202,7 @@ class Machine final : public PowerControl, public EmulatedUnplug {
     std::optional<uint64_t> boot_index;  // bootindex=, lowest boots first
     Device* parent = nullptr;            // the owner of the bus it is plugged into
     BusSlot slot;
+    std::optional<SubOptions> options;  // add_device's description
   };
   struct BusEntry {
     Device* owner;

@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "dm/backends/block.h"
 #include "dm/result.h"
@@ -19,6 +20,8 @@ class RemovableMedia {
   virtual bool locked() const = 0;
   virtual bool tray_open() const = 0;
   virtual const BlockBackend* medium() const = 0;
+  // The same medium for host-side I/O (QMP's qemu-io reads and writes through it).
+  BlockBackend* io_medium() { return const_cast<BlockBackend*>(std::as_const(*this).medium()); }
   // Without force, a medium the guest has locked stays in (the guest is told the host asked).
   virtual Result<void> eject(bool force) = 0;
   virtual Result<void> change_medium(std::unique_ptr<BlockBackend> medium) = 0;

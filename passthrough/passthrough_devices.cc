@@ -117,6 +117,8 @@ void register_passthrough_devices(DeviceRegistry& registry, PassthroughHosts& ho
                                  "rombar=0)",
                   .pci = true,
                   .hotpluggable = true,
+                  .properties = {{"host", "str", "host address [SSSS:]BB:DD.F"},
+                                 {"rombar", "uint32", "0: no ROM BAR"}},
                   .create = [&hosts](Machine& machine, OptionReader& props) {
                     return create_vfio(machine, props, hosts);
                   }});
@@ -125,6 +127,9 @@ void register_passthrough_devices(DeviceRegistry& registry, PassthroughHosts& ho
                                "permissive=on, rombar=0)",
                 .pci = true,
                 .hotpluggable = true,
+                .properties = {{"hostaddr", "str", "host address SSSS:BB:DD.F"},
+                               {"permissive", "bool", "on/off"},
+                               {"rombar", "uint32", "0: no ROM BAR"}},
                 .create = [&hosts](Machine& machine, OptionReader& props) {
                   return create_xen_pt(machine, props, hosts);
                 }});

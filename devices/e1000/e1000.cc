@@ -520,6 +520,7 @@ void register_e1000(DeviceRegistry& registry) {
        .pci = true,
        .hotpluggable = true,
        .default_romfile = "/usr/lib/ipxe/qemu/pxe-e1000.rom",
+       .properties = {{"mac", "str", "MAC address"}, {"netdev", "str", "a -netdev id"}},
        .create = [](Machine& machine, OptionReader& props) -> Result<std::unique_ptr<Device>> {
          static unsigned count = 0;
          // QEMU's default addresses: 52:54:00:12:34:56, then counting up.

@@ -215,6 +215,11 @@ void register_ide_devices(DeviceRegistry& registry) {
                                "ver=, wwn=, discard_granularity=, cyls=, heads=, secs=, lcyls=, "
                                "lheads=, lsecs=, bios-chs-trans=)",
                 .bootable = true,
+                .parent = "ide-device",
+                .properties = {{"drive", "str", "a -drive id"},
+                               {"unit", "uint32", "0 (master) or 1 (slave)"},
+                               {"serial", "str", "IDENTIFY serial number"},
+                               {"model", "str", "IDENTIFY model"}},
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, false);
                 }});
@@ -222,6 +227,11 @@ void register_ide_devices(DeviceRegistry& registry) {
                 .description = "IDE (ATAPI) CD-ROM (drive= or empty, bus=, unit=, serial=, model=, "
                                "ver=, wwn=)",
                 .bootable = true,
+                .parent = "ide-device",
+                .properties = {{"drive", "str", "a -drive id"},
+                               {"unit", "uint32", "0 (master) or 1 (slave)"},
+                               {"serial", "str", "IDENTIFY serial number"},
+                               {"model", "str", "IDENTIFY model"}},
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, true);
                 }});

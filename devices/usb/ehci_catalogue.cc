@@ -126,6 +126,7 @@ void register_ehci_devices(DeviceRegistry& registry) {
                                "(multifunction=)",
                 .pci = true,
                 .hotpluggable = true,
+                .properties = {{"multifunction", "bool", "on/off"}},
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_ehci(machine, props, ehci::kDeviceIch9Ehci1, "ich9-usb-ehci1");
                 }});
@@ -134,6 +135,7 @@ void register_ehci_devices(DeviceRegistry& registry) {
                                "or usb.N (multifunction=)",
                 .pci = true,
                 .hotpluggable = true,
+                .properties = {{"multifunction", "bool", "on/off"}},
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_ehci(machine, props, ehci::kDeviceIch9Ehci2, "ich9-usb-ehci2");
                 }});
@@ -141,6 +143,10 @@ void register_ehci_devices(DeviceRegistry& registry) {
   // on hvmd may not open a file read-write (dm/daemon/sandbox.cc).
   registry.add({.name = "usb-storage",
                 .description = "USB mass storage, Bulk-Only (drive=, removable=, bus=, port=)",
+                .parent = "usb-device",
+                .properties = {{"drive", "str", "a -drive id"},
+                               {"removable", "bool", "on/off"},
+                               {"port", "uint32", "port number on the bus"}},
                 .create = create_storage});
   for (const UhciFunction& function : kUhciFunctions) {
     registry.add({.name = function.name,
@@ -148,6 +154,9 @@ void register_ehci_devices(DeviceRegistry& registry) {
                                  "firstport=0|2|4) or two ports of its own (multifunction=)",
                   .pci = true,
                   .hotpluggable = true,
+                  .properties = {{"multifunction", "bool", "on/off"},
+                                 {"masterbus", "str", "the EHCI bus this is a companion of"},
+                                 {"firstport", "uint32", "its first port on the EHCI"}},
                   .create = [&function](Machine& machine, OptionReader& props) {
                     return create_ich9_uhci(machine, props, function);
                   }});

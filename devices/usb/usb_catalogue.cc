@@ -109,6 +109,8 @@ void register_usb_devices(DeviceRegistry& registry) {
     registry.add({.name = hid.name,
                   .description = hid.description,
                   .hotpluggable = true,
+                  .parent = "usb-device",
+                  .properties = {{"port", "uint32", "port number on the bus"}},
                   .create = [kind](Machine& machine, OptionReader& props) {
                     return create_hid(machine, props, kind);
                   }});
@@ -117,6 +119,8 @@ void register_usb_devices(DeviceRegistry& registry) {
       {.name = "usb-hub",
        .description = "USB hub, eight ports on bus BUS.PORT (bus=, port=)",
        .hotpluggable = true,
+       .parent = "usb-device",
+       .properties = {{"port", "uint32", "port number on the bus"}},
        .create = [](Machine& machine, OptionReader& props) -> Result<std::unique_ptr<Device>> {
          UsbHub* hub = nullptr;
          auto device = create_on_port(machine, props, [&](const std::string& name) {

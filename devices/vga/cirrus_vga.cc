@@ -574,6 +574,7 @@ void register_cirrus_vga(DeviceRegistry& registry) {
        .pci = true,
        .hotpluggable = false,
        .default_romfile = "/usr/share/seabios/vgabios-cirrus.bin",
+       .properties = {{"vgamem_mb", "uint32", "video memory in MiB"}},
        .create = [](Machine& machine, OptionReader& props) -> Result<std::unique_ptr<Device>> {
          auto mb = props.number("vgamem_mb", kMaxVramMb);
          if (!mb) return mb.error();

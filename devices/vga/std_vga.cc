@@ -70,6 +70,7 @@ void register_std_vga(DeviceRegistry& registry) {
        .pci = true,
        .hotpluggable = false,
        .default_romfile = "/usr/share/seabios/vgabios-stdvga.bin",
+       .properties = {{"vgamem_mb", "uint32", "video memory in MiB"}},
        .create = [](Machine& machine, OptionReader& props) -> Result<std::unique_ptr<Device>> {
          auto mb = props.number("vgamem_mb", kMaxVramMb);
          if (!mb) return mb.error();

@@ -4,6 +4,8 @@
 // DEVICE_DELETED event of device_del and of the guest's PCI hot-plug ejects.
 #include <fcntl.h>
 
+#include <cctype>
+
 #include "dm/qmp/machine_commands.h"
 #include "dm/removable_media.h"
 
@@ -41,6 +43,50 @@ Reply change_medium(Server& server, Machine& machine, const Json& args, const ch
   if (!medium) return Reply::error(medium.error().message);
   if (auto changed = (*media)->change_medium(std::move(*medium)); !changed)
     return Reply::error(changed.error().message);
+  return Reply::success();
+}
+
+// blockdev-add's node: driver raw over a file (a nested {"driver":"file","filename"} or the
+// node-name of a file node added before), or driver file itself. The node becomes a drive of the
+// machine's list under its node-name, which device_add's drive= then claims as a -drive id.
+Reply blockdev_add(Machine& machine, const Json& args) {
+  std::string name = args["node-name"];
+  if (name.empty() || !isalpha(static_cast<unsigned char>(name[0])))
+    return Reply::error("Invalid node-name: '" + name + "'");
+  if (machine.has_drive(name)) return Reply::error("Duplicate nodes with node-name='" + name + "'");
+  DriveSpec spec;
+  spec.id = name;
+  spec.interface = "none";
+  spec.text = "blockdev-add node-name=" + name;
+  if (const Json* ro = argument(args, "read-only")) spec.read_only = ro->get<bool>();
+  const Json* filename = argument(args, "filename");
+  const Json* file = argument(args, "file");
+  if (args["driver"] == "file") {
+    if (!filename) return Reply::error("Parameter 'filename' is missing");
+    if (file) return Reply::error("Parameter 'file' is unexpected");
+    spec.file = *filename;
+  } else {
+    if (filename) return Reply::error("Parameter 'filename' is unexpected");
+    if (!file) return Reply::error("Parameter 'file' is missing");
+    if (file->is_string()) {
+      // A file node by name: the raw node takes its image, and its place in the list.
+      std::string child = *file;
+      auto claimed = machine.claim_drive(child);
+      if (!claimed) return Reply::error("Cannot find device='' nor node-name='" + child + "'");
+      spec.file = claimed->file;
+      spec.read_only = spec.read_only || claimed->read_only;
+    } else if (file->is_object()) {
+      static const Schema kFile = Schema::object(
+          {required("driver", Schema::enumeration({"file"})),
+           required("filename", Schema::string()), optional("node-name", Schema::string()),
+           optional("aio", Schema::string()), optional("locking", Schema::string())});
+      if (auto error = kFile.check(*file, "file")) return Reply::error(*error);
+      spec.file = (*file)["filename"];
+    } else {
+      return Reply::error("Invalid parameter type for 'file', expected: BlockdevRef");
+    }
+  }
+  machine.add_drive(std::move(spec));
   return Reply::success();
 }
 
@@ -119,6 +165,22 @@ void register_device_commands(Server& server, Machine& machine) {
         backend->set_link_up(up->get<bool>());
         return Reply::success();
       });
+  server.add_command(
+      "blockdev-add",
+      Schema::object({required("driver", Schema::enumeration({"raw", "file"})),
+                      required("node-name", Schema::string()),
+                      optional("read-only", Schema::boolean()),
+                      optional("auto-read-only", Schema::boolean()),
+                      optional("filename", Schema::string()), optional("file", Schema::any()),
+                      optional("discard", Schema::enumeration({"ignore", "unmap", "off", "on"})),
+                      optional("cache", Schema::any())}),
+      [&machine](const Json& args) { return blockdev_add(machine, args); });
+  server.add_command("blockdev-del", Schema::object({required("node-name", Schema::string())}),
+                     [&machine](const Json& args) {
+                       if (auto removed = machine.remove_drive(args["node-name"]); !removed)
+                         return Reply::error(removed.error().message);
+                       return Reply::success();
+                     });
   // The pre-2.5 form older toolstacks send.
   server.add_command(
       "change",

@@ -11,6 +11,9 @@
 
 #include "dm/file_io.h"
 #include "dm/pci/pci_device.h"
+#include "dm/qmp/human_monitor.h"
+#include "dm/qmp/introspection_commands.h"
+#include "dm/qmp/qom_commands.h"
 
 namespace hvmd::qmp {
 namespace {
@@ -130,6 +133,9 @@ Result<SubOptions> device_options_from_json(const Json& arguments) {
 void register_machine_commands(Server& server, Machine& machine, const MachineHooks& hooks) {
   register_device_commands(server, machine);
   register_display_commands(server, machine);
+  register_introspection_commands(server, machine.registry());
+  register_human_monitor(server, machine);
+  register_qom_commands(server, machine);
   server.add_command("query-version", no_arguments(), [](const Json&) {
     Server::Version v;
     return Reply::success({{"qemu", {{"major", v.major}, {"minor", v.minor}, {"micro", v.micro}}},

@@ -37,55 +37,121 @@ void Session::reject(const Json* id, const std::string& desc, const std::string&
   send_json(reply);
 }
 
+namespace {
+
+bool is_space(unsigned char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+bool is_bracket(unsigned char c) {
+  return c == '{' || c == '}' || c == '[' || c == ']';
+}
+// Bytes of keywords and numbers (true, null, -1.5e3).
+bool is_token_byte(unsigned char c) {
+  return isalnum(c) || c == '-' || c == '+' || c == '.';
+}
+
+}  // namespace
+
+// A bare top-level token ended: a number or true/false/null is a JSON value but not a command;
+// anything else is no JSON at all.
 void Session::finish_junk() {
   if (junk_.empty()) return;
-  junk_.clear();
-  reject(nullptr, "JSON parse error, invalid keyword", "GenericError");
+  std::string token;
+  token.swap(junk_);
+  Json value = Json::parse(token, nullptr, false);
+  if (!value.is_discarded())
+    return reject(nullptr, "QMP input must be a JSON object", "GenericError");
+  reject(nullptr, "JSON parse error, invalid keyword '" + token + "'", "GenericError");
+}
+
+// A byte that cannot stand where it is: the value being read is dropped and the input up to the
+// next space or bracket with it, so the stream is in step again for the next command.
+void Session::stray(unsigned char c) {
+  std::string().swap(buffer_);
+  in_value_ = in_string_ = escape_ = refused_ = false;
+  depth_ = 0;
+  recovering_ = true;
+  // The byte itself goes back: JSON escapes a control character (\u0001), and a byte of 0x80 and
+  // above, not UTF-8 on its own, goes back as U+FFFD (send_json replaces it).
+  reject(nullptr, std::string("JSON parse error, stray '") + static_cast<char>(c) + "'",
+         "GenericError");
+}
+
+void Session::start_value(unsigned char c) {
+  buffer_.assign(1, static_cast<char>(c));
+  in_value_ = true;
+  refused_ = false;
+  escape_ = false;
+  in_string_ = c == '"';
+  depth_ = in_string_ ? 0 : 1;
+}
+
+void Session::end_value() {
+  in_value_ = false;
+  if (!refused_) dispatch(buffer_);
+  std::string().swap(buffer_);
+  refused_ = false;
 }
 
 // Splits the byte stream into JSON values by tracking nesting outside strings; each complete
-// top-level object or array is dispatched. Anything else at the top level is an error. A value
-// nested deeper than kMaxDepth or longer than kMaxMessage is refused the moment it crosses the
-// limit (nothing recursive ever sees it); its remaining bytes are skipped, still counting
-// brackets, so the stream is back in step once it closes.
+// top-level object, array or string is dispatched. A value nested deeper than kMaxDepth or longer
+// than kMaxMessage is refused the moment it crosses the limit (nothing recursive ever sees it);
+// its remaining bytes are skipped, still counting brackets, so the stream is back in step once it
+// closes. Every byte is looked at once and nothing waits on a byte that can never come: a byte
+// that cannot be part of the value ends it at once (stray()).
 void Session::feed(std::string_view data) {
-  for (char c : data) {
-    if (depth_ == 0) {
-      if (c == '{' || c == '[') {
-        finish_junk();
-        buffer_.assign(1, c);
-        depth_ = 1;
-        refused_ = false;
-      } else if (isspace(static_cast<unsigned char>(c))) {
-        finish_junk();
-      } else if (junk_.size() < kMaxJunk) {
-        junk_ += c;
-      }
-      continue;
+  for (char c : data) consume(static_cast<unsigned char>(c));
+}
+
+void Session::consume(unsigned char c) {
+  if (recovering_) {
+    if (!is_space(c) && !is_bracket(c)) return;
+    recovering_ = false;
+  }
+  if (in_value_) return value_byte(c);
+  if (is_space(c)) return finish_junk();
+  if (c == '{' || c == '[' || c == '"') {
+    finish_junk();
+    return start_value(c);
+  }
+  if (c == '}' || c == ']' || c == ',' || c == ':') {
+    finish_junk();
+    return reject(nullptr, "JSON parse error, expecting value", "GenericError");
+  }
+  if (is_token_byte(c)) {
+    if (junk_.size() < kMaxJunk) junk_ += static_cast<char>(c);
+    return;
+  }
+  finish_junk();
+  stray(c);
+}
+
+void Session::value_byte(unsigned char c) {
+  if (!refused_) {
+    buffer_ += static_cast<char>(c);
+    if (buffer_.size() > kMaxMessage) refuse("JSON message too large (the limit is 1 MiB)");
+  }
+  if (in_string_) {
+    // JSON strings hold no raw control characters: a newline inside one is a string never closed.
+    if (c < 0x20) return stray(c);
+    if (escape_) {
+      escape_ = false;
+    } else if (c == '\\') {
+      escape_ = true;
+    } else if (c == '"') {
+      in_string_ = false;
+      if (depth_ == 0) end_value();
     }
-    if (!refused_) {
-      buffer_ += c;
-      if (buffer_.size() > kMaxMessage) refuse("JSON message too large (the limit is 1 MiB)");
-    }
-    if (in_string_) {
-      if (escape_)
-        escape_ = false;
-      else if (c == '\\')
-        escape_ = true;
-      else if (c == '"')
-        in_string_ = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string_ = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth_ > kMaxDepth && !refused_) refuse("JSON nesting too deep (the limit is 1024)");
-    } else if (c == '}' || c == ']') {
-      if (--depth_ == 0) {
-        if (!refused_) dispatch(buffer_);
-        buffer_.clear();
-      }
-    }
+    return;
+  }
+  if (c == '"') {
+    in_string_ = true;
+  } else if (c == '{' || c == '[') {
+    if (++depth_ > kMaxDepth && !refused_) refuse("JSON nesting too deep (the limit is 1024)");
+  } else if (c == '}' || c == ']') {
+    if (--depth_ == 0) end_value();
+  } else if (!is_space(c) && c != ',' && c != ':' && !is_token_byte(c)) {
+    stray(c);
   }
 }
 
@@ -96,36 +162,65 @@ void Session::refuse(const char* desc) {
 }
 
 void Session::dispatch(const std::string& text) {
-  Json request = Json::parse(text, nullptr, false);
-  if (request.is_discarded()) return reject(nullptr, "JSON parse error", "GenericError");
+  Json request;
+  try {
+    request = Json::parse(text);
+  } catch (const Json::exception& e) {
+    // The framer has let through only well-nested text; what is left is a bad token, a bad
+    // escape, invalid UTF-8 or a number out of range.
+    std::string what = e.what();
+    if (what.find("UTF-8") != std::string::npos || what.find("utf-8") != std::string::npos)
+      return reject(nullptr, "JSON parse error, invalid UTF-8 sequence in string", "GenericError");
+    if (what.find("surrogate") != std::string::npos)
+      return reject(nullptr, "JSON parse error, invalid Unicode escape (lone surrogate)",
+                    "GenericError");
+    if (what.find("number overflow") != std::string::npos)
+      return reject(nullptr, "JSON parse error, number out of range", "GenericError");
+    return reject(nullptr, "JSON parse error", "GenericError");
+  }
   if (!request.is_object())
     return reject(nullptr, "QMP input must be a JSON object", "GenericError");
   const Json* id = request.contains("id") ? &request["id"] : nullptr;
   for (const auto& [key, value] : request.items()) {
+    if (key == "exec-oob" && oob_enabled_) continue;
     if (key != "execute" && key != "arguments" && key != "id")
       return reject(id, "QMP input member '" + key + "' is unexpected", "GenericError");
   }
-  if (!request.contains("execute"))
-    return reject(id, "QMP input lacks member 'execute'", "GenericError");
-  if (!request["execute"].is_string())
-    return reject(id, "QMP input member 'execute' must be a string", "GenericError");
-  std::string command = request["execute"];
+  bool oob = request.contains("exec-oob");
+  if (oob && request.contains("execute"))
+    return reject(id, "QMP input member 'execute' clashes with 'exec-oob'", "GenericError");
+  const char* key = oob ? "exec-oob" : "execute";
+  if (!request.contains(key)) return reject(id, "QMP input lacks member 'execute'", "GenericError");
+  if (!request[key].is_string())
+    return reject(id, std::string("QMP input member '") + key + "' must be a string",
+                  "GenericError");
+  std::string command = request[key];
   Json arguments = Json::object();
   if (request.contains("arguments")) {
     if (!request["arguments"].is_object())
       return reject(id, "QMP input member 'arguments' must be an object", "GenericError");
     arguments = request["arguments"];
   }
+  run(id, command, arguments, oob);
+}
+
+void Session::run(const Json* id, const std::string& command, const Json& arguments, bool oob) {
+  if (oob) {
+    // Out-of-band commands skip the queue; only those marked for it may (qmp_capabilities never).
+    if (command != "qmp_capabilities" && !server_.has_command(command))
+      return reject(id, "The command " + command + " has not been found", "CommandNotFound");
+    if (!server_.allows_oob(command))
+      return reject(id, "The command " + command + " does not support OOB", "GenericError");
+  }
   if (command == "qmp_capabilities") {
     if (negotiated_)
       return reject(id, "Capabilities negotiation is already complete, command ignored",
                     "CommandNotFound");
     static const Schema kCapabilities =
-        Schema::object({optional("enable", Schema::array(Schema::string()))});
+        Schema::object({optional("enable", Schema::array(Schema::enumeration({"oob"})))});
     if (auto error = kCapabilities.check(arguments)) return reject(id, *error, "GenericError");
     if (const Json* enable = argument(arguments, "enable"); enable && !enable->empty())
-      return reject(id, "Capability '" + enable->front().get<std::string>() + "' not available",
-                    "GenericError");
+      oob_enabled_ = true;
     negotiated_ = true;
   } else if (!negotiated_) {
     return reject(id, "Expecting capabilities negotiation with 'qmp_capabilities'",
@@ -222,8 +317,9 @@ Result<int> Server::open_file(const std::string& path, int flags) {
   return fd;
 }
 
-void Server::add_command(std::string name, Schema arguments, Handler handler) {
-  commands_.insert_or_assign(std::move(name), Command{std::move(arguments), std::move(handler)});
+void Server::add_command(std::string name, Schema arguments, Handler handler, bool allow_oob) {
+  commands_.insert_or_assign(std::move(name),
+                             Command{std::move(arguments), std::move(handler), allow_oob});
 }
 
 Reply Server::execute(const std::string& name, const Json& arguments) {
@@ -246,7 +342,7 @@ Json Server::greeting() const {
            {{"version",
              {{"qemu", {{"micro", v.micro}, {"minor", v.minor}, {"major", v.major}}},
               {"package", "hvmd"}}},
-            {"capabilities", Json::array()}}}};
+            {"capabilities", Json::array({"oob"})}}}};
 }
 
 void Server::attach(Chardev& chardev) {

@@ -50,6 +50,36 @@ def qmp_seeds():
     write("corpus-qmp", "malformed",
           NEGOTIATE + '{"execute":5} garbage [1,2] {"execute":"stop","frob":1} '
           '{"execute":"device_del","arguments":{"id":7}} "\\ud800" }}}] {"execute":"cont"')
+    # Issue 17: bytes that once wedged the monitor (each followed by a command it must answer).
+    after = '\n{"execute":"query-status","id":"after"}\n'
+    for name, bad in (("stray-ff", b'{\xff'), ("stray-control", b'{\x01'),
+                      ("newline-in-string", b'{"execute":"query-status","id":"open\n'),
+                      ("lone-percent", b'%p'), ("percent-in-object", b'{"id":%p}'),
+                      ("huge-numbers", b'{"execute":"query-status","id":1e999}'
+                                       b'{"execute":"query-status","id":123456789012345678901234567890}'),
+                      ("invalid-utf8", b'"\xc3\x28" {"id":"\xed\xa0\x80"} {"id":"\\ud800"}'),
+                      ("deep-then-stray", b'{' * 1100 + b'\x02')):
+        write("corpus-qmp", "malformed-" + name, NEGOTIATE.encode() + bad + after.encode())
+    write("corpus-qmp", "oob", '{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}\n'
+          '{"exec-oob":"query-status","id":1}\n{"exec-oob":"x","execute":"y"}\n'
+          '{"execute":"query-status","id":2}\n')
+    write("corpus-qmp", "introspection-and-hmp", session(
+        {"execute": "query-machines"},
+        {"execute": "qom-list-types", "arguments": {"implements": "device", "abstract": False}},
+        {"execute": "device-list-properties", "arguments": {"typename": "ide-hd"}},
+        {"execute": "query-command-line-options", "arguments": {"option": "drive"}},
+        {"execute": "human-monitor-command", "arguments": {"command-line": "info pci"}},
+        {"execute": "human-monitor-command", "arguments": {"command-line": "info block"}},
+        {"execute": "human-monitor-command", "arguments": {"command-line": "info qtree"}},
+        {"execute": "human-monitor-command", "arguments": {"command-line": "info mtree"}},
+        {"execute": "human-monitor-command",
+         "arguments": {"command-line": 'qemu-io ide0-hd0 "write -P 0xab 0 512"'}},
+        {"execute": "qom-list", "arguments": {"path": "/machine/peripheral-anon"}},
+        {"execute": "qom-get", "arguments": {"path": "/machine/peripheral-anon/device[0]",
+                                              "property": "type"}},
+        {"execute": "blockdev-add", "arguments": {"driver": "raw", "node-name": "n1",
+                                                   "file": {"driver": "file", "filename": "x"}}},
+        {"execute": "blockdev-del", "arguments": {"node-name": "n1"}}))
 
 
 def qtest_seeds():

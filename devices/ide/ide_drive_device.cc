@@ -219,7 +219,17 @@ void register_ide_devices(DeviceRegistry& registry) {
                 .properties = {{"drive", "str", "a -drive id"},
                                {"unit", "uint32", "0 (master) or 1 (slave)"},
                                {"serial", "str", "IDENTIFY serial number"},
-                               {"model", "str", "IDENTIFY model"}},
+                               {"model", "str", "IDENTIFY model"},
+                               {"ver", "str", "IDENTIFY firmware revision"},
+                               {"wwn", "uint64", "IDENTIFY world wide name"},
+                               {"discard_granularity", "size", "512 (TRIM) or 0 (none)"},
+                               {"cyls", "uint32", "cylinders (physical geometry)"},
+                               {"heads", "uint32", "heads (physical geometry)"},
+                               {"secs", "uint32", "sectors per track (physical geometry)"},
+                               {"lcyls", "uint32", "cylinders the BIOS sees"},
+                               {"lheads", "uint32", "heads the BIOS sees"},
+                               {"lsecs", "uint32", "sectors per track the BIOS sees"},
+                               {"bios-chs-trans", "str", "none, lba, large, rechs or auto"}},
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, false);
                 }});
@@ -231,7 +241,10 @@ void register_ide_devices(DeviceRegistry& registry) {
                 .properties = {{"drive", "str", "a -drive id"},
                                {"unit", "uint32", "0 (master) or 1 (slave)"},
                                {"serial", "str", "IDENTIFY serial number"},
-                               {"model", "str", "IDENTIFY model"}},
+                               {"model", "str", "IDENTIFY model"},
+                               {"ver", "str", "IDENTIFY firmware revision"},
+                               {"wwn", "uint64", "IDENTIFY world wide name"},
+                               {"discard_granularity", "size", "512 or 0"}},
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, true);
                 }});

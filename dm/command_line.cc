@@ -844,12 +844,12 @@ Result<void> resolve_accel(Config& config, const std::function<Result<void>()>& 
   for (const auto& choice : choices) {
     if (!why.empty()) why += "; ";
     if (!choice.accel) {
-      why += "tcg: hvmd has no software CPU emulation (TCG)";
+      why += "'tcg': hvmd has no software CPU emulation (TCG)";
       continue;
     }
     if (*choice.accel == Accel::kKvm) {
       if (auto usable = kvm_usable(); !usable) {
-        why += "kvm: " + usable.error().message;
+        why += "'kvm': " + usable.error().message;
         continue;
       }
     }

@@ -159,7 +159,7 @@ TEST(QemuForms, AccelFallbacks) {
   // tcg alone cannot run: hvmd says why.
   RunResult r = run_hvmd({"-accel", "tcg"});
   EXPECT_EQ(r.status, 1);
-  EXPECT_NE(r.stderr_text.find("tcg: hvmd has no software CPU emulation"), std::string::npos)
+  EXPECT_NE(r.stderr_text.find("'tcg': hvmd has no software CPU emulation"), std::string::npos)
       << r.stderr_text;
   expect_one_line_error({"-accel", "hax"}, "'hax'");
 }

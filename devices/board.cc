@@ -25,31 +25,39 @@ constexpr uint8_t kHostBridgeDevfn = 0x00;       // 00:00.0
 constexpr uint8_t kIsaBridgeDevfn = 0x08;        // 00:01.0 (hvmloader insists on it)
 constexpr uint8_t kPowerManagementDevfn = 0x0b;  // 00:01.3
 
-// The CMOS bytes a PC BIOS reads for memory and drives (standalone machines; under Xen,
-// hvmloader writes them).
-// -boot order= for the BIOS: in NVRAM, so it reaches SeaBIOS under Xen too.
-void set_cmos_boot_order(RtcCmos& rtc, const std::string& order) {
+// The order a pc BIOS boots from without -boot: hard disk, floppy, CD-ROM (QEMU's "cad").
+constexpr const char* kDefaultBootOrder = "cad";
+// Boot device codes in the CMOS boot-order nibbles (devices/platform/rtc_regs.h).
+enum BootCode : uint8_t { kBootFloppy = 1, kBootDisk = 2, kBootCdrom = 3, kBootNetwork = 4 };
+
+// -boot order= for the BIOS: up to three drive letters as 4-bit codes, first and second in 0x3d,
+// third in the high nibble of 0x38, whose bit 0 tells the BIOS not to check a floppy's boot
+// signature (-no-fd-bootchk). In NVRAM, so it reaches SeaBIOS under Xen too.
+void set_cmos_boot_order(RtcCmos& rtc, const std::string& order, bool fd_bootchk) {
   uint8_t codes[3] = {};
   for (size_t i = 0; i < order.size() && i < 3; ++i) {
     switch (order[i]) {
       case 'a':
-        codes[i] = 1;
+        codes[i] = kBootFloppy;
         break;
       case 'c':
-        codes[i] = 2;
+        codes[i] = kBootDisk;
         break;
       case 'd':
-        codes[i] = 3;
+        codes[i] = kBootCdrom;
         break;
       case 'n':
-        codes[i] = 4;
+        codes[i] = kBootNetwork;
         break;
     }
   }
   rtc.set_byte(rtc::kBootOrder12, static_cast<uint8_t>(codes[1] << 4 | codes[0]));
-  rtc.set_byte(rtc::kBootOrder3, static_cast<uint8_t>(codes[2] << 4 | rtc::kBootNoFloppyCheck));
+  rtc.set_byte(rtc::kBootOrder3,
+               static_cast<uint8_t>(codes[2] << 4 | (fd_bootchk ? 0 : rtc::kBootNoFloppyCheck)));
 }
 
+// The CMOS bytes a PC BIOS reads for memory and drives (standalone machines; under Xen,
+// hvmloader writes them).
 void set_cmos_configuration(RtcCmos& rtc, const MachineOptions& options) {
   RamLayout layout = RamLayout::pc(options.ram_bytes);
   constexpr uint64_t kKiB = 1024, kMiB = 1024 * kKiB, k64KiB = 64 * kKiB;
@@ -155,6 +163,8 @@ void register_devices(DeviceRegistry& registry) {
 }
 
 Result<void> build_board(Machine& machine) {
+  // -machine none: no devices at all; the daemon still serves QMP and qtest.
+  if (machine.options().type == "none") return ok();
   auto host =
       machine.add_board_device(std::make_unique<I440fx>(machine.dispatcher()), kHostBridgeDevfn);
   if (!host) return host.error();
@@ -190,7 +200,20 @@ Result<void> build_board(Machine& machine) {
       machine.dispatcher(), machine.clock(), IrqLine::isa(&machine.interrupt_sink(), rtc::kIrq),
       /*nvram_only=*/options.xen, options.rtc_start.value_or(static_cast<int64_t>(time(nullptr))));
   if (!options.xen) set_cmos_configuration(*rtc, options);
-  if (!options.boot_order.empty()) set_cmos_boot_order(*rtc, options.boot_order);
+  std::string order = options.boot_order.empty() ? kDefaultBootOrder : options.boot_order;
+  if (options.boot_once.empty()) {
+    set_cmos_boot_order(*rtc, order, options.fd_bootchk);
+  } else {
+    // once=: the first boot only; the first reset (the guest's reboot or QMP system_reset)
+    // brings back the normal order for good. NVRAM survives the RTC's own reset.
+    set_cmos_boot_order(*rtc, options.boot_once, options.fd_bootchk);
+    machine.add_reset_hook(
+        [rtc = rtc.get(), order, bootchk = options.fd_bootchk, pending = true]() mutable {
+          if (!pending) return;
+          pending = false;
+          set_cmos_boot_order(*rtc, order, bootchk);
+        });
+  }
   if (auto added = machine.add_board_device(std::move(rtc), std::nullopt); !added)
     return added.error();
   return ok();

@@ -2,7 +2,10 @@
 
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <ctime>
 
 #include "dm/guest_memory.h"
 #include "dm/vnc/keymap.h"
@@ -22,9 +25,10 @@ struct OptionInfo {
 };
 
 constexpr OptionInfo kOptions[] = {
-    {"machine", "TYPE[,accel=A]", "board: pc or xenfv (alias -M)"},
+    {"machine", "TYPE[,accel=A][,graphics=off]", "board: pc, xenfv or none (alias -M)"},
     {"M", "TYPE", "same as -machine"},
-    {"accel", "qtest|kvm|xen", "where guest accesses come from"},
+    {"accel", "qtest|kvm|xen[:...]", "where guest accesses come from (the first usable one)"},
+    {"cpu", "MODEL[,FEATURES]", "accepted for compatibility (KVM: the host's CPUID)"},
     {"m", "SIZE", "guest RAM (MiB, or with a K/M/G suffix; size=SIZE form too)"},
     {"smp", "N[,maxcpus=M]", "number of vCPUs"},
     {"name", "NAME", "guest name"},
@@ -35,7 +39,7 @@ constexpr OptionInfo kOptions[] = {
     {"serial", "DEV", "serial port backend: pty, stdio, null, file:PATH, chardev:ID, none"},
     {"debugcon", "DEV", "debug console on port 0xe9 to DEV (as -serial)"},
     {"display", "none", "display type (only none)"},
-    {"nographic", nullptr, "no display"},
+    {"nographic", nullptr, "no display (fw_cfg tells the firmware so)"},
     {"vga", "std|cirrus|none", "display card: -device VGA or -device cirrus-vga"},
     {"vnc", "none|[HOST]:DISPLAY[,to=N][,password=on]|unix:PATH", "VNC server for the display"},
     {"nodefaults", nullptr, "no default devices"},
@@ -46,6 +50,10 @@ constexpr OptionInfo kOptions[] = {
     {"device", "DRIVER[,PROP=VALUE...]", "add a device (-device help lists them)"},
     {"drive", "file=PATH,...", "block device backend"},
     {"blockdev", "driver=raw|file|null-co,node-name=NAME,...", "block node (drive=NAME)"},
+    {"cdrom", "FILE", "an IDE CD-ROM with FILE (-drive file=FILE,index=2,media=cdrom)"},
+    {"global", "DRIVER.PROP=VALUE", "PROP's default for every DRIVER device"},
+    {"rtc", "base=utc|localtime|DATE[,clock=host|rt|vm][,driftfix=none|slew]",
+     "the RTC's start time"},
     {"netdev", "TYPE,id=ID,...", "network backend"},
     {"qtest", "DEV", "serve the qtest protocol on DEV (unix:PATH, stdio)"},
     {"qtest-log", "FILE", "log the qtest exchange to FILE"},
@@ -54,7 +62,12 @@ constexpr OptionInfo kOptions[] = {
     {"daemonize", nullptr, "detach once ready"},
     {"xen-domid", "DOMID", "serve Xen domain DOMID (implies -accel xen)"},
     {"xen-domid-restrict", nullptr, "restrict Xen handles to the domain (hvmd always does)"},
-    {"boot", "order=DRIVES", "boot order, e.g. order=cda"},
+    {"boot",
+     "[order=]DRIVES[,once=DRIVES][,menu=on|off][,splash-time=MS][,reboot-timeout=MS]"
+     "[,strict=on|off]",
+     "boot order (a, c, d, n; default cad) and firmware boot settings"},
+    {"no-fd-bootchk", nullptr, "the BIOS boots a floppy without checking its signature"},
+    {"preconfig", nullptr, "wait for QMP x-exit-preconfig before starting"},
     {"k", "LAYOUT", "keyboard layout of the VNC server"},
     {"usb", nullptr, "a USB controller"},
     {"usbdevice", "tablet|mouse|keyboard", "a USB input device"},
@@ -120,18 +133,33 @@ bool valid_uuid(const std::string& s) {
   return true;
 }
 
-Result<Accel> parse_accel(const std::string& text) {
+// -accel NAME[:NAME...] (QEMU's fallback list; several -accel options append to it too).
+Result<void> parse_accel(const std::string& text, std::vector<AccelChoice>& choices) {
   auto options = SubOptions::parse(text, "accel");
-  if (!options) return options.error();
-  std::string name = options->get("accel").value_or("");
-  // "kvm:tcg" style fallbacks: the first one this build knows wins.
-  auto colon = name.find(':');
-  if (colon != std::string::npos) name = name.substr(0, colon);
-  if (name == "qtest") return Accel::kQtest;
-  if (name == "kvm") return Accel::kKvm;
-  if (name == "xen") return Accel::kXen;
-  return make_error("-accel %s: accelerator '%s' is not supported (qtest, kvm, xen)", text.c_str(),
-                    name.c_str());
+  if (!options) return make_error("-accel %s: %s", text.c_str(), options.error().message.c_str());
+  OptionReader r(*options, "-accel " + text);
+  std::string names = r.string("accel").value_or("");
+  r.ignore("thread");  // tcg's; harmless for the others
+  HVMD_TRY(r.finish());
+  size_t start = 0;
+  for (unsigned count = 0; count < 8; ++count) {  // bounded: QEMU has no longer lists either
+    size_t colon = names.find(':', start);
+    std::string name = names.substr(start, colon == std::string::npos ? colon : colon - start);
+    if (name == "qtest")
+      choices.push_back({Accel::kQtest, name});
+    else if (name == "kvm")
+      choices.push_back({Accel::kKvm, name});
+    else if (name == "xen")
+      choices.push_back({Accel::kXen, name});
+    else if (name == "tcg")
+      choices.push_back({std::nullopt, name});
+    else
+      return make_error("-accel %s: accelerator '%s' is not supported (qtest, kvm, xen)",
+                        text.c_str(), name.c_str());
+    if (colon == std::string::npos) return ok();
+    start = colon + 1;
+  }
+  return make_error("-accel %s: too many accelerators", text.c_str());
 }
 
 Result<void> parse_machine(const std::string& text, Config& config) {
@@ -141,17 +169,18 @@ Result<void> parse_machine(const std::string& text, Config& config) {
   if (auto type = r.string("type")) {
     if (*type == "pc" || type->starts_with("pc-i440fx"))
       config.machine.type = "pc";
+    else if (*type == "none")
+      config.machine.type = "none";
     else if (*type == "xenfv" || type->starts_with("xenfv-"))
       config.machine.type = "xenfv";
     else
-      return make_error("-machine %s: machine type '%s' is not supported (pc, xenfv)", text.c_str(),
-                        type->c_str());
+      return make_error("-machine %s: machine type '%s' is not supported (pc, xenfv, none)",
+                        text.c_str(), type->c_str());
   }
-  if (auto accel = r.string("accel")) {
-    auto parsed = parse_accel(*accel);
-    if (!parsed) return parsed.error();
-    config.accel = *parsed;
-  }
+  if (auto accel = r.string("accel")) HVMD_TRY(parse_accel(*accel, config.accel_choices));
+  auto graphics = r.boolean("graphics");
+  if (!graphics) return graphics.error();
+  if (*graphics && !**graphics) config.nographic = true;
   r.ignore("suppress-vmdesc");  // a migration-stream detail of QEMU's; hvmd has no vmdesc
   auto below_4g = r.size("max-ram-below-4g", 1);
   if (!below_4g) return below_4g.error();
@@ -160,7 +189,206 @@ Result<void> parse_machine(const std::string& text, Config& config) {
                       text.c_str());
   if (*below_4g) config.machine.max_ram_below_4g = **below_4g;
   HVMD_TRY(r.finish());
-  if (config.machine.type == "xenfv" && !config.accel) config.accel = Accel::kXen;
+  return ok();
+}
+
+// -boot's drive letters as a pc BIOS takes them: a (floppy), c (disk), d (CD-ROM), n (network),
+// each at most once, at most three (the CMOS has three slots).
+Result<void> check_boot_drives(const std::string& option, const std::string& drives) {
+  for (size_t i = 0; i < drives.size(); ++i) {
+    if (std::string("acdn").find(drives[i]) == std::string::npos)
+      return make_error("-boot %s: invalid boot device for PC: '%c' (a, c, d, n)", option.c_str(),
+                        drives[i]);
+    if (drives.find(drives[i]) != i)
+      return make_error("-boot %s: boot device '%c' was given twice", option.c_str(), drives[i]);
+  }
+  if (drives.size() > 3)
+    return make_error("-boot %s: too many boot devices for PC (at most three)", option.c_str());
+  return ok();
+}
+
+Result<void> parse_boot(const std::string& text, Config& config) {
+  auto options = SubOptions::parse(text, "order");
+  if (!options) return make_error("-boot %s: %s", text.c_str(), options.error().message.c_str());
+  OptionReader r(*options, "-boot " + text);
+  auto order = r.string("order");
+  auto once = r.string("once");
+  auto menu = r.boolean("menu");
+  auto strict = r.boolean("strict");
+  if (!menu) return menu.error();
+  if (!strict) return strict.error();
+  // splash= names a picture for the firmware's boot menu: hvmd does not pass pictures.
+  if (r.string("splash"))
+    return make_error("-boot %s: splash= (a boot-menu picture) is not supported", text.c_str());
+  std::optional<std::string> splash_time = r.string("splash-time");
+  std::optional<std::string> reboot_timeout = r.string("reboot-timeout");
+  HVMD_TRY(r.finish());
+  if (order) {
+    HVMD_TRY(check_boot_drives(text, *order));
+    config.machine.boot_order = *order;
+  }
+  if (once) {
+    if (once->empty()) return make_error("-boot %s: once= needs boot devices", text.c_str());
+    HVMD_TRY(check_boot_drives(text, *once));
+    config.machine.boot_once = *once;
+  }
+  if (*menu) config.boot_menu = **menu;
+  if (*strict) config.boot_strict = **strict;
+  if (splash_time) {
+    auto ms = parse_number(*splash_time, UINT16_MAX);
+    if (!ms)
+      return make_error("-boot %s: splash-time must be between 0 and 65535 ms", text.c_str());
+    config.splash_time = static_cast<uint16_t>(*ms);
+  }
+  if (reboot_timeout) {
+    // -1: the firmware never reboots after a failed boot (QEMU's default, sent as all-ones).
+    auto ms = *reboot_timeout == "-1" ? Result<uint64_t>(UINT32_MAX)
+                                      : parse_number(*reboot_timeout, UINT16_MAX);
+    if (!ms)
+      return make_error("-boot %s: reboot-timeout must be between -1 and 65535 ms", text.c_str());
+    config.boot_fail_wait = static_cast<uint32_t>(*ms);
+  }
+  return ok();
+}
+
+// -rtc base=utc|localtime|YYYY-MM-DD[THH:MM:SS]: what the RTC shows at start, as Unix seconds
+// (the RTC keeps no time zone; localtime is the host's offset added once, as QEMU does).
+Result<void> parse_rtc(const std::string& text, Config& config) {
+  auto options = SubOptions::parse(text);
+  if (!options) return make_error("-rtc %s: %s", text.c_str(), options.error().message.c_str());
+  OptionReader r(*options, "-rtc " + text);
+  std::string base = r.string("base").value_or("utc");
+  std::string clock = r.string("clock").value_or("host");
+  std::string driftfix = r.string("driftfix").value_or("none");
+  HVMD_TRY(r.finish());
+  // The RTC runs on the machine's clock whichever is named: the host's time under kvm, the
+  // virtual clock under qtest (which is what a test's clock=vm asks for).
+  if (clock != "host" && clock != "rt" && clock != "vm")
+    return make_error("-rtc %s: clock=%s: expected host, rt or vm", text.c_str(), clock.c_str());
+  // slew re-injects lost periodic ticks in QEMU; hvmd's periodic timer loses none.
+  if (driftfix != "none" && driftfix != "slew")
+    return make_error("-rtc %s: driftfix=%s: expected none or slew", text.c_str(),
+                      driftfix.c_str());
+  if (base == "utc") {
+    config.machine.rtc_start.reset();
+    return ok();
+  }
+  time_t now = time(nullptr);
+  if (base == "localtime") {
+    std::tm local{};
+    localtime_r(&now, &local);
+    config.machine.rtc_start = static_cast<int64_t>(now) + local.tm_gmtoff;
+    return ok();
+  }
+  std::tm date{};
+  char tail = 0;
+  int fields = sscanf(base.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &date.tm_year, &date.tm_mon,
+                      &date.tm_mday, &date.tm_hour, &date.tm_min, &date.tm_sec, &tail);
+  bool date_only = fields == 3 && base.size() == 10;
+  if ((fields != 6 && !date_only) || date.tm_year < 1900 || date.tm_mon < 1 || date.tm_mon > 12 ||
+      date.tm_mday < 1 || date.tm_mday > 31 || date.tm_hour > 23 || date.tm_min > 59 ||
+      date.tm_sec > 59 || date.tm_hour < 0 || date.tm_min < 0 || date.tm_sec < 0)
+    return make_error(
+        "-rtc %s: base=%s: expected utc, localtime or a date as 2006-06-17T16:01:21 or "
+        "2006-06-17",
+        text.c_str(), base.c_str());
+  date.tm_year -= 1900;
+  date.tm_mon -= 1;
+  config.machine.rtc_start = static_cast<int64_t>(timegm(&date));
+  return ok();
+}
+
+// -cpu MODEL[,+feature,-feature,feature=on...]: the model must be one QEMU's x86 target knows
+// (its versioned and security variants too); the features are not checked.
+Result<void> parse_cpu(const std::string& text, Config& config) {
+  static constexpr const char* kModels[] = {"486",
+                                            "Broadwell",
+                                            "Cascadelake-Server",
+                                            "Conroe",
+                                            "Cooperlake",
+                                            "Denverton",
+                                            "Dhyana",
+                                            "EPYC",
+                                            "EPYC-Milan",
+                                            "EPYC-Rome",
+                                            "Haswell",
+                                            "Icelake-Server",
+                                            "IvyBridge",
+                                            "KnightsMill",
+                                            "Nehalem",
+                                            "Opteron_G1",
+                                            "Opteron_G2",
+                                            "Opteron_G3",
+                                            "Opteron_G4",
+                                            "Opteron_G5",
+                                            "Penryn",
+                                            "SandyBridge",
+                                            "Skylake-Client",
+                                            "Skylake-Server",
+                                            "Snowridge",
+                                            "Westmere",
+                                            "athlon",
+                                            "core2duo",
+                                            "coreduo",
+                                            "kvm32",
+                                            "kvm64",
+                                            "n270",
+                                            "pentium",
+                                            "pentium2",
+                                            "pentium3",
+                                            "phenom",
+                                            "qemu32",
+                                            "qemu64",
+                                            "base",
+                                            "host",
+                                            "max"};
+  std::string model = text.substr(0, text.find(','));
+  // Strip "-vN", then the variant suffixes QEMU's model list uses.
+  std::string base = model;
+  if (size_t v = base.rfind("-v"); v != std::string::npos && v + 2 < base.size() &&
+                                   base.find_first_not_of("0123456789", v + 2) == std::string::npos)
+    base.resize(v);
+  for (const char* suffix : {"-noTSX-IBRS", "-IBRS", "-noTSX", "-IBPB"})
+    if (base.ends_with(suffix)) {
+      base.resize(base.size() - strlen(suffix));
+      break;
+    }
+  for (const char* known : kModels)
+    if (base == known) {
+      config.cpu_model = model;
+      return ok();
+    }
+  return make_error("-cpu %s: unable to find CPU model '%s'", text.c_str(), model.c_str());
+}
+
+// -global DRIVER.PROP=VALUE, or driver=DRIVER,property=PROP,value=VALUE.
+Result<void> parse_global(const std::string& text, Config& config) {
+  auto options = SubOptions::parse(text);
+  if (!options) return make_error("-global %s: %s", text.c_str(), options.error().message.c_str());
+  GlobalProperty global;
+  if (options->has("driver")) {
+    OptionReader r(*options, "-global " + text);
+    global.driver = r.string("driver").value_or("");
+    global.property = r.string("property").value_or("");
+    global.value = r.string("value").value_or("");
+    HVMD_TRY(r.finish());
+  } else {
+    const auto& items = options->items();
+    std::string key = items.empty() ? "" : items.front().first;
+    size_t dot = key.find('.');
+    // A bare word parses as word=on: QEMU calls it an invalid parameter, as any key without a
+    // driver and a property.
+    if (items.size() != 1 || dot == std::string::npos || dot == 0 || dot + 1 == key.size() ||
+        text.find('=') == std::string::npos)
+      return make_error("-global %s: Invalid parameter '%s' (expected DRIVER.PROP=VALUE)",
+                        text.c_str(), key.c_str());
+    global.driver = key.substr(0, dot);
+    global.property = key.substr(dot + 1);
+    global.value = items.front().second;
+  }
+  if (global.driver.empty() || global.property.empty())
+    return make_error("-global %s: expected DRIVER.PROP=VALUE", text.c_str());
+  config.machine.globals.push_back(std::move(global));
   return ok();
 }
 
@@ -256,12 +484,14 @@ Result<Config> parse_options(int argc, const char* const* argv) {
 
   HVMD_TRY(each(vm, "M", [&](const std::string& v) { return parse_machine(v, config); }));
   HVMD_TRY(each(vm, "machine", [&](const std::string& v) { return parse_machine(v, config); }));
-  HVMD_TRY(each(vm, "accel", [&](const std::string& v) -> Result<void> {
-    auto accel = parse_accel(v);
-    if (!accel) return accel.error();
-    config.accel = *accel;
-    return ok();
-  }));
+  HVMD_TRY(each(vm, "accel",
+                [&](const std::string& v) { return parse_accel(v, config.accel_choices); }));
+  config.nographic = config.nographic || vm["nographic"].as<bool>();
+  config.machine.fd_bootchk = !vm["no-fd-bootchk"].as<bool>();
+  config.preconfig = vm["preconfig"].as<bool>();
+  HVMD_TRY(each(vm, "cpu", [&](const std::string& v) { return parse_cpu(v, config); }));
+  HVMD_TRY(each(vm, "rtc", [&](const std::string& v) { return parse_rtc(v, config); }));
+  HVMD_TRY(each(vm, "global", [&](const std::string& v) { return parse_global(v, config); }));
   HVMD_TRY(each(vm, "m", [&](const std::string& v) -> Result<void> {
     auto ram = parse_ram(v);
     if (!ram) return ram.error();
@@ -366,6 +596,22 @@ Result<Config> parse_options(int argc, const char* const* argv) {
   }));
   HVMD_TRY(collect("drive", "", config.drives));
   HVMD_TRY(collect("blockdev", "", config.blockdevs));
+  for (const auto& drive : config.drives)
+    if (drive.get("if") == "pflash")
+      return make_error(
+          "-drive %s: if=pflash: hvmd has no flash device; give the firmware with "
+          "-bios FILE",
+          drive.to_string().c_str());
+  // -cdrom FILE: QEMU's shorthand for the secondary master CD-ROM.
+  HVMD_TRY(each(vm, "cdrom", [&](const std::string& v) -> Result<void> {
+    if (v.empty()) return make_error("-cdrom: a file name is required");
+    SubOptions drive;
+    drive.set("file", v);
+    drive.set("index", "2");
+    drive.set("media", "cdrom");
+    config.drives.push_back(std::move(drive));
+    return ok();
+  }));
   HVMD_TRY(collect("netdev", "type", config.netdevs));
   HVMD_TRY(each(vm, "qtest", [&](const std::string& v) -> Result<void> {
     auto spec = ChardevSpec::from_short(v, "qtest");
@@ -392,20 +638,7 @@ Result<Config> parse_options(int argc, const char* const* argv) {
     return ok();
   }));
   config.xen_domid_restrict = vm["xen-domid-restrict"].as<bool>();
-  HVMD_TRY(each(vm, "boot", [&](const std::string& v) -> Result<void> {
-    auto options = SubOptions::parse(v, "order");
-    if (!options) return make_error("-boot %s: %s", v.c_str(), options.error().message.c_str());
-    OptionReader r(*options, "-boot " + v);
-    std::string order = r.string("order").value_or("");
-    for (const char* key : {"once", "menu", "splash", "splash-time", "reboot-timeout", "strict"})
-      r.ignore(key);
-    HVMD_TRY(r.finish());
-    if (order.find_first_not_of("acdn") != std::string::npos)
-      return make_error("-boot %s: order takes drive letters a, c, d, n", v.c_str());
-    if (order.size() > 3) return make_error("-boot %s: at most three boot devices", v.c_str());
-    config.machine.boot_order = order;
-    return ok();
-  }));
+  HVMD_TRY(each(vm, "boot", [&](const std::string& v) { return parse_boot(v, config); }));
   HVMD_TRY(each(vm, "k", [&](const std::string& v) -> Result<void> {
     if (!vnc::find_keymap(v))
       return make_error("-k %s: unknown keyboard layout (known: %s)", v.c_str(),
@@ -550,10 +783,33 @@ Result<Config> parse_options(int argc, const char* const* argv) {
     config.sandbox = *on;
     return ok();
   }));
-  if (config.xen_domid && config.accel && *config.accel != Accel::kXen)
+  auto& choices = config.accel_choices;
+  auto listed = [&choices](Accel accel) {
+    return std::any_of(choices.begin(), choices.end(),
+                       [accel](const AccelChoice& c) { return c.accel == accel; });
+  };
+  if (config.xen_domid && !choices.empty() && !listed(Accel::kXen))
     return make_error("-xen-domid needs -accel xen");
-  if (config.xen_domid) config.accel = Accel::kXen;
-  if (config.qtest && !config.accel) config.accel = Accel::kQtest;
+  if (config.xen_domid) choices = {{Accel::kXen, "xen"}};
+  // What a machine type or option implies when no accelerator is named.
+  if (choices.empty() && config.machine.type == "xenfv") choices.push_back({Accel::kXen, "xen"});
+  if (choices.empty() && config.qtest) choices.push_back({Accel::kQtest, "qtest"});
+  // Provisionally the first hvmd has; resolve_accel decides once it can look at the host.
+  for (const auto& choice : choices)
+    if (choice.accel) {
+      config.accel = choice.accel;
+      break;
+    }
+  if (config.machine.type == "none") {
+    // The empty machine is for asking a QMP monitor what exists, over qtest as QEMU-style tests
+    // start it; nothing would run under kvm or Xen.
+    if (config.accel && *config.accel != Accel::kQtest)
+      return make_error("-machine none: only with -accel qtest (no firmware, no devices)");
+    if (config.machine.cpus > 1)
+      return make_error("-smp %u: the max CPUs supported by machine 'none' is 1",
+                        config.machine.cpus);
+    if (!config.kernel.empty()) return make_error("-kernel: not supported by machine 'none'");
+  }
   return config;
 }
 
@@ -574,6 +830,36 @@ std::string printable(const std::string& text) {
 }
 
 }  // namespace
+
+Result<void> resolve_accel(Config& config, const std::function<Result<void>()>& kvm_usable) {
+  const auto& choices = config.accel_choices;
+  if (choices.empty()) return ok();  // nothing named: main says what to pass
+  // libqtest appends -accel qtest to the test's own -accel options; QEMU then serves qtest on
+  // whichever accelerator it takes, hvmd only on its qtest transport.
+  if (config.qtest)
+    for (const auto& choice : choices)
+      if (choice.accel == Accel::kQtest) {
+        config.accel = Accel::kQtest;
+        return ok();
+      }
+  std::string why;
+  for (const auto& choice : choices) {
+    if (!why.empty()) why += "; ";
+    if (!choice.accel) {
+      why += "'tcg': hvmd has no software CPU emulation (TCG)";
+      continue;
+    }
+    if (*choice.accel == Accel::kKvm) {
+      if (auto usable = kvm_usable(); !usable) {
+        why += "'kvm': " + usable.error().message;
+        continue;
+      }
+    }
+    config.accel = *choice.accel;
+    return ok();
+  }
+  return make_error("no accelerator can run here: %s", printable(why).c_str());
+}
 
 Result<Config> parse_command_line(int argc, const char* const* argv) {
   auto config = parse_options(argc, argv);

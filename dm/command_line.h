@@ -2,6 +2,7 @@
 // QEMU-style test programs use. Everything else, and every bad value, is an error naming it.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,13 +16,22 @@ namespace hvmd {
 
 enum class Accel { kQtest, kKvm, kXen };
 
+// One -accel (or -machine accel=, where "kvm:tcg" names several) in the order given: QEMU takes
+// the first that works. "tcg" is accepted as a name hvmd does not have, so that "kvm:tcg"
+// fails with a clear message only when kvm cannot be used.
+struct AccelChoice {
+  std::optional<Accel> accel;  // nullopt: tcg
+  std::string name;
+};
+
 struct MonitorSpec {
   std::string chardev;
 };
 
 struct Config {
   MachineOptions machine;
-  std::optional<Accel> accel;
+  std::optional<Accel> accel;  // chosen: resolve_accel() picks from accel_choices
+  std::vector<AccelChoice> accel_choices;
   std::vector<ChardevSpec> chardevs;
   std::vector<MonitorSpec> monitors;  // QMP monitors, each on a chardev
   std::vector<std::string> serials;   // chardev ids for COM1.. in order
@@ -63,6 +73,15 @@ struct Config {
   std::vector<std::string> initrds;  // -initrd A,B (",," is a comma in a name)
   std::string append;                // -append
 
+  // -boot's firmware settings (the order itself is in machine: the CMOS carries it).
+  bool boot_menu = false;                // menu=on: fw_cfg BOOT_MENU
+  std::optional<uint16_t> splash_time;   // splash-time= ms: fw_cfg etc/boot-menu-wait
+  uint32_t boot_fail_wait = UINT32_MAX;  // reboot-timeout= ms (-1: never): etc/boot-fail-wait
+  bool boot_strict = false;              // strict=on: "HALT" ends the bootorder list
+  bool nographic = false;                // -nographic or -machine graphics=off
+  std::string cpu_model;                 // -cpu (accepted; see command_line.cc)
+  bool preconfig = false;                // --preconfig: wait for QMP x-exit-preconfig
+
   bool show_help = false;
   bool show_version = false;
 
@@ -70,6 +89,10 @@ struct Config {
 };
 
 Result<Config> parse_command_line(int argc, const char* const* argv);
+// The first of accel_choices that can run here: kvm needs a usable /dev/kvm (kvm_usable says),
+// tcg never can. With -qtest, qtest is taken wherever it is listed: only that transport serves
+// the qtest protocol. Sets config.accel, or says why nothing can run.
+Result<void> resolve_accel(Config& config, const std::function<Result<void>()>& kvm_usable);
 std::string command_line_help();
 
 }  // namespace hvmd

@@ -92,7 +92,21 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
   if (!type) return make_error("'%s' is not a valid device model name", driver->c_str());
   if (hotplug && !type->hotpluggable)
     return make_error("device '%s' does not support hotplugging", driver->c_str());
-  OptionReader props(description, "device '" + *driver + "'");
+  if (options_.type == "none") {
+    if (type->pci) return make_error("No 'PCI' bus found for device '%s'", driver->c_str());
+    return make_error("machine 'none' has no bus for device '%s'", driver->c_str());
+  }
+  // -global defaults first: the description's own items come after them and win (get() takes
+  // the last occurrence).
+  SubOptions with_globals;
+  std::vector<const GlobalProperty*> globals;
+  for (const GlobalProperty& global : options_.globals) {
+    if (global.driver != *driver) continue;
+    with_globals.set(global.property, global.value);
+    globals.push_back(&global);
+  }
+  for (const auto& [key, value] : description.items()) with_globals.set(key, value);
+  OptionReader props(with_globals, "device '" + *driver + "'");
   props.ignore("driver");
   auto id = props.string("id");
   if (id) {
@@ -148,6 +162,11 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
   } bus_guard{buses_, buses_.size()};
   auto device = type->create(*this, props);
   if (!device) return device.error();
+  for (const GlobalProperty* global : globals)
+    if (!props.was_read(global->property))
+      return make_error("can't apply global %s.%s=%s: Property '%s.%s' not found",
+                        global->driver.c_str(), global->property.c_str(), global->value.c_str(),
+                        global->driver.c_str(), global->property.c_str());
   HVMD_TRY(props.finish());
   if (rom) {
     auto* pci_device = dynamic_cast<pci::PciDevice*>(device->get());
@@ -328,6 +347,15 @@ void Machine::reset() {
   uint32_t unplug_requests = pci_bus_.unplug_requests();
   for (const auto& e : devices_) e.device->reset();
   pci_bus_.eject_slots(unplug_requests);
+  for (const auto& hook : reset_hooks_) hook();
+}
+
+Result<RunState> Machine::exit_preconfig() {
+  if (!preconfig_after_)
+    return make_error("The command is permitted only before machine initialization");
+  RunState next = *preconfig_after_;
+  preconfig_after_.reset();
+  return next;
 }
 
 Result<Chardev*> Machine::chardev(const std::string& id) const {

@@ -69,14 +69,26 @@ class DeviceRegistry {
   std::vector<DeviceType> types_;
 };
 
+// -global DRIVER.PROP=VALUE: PROP's default for every device of type DRIVER.
+struct GlobalProperty {
+  std::string driver;
+  std::string property;
+  std::string value;
+};
+
 struct MachineOptions {
-  std::string type = "pc";  // pc or xenfv
+  std::string type = "pc";  // pc, xenfv, or none (no devices at all: QMP and qtest only)
   uint64_t ram_bytes = 128ull << 20;
   unsigned cpus = 1;
   uint64_t max_ram_below_4g = 0;  // 0: the pc default
   std::string name;
   std::string uuid;
   std::string boot_order;  // -boot order=: drive letters a, c, d, n, first to last
+  std::string boot_once;   // -boot once=: the order for the first boot only
+  bool fd_bootchk = true;  // the BIOS checks a floppy's boot signature (-no-fd-bootchk: not)
+  // -global, in command-line order (a later one for the same property wins). add_device applies
+  // them to every device it creates as if they came first in its description.
+  std::vector<GlobalProperty> globals;
   // The time the RTC shows at start, in seconds since the epoch; unset: the host's time. Fixed by
   // the fuzzer so that every input runs the same.
   std::optional<int64_t> rtc_start;
@@ -188,6 +200,18 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   }
   RunState run_state() const { return run_state_; }
   void set_run_state(RunState state) { run_state_ = state; }
+  // --preconfig: the machine waits in prelaunch for QMP's x-exit-preconfig, which moves it to
+  // the state it would have started in (after: running, or prelaunch under -S).
+  void enter_preconfig(RunState after) {
+    preconfig_after_ = after;
+    run_state_ = RunState::kPrelaunch;
+  }
+  bool in_preconfig() const { return preconfig_after_.has_value(); }
+  // The state to enter, or an error once the machine has left preconfig.
+  Result<RunState> exit_preconfig();
+  // Work a machine reset does besides resetting the devices (a one-time boot order reverting),
+  // run after them.
+  void add_reset_hook(std::function<void()> hook) { reset_hooks_.push_back(std::move(hook)); }
 
   // Whole-machine device state in hvmd's format (see dm/state.h).
   // Quiesces every device first (host I/O in flight completes), so the state is consistent.
@@ -230,6 +254,8 @@ class Machine final : public PowerControl, public EmulatedUnplug {
   std::optional<BusEntry> claiming_bus_;  // plug_into_bus's claim, until install() or failure
   BusSlot claimed_slot_;
   RunState run_state_ = RunState::kRunning;
+  std::optional<RunState> preconfig_after_;
+  std::vector<std::function<void()>> reset_hooks_;
   std::function<void(ShutdownCause)> shutdown_handler_;
   DeviceDeletedHandler device_deleted_handler_;
   DeviceMemoryBacking* device_memory_backing_ = nullptr;

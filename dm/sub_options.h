@@ -43,6 +43,8 @@ class OptionReader {
   // Size with an optional K/M/G/T suffix (powers of 1024); default_unit applies to bare numbers.
   Result<std::optional<uint64_t>> size(std::string_view key, uint64_t default_unit);
   void ignore(std::string_view key) { used_.insert(std::string(key)); }
+  // Whether the consumer asked for key (read or ignored it), whether or not it was given.
+  bool was_read(std::string_view key) const { return used_.find(key) != used_.end(); }
   Result<void> finish() const;
   const std::string& what() const { return what_; }
 

@@ -41,6 +41,10 @@ inline constexpr uint16_t kWriteBit = 0x4000;  // a selector for writing (not su
 inline constexpr uint16_t kArchBit = 0x8000;   // architecture-specific items
 inline constexpr uint16_t kKeyMask = 0x3fff;
 
+// Named files SeaBIOS reads for its boot menu and failed boots.
+inline constexpr const char* kBootFailWaitFile = "etc/boot-fail-wait";  // u32 LE ms, ~0: never
+inline constexpr const char* kBootMenuWaitFile = "etc/boot-menu-wait";  // u16 LE ms
+
 inline constexpr uint32_t kIdTraditional = 1u << 0;
 inline constexpr uint32_t kIdDma = 1u << 1;
 

@@ -38,10 +38,12 @@ std::vector<uint8_t> uuid_bytes(const std::string& text) {
 // The boot order the firmware reads: the kernel first (QEMU's bootindex 0 for the linuxboot
 // ROM), then the devices given bootindex=. -boot order= sets only the CMOS order, which SeaBIOS
 // consults for what this list leaves out.
-Result<void> add_bootorder(FwCfg& fw, const Machine& machine, bool kernel) {
+// -boot strict=on ends a non-empty list with "HALT": the firmware boots nothing it leaves out.
+Result<void> add_bootorder(FwCfg& fw, const Machine& machine, bool kernel, bool strict) {
   std::vector<std::string> paths = machine.boot_order();
   if (kernel) paths.insert(paths.begin(), kLinuxbootBootPath);
   if (paths.empty()) return ok();
+  if (strict) paths.push_back("HALT");
   std::string list;
   for (const auto& path : paths) list += path + "\n";
   return fw.add_file("bootorder", std::vector<uint8_t>(list.begin(), list.end()));
@@ -87,8 +89,10 @@ Result<FwCfg*> add_fw_cfg(Machine& machine, const Config& config) {
   fw.set_u64(fw_cfg::kRamSize, options.ram_bytes);
   fw.set_u16(fw_cfg::kNbCpus, static_cast<uint16_t>(options.cpus));
   fw.set_u16(fw_cfg::kMaxCpus, static_cast<uint16_t>(options.cpus));
-  fw.set_u16(fw_cfg::kNographic, config.vnc == "none" ? 1 : 0);
-  fw.set_u16(fw_cfg::kBootMenu, 0);
+  // Only -nographic / graphics=off: a machine without a display (-display none) still has one
+  // for the firmware's purposes.
+  fw.set_u16(fw_cfg::kNographic, config.nographic ? 1 : 0);
+  fw.set_u16(fw_cfg::kBootMenu, config.boot_menu ? 1 : 0);
   if (!options.uuid.empty()) fw.set_item(fw_cfg::kUuid, uuid_bytes(options.uuid));
 
   // RAM as the firmware should report it: all of low memory (the firmware reserves its own
@@ -105,7 +109,17 @@ Result<FwCfg*> add_fw_cfg(Machine& machine, const Config& config) {
   HVMD_TRY(fw.add_file(fw_cfg::kE820File, std::move(e820)));
   if (!config.kernel.empty()) HVMD_TRY(add_linux_boot(fw, machine, config));
   // The kernel and devices given bootindex=, as firmware paths, one a line.
-  HVMD_TRY(add_bootorder(fw, machine, !config.kernel.empty()));
+  HVMD_TRY(add_bootorder(fw, machine, !config.kernel.empty(), config.boot_strict));
+  // How long the firmware waits after no device booted before it reboots; always present.
+  std::vector<uint8_t> fail_wait;
+  put_le(fail_wait, config.boot_fail_wait, 4);
+  HVMD_TRY(fw.add_file(fw_cfg::kBootFailWaitFile, std::move(fail_wait)));
+  // How long the boot menu waits for a key (-boot splash-time=, with or without menu=on).
+  if (config.splash_time) {
+    std::vector<uint8_t> menu_wait;
+    put_le(menu_wait, *config.splash_time, 2);
+    HVMD_TRY(fw.add_file(fw_cfg::kBootMenuWaitFile, std::move(menu_wait)));
+  }
   // Without a display, firmware writes its screen to COM1 (SeaBIOS's sercon).
   if (config.vnc == "none" && !config.serials.empty()) {
     std::vector<uint8_t> port;
@@ -144,7 +158,7 @@ Result<FwCfg*> add_xen_kernel_fw_cfg(Machine& machine, const Config& config) {
   FwCfg& fw = *owned;
   fw.set_u16(fw_cfg::kNbCpus, static_cast<uint16_t>(machine.options().cpus));
   HVMD_TRY(add_linux_boot(fw, machine, config));
-  HVMD_TRY(add_bootorder(fw, machine, true));
+  HVMD_TRY(add_bootorder(fw, machine, true, config.boot_strict));
   auto added = machine.add_board_device(std::move(owned), std::nullopt);
   if (!added) return added.error();
   return &fw;

@@ -111,8 +111,16 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
   for (auto& node : *nodes) machine.add_drive(std::move(node));
   // Default ROMs now: device_add runs inside the sandbox, which may not look for files.
   rom_cache::preload_defaults(machine.registry(), Machine::kMaxRomBytes);
+  // -global for a type hvmd cannot create is a warning, as in QEMU (test programs set properties
+  // of board devices QEMU has and hvmd does not model, such as isa-fdc's drives).
+  for (const auto& global : config.machine.globals)
+    if (!machine.registry().find(global.driver))
+      HVMD_WARN("-global %s.%s=%s: no device type '%s'; ignored", global.driver.c_str(),
+                global.property.c_str(), global.value.c_str(), global.driver.c_str());
   HVMD_TRY(devices::build_board(machine));
-  for (size_t i = 0; i < config.serials.size(); ++i) {
+  // -machine none has no ISA bus: the serial chardevs are opened by nobody, as in QEMU.
+  size_t serials = config.machine.type == "none" ? 0 : config.serials.size();
+  for (size_t i = 0; i < serials; ++i) {
     auto description = SubOptions::parse(
         "isa-serial,chardev=" + config.serials[i] + ",index=" + std::to_string(i), "driver");
     if (!description) return description.error();
@@ -128,6 +136,8 @@ Result<void> populate_machine(Machine& machine, const Config& config, Chardevs& 
   HVMD_TRY(devices::attach_drives(machine));
   if (config.usb) HVMD_TRY(devices::add_usb(machine, config.usb_devices));
   if (config.start_paused) machine.set_run_state(RunState::kPrelaunch);
+  // --preconfig: prelaunch until QMP's x-exit-preconfig, then what -S says.
+  if (config.preconfig) machine.enter_preconfig(machine.run_state());
   return ok();
 }
 

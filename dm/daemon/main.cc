@@ -1,6 +1,11 @@
 // hvmd: the composition root. Parses the command line and hands over to the runner of the chosen
 // transport, which assembles the machine and serves until the guest or the toolstack ends it.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "dm/daemon/daemon.h"
@@ -27,6 +32,14 @@ int run_main(int argc, char** argv) {
     printf("%s\n", kVersion);
     return 0;
   }
+  // kvm is usable when /dev/kvm opens (the kvm runner reports anything beyond that).
+  auto kvm_usable = []() -> Result<void> {
+    int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (fd < 0) return make_error("/dev/kvm: %s", strerror(errno));
+    close(fd);
+    return ok();
+  };
+  if (auto resolved = resolve_accel(*config, kvm_usable); !resolved) return fail(resolved.error());
   if (!config->accel) return fail(make_error("no accelerator chosen: pass -accel qtest|kvm|xen"));
   if (!config->log_file.empty()) {
     if (auto opened = log::open_file(config->log_file); !opened) return fail(opened.error());

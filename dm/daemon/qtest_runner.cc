@@ -37,7 +37,7 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   Netdevs netdevs(config, loop);  // before the machine: its NICs hold them
   Machine machine(config.machine, clock, ram, interrupts, registry);
   HVMD_TRY(populate_machine(machine, config, chardevs, block_io, netdevs));
-  HVMD_TRY(firmware::add_fw_cfg(machine, config));
+  if (config.machine.type != "none") HVMD_TRY(firmware::add_fw_cfg(machine, config));
 
   Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); }});
   HVMD_TRY(monitors.open(config, chardevs));

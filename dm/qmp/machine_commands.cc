@@ -191,6 +191,13 @@ void register_machine_commands(Server& server, Machine& machine, const MachineHo
     }
     return Reply::success();
   });
+  // --preconfig's end: the machine takes the state it would have started in.
+  server.add_command("x-exit-preconfig", no_arguments(), [&machine, set_state](const Json&) {
+    auto next = machine.exit_preconfig();
+    if (!next) return Reply::error(next.error().message);
+    set_state(*next);
+    return Reply::success();
+  });
   server.add_command("system_reset", no_arguments(), [&server, &machine, hooks](const Json&) {
     machine.reset();
     if (hooks.reset_platform) hooks.reset_platform();

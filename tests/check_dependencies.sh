@@ -6,7 +6,8 @@
 #   ioreq/              includes dm/ and ioreq/, never a device;
 #   passthrough/        includes only dm/ and passthrough/;
 # and hypervisor headers stay in their transport: <xen...> only under ioreq/xen/, <linux/kvm.h>
-# only under ioreq/kvm/; libpci's <pci/...> only in hvmd-pci (passthrough/cli/).
+# only under ioreq/kvm/; libpci's <pci/...> only in hvmd-pci (passthrough/cli/); libslirp's
+# <libslirp.h> (Debian's libslirp-dev) only in the user-mode network backend (dm/backends/net_slirp.cc).
 # Usage: check_dependencies.sh SOURCE_DIR   (exit 1 and one line per violation)
 #        check_dependencies.sh --self-test  (plants a forbidden include and expects it caught)
 set -euo pipefail
@@ -37,6 +38,9 @@ check() {
       } else if (text ~ /^#include <pci\// && file !~ /^passthrough\/cli\//) {
         printf "%s:%s: %s: libpci belongs to hvmd-pci (passthrough/cli/)\n", file, line, text
         failed = 1
+      } else if (text ~ /^#include <(slirp\/)?libslirp/ && file != "dm/backends/net_slirp.cc") {
+        printf "%s:%s: %s: libslirp belongs to dm/backends/net_slirp.cc\n", file, line, text
+        failed = 1
       }
     }
     END { exit failed }'
@@ -62,6 +66,9 @@ if [[ ${1:-} == --self-test ]]; then
   rm "$tree/dm/bad.cc"
   printf '#include <pci/pci.h>\n' >"$tree/dm/bad.cc"
   check "$tree" >/dev/null && { echo "self-test: libpci in the core passed"; exit 1; }
+  rm "$tree/dm/bad.cc"
+  printf '#include <libslirp.h>\n' >"$tree/dm/bad.cc"
+  check "$tree" >/dev/null && { echo "self-test: libslirp outside the user netdev passed"; exit 1; }
   echo "self-test passed"
   exit 0
 fi

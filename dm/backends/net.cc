@@ -15,6 +15,9 @@
 #include <cstring>
 #include <vector>
 
+#include "dm/backends/net_hub.h"
+#include "dm/backends/net_slirp.h"
+#include "dm/backends/net_socket.h"
 #include "dm/log.h"
 
 namespace hvmd {
@@ -192,6 +195,9 @@ Result<std::unique_ptr<NetBackend>> NetBackend::open(const SubOptions& options, 
         *id, *fd, loop, "tap: ifname=" + actual + (vnet_header ? ",vnet_hdr=on" : ""),
         vnet_header));
   }
+  if (type == "user") return open_slirp_backend(*id, options, reader, loop);
+  if (type == "hubport") return open_hubport_backend(*id, reader, loop);
+  if (type == "socket" && options.has("fd")) return open_socket_fd_backend(*id, reader, loop);
   if (type == "socket") {
     auto udp = reader.string("udp");
     auto local = reader.string("localaddr");
@@ -218,7 +224,7 @@ Result<std::unique_ptr<NetBackend>> NetBackend::open(const SubOptions& options, 
     return std::unique_ptr<NetBackend>(
         std::make_unique<FdBackend>(*id, fd, loop, "socket: udp=" + *udp, false));
   }
-  return make_error("%s: type '%s' is not supported (tap, socket)", what.c_str(),
+  return make_error("%s: type '%s' is not supported (tap, user, socket, hubport)", what.c_str(),
                     type.value_or("").c_str());
 }
 

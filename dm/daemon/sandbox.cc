@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 // domid_t and xen_pfn_t, which the Xen ioctl headers use without including.
 #include <xen/xen.h>
@@ -215,6 +216,20 @@ Result<void> add_rules(scmp_filter_ctx ctx, const Config& config) {
     HVMD_TRY(allow_ioctls(ctx, kVfioIoctls));
     // One eventfd per MSI/MSI-X vector, made when the guest enables them.
     HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(eventfd2), 0, nullptr));
+  }
+  // -netdev user: slirp makes a host socket for each flow the guest opens (TCP, UDP, DNS) and
+  // accepts hostfwd= connections, all IPv4/IPv6 only; FIONREAD sizes a UDP datagram.
+  if (std::any_of(config.netdevs.begin(), config.netdevs.end(),
+                  [](const SubOptions& n) { return n.get("type") == "user"; })) {
+    for (int domain : {AF_INET, AF_INET6}) {
+      scmp_arg_cmp inet = SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(domain));
+      HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, &inet));
+    }
+    for (int call : {SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(listen), SCMP_SYS(accept),
+                     SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername)})
+      HVMD_TRY(add_rule(ctx, SCMP_ACT_ALLOW, call, 0, nullptr));
+    const unsigned long fionread[] = {FIONREAD};
+    HVMD_TRY(allow_ioctls(ctx, fionread));
   }
   // Naming threads, nothing else of prctl.
   scmp_arg_cmp set_name = SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME);

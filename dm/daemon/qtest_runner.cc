@@ -38,6 +38,8 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   Machine machine(config.machine, clock, ram, interrupts, registry);
   HVMD_TRY(populate_machine(machine, config, chardevs, block_io, netdevs));
   HVMD_TRY(firmware::add_fw_cfg(machine, config));
+  auto bios = firmware::BiosRom::map(machine.dispatcher(), config);  // at the top of 4 GiB
+  if (!bios) return bios.error();
 
   Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); }});
   HVMD_TRY(monitors.open(config, chardevs));

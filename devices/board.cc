@@ -165,13 +165,15 @@ void register_devices(DeviceRegistry& registry) {
 Result<void> build_board(Machine& machine) {
   // -machine none: no devices at all; the daemon still serves QMP and qtest.
   if (machine.options().type == "none") return ok();
-  auto host =
-      machine.add_board_device(std::make_unique<I440fx>(machine.dispatcher()), kHostBridgeDevfn);
+  const MachineOptions& options = machine.options();
+  // Standalone, the host bridge's PAM registers route the BIOS area; under Xen, Xen owns memory.
+  auto host = machine.add_board_device(
+      std::make_unique<I440fx>(machine.dispatcher(), options.xen ? nullptr : &machine.memory()),
+      kHostBridgeDevfn);
   if (!host) return host.error();
   auto reset = machine.add_board_device(
       std::make_unique<ResetControl>(machine.dispatcher(), machine), std::nullopt);
   if (!reset) return reset.error();
-  const MachineOptions& options = machine.options();
   if (auto isa = machine.add_board_device(std::make_unique<Piix3Isa>(machine.interrupt_sink()),
                                           kIsaBridgeDevfn);
       !isa)

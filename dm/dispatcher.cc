@@ -60,8 +60,18 @@ Dispatcher::MappingId Dispatcher::map_ports(uint64_t base, uint64_t length, IoHa
 }
 
 Dispatcher::MappingId Dispatcher::map_mmio(uint64_t base, uint64_t length, IoHandler* handler,
-                                           std::string name) {
-  return add(IoKind::kMmio, base, length, handler, nullptr, std::move(name));
+                                           std::string name, Claim claim) {
+  return add(IoKind::kMmio, base, length, handler, nullptr, std::move(name), 0, claim);
+}
+
+bool Dispatcher::over_ram(uint64_t addr, uint64_t length) const {
+  uint64_t end = addr + length < addr ? UINT64_MAX : addr + length;
+  for (const Mapping& m : mappings_) {
+    if (m.sequence && m.kind == IoKind::kMmio && m.claim == Claim::kOverRam && m.base < end &&
+        addr < m.base + m.length)
+      return true;
+  }
+  return false;
 }
 
 Dispatcher::MappingId Dispatcher::map_memory(uint64_t base, uint64_t length, DeviceMemory* memory,

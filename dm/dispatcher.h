@@ -52,7 +52,10 @@ class MappingListener {
 
 // How a mapping relates to those it overlaps.
 enum class Claim : uint8_t {
-  kNormal,   // the newest wins (guest-programmed BARs)
+  kNormal,  // the newest wins (guest-programmed BARs)
+  // MMIO over guest RAM that takes the RAM's accesses (the i440FX's PAM-routed BIOS area). A
+  // transport that reaches RAM itself (qtest) asks over_ram() first; KVM's RAM slots hide it.
+  kOverRam,
   kOverlay,  // a fixed register known to sit inside another device's range: always wins
 };
 
@@ -93,7 +96,10 @@ class Dispatcher {
 
   MappingId map_ports(uint64_t base, uint64_t length, IoHandler* handler, std::string name,
                       Claim claim = Claim::kNormal);
-  MappingId map_mmio(uint64_t base, uint64_t length, IoHandler* handler, std::string name);
+  MappingId map_mmio(uint64_t base, uint64_t length, IoHandler* handler, std::string name,
+                     Claim claim = Claim::kNormal);
+  // Whether any byte of [addr, addr + length) lies in a Claim::kOverRam mapping.
+  bool over_ram(uint64_t addr, uint64_t length) const;
   // Bytes [offset, offset + length) of device memory as MMIO at base, which a transport may
   // instead place in the guest's memory map (MappingListener::memory_changed). Refused
   // (kNoMapping) unless the bytes lie within the memory.

@@ -82,6 +82,30 @@ uint64_t bios_low_alias_size(uint64_t size) {
   return std::min(size, kLowAliasMax);
 }
 
+Result<std::unique_ptr<BiosRom>> BiosRom::map(Dispatcher& dispatcher, const Config& config) {
+  if (config.bios == Config{}.bios && access(config.bios.c_str(), F_OK) != 0)
+    return std::unique_ptr<BiosRom>();
+  auto image = load_bios(config.bios);
+  if (!image) return image.error();
+  return std::unique_ptr<BiosRom>(new BiosRom(dispatcher, std::move(*image)));
+}
+
+BiosRom::BiosRom(Dispatcher& dispatcher, std::vector<uint8_t> image)
+    : dispatcher_(dispatcher), image_(std::move(image)) {
+  mapping_ = dispatcher_.map_mmio(bios_address(image_.size()), image_.size(), this, "bios");
+}
+
+BiosRom::~BiosRom() {
+  dispatcher_.unmap(mapping_);
+}
+
+uint64_t BiosRom::read(uint64_t offset, unsigned size) {
+  uint64_t value = 0;
+  for (unsigned i = 0; i < size && offset + i < image_.size(); ++i)
+    value |= uint64_t{image_[offset + i]} << (8 * i);
+  return value;
+}
+
 Result<FwCfg*> add_fw_cfg(Machine& machine, const Config& config) {
   auto owned = std::make_unique<FwCfg>(machine.dispatcher(), machine.memory());
   FwCfg& fw = *owned;

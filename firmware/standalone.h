@@ -32,4 +32,26 @@ uint64_t bios_low_alias_size(uint64_t size);
 
 Result<std::vector<uint8_t>> read_file(const std::string& path, uint64_t max_bytes);
 
+// The BIOS image as ROM at the top of 4 GiB where hvmd keeps the memory map itself (qtest; KVM
+// maps it as a read-only memory slot): reads return the image, writes are dropped. Its low alias
+// below 1 MiB is the i440FX's PAM window's to route (devices/platform/pam.h).
+class BiosRom final : public IoHandler {
+ public:
+  // The -bios image, or the default one if it is installed (a missing default is no error: the
+  // machine then has no BIOS); an explicit -bios that cannot be loaded is.
+  static Result<std::unique_ptr<BiosRom>> map(Dispatcher& dispatcher, const Config& config);
+  ~BiosRom() override;
+  BiosRom(const BiosRom&) = delete;
+  BiosRom& operator=(const BiosRom&) = delete;
+
+  uint64_t read(uint64_t offset, unsigned size) override;
+  void write(uint64_t, unsigned, uint64_t) override {}
+
+ private:
+  BiosRom(Dispatcher& dispatcher, std::vector<uint8_t> image);
+  Dispatcher& dispatcher_;
+  std::vector<uint8_t> image_;
+  Dispatcher::MappingId mapping_;
+};
+
 }  // namespace hvmd::firmware

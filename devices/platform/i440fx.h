@@ -4,6 +4,9 @@
 // and sends PCI-config requests, but still forwards the ports).
 #pragma once
 
+#include <memory>
+
+#include "devices/platform/pam.h"
 #include "dm/io_handler.h"
 #include "dm/pci/pci_device.h"
 
@@ -17,7 +20,9 @@ struct I440fxState {
 
 class I440fx final : public pci::PciDevice, private I440fxState {
  public:
-  explicit I440fx(Dispatcher& dispatcher);
+  // shadow_ram: the RAM whose BIOS area the PAM registers route (standalone machines); null under
+  // Xen, where the hypervisor owns the memory map.
+  explicit I440fx(Dispatcher& dispatcher, GuestMemory* shadow_ram = nullptr);
   std::string_view type() const override { return "i440FX-pcihost"; }
   void unrealize() override;
 
@@ -25,14 +30,21 @@ class I440fx final : public pci::PciDevice, private I440fxState {
   void config_port_write(uint64_t offset, unsigned size, uint64_t value);
 
  protected:
-  void reset_device() override { config_address_ = 0; }
+  void reset_device() override;
+  void config_written(uint32_t reg, unsigned size, uint32_t value) override;
+  void post_load_device() override { sync_pam(); }
   void save_device(StateWriter& out) const override;
   Result<std::unique_ptr<StagedState>> parse_device(StateReader& in, uint32_t version) override;
 
  private:
+  uint32_t data_register(uint64_t port_offset) const;
+  void sync_pam();
+  PciAddress data_target() const;
+
   Dispatcher& dispatcher_;
   MemberIoHandler<I440fx, &I440fx::config_port_read, &I440fx::config_port_write> ports_{*this};
   Dispatcher::MappingId ports_mapping_;
+  std::unique_ptr<PamWindow> pam_;
 };
 
 }  // namespace hvmd::devices

@@ -18,9 +18,9 @@ inline constexpr uint32_t kConfigDataOffset = 4;
 inline constexpr uint32_t kConfigEnable = 1u << 31;
 inline constexpr uint32_t kConfigBusShift = 16;
 inline constexpr uint32_t kConfigDevfnShift = 8;
-inline constexpr uint32_t kConfigRegisterMask = 0xfc;
-// Bits the CONFIG_ADDRESS register holds (30:24 and 1:0 are reserved, read as 0).
-inline constexpr uint32_t kConfigAddressMask = 0x80fffffc;
+// The register bits of CONFIG_ADDRESS (7:2, and 1:0, which QEMU keeps and ORs with the data
+// port's offset). QEMU keeps every bit written, reserved 30:24 included, and so do we.
+inline constexpr uint32_t kConfigOffsetMask = 0xff;
 
 // Chipset registers in config space.
 inline constexpr uint32_t kPam0 = 0x59;  // PAM0..PAM6: BIOS/shadow RAM attributes

@@ -76,12 +76,26 @@ void RtcCmos::update_checksum() {
   cmos_[kChecksum + 1] = static_cast<uint8_t>(sum);
 }
 
+bool RtcCmos::divider_in_reset() const {
+  return (cmos_[kRegA] & kADividerResetMask) == kADividerResetMask;
+}
+
+// Update cycles run unless the clock is being set or its divider is held in reset.
 bool RtcCmos::clock_running() const {
-  return !(cmos_[kRegB] & kBSet) && (cmos_[kRegA] & kADividerMask) == kADividerNormal;
+  return !(cmos_[kRegB] & kBSet) && !divider_in_reset();
+}
+
+int64_t RtcCmos::running_time_ns() const {
+  return clamp_ns(__int128{start_ns_} + clock_.now_ns() + offset_ns_, kMaxSavedTimeNs);
 }
 
 int64_t RtcCmos::guest_time_ns() const {
-  return clamp_ns(__int128{start_ns_} + clock_.now_ns() + offset_ns_, kMaxSavedTimeNs);
+  return divider_in_reset() ? frozen_ns_ : running_time_ns();
+}
+
+void RtcCmos::set_guest_time_ns(int64_t time_ns) {
+  frozen_ns_ = time_ns;
+  offset_ns_ = clamp_ns(__int128{time_ns} - start_ns_ - clock_.now_ns(), INT64_MAX);
 }
 
 std::tm RtcCmos::current_fields() const {
@@ -182,8 +196,8 @@ void RtcCmos::commit_fields(const std::tm& fields) {
     HVMD_GUEST_LOG("rtc: date beyond the supported range set; clamped");
     seconds = std::clamp(seconds, -kMaxSetSeconds, kMaxSetSeconds);
   }
-  // The divider restarts: the new second begins now.
-  offset_ns_ = clamp_ns(__int128{seconds} * kSecond - start_ns_ - clock_.now_ns(), INT64_MAX);
+  // The divider restarts: the new second begins now (or, in divider reset, when it ends).
+  set_guest_time_ns(seconds * kSecond);
   schedule_update();
 }
 
@@ -208,15 +222,18 @@ void RtcCmos::on_update() {
   schedule_update();
 }
 
+// The periodic interrupt taps the divider chain at the rate bits' frequency whatever the divider
+// setting (as QEMU), while PIE is set (QEMU sets PF only then too). Its edges fall on multiples
+// of the period on the machine's clock, so changing the rate keeps the chain's phase.
 void RtcCmos::schedule_periodic() {
   unsigned rate = cmos_[kRegA] & kARateMask;
-  if (!rate || !(cmos_[kRegB] & kBPeriodicEnable) ||
-      (cmos_[kRegA] & kADividerMask) != kADividerNormal) {
+  if (!rate || !(cmos_[kRegB] & kBPeriodicEnable)) {
     periodic_timer_.cancel();
     return;
   }
   if (rate <= 2) rate += 7;  // 256 Hz and 128 Hz, as rates 8 and 9
-  periodic_timer_.arm_after((int64_t{1} << (rate - 1)) * kSecond / 32768);
+  int64_t period = (int64_t{1} << (rate - 1)) * kSecond / 32768;
+  periodic_timer_.arm_after(period - floor_mod(clock_.now_ns(), period));
 }
 
 void RtcCmos::raise_flags(uint8_t flags) {
@@ -265,11 +282,21 @@ void RtcCmos::io_write(uint64_t offset, unsigned, uint64_t value) {
     return;
   }
   switch (index) {
-    case kRegA:
+    case kRegA: {
+      bool was_reset = divider_in_reset();
+      int64_t time_ns = guest_time_ns();
       cmos_[kRegA] = byte & ~kAUpdateInProgress;
+      if (!was_reset && divider_in_reset()) {
+        frozen_ns_ = time_ns;  // time stops where it is
+      } else if (was_reset && !divider_in_reset()) {
+        // The chain restarts half way through the second: the first update 500 ms from now.
+        set_guest_time_ns(time_ns - floor_mod(time_ns, kSecond) +
+                          (kSecond - kFirstUpdateAfterResetNs));
+      }
       schedule_periodic();
       schedule_update();
       return;
+    }
     case kRegB: {
       bool was_set = cmos_[kRegB] & kBSet;
       if ((byte & kBSet) && !was_set) {
@@ -331,7 +358,7 @@ Result<std::unique_ptr<StagedState>> RtcCmos::parse_state(StateReader& in, uint3
   return staged([this, s] {
     cmos_ = s.cmos;
     index_ = s.index;
-    offset_ns_ = clamp_ns(__int128{s.guest_time_ns} - start_ns_ - clock_.now_ns(), INT64_MAX);
+    set_guest_time_ns(s.guest_time_ns);
   });
 }
 

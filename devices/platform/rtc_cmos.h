@@ -32,7 +32,10 @@ class RtcCmos final : public Device {
 
  private:
   struct Saved;
-  int64_t guest_time_ns() const;  // the clock the guest sees, Unix ns
+  int64_t guest_time_ns() const;    // the clock the guest sees, Unix ns
+  int64_t running_time_ns() const;  // what it would read with the divider running
+  void set_guest_time_ns(int64_t time_ns);
+  bool divider_in_reset() const;
   std::tm current_fields() const;
   uint8_t encode(int value) const;
   int decode(uint8_t value) const;
@@ -62,6 +65,7 @@ class RtcCmos final : public Device {
   uint8_t index_ = 0;
   int64_t start_ns_;       // guest time at machine time 0
   int64_t offset_ns_ = 0;  // the guest's changes to its clock
+  int64_t frozen_ns_ = 0;  // the guest's clock while the divider is held in reset
   std::tm set_fields_{};   // the time being written while SET is on
 };
 

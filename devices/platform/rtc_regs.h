@@ -23,6 +23,11 @@ inline constexpr uint8_t kCentury = 0x32;     // IBM: BCD century
 inline constexpr uint8_t kAUpdateInProgress = 1u << 7;
 inline constexpr uint8_t kADividerMask = 0x70;
 inline constexpr uint8_t kADividerNormal = 0x20;  // 32.768 kHz time base running
+// Divider values 110 and 111 hold the divider chain in reset: time stops, no update cycles.
+// Leaving reset, the first update comes 500 ms later. QEMU (and so hvmd) keeps time for every
+// other value, and the periodic interrupt for every value.
+inline constexpr uint8_t kADividerResetMask = 0x60;
+inline constexpr int64_t kFirstUpdateAfterResetNs = 500'000'000;
 inline constexpr uint8_t kARateMask = 0x0f;
 inline constexpr uint8_t kBSet = 1u << 7;  // updates stop while the clock is set
 inline constexpr uint8_t kBPeriodicEnable = 1u << 6;
@@ -38,7 +43,9 @@ inline constexpr uint8_t kCUpdate = 1u << 4;
 inline constexpr uint8_t kDValid = 1u << 7;
 inline constexpr uint8_t kHourPm = 1u << 7;  // 12-hour mode
 inline constexpr uint8_t kAlarmDontCare = 0xc0;
-inline constexpr int64_t kUpdateInProgressNs = 244'000;  // UIP leads the update by 244 us
+// UIP leads the update by 8 cycles of the 32.768 kHz time base (244 us), truncated to whole ns
+// as QEMU's clock does.
+inline constexpr int64_t kUpdateInProgressNs = int64_t{8} * 1'000'000'000 / 32768;
 
 // CMOS bytes the BIOS reads.
 inline constexpr uint8_t kShutdownStatus = 0x0f;

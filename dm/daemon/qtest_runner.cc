@@ -37,7 +37,13 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   Netdevs netdevs(config, loop);  // before the machine: its NICs hold them
   Machine machine(config.machine, clock, ram, interrupts, registry);
   HVMD_TRY(populate_machine(machine, config, chardevs, block_io, netdevs));
-  if (config.machine.type != "none") HVMD_TRY(firmware::add_fw_cfg(machine, config));
+  std::unique_ptr<firmware::BiosRom> bios;  // at the top of 4 GiB
+  if (config.machine.type != "none") {  // -machine none: no firmware either
+    HVMD_TRY(firmware::add_fw_cfg(machine, config));
+    auto mapped = firmware::BiosRom::map(machine.dispatcher(), config);
+    if (!mapped) return mapped.error();
+    bios = std::move(*mapped);
+  }
 
   Monitors monitors(machine, {.quit = [&loop] { loop.stop(0); }});
   HVMD_TRY(monitors.open(config, chardevs));

@@ -71,6 +71,8 @@ class QtestProtocol {
   std::optional<std::string> execute(const std::vector<std::string_view>& words);
   void stream_read(uint64_t addr, uint64_t length, bool base64);
   uint64_t mmio(uint64_t addr, unsigned size, bool is_write, uint64_t value);
+  bool ram_read(uint64_t addr, void* out, uint64_t length);
+  bool ram_write(uint64_t addr, const void* in, uint64_t length);
   bool memory_read(uint64_t addr, uint8_t* out, uint64_t length);
   void memory_write(uint64_t addr, const uint8_t* in, uint64_t length);
   uint64_t read_value(uint64_t addr, unsigned size);

@@ -31,17 +31,48 @@ TEST(PciHost, BoardFunctionsCarryQemuSubsystemIds) {
 
 TEST(PciHost, ConfigAddressRegister) {
   QtestClient qt;
+  // Every bit written is kept, reserved ones too (QEMU: 0xffffffff reads back whole).
   qt.outl(0xcf8, 0xffffffff);
-  // Reserved bits 30:24 and 1:0 read as zero.
-  EXPECT_EQ(qt.inl(0xcf8), 0x80fffffcu);
+  EXPECT_EQ(qt.inl(0xcf8), 0xffffffffu);
   // With the enable bit clear no config cycle happens.
   qt.outl(0xcf8, 0x00000000);
   EXPECT_EQ(qt.inl(0xcfc), 0xffffffffu);
-  // Narrow accesses to 0xcf8 are not CONFIG_ADDRESS accesses.
+  // Narrow writes to 0xcf8 are not CONFIG_ADDRESS writes; narrow reads answer its low bytes
+  // whichever of 0xcf8-0xcfb they address (QEMU: 0x8123fe03 gives inb 0xcfa 0x03, inw 0xfe03).
   qt.outl(0xcf8, 0x80000000);
   qt.outb(0xcf8, 0x12);
+  qt.outw(0xcf8, 0x1234);
   EXPECT_EQ(qt.inl(0xcf8), 0x80000000u);
-  EXPECT_EQ(qt.inb(0xcfb), 0xffu);
+  qt.outl(0xcf8, 0x8123fe03);
+  EXPECT_EQ(qt.inb(0xcfa), 0x03u);
+  EXPECT_EQ(qt.inw(0xcfa), 0xfe03u);
+  EXPECT_EQ(qt.inb(0xcfb), 0x03u);
+}
+
+// libqos writes the register's full offset to CONFIG_ADDRESS, bits 1:0 included, and reads the
+// data port at 0xcfc: bits 1:0 select the byte, ORed with the port's own offset.
+TEST(PciHost, ConfigAddressLowBitsSelectTheByte) {
+  QtestClient qt;
+  qt.outl(0xcf8, 0x80000002);
+  EXPECT_EQ(qt.inl(0xcf8), 0x80000002u);
+  EXPECT_EQ(qt.inw(0xcfc), 0x1237u);  // the device ID, not the vendor ID
+  EXPECT_EQ(qt.inb(0xcfc), 0x37u);
+  EXPECT_EQ(qt.inw(0xcfe), 0x1237u);  // 2 | 2 is still offset 2
+  EXPECT_EQ(qt.inb(0xcfd), 0x12u);    // 2 | 1: offset 3
+  qt.outl(0xcf8, 0x80000001);
+  EXPECT_EQ(qt.inb(0xcfc), 0x80u);    // the vendor ID's high byte
+  EXPECT_EQ(qt.inw(0xcfc), 0x3780u);  // offsets 1 and 2
+  // The PIIX4 PM function at 00:01.3, word at 0x2e: its subsystem ID.
+  qt.outl(0xcf8, 0x80000b2e);
+  EXPECT_EQ(qt.inw(0xcfc), 0x1100u);
+  // Writes take the same path: the latency timer at 0x0d through CONFIG_ADDRESS 0x0d.
+  qt.outl(0xcf8, 0x8000000d);
+  qt.outb(0xcfc, 0x40);
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x0d, 1), 0x40u);
+  EXPECT_EQ(qt.pci_config_read(kHostBridge, 0x0c, 4) & 0xffff00ffu, 0u);
+  // A dword past the end of config space reads the bytes inside it and zeros beyond.
+  qt.outl(0xcf8, 0x800000fe);
+  EXPECT_EQ(qt.inl(0xcfc), 0u);
 }
 
 TEST(PciHost, EmptySlotsReadAllOnes) {

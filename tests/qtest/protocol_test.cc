@@ -16,8 +16,25 @@ TEST(QtestProtocol, ClockStepAndSet) {
   EXPECT_LE(next, 1500 + 1'000'000'000);
   std::string later = std::to_string(next + 5000);
   EXPECT_EQ(qt.command("clock_set " + later), "OK " + later);
-  // The virtual clock never runs backwards.
-  EXPECT_EQ(qt.command("clock_set 10"), "OK " + later);
+  // The virtual clock never runs backwards: QEMU answers FAIL with the time it stays at, and so
+  // does a step that does not move it.
+  EXPECT_EQ(qt.command("clock_set 10"), "FAIL " + later);
+  EXPECT_EQ(qt.command("clock_step 0"), "FAIL " + later);
+}
+
+// A test loop stepping to the next timer until something happens must end when nothing is
+// armed: with the RTC's divider held in reset (time stopped) the board has no timer at all, and
+// QEMU answers FAIL with the unchanged time (libqtest then aborts instead of looping forever).
+TEST(QtestProtocol, ClockStepWithNothingArmedFails) {
+  QtestClient qt;
+  qt.outb(0x70, 0x0a);
+  qt.outb(0x71, 0x70);  // divider in reset, no periodic rate
+  std::string now = std::to_string(qt.clock_step(1000));
+  EXPECT_EQ(qt.command("clock_step"), "FAIL " + now);
+  EXPECT_EQ(qt.command("clock_step"), "FAIL " + now);
+  // Out of reset the update timer is armed again: the step reaches it, 500 ms on.
+  qt.outb(0x71, 0x20);
+  EXPECT_EQ(qt.command("clock_step"), "OK " + std::to_string(1000 + 500'000'000));
 }
 
 TEST(QtestProtocol, GuestRamRoundTrip) {

@@ -127,6 +127,130 @@ TEST_F(RtcTest, PeriodicInterruptAtTheProgrammedRate) {
   EXPECT_FALSE(qt.irq_level(kIrq));
 }
 
+// Register A's divider at 11x holds the chain in reset: time stops and no update cycle runs.
+// Released, the chain starts half way through a second, so the first update (and its UIP lead
+// of 8 cycles of 32.768 kHz) comes 500 ms later. This is how firmware and QEMU's tests set time.
+TEST_F(RtcTest, DividerResetStopsTimeAndTheFirstUpdateIsHalfASecondLater) {
+  constexpr int64_t kUipLead = 8 * kSecond / 32768;
+  cmos_write(qt, kB, k24h | kUie);
+  cmos_write(qt, kA, 0x76);  // divider in reset, 64 Hz rate (PIE off)
+  cmos_write(qt, kHour, 0x02);
+  cmos_write(qt, kMin, 0x04);
+  cmos_write(qt, kSec, 0x58);
+  cmos_read(qt, kC);
+  qt.clock_step(3 * kSecond);
+  EXPECT_EQ(cmos_read(qt, kSec), 0x58) << "time stands still in divider reset";
+  EXPECT_EQ(cmos_read(qt, kA), 0x76) << "no UIP";
+  EXPECT_EQ(cmos_read(qt, kC), 0x00) << "no update cycles, so no UF";
+  EXPECT_FALSE(qt.irq_level(kIrq));
+  // A write in reset sets the time at once (the chain is not running to delay it).
+  cmos_write(qt, kMin, 0x05);
+  EXPECT_EQ(cmos_read(qt, kMin), 0x05);
+
+  cmos_write(qt, kA, 0x26);
+  qt.clock_step(kSecond / 2 - kUipLead - 1);
+  EXPECT_EQ(cmos_read(qt, kA) & 0x80, 0);
+  EXPECT_EQ(cmos_read(qt, kSec), 0x58);
+  qt.clock_step(1);
+  EXPECT_EQ(cmos_read(qt, kA) & 0x80, 0x80) << "UIP leads the first update";
+  EXPECT_FALSE(qt.irq_level(kIrq));
+  qt.clock_step(kUipLead);
+  EXPECT_EQ(cmos_read(qt, kA), 0x26);
+  EXPECT_EQ(cmos_read(qt, kSec), 0x59);
+  EXPECT_EQ(cmos_read(qt, kMin), 0x05);
+  EXPECT_TRUE(qt.irq_level(kIrq)) << "the update-ended interrupt of the first update";
+  EXPECT_EQ(cmos_read(qt, kC), 0x90);
+  // From then on, one update a second.
+  qt.clock_step(kSecond - 1);
+  EXPECT_EQ(cmos_read(qt, kSec), 0x59);
+  qt.clock_step(1);
+  EXPECT_EQ(cmos_read(qt, kSec), 0x00);
+  EXPECT_EQ(cmos_read(qt, kMin), 0x06);
+}
+
+// The periodic interrupt comes from the rate bits alone, whatever the divider (QEMU keeps it
+// running for every divider value; libqos's RTC test programs 0x0d, divider 000, and steps to
+// the next timer until the interrupt arrives).
+TEST_F(RtcTest, PeriodicInterruptForAnyDividerSetting) {
+  for (uint8_t divider : {0x00, 0x10, 0x20, 0x70}) {
+    cmos_write(qt, kB, k24h);
+    cmos_read(qt, kC);
+    cmos_write(qt, kA, divider | 0x0d);  // 8 Hz
+    cmos_write(qt, kB, k24h | kPie);
+    int64_t start = qt.clock_step(1);
+    int64_t now = start;
+    for (int steps = 0; steps < 100 && !qt.irq_level(kIrq); ++steps) now = qt.clock_step();
+    ASSERT_TRUE(qt.irq_level(kIrq)) << int{divider};
+    EXPECT_LE(now - start, kSecond / 8) << int{divider};
+    EXPECT_EQ(now % (kSecond / 8), 0) << "edges at multiples of the period";
+    EXPECT_EQ(cmos_read(qt, kC) & 0xc0, 0xc0) << int{divider};
+  }
+}
+
+// The chain runs on while the rate changes: the new rate's next edge, not a full new period
+// from the write.
+TEST_F(RtcTest, PeriodicRateChangeKeepsThePhase) {
+  cmos_write(qt, kA, 0x2f);  // 2 Hz
+  cmos_read(qt, kC);
+  cmos_write(qt, kB, k24h | kPie);
+  qt.clock_step(kSecond / 10);
+  cmos_write(qt, kA, 0x2d);  // 8 Hz: next edge at 125 ms
+  qt.clock_step(kSecond / 8 - kSecond / 10 - 1);
+  EXPECT_FALSE(qt.irq_level(kIrq));
+  qt.clock_step(1);
+  EXPECT_TRUE(qt.irq_level(kIrq));
+  EXPECT_EQ(cmos_read(qt, kC) & 0xc0, 0xc0);
+  // Rate 0 stops it.
+  cmos_write(qt, kA, 0x20);
+  qt.clock_step(kSecond);
+  EXPECT_EQ(cmos_read(qt, kC) & 0x40, 0);
+}
+
+// Data sheet: UF is set at the end of every update cycle and AF whenever the alarm matches,
+// enabled or not (software polls them); IRQF and the interrupt follow flag AND enable, also when
+// the enable comes after the flag.
+TEST_F(RtcTest, FlagsWithoutEnablesAndLateEnables) {
+  set_end_of_century(qt);
+  cmos_write(qt, kSecAlarm, 0xff);  // any value with bits 7:6 set is "don't care"
+  cmos_write(qt, kMinAlarm, 0xc0);
+  cmos_write(qt, kHourAlarm, 0xd5);
+  cmos_read(qt, kC);
+  qt.clock_step(kSecond);
+  EXPECT_FALSE(qt.irq_level(kIrq));
+  EXPECT_EQ(cmos_read(qt, kC), 0x30) << "UF and AF, no IRQF";
+  qt.clock_step(kSecond);
+  EXPECT_FALSE(qt.irq_level(kIrq));
+  cmos_write(qt, kB, k24h | kAie);  // the pending AF now interrupts
+  EXPECT_TRUE(qt.irq_level(kIrq));
+  EXPECT_EQ(cmos_read(qt, kC), 0xb0);
+  EXPECT_FALSE(qt.irq_level(kIrq));
+}
+
+// The hours alarm in 12-hour mode compares the PM bit too: 0x82 is 2 PM, not 2 AM.
+TEST_F(RtcTest, TwelveHourAlarmMatchesAmPm) {
+  cmos_write(qt, kMinAlarm, 0xc0);
+  cmos_write(qt, kSecAlarm, 0xc0);
+  cmos_write(qt, kB, 0);  // BCD, 12-hour
+  cmos_write(qt, kA, 0x76);
+  cmos_write(qt, kHourAlarm, 0x82);
+  cmos_write(qt, kHour, 0x01);  // 1 AM
+  cmos_write(qt, kMin, 0x59);
+  cmos_write(qt, kSec, 0x00);
+  cmos_write(qt, kA, 0x26);
+  qt.clock_step(60 * kSecond);
+  EXPECT_EQ(cmos_read(qt, kHour), 0x02);
+  EXPECT_EQ(cmos_read(qt, kC) & 0x20, 0) << "2 AM is not the 2 PM alarm";
+  cmos_write(qt, kA, 0x76);
+  cmos_write(qt, kHour, 0x81);  // 1 PM
+  cmos_write(qt, kMin, 0x59);
+  cmos_write(qt, kSec, 0x00);
+  cmos_read(qt, kC);
+  cmos_write(qt, kA, 0x26);
+  qt.clock_step(60 * kSecond);
+  EXPECT_EQ(cmos_read(qt, kHour), 0x82);
+  EXPECT_EQ(cmos_read(qt, kC) & 0x20, 0x20);
+}
+
 TEST(Cmos, MemorySizeBytesAndNvram) {
   QtestClient qt({"-m", "4096", "-smp", "2"});
   // 3 GiB below the PCI hole: 0xffff KiB of extended memory, (3 GiB - 16 MiB) / 64 KiB above 16.

@@ -21,8 +21,9 @@ done
 [ -n "$lab_tools" ] || { echo "SKIP: ../shared/xen-lab not found"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: the Xen lab needs root"; exit 77; }
 lab=${HVMD_XEN_LAB_DIR:-/var/tmp/hvmd-xen-lab}
-# hvmd's runtime libraries that dom0's packages do not already bring (libpng: screendumps).
-bash "$lab_tools/build-dom0.sh" "$lab" libpng16-16 >/dev/null
+# hvmd's runtime libraries that dom0's packages do not already bring (libpng: screendumps;
+# libslirp: -netdev user).
+bash "$lab_tools/build-dom0.sh" "$lab" libpng16-16 libslirp0 >/dev/null
 payload=$(mktemp -d)
 trap 'rm -rf "$payload"' EXIT
 cp "$hvmd" "$payload/hvmd"

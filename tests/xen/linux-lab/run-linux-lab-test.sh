@@ -31,9 +31,9 @@ done
 [ -n "$lab_tools" ] || { echo "SKIP: ../shared/xen-lab (with linux-guest/) not found"; exit 77; }
 [ "$(id -u)" = 0 ] || { echo "SKIP: the Xen lab needs root"; exit 77; }
 lab=${HVMD_XEN_LAB_DIR:-/var/tmp/hvmd-xen-lab}
-# dom0 gets hvmd's runtime libraries (libpng), socat (the driver's QMP client) and libvncclient
+# dom0 gets hvmd's runtime libraries (libpng, libslirp), socat (the driver's QMP client) and libvncclient
 # (the VNC capture).
-bash "$lab_tools/build-dom0.sh" "$lab" libpng16-16 socat libvncclient1 >/dev/null
+bash "$lab_tools/build-dom0.sh" "$lab" libpng16-16 libslirp0 socat libvncclient1 >/dev/null
 kver=$(cat "$lab/kernel-version")
 work=$(mktemp -d /var/tmp/hvmd-linux-lab.XXXXXX)
 trap 'rm -rf "$work"' EXIT

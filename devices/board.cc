@@ -67,7 +67,7 @@ void set_cmos_configuration(RtcCmos& rtc, const MachineOptions& options) {
   };
   rtc.set_byte(rtc::kFloppyTypes, 0);  // no floppy drives
   rtc.set_byte(rtc::kDiskTypes, 0);
-  rtc.set_byte(rtc::kEquipment, rtc::kEquipmentCoprocessor);
+  rtc.set_byte(rtc::kEquipment, rtc::kEquipmentCoprocessor | rtc::kEquipmentPs2Mouse);
   put16(rtc::kBaseMemoryKb, 640);
   uint64_t extended =
       std::min<uint64_t>((layout.below_4g - std::min(layout.below_4g, kMiB)) / kKiB, 0xffff);

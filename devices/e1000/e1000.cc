@@ -31,8 +31,8 @@ E1000::E1000(Clock& clock, GuestMemory& memory, NetBackend* backend, const MacAd
                  .device = kDevice82540EM,
                  .class_code = kClassEthernet,
                  .revision = 0x03,
-                 .subsystem_vendor = kVendorIntel,
-                 .subsystem = kDevice82540EM,
+                 .subsystem_vendor = 0x1af4,  // as QEMU's e1000 (Red Hat, 0x1100)
+                 .subsystem = 0x1100,
                  .interrupt_pin = 1}),
       clock_(clock),
       memory_(memory),

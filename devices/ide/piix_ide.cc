@@ -25,6 +25,8 @@ PiixIde::PiixIde(Dispatcher& dispatcher, GuestMemory& memory, InterruptSink& int
   }
   add_bar(kBusMasterBar, pci::BarType::kIo, kBusMasterBarSize, &bus_master_);
   auto& config = mutable_config();
+  config.set16(pci::kStatus,
+               pci::kStatusFastBackToBack | pci::kStatusDevselMedium);  // 0x0280, as QEMU's
   // IDE timing (primary, secondary), slave timing: plain storage firmware programs.
   config.set_write_mask(kIdeTimingPrimary, 2, 0xffff);
   config.set_write_mask(kIdeTimingSecondary, 2, 0xffff);

@@ -83,7 +83,7 @@ void I8042::reset() {
   command_byte_ = kPowerOnCommandByte;
   output_port_ = kPowerOnOutputPort;
   pending_command_ = 0;
-  last_write_was_command_ = false;
+  last_write_was_command_ = true;  // the power-on status reads 0x18, as QEMU's and real 8042s
   translating_break_ = false;
   system_flag_ = false;
   update_interrupts();

@@ -13,6 +13,7 @@ Piix3Isa::Piix3Isa(InterruptSink& sink)
                  .multi_function = true}),
       sink_(sink) {
   auto& config = mutable_config();
+  config.set16(pci::kStatus, pci::kStatusDevselMedium);  // the datasheet's (and QEMU's) 0x0200
   // Power-on values and what firmware may change (datasheet defaults).
   config.set8(kIsaRecovery, 0x4d);
   config.set_write_mask(kIsaRecovery, 1, 0x7f);

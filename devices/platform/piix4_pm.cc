@@ -33,6 +33,8 @@ Piix4Pm::Piix4Pm(Dispatcher& dispatcher, pci::PciBus& bus, InterruptSink& interr
         arm_timer_overflow();
       }) {
   auto& config = mutable_config();
+  config.set16(pci::kStatus,
+               pci::kStatusFastBackToBack | pci::kStatusDevselMedium);  // 0x0280, as QEMU's
   config.set32(kPmBase, kPmBaseIoSpace);
   config.set_write_mask(kPmBase, 4, kPmBaseMask);
   config.set_write_mask(kPmMisc, 1, kPmIoEnable);

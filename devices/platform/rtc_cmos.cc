@@ -146,6 +146,7 @@ uint8_t RtcCmos::read_time_register(uint8_t index) const {
     case kYear:
       return encode((f.tm_year + 1900) % 100);
     case kCentury:
+    case kCenturyPs2:
       return encode((f.tm_year + 1900) / 100);
     default:
       return cmos_[index];
@@ -177,6 +178,7 @@ void RtcCmos::write_time_register(uint8_t index, uint8_t value) {
       f.tm_year = century * 100 + decode(value) % 100 - 1900;
       break;
     case kCentury:
+    case kCenturyPs2:
       f.tm_year = decode(value) * 100 + (f.tm_year + 1900) % 100 - 1900;
       break;
     default:

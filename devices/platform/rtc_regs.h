@@ -19,6 +19,7 @@ inline constexpr uint8_t kSeconds = 0x00, kSecondsAlarm = 0x01, kMinutes = 0x02,
 inline constexpr uint8_t kRegA = 0x0a, kRegB = 0x0b, kRegC = 0x0c, kRegD = 0x0d;
 inline constexpr uint8_t kFirstNvram = 0x0e;  // what Xen leaves to the device model
 inline constexpr uint8_t kCentury = 0x32;     // IBM: BCD century
+inline constexpr uint8_t kCenturyPs2 = 0x37;  // IBM PS/2's copy of it (QEMU keeps both)
 
 inline constexpr uint8_t kAUpdateInProgress = 1u << 7;
 inline constexpr uint8_t kADividerMask = 0x70;
@@ -53,9 +54,10 @@ inline constexpr uint8_t kFloppyTypes = 0x10;
 inline constexpr uint8_t kDiskTypes = 0x12;
 inline constexpr uint8_t kEquipment = 0x14;
 inline constexpr uint8_t kEquipmentCoprocessor = 0x02;
-inline constexpr uint8_t kBaseMemoryKb = 0x15;      // 16-bit
-inline constexpr uint8_t kExtendedMemoryKb = 0x17;  // 16-bit, 1 MiB to 64 MiB
-inline constexpr uint8_t kChecksum = 0x2e;          // 16-bit big-endian sum of 0x10..0x2d
+inline constexpr uint8_t kEquipmentPs2Mouse = 0x04;  // the i8042's auxiliary port has a mouse
+inline constexpr uint8_t kBaseMemoryKb = 0x15;       // 16-bit
+inline constexpr uint8_t kExtendedMemoryKb = 0x17;   // 16-bit, 1 MiB to 64 MiB
+inline constexpr uint8_t kChecksum = 0x2e;           // 16-bit big-endian sum of 0x10..0x2d
 inline constexpr uint8_t kExtendedMemoryKb2 = 0x30;
 inline constexpr uint8_t kMemoryAbove16m = 0x34;  // 16-bit, 64 KiB units, below 4 GiB
 inline constexpr uint8_t kMemoryAbove4g = 0x5b;   // 24-bit, 64 KiB units

@@ -35,6 +35,8 @@ inline constexpr uint16_t kCommandIntxDisable = 1 << 10;
 
 inline constexpr uint16_t kStatusInterrupt = 1 << 3;
 inline constexpr uint16_t kStatusCapabilities = 1 << 4;
+inline constexpr uint16_t kStatusFastBackToBack = 1 << 7;  // read-only: capable
+inline constexpr uint16_t kStatusDevselMedium = 1 << 9;    // read-only: DEVSEL# timing
 // Error bits software clears by writing 1: master/target aborts, SERR, parity.
 inline constexpr uint16_t kStatusErrorBits = 0xf900;
 

@@ -38,7 +38,7 @@ Result<int> run_qtest(const Config& config, int daemon_fd) {
   Machine machine(config.machine, clock, ram, interrupts, registry);
   HVMD_TRY(populate_machine(machine, config, chardevs, block_io, netdevs));
   std::unique_ptr<firmware::BiosRom> bios;  // at the top of 4 GiB
-  if (config.machine.type != "none") {  // -machine none: no firmware either
+  if (config.machine.type != "none") {      // -machine none: no firmware either
     HVMD_TRY(firmware::add_fw_cfg(machine, config));
     auto mapped = firmware::BiosRom::map(machine.dispatcher(), config);
     if (!mapped) return mapped.error();

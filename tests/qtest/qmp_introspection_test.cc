@@ -86,19 +86,25 @@ TEST(QmpIntrospection, QomListTypesListsExactlyTheDeviceTypes) {
   }
   // Parents: PCI functions under pci-device, drives under ide-device.
   for (const Json& d : devices) {
-    if (d["name"] == "e1000") EXPECT_EQ(d["parent"], "pci-device");
-    if (d["name"] == "ide-hd") EXPECT_EQ(d["parent"], "ide-device");
-    if (d["name"] == "usb-tablet") EXPECT_EQ(d["parent"], "usb-device");
-    if (d["name"] == "isa-serial") EXPECT_EQ(d["parent"], "isa-device");
+    static const std::map<std::string, std::string> kParents = {{"e1000", "pci-device"},
+                                                                {"ide-hd", "ide-device"},
+                                                                {"usb-tablet", "usb-device"},
+                                                                {"isa-serial", "isa-device"}};
+    auto parent = kParents.find(d["name"].get<std::string>());
+    if (parent != kParents.end()) {
+      EXPECT_EQ(d["parent"], parent->second) << d;
+    }
   }
   Json pci = qt.qmp("qom-list-types", {{"implements", "pci-device"}, {"abstract", true}})["return"];
   std::set<std::string> pci_names = names_of(pci);
   EXPECT_TRUE(pci_names.count("pci-device"));
   EXPECT_TRUE(pci_names.count("e1000"));
   EXPECT_FALSE(pci_names.count("ide-hd"));
-  for (const Json& d : pci)
-    if (d["name"] == "pci-device")
+  for (const Json& d : pci) {
+    if (d["name"] == "pci-device") {
       EXPECT_EQ(d, (Json{{"name", "pci-device"}, {"parent", "device"}, {"abstract", true}}));
+    }
+  }
   Json machines = qt.qmp("qom-list-types", {{"implements", "machine"}})["return"];
   EXPECT_EQ(names_of(machines),
             (std::set<std::string>{"pc-machine", "xenfv-machine", "none-machine"}));

@@ -19,12 +19,12 @@ class RfbDecoder {
   // bpp: bytes per pixel of the client's format; cpixel: bytes of ZRLE's compressed pixel and
   // where they sit in the little-endian pixel value (offset 1: the top three bytes).
   RfbDecoder(uint32_t width, uint32_t height, size_t bpp, size_t cpixel = 0, size_t offset = 0)
-      : width_(width),
+      : pixels(size_t{width} * height, 0),
+        width_(width),
         height_(height),
         bpp_(bpp),
         cpixel_(cpixel ? cpixel : bpp),
-        offset_(offset),
-        pixels(size_t{width} * height, 0) {
+        offset_(offset) {
     inflateInit(&z_);
   }
   ~RfbDecoder() { inflateEnd(&z_); }

@@ -210,26 +210,30 @@ Result<std::unique_ptr<Device>> create_drive(Machine& machine, OptionReader& pro
 }  // namespace
 
 void register_ide_devices(DeviceRegistry& registry) {
+  // What both drive kinds read (read_properties); disks add their geometry.
+  const std::vector<DeviceProperty> common = {
+      {"drive", "str", "a -drive id"},
+      {"unit", "uint32", "0 (master) or 1 (slave)"},
+      {"serial", "str", "IDENTIFY serial number"},
+      {"model", "str", "IDENTIFY model"},
+      {"ver", "str", "IDENTIFY firmware revision"},
+      {"wwn", "uint64", "IDENTIFY world wide name"},
+      {"discard_granularity", "size", "512 (TRIM) or 0 (none)"}};
+  std::vector<DeviceProperty> disk = common;
+  disk.insert(disk.end(), {{"cyls", "uint32", "cylinders (physical geometry)"},
+                           {"heads", "uint32", "heads (physical geometry)"},
+                           {"secs", "uint32", "sectors per track (physical geometry)"},
+                           {"lcyls", "uint32", "cylinders the BIOS sees"},
+                           {"lheads", "uint32", "heads the BIOS sees"},
+                           {"lsecs", "uint32", "sectors per track the BIOS sees"},
+                           {"bios-chs-trans", "str", "none, lba, large, rechs or auto"}});
   registry.add({.name = "ide-hd",
                 .description = "IDE hard disk (drive=, bus=ide.0|ide.1, unit=0|1, serial=, model=, "
                                "ver=, wwn=, discard_granularity=, cyls=, heads=, secs=, lcyls=, "
                                "lheads=, lsecs=, bios-chs-trans=)",
                 .bootable = true,
                 .parent = "ide-device",
-                .properties = {{"drive", "str", "a -drive id"},
-                               {"unit", "uint32", "0 (master) or 1 (slave)"},
-                               {"serial", "str", "IDENTIFY serial number"},
-                               {"model", "str", "IDENTIFY model"},
-                               {"ver", "str", "IDENTIFY firmware revision"},
-                               {"wwn", "uint64", "IDENTIFY world wide name"},
-                               {"discard_granularity", "size", "512 (TRIM) or 0 (none)"},
-                               {"cyls", "uint32", "cylinders (physical geometry)"},
-                               {"heads", "uint32", "heads (physical geometry)"},
-                               {"secs", "uint32", "sectors per track (physical geometry)"},
-                               {"lcyls", "uint32", "cylinders the BIOS sees"},
-                               {"lheads", "uint32", "heads the BIOS sees"},
-                               {"lsecs", "uint32", "sectors per track the BIOS sees"},
-                               {"bios-chs-trans", "str", "none, lba, large, rechs or auto"}},
+                .properties = std::move(disk),
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, false);
                 }});
@@ -238,13 +242,7 @@ void register_ide_devices(DeviceRegistry& registry) {
                                "ver=, wwn=)",
                 .bootable = true,
                 .parent = "ide-device",
-                .properties = {{"drive", "str", "a -drive id"},
-                               {"unit", "uint32", "0 (master) or 1 (slave)"},
-                               {"serial", "str", "IDENTIFY serial number"},
-                               {"model", "str", "IDENTIFY model"},
-                               {"ver", "str", "IDENTIFY firmware revision"},
-                               {"wwn", "uint64", "IDENTIFY world wide name"},
-                               {"discard_granularity", "size", "512 or 0"}},
+                .properties = common,
                 .create = [](Machine& machine, OptionReader& props) {
                   return create_drive(machine, props, true);
                 }});

@@ -89,15 +89,15 @@ for load in $loads; do
     fio=$(fio_iops)
     tag="$label, $load, load $before-$(load_average)"
     row "IDE seq DMA read GB/s [$tag]" "${r[BM_IdeSequentialDmaRead/real_time]}" \
-      "pread 256K chunks" "${r[BM_PlainFileRead/33554432/real_time]}" ">= 0.80"
+      "pread 256K chunks" "${r[BM_PlainFileRead/33554432/real_time]}" "ratio>=0.80"
     row "IDE seq DMA write GB/s [$tag]" "${r[BM_IdeSequentialDmaWrite/real_time]}" \
-      "buffered pwrite 256K" "${r[BM_PlainFileWrite/real_time]}" ">= 0.80"
+      "buffered pwrite 256K" "${r[BM_PlainFileWrite/real_time]}" "ratio>=0.80"
     if [ "$fio" = 0 ]; then
-      printf 'TABLE\tIDE 4K random read k/s QD1 [%s]\t%s\tfio (not installed)\t-\t-\t>= 0.80\n' \
+      printf 'TABLE\tIDE 4K random read k/s QD1 [%s]\t%s\tfio (not installed)\t-\t-\tratio>=0.80\n' \
         "$tag" "${r[BM_IdeRandom4kDmaRead/real_time]}"
     else
       row "IDE 4K random read k/s QD1 [$tag]" "${r[BM_IdeRandom4kDmaRead/real_time]}" \
-        "fio psync QD1" "$fio" ">= 0.80"
+        "fio psync QD1" "$fio" "ratio>=0.80"
     fi
     unset r
   done

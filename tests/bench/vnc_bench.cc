@@ -141,10 +141,9 @@ void print_table(const TableReporter& r) {
     const char* fps_target;
     const char* bytes_target;
   };
-  for (const Scene& s : {Scene{"BM_VncChangingPicture1024x768", "changing 1024x768 picture",
-                               ">= raw frames/s", "<= raw bytes"},
-                         Scene{"BM_VncScrollingText80x25", "scrolling 80x25 text", ">= 30 frames/s",
-                               "<= 1/10 of raw bytes"}}) {
+  for (const Scene& s :
+       {Scene{"BM_VncChangingPicture1024x768", "changing 1024x768 picture", "-", "ratio<=1"},
+        Scene{"BM_VncScrollingText80x25", "scrolling 80x25 text", ">=30", "ratio<=0.1"}}) {
     TableReporter::Figures raw = get(std::string(s.bench) + "/0");
     for (auto [arg, name] : {std::pair{kHextile, "Hextile"}, {kZrle, "ZRLE"}}) {
       TableReporter::Figures f = get(std::string(s.bench) + "/" + std::to_string(arg));

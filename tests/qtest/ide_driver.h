@@ -33,6 +33,19 @@ constexpr uint32_t kEot = 0x80000000u;
 constexpr uint64_t kPrdTable = 0x10000, kDmaBuffer = 0x100000;
 
 // Contents the tests give their images: every byte a function of its offset.
+// Word w of an IDENTIFY block, and an ATA string of `words` words (bytes swapped in each word).
+inline uint16_t word(const std::vector<uint8_t>& id, unsigned w) {
+  return static_cast<uint16_t>(id[2 * w] | id[2 * w + 1] << 8);
+}
+inline std::string ata_string(const std::vector<uint8_t>& id, unsigned w, unsigned words) {
+  std::string s;
+  for (unsigned i = 0; i < words; ++i) {
+    s.push_back(static_cast<char>(id[2 * (w + i) + 1]));
+    s.push_back(static_cast<char>(id[2 * (w + i)]));
+  }
+  return s;
+}
+
 inline uint8_t pattern(uint64_t offset) {
   return static_cast<uint8_t>((offset * 7) ^ (offset >> 9) ^ (offset >> 17));
 }

@@ -22,18 +22,6 @@ constexpr uint8_t kIdentify = 0xec, kReadSectors = 0x20, kWriteSectors = 0x30,
                   kDataSetManagement = 0x06;
 constexpr uint8_t kAbrt = 0x04;
 
-uint16_t word(const std::vector<uint8_t>& id, unsigned w) {
-  return static_cast<uint16_t>(id[2 * w] | id[2 * w + 1] << 8);
-}
-std::string ata_string(const std::vector<uint8_t>& id, unsigned w, unsigned words) {
-  std::string s;
-  for (unsigned i = 0; i < words; ++i) {
-    s.push_back(static_cast<char>(id[2 * (w + i) + 1]));
-    s.push_back(static_cast<char>(id[2 * (w + i)]));
-  }
-  return s;
-}
-
 std::vector<uint8_t> identify(Channel& ch, unsigned unit = 0) {
   ch.select(unit);
   ch.reg(kCommand, kIdentify);

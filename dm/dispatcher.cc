@@ -65,12 +65,13 @@ Dispatcher::MappingId Dispatcher::map_mmio(uint64_t base, uint64_t length, IoHan
 }
 
 bool Dispatcher::over_ram(uint64_t addr, uint64_t length) const {
+  // The decoded ranges from the first that ends past addr, while they start before the end: a
+  // binary search and a few steps, as qtest asks this for every RAM access.
   uint64_t end = addr + length < addr ? UINT64_MAX : addr + length;
-  for (const Mapping& m : mappings_) {
-    if (m.sequence && m.kind == IoKind::kMmio && m.claim == Claim::kOverRam && m.base < end &&
-        addr < m.base + m.length)
-      return true;
-  }
+  auto it = std::upper_bound(mmio_.begin(), mmio_.end(), addr,
+                             [](uint64_t a, const MmioRange& r) { return a < r.end; });
+  for (; it != mmio_.end() && it->start < end; ++it)
+    if (mappings_[it->slot].claim == Claim::kOverRam) return true;
   return false;
 }
 

@@ -98,7 +98,7 @@ class Dispatcher {
                       Claim claim = Claim::kNormal);
   MappingId map_mmio(uint64_t base, uint64_t length, IoHandler* handler, std::string name,
                      Claim claim = Claim::kNormal);
-  // Whether any byte of [addr, addr + length) lies in a Claim::kOverRam mapping.
+  // Whether any byte of [addr, addr + length) decodes to a Claim::kOverRam mapping.
   bool over_ram(uint64_t addr, uint64_t length) const;
   // Bytes [offset, offset + length) of device memory as MMIO at base, which a transport may
   // instead place in the guest's memory map (MappingListener::memory_changed). Refused

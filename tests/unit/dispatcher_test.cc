@@ -303,6 +303,22 @@ TEST_F(DispatcherTest, ListenerSeesEveryChange) {
                                  {'p', 0x60, 1, true}}));
 }
 
+// qtest reaches RAM itself unless an over-RAM mapping (the PAM-routed BIOS area) decodes there.
+TEST_F(DispatcherTest, OverRamCoversExactlyTheOverRamMappingsStillMapped) {
+  RecordingDevice bar;
+  dispatcher.map_mmio(0xe0000, 0x4000, &device, "pam", Claim::kOverRam);
+  auto high = dispatcher.map_mmio(0xf0000, 0x10000, &device, "pam-high", Claim::kOverRam);
+  dispatcher.map_mmio(0xfebf0000, 0x1000, &bar, "bar");
+  EXPECT_FALSE(dispatcher.over_ram(0xdf000, 0x1000));  // ends where the first starts
+  EXPECT_TRUE(dispatcher.over_ram(0xdffff, 2));        // its last byte is the first's
+  EXPECT_TRUE(dispatcher.over_ram(0xe3fff, 1));
+  EXPECT_FALSE(dispatcher.over_ram(0xe4000, 0xc000));     // the gap between the two
+  EXPECT_TRUE(dispatcher.over_ram(0, UINT64_MAX));        // a range wrapping the address space
+  EXPECT_FALSE(dispatcher.over_ram(0xfebf0000, 0x1000));  // a plain BAR is not over RAM
+  dispatcher.unmap(high);
+  EXPECT_FALSE(dispatcher.over_ram(0xf0000, 0x10000));
+}
+
 TEST(GuestMemory, PcLayoutLeavesTheVgaWindowAndPciHoleOut) {
   RamLayout small = RamLayout::pc(128 << 20);
   ASSERT_EQ(small.regions.size(), 2u);

@@ -123,16 +123,20 @@ void EventLoop::after_access() {
   if (!posted_.empty() || clock_.next_deadline() < armed_deadline_) wake();
 }
 
-void EventLoop::run_posted() {
+bool EventLoop::run_posted() {
+  if (posted_.empty()) return false;
   auto tasks = std::move(posted_);
   posted_.clear();
   for (auto& task : tasks) task();
+  return true;
 }
 
 void EventLoop::run_once(int timeout_ms) {
   std::unique_lock<std::mutex> device;
   if (device_lock_) device = std::unique_lock(*device_lock_);
-  run_posted();
+  // Posted work is this round's event: the wait after it only looks (a caller waiting for what
+  // the work did must not sleep past it).
+  bool worked = run_posted();
   if (stopping_) return;
   // Timers the armed timerfd covers run from its callback when it fires; only a deadline set
   // since then (a timer armed by this round's callbacks, perhaps already due) is checked here, so
@@ -141,7 +145,7 @@ void EventLoop::run_once(int timeout_ms) {
     clock_.run_expired();
   if (stopping_) return;  // a timer stopped the loop: no wait for what will not come
   arm_timerfd();
-  int timeout = posted_.empty() ? timeout_ms : 0;
+  int timeout = worked || !posted_.empty() ? 0 : timeout_ms;
   if (device) device.unlock();  // vCPUs run device code while the loop sleeps
   epoll_event events[32];
   int n = epoll_wait(epoll_fd_, events, 32, timeout);

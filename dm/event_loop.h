@@ -61,7 +61,7 @@ class EventLoop {
 
  private:
   void arm_timerfd();
-  void run_posted();
+  bool run_posted();  // whether there was any
   void wake();
 
   Clock& clock_;

@@ -388,7 +388,8 @@ void BlockBackend::transfer(BlockIo::Op op, uint64_t offset, std::span<const iov
              .fd = fd_,
              .offset = offset,
              .iov = {segments.begin(), segments.end()},
-             .threads_only = aio_ == AioMode::kThreads};
+             .threads_only = aio_ == AioMode::kThreads,
+             .page_cache = !direct_};
   uint64_t length = io.bytes();
   int error = op == BlockIo::Op::kWrite && read_only_                            ? EROFS
               : length <= size_ && in_range(offset, static_cast<size_t>(length)) ? 0

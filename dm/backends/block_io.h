@@ -24,6 +24,8 @@ struct BlockIo {
   std::vector<iovec> iov;
   // aio=threads: the worker pool even where io_uring is available.
   bool threads_only = false;
+  // A buffered image (not O_DIRECT): a read may be answered from the page cache at once.
+  bool page_cache = false;
 
   uint64_t bytes() const {
     uint64_t total = 0;

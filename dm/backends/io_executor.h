@@ -69,6 +69,8 @@ class ThreadPoolExecutor final : public IoExecutor {
   };
   void worker();
   void run_finished();
+  bool read_from_page_cache(BlockIo& io);
+  void run_cached();
 
   EventLoop& loop_;
   int event_fd_ = -1;
@@ -83,6 +85,9 @@ class ThreadPoolExecutor final : public IoExecutor {
   bool uring_wanted_;
   std::unique_ptr<UringQueue> uring_;
   std::string uring_why_;
+  // Reads the page cache answered in submit_io, their completions posted to the loop.
+  std::vector<Done> cached_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // the posted work checks it
 };
 
 // Runs each job at once on the calling thread and queues its completion for run_pending(): for

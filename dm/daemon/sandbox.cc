@@ -42,6 +42,7 @@ constexpr int kAllowed[] = {
     SCMP_SYS(pwrite64),
     SCMP_SYS(preadv),
     SCMP_SYS(pwritev),
+    SCMP_SYS(preadv2),    // reads the page cache holds, on the device thread (RWF_NOWAIT)
     SCMP_SYS(fsync),      // cache=writeback flushes
     SCMP_SYS(fdatasync),  // the guest's FLUSH CACHE
     // The block layer's io_uring (uring_queue.h): set up and restricted to readv, writev and

@@ -92,6 +92,8 @@ bool is_power_command(uint8_t command) {
 }  // namespace
 
 void IdeChannel::execute(uint8_t command) {
+  HVMD_DEBUG("ide: unit %u command 0x%02x (status 0x%02x, device control 0x%02x)", unit_, command,
+             status_, control_);
   clear_irq();
   if (command == cmd::kExecuteDiagnostic) {
     execute_diagnostic();

@@ -132,6 +132,7 @@ void IdeChannel::write_device_control(uint8_t value) {
   bool was_resetting = control_ & kControlSoftReset;
   bool resetting = value & kControlSoftReset;
   control_ = value;
+  if (was_resetting != resetting) HVMD_DEBUG("ide: software reset %s", resetting ? "on" : "off");
   if (!was_resetting && resetting) {
     quiesce();
     phase_ = Phase::kIdle;

@@ -7,6 +7,7 @@
 
 #include "devices/ide/ide_channel.h"
 #include "devices/ide/ide_regs.h"
+#include "dm/log.h"
 
 namespace hvmd::devices::ide {
 
@@ -146,6 +147,8 @@ Result<std::unique_ptr<StagedState>> IdeChannel::parse_state(StateReader& in, ui
 }
 
 void IdeChannel::post_load() {
+  HVMD_DEBUG("ide: loaded unit %u status 0x%02x device control 0x%02x phase %u interrupt %u", unit_,
+             status_, control_, static_cast<unsigned>(phase_), irq_pending_ ? 1u : 0u);
   update_irq_line();
 }
 

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 
@@ -22,6 +23,10 @@ int fail(const Error& error) {
 }
 
 int run_main(int argc, char** argv) {
+  // HVMD_LOG=debug: device-level tracing (IDE commands, resets, state loads), for a device model
+  // that libxl starts with its own command line (a wrapper script sets the environment).
+  if (const char* wanted = getenv("HVMD_LOG"); wanted && strcmp(wanted, "debug") == 0)
+    log::set_level(log::Level::kDebug);
   auto config = parse_command_line(argc, argv);
   if (!config) return fail(config.error());
   if (config->show_help) {

@@ -13,6 +13,7 @@
 # lab problem from ours); HVMD_LINUX_LAB_PV=0 skips the second boot; HVMD_LINUX_LAB_BOOT=disk
 # boots through syslinux from the IDE disk instead of libxl's kernel=/ramdisk=/cmdline= (direct
 # kernel boot: hvmd's fw_cfg and the linuxboot option ROM, 2-4 minutes less per boot);
+# HVMD_LINUX_LAB_DEBUG=1 runs hvmd with HVMD_LOG=debug (its device tracing in the dm log);
 # HVMD_XEN_LAB_DIR (default
 # /var/tmp/hvmd-xen-lab); HVMD_LINUX_LAB_KEEP=DIR keeps the report there.
 # Needs root and Debian's package archive (the lab and the guest are built from packages).
@@ -85,7 +86,14 @@ for boot in $boots; do
   fi
   [ "$dm" = hvmd ] && echo 'device_model_override = "/opt/lab/hvmd"' >> "$cfg"
 done
-[ "$dm" = hvmd ] && cp "$hvmd" "$payload/hvmd"
+if [ "$dm" = hvmd ] && [ "${HVMD_LINUX_LAB_DEBUG:-0}" = 1 ]; then
+  # libxl starts the device model with its own command line: a wrapper sets the environment.
+  cp "$hvmd" "$payload/hvmd.bin"
+  printf '#!/bin/sh\nHVMD_LOG=debug exec /opt/lab/hvmd.bin "$@"\n' > "$payload/hvmd"
+  chmod 755 "$payload/hvmd"
+elif [ "$dm" = hvmd ]; then
+  cp "$hvmd" "$payload/hvmd"
+fi
 install -m 755 "$here/setup" "$here/check" "$here/lab-driver" "$vnc_capture" "$payload/"
 boot_limit=${HVMD_LINUX_LAB_BOOT_LIMIT:-$([ "$boot_from" = direct ] && echo 900 || echo 1200)}
 echo "$boot_limit" > "$payload/boot-limit"

@@ -28,7 +28,7 @@ constexpr OptionInfo kOptions[] = {
     {"machine", "TYPE[,accel=A][,graphics=off]", "board: pc, xenfv or none (alias -M)"},
     {"M", "TYPE", "same as -machine"},
     {"accel", "qtest|kvm|xen[:...]", "where guest accesses come from (the first usable one)"},
-    {"cpu", "MODEL[,FEATURES]", "accepted for compatibility (KVM: the host's CPUID)"},
+    {"cpu", "MODEL[,FEATURES]", "CPU model (kvm: its identity and flags; default: host)"},
     {"m", "SIZE", "guest RAM (MiB, or with a K/M/G suffix; size=SIZE form too)"},
     {"smp", "N[,maxcpus=M]", "number of vCPUs"},
     {"name", "NAME", "guest name"},
@@ -428,6 +428,12 @@ std::string command_line_help() {
     if (left.size() < 36) left.resize(36, ' ');
     out += left + " " + o.help + "\n";
   }
+  return out;
+}
+
+std::vector<std::pair<std::string, bool>> command_line_options() {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const auto& o : kOptions) out.emplace_back(o.name, o.arg != nullptr);
   return out;
 }
 

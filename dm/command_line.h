@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dm/backends/chardev.h"
@@ -79,7 +80,7 @@ struct Config {
   uint32_t boot_fail_wait = UINT32_MAX;  // reboot-timeout= ms (-1: never): etc/boot-fail-wait
   bool boot_strict = false;              // strict=on: "HALT" ends the bootorder list
   bool nographic = false;                // -nographic or -machine graphics=off
-  std::string cpu_model;                 // -cpu (accepted; see command_line.cc)
+  std::string cpu_model;                 // -cpu: the kvm runner's CPUID (ioreq/kvm/cpu_model.h)
   bool preconfig = false;                // --preconfig: wait for QMP x-exit-preconfig
 
   bool show_help = false;
@@ -94,5 +95,7 @@ Result<Config> parse_command_line(int argc, const char* const* argv);
 // the qtest protocol. Sets config.accel, or says why nothing can run.
 Result<void> resolve_accel(Config& config, const std::function<Result<void>()>& kvm_usable);
 std::string command_line_help();
+// Every option the parser takes (without the dash), and whether it takes a value.
+std::vector<std::pair<std::string, bool>> command_line_options();
 
 }  // namespace hvmd

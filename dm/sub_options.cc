@@ -121,8 +121,21 @@ Result<uint64_t> parse_size(std::string_view text, uint64_t default_unit) {
   return v * unit;
 }
 
-std::optional<std::string> OptionReader::string(std::string_view key) {
+namespace {
+OptionKeyObserver* key_observer = nullptr;
+}  // namespace
+
+void set_option_key_observer(OptionKeyObserver* observer) {
+  key_observer = observer;
+}
+
+void OptionReader::note(std::string_view key) {
   used_.insert(std::string(key));
+  if (key_observer) key_observer->key_read(what_, key);
+}
+
+std::optional<std::string> OptionReader::string(std::string_view key) {
+  note(key);
   return options_.get(key);
 }
 

@@ -30,6 +30,16 @@ class SubOptions {
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
+// Told every key an OptionReader is asked about (read or ignored), with the reader's `what`
+// ("-drive file=d.img", "chardev 'c0'"): how the test of query-command-line-options learns the
+// keys each parser takes. One observer at a time, set_option_key_observer(nullptr) to stop.
+class OptionKeyObserver {
+ public:
+  virtual ~OptionKeyObserver() = default;
+  virtual void key_read(std::string_view what, std::string_view key) = 0;
+};
+void set_option_key_observer(OptionKeyObserver* observer);
+
 // Typed, checked access to sub-options for one consumer (a device, a backend). Every key it reads
 // is remembered; finish() rejects the ones nobody read, so a typo is an error, not a silent no-op.
 class OptionReader {
@@ -42,13 +52,14 @@ class OptionReader {
   Result<std::optional<bool>> boolean(std::string_view key);
   // Size with an optional K/M/G/T suffix (powers of 1024); default_unit applies to bare numbers.
   Result<std::optional<uint64_t>> size(std::string_view key, uint64_t default_unit);
-  void ignore(std::string_view key) { used_.insert(std::string(key)); }
+  void ignore(std::string_view key) { note(key); }
   // Whether the consumer asked for key (read or ignored it), whether or not it was given.
   bool was_read(std::string_view key) const { return used_.find(key) != used_.end(); }
   Result<void> finish() const;
   const std::string& what() const { return what_; }
 
  private:
+  void note(std::string_view key);
   // Reads key and converts it with parse (text -> Result<T>), naming the key in errors.
   template <typename T, typename Parse>
   Result<std::optional<T>> parsed(std::string_view key, Parse&& parse);

@@ -311,31 +311,13 @@ void IdeChannel::set_features() {
       drive.write_cache = false;
       flush();
       return;
-    case kFeatureSetTransferMode: {
-      uint8_t mode = sector_count_;
-      unsigned number = mode & 0x07;
-      bool valid = false;
-      switch (mode & 0xf8) {
-        case kModeClassPioDefault:
-          valid = number <= 1;
-          break;
-        case kModeClassPio:
-          valid = number <= 4;
-          break;
-        case kModeClassMultiwordDma:
-          valid = number <= 2;
-          break;
-        case kModeClassUltraDma:
-          valid = number <= 5;
-          break;
-      }
-      if (!valid) {
+    case kFeatureSetTransferMode:
+      if (!valid_transfer_mode(sector_count_)) {
         abort_command();
         return;
       }
-      drive.transfer_mode = mode;
+      drive.transfer_mode = sector_count_;
       break;
-    }
     case kFeatureEnableReadLookAhead:
     case kFeatureDisableReadLookAhead:
     case kFeatureEnableReverting:

@@ -55,8 +55,11 @@ uint8_t IdeChannel::register_status() const {
 }
 
 uint64_t IdeChannel::read_command_block(unsigned offset, unsigned size) {
-  // No drive at all: nothing drives the bus, which floats high (firmware takes 0xff as "none").
-  if (!has_drives()) return all_ones(size);
+  // No drive at all: nothing drives the bus. ATA requires the host's pull-down on DD7 so that
+  // BSY reads 0 and firmware does not wait for a device that is not there; every register reads
+  // 0, as on QEMU. Hosts then find nothing: the 0x55/0xaa written to the sector count and LBA
+  // low registers does not read back (Linux's ata_devchk, SeaBIOS's ata_detect).
+  if (!has_drives()) return 0;
   if (offset == kRegData) return data_read(size);
   bool hob = control_ & kControlHob;
   switch (offset) {
@@ -82,7 +85,7 @@ uint64_t IdeChannel::read_command_block(unsigned offset, unsigned size) {
 }
 
 uint8_t IdeChannel::read_alt_status() {
-  return has_drives() ? register_status() : 0xff;
+  return has_drives() ? register_status() : 0;  // see read_command_block()
 }
 
 void IdeChannel::write_command_block(unsigned offset, unsigned size, uint64_t value) {

@@ -47,15 +47,20 @@ Geometry IdeDrive::translated(uint8_t heads, uint8_t sectors_per_track) const {
 }
 
 void IdeDrive::reset_settings() {
-  multiple_sectors = 0;
+  // READ/WRITE MULTIPLE work from power-on with the largest block (IDENTIFY word 59 valid), as
+  // on QEMU; SET MULTIPLE MODE changes it, 0 turns multiple mode off.
+  multiple_sectors = kMaxMultipleSectors;
   write_cache = true;
-  transfer_mode = 0;
+  transfer_mode = kDefaultTransferMode;
   translation = physical;
 }
 
 Result<void> IdeDrive::check(DriveSettings& s) const {
   if (s.multiple_sectors > kMaxMultipleSectors || (s.multiple_sectors & (s.multiple_sectors - 1)))
     return make_error("ide: saved READ/WRITE MULTIPLE block of %u sectors", s.multiple_sectors);
+  // Only SET FEATURES sets it, and only to a mode it accepts (IDENTIFY reports it back as a bit).
+  if (!valid_transfer_mode(s.transfer_mode))
+    return make_error("ide: saved transfer mode %#x", s.transfer_mode);
   // A unit that was empty when saved (its disk unplugged by PV drivers, which the machine repeats
   // before applying this) has no translation: the drive's own applies.
   if (s.translation == Geometry{}) s.translation = physical;

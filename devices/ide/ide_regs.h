@@ -152,8 +152,30 @@ constexpr uint8_t kFeatureDisableApm = 0x85;
 // Transfer mode values (sector count of SET FEATURES 0x03): mode class in bits 7:3.
 constexpr uint8_t kModeClassPioDefault = 0x00;
 constexpr uint8_t kModeClassPio = 0x08;
+constexpr uint8_t kModeClassSinglewordDma = 0x10;  // retired since ATA-3, still accepted
 constexpr uint8_t kModeClassMultiwordDma = 0x20;
 constexpr uint8_t kModeClassUltraDma = 0x40;
+// The mode a drive comes up in (power-on and hardware reset): Ultra DMA mode 5, the fastest it
+// supports, as drives and QEMU report in IDENTIFY word 88 before any SET FEATURES. The bus-master
+// engine moves data the same way whatever mode is selected; the mode only names the timing.
+constexpr uint8_t kDefaultTransferMode = kModeClassUltraDma | 5;
+// Whether SET FEATURES 0x03 accepts a mode value: PIO default (0, 1), PIO 0-4, single-word
+// DMA 0-2, multiword DMA 0-2 and Ultra DMA 0-5, the modes IDENTIFY words 62-64 and 88 list.
+constexpr bool valid_transfer_mode(uint8_t mode) {
+  unsigned number = mode & 0x07;
+  switch (mode & 0xf8) {
+    case kModeClassPioDefault:
+      return number <= 1;
+    case kModeClassPio:
+      return number <= 4;
+    case kModeClassSinglewordDma:
+    case kModeClassMultiwordDma:
+      return number <= 2;
+    case kModeClassUltraDma:
+      return number <= 5;
+  }
+  return false;
+}
 
 // CHECK POWER MODE result: active or idle.
 constexpr uint8_t kPowerModeActive = 0xff;

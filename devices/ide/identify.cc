@@ -50,6 +50,9 @@ void common_words(IdentifyWords& w, const IdeDrive& drive) {
   w.string(27, 20, drive.model);
   w.set(49, 0x0b00);  // IORDY supported, LBA, DMA
   w.set(53, 0x0007);  // words 54-58, 64-70 and 88 valid
+  // Single-word DMA 0-2 (word 62, retired since ATA-3 but still read by old hosts; SET FEATURES
+  // accepts these modes) and multiword DMA 0-2, each with the selected mode in the high byte.
+  w.set(62, static_cast<uint16_t>(0x0007 | selected(drive.transfer_mode, kModeClassSinglewordDma)));
   w.set(63, static_cast<uint16_t>(0x0007 | selected(drive.transfer_mode, kModeClassMultiwordDma)));
   w.set(64, 0x0003);                                              // PIO modes 3 and 4
   for (unsigned word = 65; word <= 68; ++word) w.set(word, 120);  // cycle times, ns
@@ -91,6 +94,9 @@ void IdeChannel::build_identify(const IdeDrive& drive) {
   w.set(60, static_cast<uint16_t>(lba28));
   w.set(61, static_cast<uint16_t>(lba28 >> 16));
   w.set(80, 0x00f0);  // ATA/ATAPI-4 to -7
+  // Minor version 0x0016: ATA/ATAPI-5 as published (ANSI INCITS 340-2000), one of the majors
+  // word 80 claims; QEMU reports the same.
+  w.set(81, 0x0016);
   // Supported: NOP, write cache, power management; LBA48, FLUSH CACHE (EXT).
   w.set(82, 0x4028);
   w.set(83, 0x7400);
@@ -100,6 +106,10 @@ void IdeChannel::build_identify(const IdeDrive& drive) {
   w.set(86, 0x3400);
   w.set(87, static_cast<uint16_t>(0x4000 | wwn));
   for (unsigned i = 0; i < 4; ++i) w.set(100 + i, static_cast<uint16_t>(sectors >> (16 * i)));
+  // Word 106 valid (bit 14), one 512-byte logical sector per physical sector (bits 13 and 12
+  // clear). QEMU also sets bit 13 ("more than one logical sector per physical sector") with an
+  // exponent of 0, which contradicts itself; Linux reads both as 512/512.
+  w.set(106, 0x4000);
   if (drive.trim) {
     // DATA SET MANAGEMENT with TRIM (word 169 bit 0; Linux also wants ATA-7 or later in word
     // 80), and a trimmed range reads back the same every time (word 69 bit 14).
@@ -115,6 +125,10 @@ void IdeChannel::build_identify_packet(const IdeDrive& drive) {
   // ATAPI, CD-ROM, removable, DRQ within 50 us of PACKET, 12-byte packets.
   w.set(0, 0x85c0);
   common_words(w, drive);
+  // Typical times from PACKET to bus release and from SERVICE to BSY clear (ns): the emulated
+  // drive answers at once. They matter only with overlap, which word 49 does not offer.
+  w.set(71, 30);
+  w.set(72, 30);
   w.set(80, 0x001e);  // ATAPI-1 to -4
   w.set(82, 0x4010);  // NOP, PACKET feature set
   w.set(83, 0x4000);

@@ -67,7 +67,7 @@ Result<int> run_kvm(const Config& config, int daemon_fd) {
   HVMD_TRY((*vm)->map_memory(firmware::bios_address(bios.size()), bios.size(), bios.data(),
                              /*read_only=*/true));
   bios.copy_low_alias(ram);
-  HVMD_TRY((*vm)->create_vcpus(config.machine.cpus));
+  HVMD_TRY((*vm)->create_vcpus(config.machine.cpus, config.cpu_model));
 
   Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here

@@ -92,8 +92,9 @@ Json list_properties(const DeviceType& type) {
 namespace {
 
 // The sub-options each command-line option group takes, as the parsers read them
-// (dm/command_line.cc, dm/backends/block.cc, net.cc, chardev.cc, dm/vnc/vnc_options.cc); QEMU's
+// (dm/command_line.cc, dm/backends/block.cc, net*.cc, chardev.cc, dm/vnc/vnc_options.cc); QEMU's
 // query-command-line-options reports the same groups under these names.
+// tests/unit/command_line_options_test.cc runs the parsers and fails when this drifts from them.
 struct OptionParameter {
   const char* name;
   const char* type;  // string, number, boolean, size
@@ -107,8 +108,10 @@ const std::vector<OptionGroup>& option_groups() {
       {"machine",
        {{"type", "string"},
         {"accel", "string"},
+        {"graphics", "boolean"},
         {"max-ram-below-4g", "size"},
         {"suppress-vmdesc", "boolean"}}},
+      {"accel", {{"accel", "string"}, {"thread", "string"}}},
       {"memory", {{"size", "size"}, {"slots", "number"}, {"maxmem", "size"}}},
       {"smp-opts",
        {{"cpus", "number"},
@@ -119,7 +122,15 @@ const std::vector<OptionGroup>& option_groups() {
         {"threads", "number"}}},
       {"name", {{"guest", "string"}, {"debug-threads", "boolean"}, {"process", "string"}}},
       {"mon", {{"chardev", "string"}, {"mode", "string"}, {"pretty", "boolean"}}},
-      {"boot-opts", {{"order", "string"}}},
+      {"boot-opts",
+       {{"order", "string"},
+        {"once", "string"},
+        {"menu", "boolean"},
+        {"strict", "boolean"},
+        {"splash-time", "number"},
+        {"reboot-timeout", "number"}}},
+      {"rtc", {{"base", "string"}, {"clock", "string"}, {"driftfix", "string"}}},
+      {"global", {{"driver", "string"}, {"property", "string"}, {"value", "string"}}},
       {"drive",
        {{"id", "string"},
         {"file", "string"},
@@ -128,17 +139,51 @@ const std::vector<OptionGroup>& option_groups() {
         {"media", "string"},
         {"format", "string"},
         {"cache", "string"},
+        {"aio", "string"},
         {"serial", "string"},
-        {"readonly", "boolean"}}},
+        {"readonly", "boolean"},
+        {"discard", "string"},
+        {"detect-zeroes", "string"},
+        {"rerror", "string"},
+        {"werror", "string"},
+        {"auto-read-only", "boolean"},
+        {"file.driver", "string"},
+        {"file.filename", "string"},
+        {"file.size", "number"},
+        {"file.read-zeroes", "boolean"}}},
       {"netdev",
        {{"type", "string"},
         {"id", "string"},
+        // tap
         {"ifname", "string"},
         {"script", "string"},
         {"downscript", "string"},
         {"vnet_hdr", "boolean"},
+        {"br", "string"},
+        // socket
+        {"fd", "string"},
         {"udp", "string"},
-        {"localaddr", "string"}}},
+        {"localaddr", "string"},
+        // hubport
+        {"hubid", "number"},
+        // user
+        {"ipv4", "boolean"},
+        {"ipv6", "boolean"},
+        {"restrict", "boolean"},
+        {"net", "string"},
+        {"host", "string"},
+        {"dhcpstart", "string"},
+        {"dns", "string"},
+        {"ipv6-net", "string"},
+        {"ipv6-host", "string"},
+        {"ipv6-dns", "string"},
+        {"hostname", "string"},
+        {"domainname", "string"},
+        {"tftp-server-name", "string"},
+        {"bootfile", "string"},
+        {"tftp", "string"},
+        {"dnssearch", "string"},
+        {"hostfwd", "string"}}},
       {"chardev",
        {{"backend", "string"},
         {"id", "string"},
@@ -150,6 +195,7 @@ const std::vector<OptionGroup>& option_groups() {
         {"logfile", "string"}}},
       {"vnc", {{"vnc", "string"}, {"to", "number"}, {"password", "boolean"}}},
       {"fw_cfg", {{"name", "string"}, {"file", "string"}, {"string", "string"}}},
+      {"run-with", {{"chroot", "string"}, {"user", "string"}}},
       // -device's properties are the driver's: device-list-properties lists them.
       {"device", {}},
   };
@@ -169,6 +215,12 @@ std::vector<std::pair<std::string, std::string>> command_line_parameters() {
   std::vector<std::pair<std::string, std::string>> out;
   for (const OptionGroup& group : option_groups())
     for (const OptionParameter& p : group.parameters) out.emplace_back(group.option, p.name);
+  return out;
+}
+
+std::vector<std::string> command_line_groups() {
+  std::vector<std::string> out;
+  for (const OptionGroup& group : option_groups()) out.emplace_back(group.option);
   return out;
 }
 

@@ -19,5 +19,7 @@ Json list_properties(const DeviceType& type);
 // Every (option group, parameter) query-command-line-options reports, for the test that holds it
 // to what the command line really takes.
 std::vector<std::pair<std::string, std::string>> command_line_parameters();
+// The option groups it reports, those without parameters (device) included.
+std::vector<std::string> command_line_groups();
 
 }  // namespace hvmd::qmp

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "dm/log.h"
+#include "ioreq/kvm/cpu_model.h"
 
 namespace hvmd::kvm {
 
@@ -258,12 +259,30 @@ Result<void> KvmVm::unroute_msi(const HostMsiVector&) {
   return ok();
 }
 
-Result<void> KvmVm::create_vcpus(unsigned count) {
-  std::vector<uint8_t> cpuid_buffer(sizeof(kvm_cpuid2) +
+Result<void> KvmVm::create_vcpus(unsigned count, std::string_view cpu_model) {
+  // The C layout: the header, then the entries at offset 8. (C++ places kvm_cpuid2::entries, a
+  // __DECLARE_FLEX_ARRAY, after an empty struct, at offset 12: it must not be used.)
+  std::vector<uint8_t> cpuid_buffer(sizeof(CpuidHeader) +
                                     kMaxCpuidEntries * sizeof(kvm_cpuid_entry2));
-  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(cpuid_buffer.data());
-  cpuid->nent = kMaxCpuidEntries;
-  if (ioctl(kvm_fd_, kGetSupportedCpuid, cpuid) < 0) return os_error("KVM_GET_SUPPORTED_CPUID");
+  auto* header = reinterpret_cast<CpuidHeader*>(cpuid_buffer.data());
+  auto* entries = reinterpret_cast<kvm_cpuid_entry2*>(cpuid_buffer.data() + sizeof(CpuidHeader));
+  header->nent = kMaxCpuidEntries;
+  if (ioctl(kvm_fd_, kGetSupportedCpuid, header) < 0) return os_error("KVM_GET_SUPPORTED_CPUID");
+  // The CPU model shapes the values; the leaves, their order and KVM's flags stay.
+  std::vector<CpuidEntry> table(std::min<uint32_t>(header->nent, kMaxCpuidEntries));
+  for (size_t e = 0; e < table.size(); ++e) {
+    const kvm_cpuid_entry2& k = entries[e];
+    table[e] = {k.function, k.index, k.eax, k.ebx, k.ecx, k.edx};
+  }
+  HVMD_TRY(apply_cpu_model(cpu_model, table));
+  for (size_t e = 0; e < table.size(); ++e) {
+    kvm_cpuid_entry2& k = entries[e];
+    k.eax = table[e].eax;
+    k.ebx = table[e].ebx;
+    k.ecx = table[e].ecx;
+    k.edx = table[e].edx;
+  }
+  cpuid_ = table;
   for (unsigned i = 0; i < count; ++i) {
     auto vcpu = std::make_unique<Vcpu>();
     vcpu->index = i;
@@ -273,10 +292,9 @@ Result<void> KvmVm::create_vcpus(unsigned count) {
     if (run == MAP_FAILED) return os_error("mmap(kvm_run)");
     vcpu->run = static_cast<kvm_run*>(run);
     // Each vCPU sees its own APIC id in CPUID leaf 1.
-    for (uint32_t e = 0; e < cpuid->nent; ++e)
-      if (cpuid->entries[e].function == 1)
-        cpuid->entries[e].ebx = (cpuid->entries[e].ebx & 0x00ffffff) | (i << 24);
-    if (ioctl(vcpu->fd, kSetCpuid2, cpuid) < 0) return os_error("KVM_SET_CPUID2");
+    for (size_t e = 0; e < table.size(); ++e)
+      if (entries[e].function == 1) entries[e].ebx = (entries[e].ebx & 0x00ffffff) | (i << 24);
+    if (ioctl(vcpu->fd, kSetCpuid2, header) < 0) return os_error("KVM_SET_CPUID2");
     if (ioctl(vcpu->fd, KVM_GET_REGS, &vcpu->regs) < 0 ||
         ioctl(vcpu->fd, KVM_GET_SREGS, &vcpu->sregs) < 0 ||
         ioctl(vcpu->fd, KVM_GET_FPU, &vcpu->fpu) < 0 ||

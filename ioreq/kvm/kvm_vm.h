@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "dm/host_passthrough.h"
 #include "dm/interrupts.h"
 #include "dm/result.h"
+#include "ioreq/kvm/cpu_model.h"
 
 struct kvm_run;
 
@@ -43,7 +45,11 @@ class KvmVm final : public InterruptSink,
 
   // Guest-physical memory backed by host memory (page aligned).
   Result<void> map_memory(uint64_t gpa, uint64_t size, void* host, bool read_only);
-  Result<void> create_vcpus(unsigned count);
+  // vCPUs whose CPUID is what KVM supports shaped by `-cpu cpu_model` (cpu_model.h; empty: all
+  // KVM supports).
+  Result<void> create_vcpus(unsigned count, std::string_view cpu_model = {});
+  // The CPUID table create_vcpus() gave the vCPUs (vCPU 0's APIC id).
+  const std::vector<CpuidEntry>& cpuid() const { return cpuid_; }
   // Starts the vCPU threads. Each exit is dispatched under device_lock; a guest that cannot go on
   // (triple fault) is reported through on_triple_fault, a KVM failure through on_error.
   void start(Dispatcher& dispatcher, EventLoop& loop, std::mutex& device_lock,
@@ -116,6 +122,7 @@ class KvmVm final : public InterruptSink,
   };
   std::map<uint64_t, HostRegion> host_regions_;  // passthrough regions, by guest address
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
+  std::vector<CpuidEntry> cpuid_;
   IntxRouter router_{[this](unsigned irq, bool level) { set_isa_irq(irq, level); }};
   std::vector<uint8_t> irqchip_snapshot_;  // power-on PIC master, slave, IOAPIC, PIT
 

@@ -72,8 +72,8 @@ def command_lines(disk="{disk}", iso="{iso}"):
 
 # Deliberate differences, and known hvmd bugs kept visible: (cmdline glob, what glob, reason).
 # `what` is the key printed in the MISMATCH line (e.g. "ide0.0 identify w82"). A "KNOWN BUG" entry
-# is a difference where hvmd should follow QEMU; remove it when hvmd is fixed (the ALLOWED line,
-# printed with -v, then turns into a failure if it regresses).
+# (none at present) is a difference where hvmd should follow QEMU; remove it when hvmd is fixed
+# (the ALLOWED line, printed with -v, then turns into a failure if it regresses).
 def _words(prefix, words, reason, cmdline="*"):
     return [(cmdline, f"{prefix} identify w{w}", reason) for w in words]
 
@@ -99,30 +99,35 @@ ALLOWLIST = [
      " HyperTransport hole) because its default CPU model qemu64 is AMD; hvmd has no CPU model."
      " The RAM entries are compared on their own (etc/e820 RAM entries)"),
     ("*", "fw_cfg file etc/e820 size", "the AMD HyperTransport reserved entry (see above)"),
-    # ---- known hvmd bugs (found by this script; hvmd is not changed here) ----
+    # ---- not modelled ----
     ("*", "reg PIC master mask 0x21", "not modelled: hvmd has no 8259 under qtest (Xen and KVM"
      " emulate it; qtest sees interrupt lines directly): the port floats, 0xff; QEMU 0x00"),
     ("*", "reg PIC slave mask 0xa1", "not modelled: no 8259 under qtest (see 0x21)"),
     ("-vga std", "reg VBE index [123]", "deliberate: hvmd's dispi XRES/YRES/BPP start at"
      " 640/480/8, the mode its VGA BIOS sets first; QEMU's read 0 until written"),
-    ("*", "ide*.* identify status", "KNOWN BUG: status of an absent drive (empty channel or"
-     " missing position) after IDENTIFY: QEMU 0x00, hvmd 0xff"),
+    # ---- deliberate IDENTIFY differences: QEMU claims what hvmd lacks, or contradicts the spec
     ("*", "ide* identify w50", "deliberate: IDENTIFY w50 bit 14 shall be one (ATA/ATAPI-7);"
      " QEMU 0x0000, hvmd 0x4000"),
-    ("*", "ide* identify w59", "KNOWN BUG: IDENTIFY w59: QEMU 0x0110 (multiple-sector setting 16"
-     " valid after reset, READ MULTIPLE works without SET MULTIPLE), hvmd 0x0000"),
-    ("*", "ide* identify w62", "KNOWN BUG: IDENTIFY w62 (single-word DMA modes): QEMU 0x0007,"
-     " hvmd 0x0000"),
-    ("*", "ide* identify w81", "KNOWN BUG: IDENTIFY w81 (minor version): QEMU 0x0016, hvmd 0"),
-    ("*", "ide* identify w8[25]", "KNOWN BUG: IDENTIFY w82/w85 (features): disk QEMU 0x4021"
-     " (SMART), hvmd 0x4028 (power management); CD QEMU 0x0000, hvmd 0x4010"),
-    ("*", "ide* identify w88", "KNOWN BUG: IDENTIFY w88 (UDMA): QEMU 0x203f (UDMA5 selected after"
-     " reset), hvmd 0x003f (none selected)"),
-    ("*", "ide* identify w106", "KNOWN BUG: IDENTIFY w106 (sector sizes): QEMU 0x6000, hvmd 0"),
-    *_words("ide*", (49, 65, 66, 67, 68, 71, 72, 83, 84, 87, 93),
-            "KNOWN BUG: ATAPI IDENTIFY PACKET: w49 QEMU 0x0300 hvmd 0x0b00; w65-68 QEMU"
-            " 0xb4/0xb4/0x12c/0xb4 hvmd 0x78 each; w71-72 QEMU 0x1e hvmd 0; w83/84/87 QEMU 0"
-            " hvmd 0x4000; w93 QEMU 0 hvmd 0x6001", cmdline="-cdrom"),
+    ("*", "ide* identify w8[25]", "deliberate: IDENTIFY w82/w85 (features supported/enabled):"
+     " disk QEMU 0x4021, hvmd 0x4028: hvmd has no SMART (bit 0; SMART commands abort), and"
+     " sets bit 3, the power management feature set ATA-6 makes mandatory for non-packet devices"
+     " (CHECK POWER MODE, IDLE, STANDBY, SLEEP work). CD QEMU 0, hvmd 0x4010: NOP and PACKET"
+     " (bit 4), which a packet device shall report"),
+    ("*", "ide* identify w106", "deliberate: IDENTIFY w106 (sector sizes): QEMU 0x6000 sets bit"
+     " 13, 'more than one logical sector per physical sector', with an exponent of 0; hvmd 0x4000"
+     " (valid, 512-byte sectors, one per physical sector); Linux reads both as 512/512"),
+    ("-cdrom", "ide* identify w49", "deliberate: IDENTIFY PACKET w49: QEMU 0x0300, hvmd 0x0b00:"
+     " IORDY (bit 11) is required for the PIO modes 3-4 word 64 advertises (QEMU advertises them"
+     " too, without IORDY)"),
+    *_words("ide*", (65, 66, 67, 68),
+            "deliberate: IDENTIFY PACKET cycle times: QEMU 0xb4/0xb4/0x12c/0xb4 ns, hvmd 120 ns each,"
+            " the cycle of the multiword DMA 2 and PIO 4 modes both advertise in words 63-64",
+            cmdline="-cdrom"),
+    *_words("ide*", (83, 84, 87),
+            "deliberate: IDENTIFY PACKET w83/84/87: QEMU 0, hvmd 0x4000: bit 14 shall be one"
+            " (bit 15 zero) in these words, which is how hosts tell them valid", cmdline="-cdrom"),
+    ("-cdrom", "ide* identify w93", "deliberate: IDENTIFY PACKET w93 (hardware reset result):"
+     " QEMU 0 (not reported) for a CD, 0x6001 for a disk; hvmd 0x6001 for both"),
 ]
 
 

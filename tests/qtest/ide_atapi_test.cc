@@ -102,6 +102,10 @@ TEST_F(AtapiTest, SignatureAndIdentifyPacket) {
   EXPECT_EQ((word0 >> 8) & 0x1f, 5) << "CD-ROM";
   EXPECT_TRUE(word0 & 0x80) << "removable";
   EXPECT_EQ(word0 & 3, 0) << "12-byte packets";
+  EXPECT_EQ(word(id, 62), 0x0007) << "single-word DMA 0-2 (ACS: no DMADIR needed)";
+  EXPECT_EQ(word(id, 88), 0x203f) << "UDMA 0-5, 5 selected from power-on";
+  EXPECT_EQ(word(id, 71), 30) << "PACKET to bus release, ns";
+  EXPECT_EQ(word(id, 72), 30) << "SERVICE to BSY clear, ns";
   EXPECT_EQ(id[510], 0xa5);
   // Disk commands are refused (the CVE-2015-6855 class), as is reading sectors the disk way.
   ch.reg(kCommand, kReadNativeMax);

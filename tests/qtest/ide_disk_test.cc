@@ -58,10 +58,17 @@ TEST_F(IdeDiskTest, PciIdentityAndLegacyDecode) {
   EXPECT_EQ(ch.reg(kLbaMid), 0);
   EXPECT_EQ(ch.reg(kLbaHigh), 0);
   EXPECT_EQ(ch.reg(kStatus) & (kDrdy | kBsy), kDrdy);
-  // No device 1: its status reads 0; no drive on the secondary channel: the bus floats.
+  // No device 1: its status reads 0. No drive on the secondary channel: BSY reads 0 (the host's
+  // pull-down on DD7; QEMU reads the whole register 0), and what is written to the task file does
+  // not read back, which is how Linux and SeaBIOS decide there is nothing there.
   ch.select(1);
   EXPECT_EQ(ch.reg(kStatus), 0);
-  EXPECT_EQ(qt.inb(kSecondary + kStatus), 0xff);
+  EXPECT_EQ(qt.inb(kSecondary + kStatus), 0);
+  EXPECT_EQ(qt.inb(kSecondaryControl), 0) << "alternate status";
+  qt.outb(kSecondary + kCount, 0x55);
+  qt.outb(kSecondary + kLbaLow, 0xaa);
+  EXPECT_EQ(qt.inb(kSecondary + kCount), 0);
+  EXPECT_EQ(qt.inb(kSecondary + kLbaLow), 0);
 }
 
 TEST_F(IdeDiskTest, IdentifyDescribesTheDisk) {
@@ -125,8 +132,19 @@ TEST_F(IdeDiskTest, PioWriteReachesTheImage) {
 }
 
 TEST_F(IdeDiskTest, MultipleModeMovesBlocksOfSectors) {
+  // From power-on, blocks of 16 (word 59: setting valid, 16), as QEMU: READ MULTIPLE works
+  // without SET MULTIPLE MODE.
+  EXPECT_EQ(word(identify(), 59), 0x0110);
+  ch.lba28(0, 17);  // a block of 16 and one of 1
+  ch.reg(kCommand, kReadMultiple);
+  EXPECT_EQ(ch.pio_read(17 * 512), expected(0, 17 * 512));
+  EXPECT_EQ(ch.wait_not_busy() & (kErr | kDrq), 0);
+  ch.reg(kCount, 0);  // multiple mode off
+  ch.reg(kCommand, kSetMultiple);
+  EXPECT_EQ(ch.wait_not_busy() & kErr, 0);
+  EXPECT_EQ(word(identify(), 59), 0);
   ch.lba28(0, 0);
-  ch.reg(kCommand, kReadMultiple);  // multiple mode not set yet
+  ch.reg(kCommand, kReadMultiple);  // multiple mode off
   EXPECT_EQ(ch.wait_not_busy() & kErr, kErr);
   EXPECT_EQ(ch.reg(kError), kAbrt);
   ch.reg(kCount, 3);  // not a power of two
@@ -285,16 +303,34 @@ TEST_F(IdeDiskTest, NonDataCommandsAndAborts) {
   EXPECT_EQ(ch.wait_not_busy() & (kErr | kDrq), kErr);
   ch.reg(kCommand, 0xb0);  // SMART is not implemented: clean abort
   EXPECT_EQ(ch.wait_not_busy() & kErr, kErr);
-  // SET FEATURES: UDMA 5 accepted and reported, UDMA 7 refused, write cache off.
-  ch.reg(kFeature, 0x03);
-  ch.reg(kCount, 0x45);
-  ch.reg(kCommand, kSetFeatures);
-  EXPECT_EQ(ch.wait_not_busy() & kErr, 0);
+  // Transfer modes: UDMA 5 selected from power-on (word 88 bit 13, as QEMU); SET FEATURES moves
+  // the selection to single-word DMA 2 (word 62 bit 10) or multiword DMA 1 (word 63 bit 9), back
+  // to UDMA 5, and refuses UDMA 7 and single-word DMA 3.
+  auto id = identify();
+  EXPECT_EQ(word(id, 62), 0x0007);
+  EXPECT_EQ(word(id, 63), 0x0007);
+  EXPECT_EQ(word(id, 88), 0x203f);
+  auto set_mode = [&](uint8_t mode) {
+    ch.reg(kFeature, 0x03);
+    ch.reg(kCount, mode);
+    ch.reg(kCommand, kSetFeatures);
+    return ch.wait_not_busy() & kErr;
+  };
+  EXPECT_EQ(set_mode(0x12), 0);
+  id = identify();
+  EXPECT_EQ(word(id, 62), 0x0407);
+  EXPECT_EQ(word(id, 63), 0x0007);
+  EXPECT_EQ(word(id, 88), 0x003f);
+  EXPECT_EQ(set_mode(0x21), 0);
+  id = identify();
+  EXPECT_EQ(word(id, 62), 0x0007);
+  EXPECT_EQ(word(id, 63), 0x0207);
+  EXPECT_EQ(set_mode(0x45), 0);
   EXPECT_EQ(word(identify(), 88), 0x203f);
-  ch.reg(kFeature, 0x03);
-  ch.reg(kCount, 0x47);
-  ch.reg(kCommand, kSetFeatures);
-  EXPECT_EQ(ch.wait_not_busy() & kErr, kErr);
+  EXPECT_EQ(set_mode(0x47), kErr);
+  EXPECT_EQ(set_mode(0x13), kErr);
+  EXPECT_EQ(word(identify(), 88), 0x203f) << "a refused mode changes nothing";
+  // SET FEATURES: write cache off.
   ch.reg(kFeature, 0x82);
   ch.reg(kCommand, kSetFeatures);
   EXPECT_EQ(ch.wait_not_busy() & kErr, 0);

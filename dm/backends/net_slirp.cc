@@ -46,8 +46,8 @@ struct Libslirp {
   decltype(&::slirp_add_hostfwd) slirp_add_hostfwd = nullptr;
 };
 
-// Once per process; the library stays loaded. A sandboxed hvmd can no longer load it (a
-// netdev_add after start-up): the error says why.
+// Once per process, while the command line is read (before the sandbox, which forbids mapping new
+// code); the library stays loaded.
 Result<const Libslirp*> load_libslirp() {
   static Libslirp lib;
   if (lib.slirp_new) return &lib;

@@ -223,9 +223,9 @@ std::optional<uint64_t> io_number(const std::string& text) {
   return value << shift;
 }
 
-// qemu-io's read, write and flush on a drive's medium, through its BlockBackend (synchronously:
-// the request is submitted, then the executor drained). read -P checks a pattern, write -P / -z
-// writes one.
+// qemu-io's read, write, discard and flush on a drive's medium, through its BlockBackend
+// (synchronously: the request is submitted, then the executor drained). read -P checks a pattern,
+// write -P / -z writes one.
 std::string qemu_io(Machine& machine, const std::string& drive, const std::string& command) {
   RemovableMedia* media = nullptr;
   for (Device* d : machine.devices())
@@ -242,14 +242,13 @@ std::string qemu_io(Machine& machine, const std::string& drive, const std::strin
     medium->drain();
     return result ? format("flush failed: %s\r\n", strerror(result)) : "";
   }
-  if (op == "discard")
-    return "discard failed: Operation not supported (hvmd's BlockBackend has no discard)\r\n";
-  if (op != "read" && op != "write") return "qemu-io: unknown command '" + op + "'\r\n";
+  if (op != "read" && op != "write" && op != "discard")
+    return "qemu-io: unknown command '" + op + "'\r\n";
   std::optional<uint8_t> pattern;
   bool zero = false;
   size_t i = 1;
   for (; i < words.size() && words[i].starts_with("-"); ++i) {
-    if (words[i] == "-P" && i + 1 < words.size()) {
+    if (words[i] == "-P" && op != "discard" && i + 1 < words.size()) {
       auto p = io_number(words[++i]);
       if (!p || *p > 0xff) return "qemu-io: invalid pattern '" + words[i] + "'\r\n";
       pattern = static_cast<uint8_t>(*p);
@@ -263,6 +262,15 @@ std::string qemu_io(Machine& machine, const std::string& drive, const std::strin
   auto offset = io_number(words[i]);
   auto length = io_number(words[i + 1]);
   if (!offset || !length) return "qemu-io: invalid offset or length\r\n";
+  if (op == "discard") {  // as the drive's discard= says: holes punched, or nothing done
+    if (medium->read_only()) return "discard failed: Permission denied\r\n";
+    int result = -1;
+    medium->discard(*offset, *length, [&result](int error) { result = error; });
+    medium->drain();
+    if (result) return format("discard failed: %s\r\n", strerror(result < 0 ? EIO : result));
+    return format("discard %" PRIu64 "/%" PRIu64 " bytes at offset %" PRIu64 "\r\n", *length,
+                  *length, *offset);
+  }
   if (*length > kMaxQemuIoBytes)
     return format("qemu-io: length %" PRIu64 " is over the %" PRIu64 " limit\r\n", *length,
                   kMaxQemuIoBytes);

@@ -224,7 +224,7 @@ TEST(QmpHuman, InfoStatusPciBlockQtreeMtree) {
 TEST(QmpHuman, QemuIoReadsAndWritesTheDrive) {
   std::string image = "/tmp/hvmd-qemuio-" + std::to_string(getpid()) + ".img";
   { std::ofstream(image).write(std::string(1 << 20, '\0').data(), 1 << 20); }
-  QtestClient qt({"-drive", "file=" + image + ",format=raw,if=none,id=d0", "-device",
+  QtestClient qt({"-drive", "file=" + image + ",format=raw,if=none,id=d0,discard=unmap", "-device",
                   "ide-hd,drive=d0,id=disk0"});
   EXPECT_EQ(hmp(qt, "qemu-io d0 \"write -P 0xab 4096 512\""),
             "wrote 512/512 bytes at offset 4096\r\n");
@@ -237,8 +237,14 @@ TEST(QmpHuman, QemuIoReadsAndWritesTheDrive) {
   EXPECT_EQ(hmp(qt, "qemu-io d0 \"read 0 2M\""), "read failed: Input/output error\r\n");
   EXPECT_EQ(hmp(qt, "qemu-io d0 \"read 0 1G\""),
             "qemu-io: length 1073741824 is over the 16777216 limit\r\n");
-  EXPECT_TRUE(hmp(qt, "qemu-io d0 \"discard 0 512\"")
-                  .starts_with("discard failed: Operation not supported"));
+  // discard=unmap: the range becomes a hole that reads back as zeroes.
+  EXPECT_EQ(hmp(qt, "qemu-io d0 \"write -P 0x5a 65536 8192\""),
+            "wrote 8192/8192 bytes at offset 65536\r\n");
+  EXPECT_EQ(hmp(qt, "qemu-io d0 \"discard 65536 8192\""),
+            "discard 8192/8192 bytes at offset 65536\r\n");
+  EXPECT_EQ(hmp(qt, "qemu-io d0 \"read -P 0 65536 8192\""),
+            "read 8192/8192 bytes at offset 65536\r\n");
+  EXPECT_EQ(hmp(qt, "qemu-io d0 \"discard 0 2M\""), "discard failed: Input/output error\r\n");
   EXPECT_EQ(hmp(qt, "qemu-io nosuch \"read 0 512\""),
             "Error: Cannot find device='' nor node-name='nosuch'\r\n");
   // The bytes are on the image.

@@ -55,7 +55,10 @@ start=$(date +%s)
 LAB_TIMEOUT=${LAB_TIMEOUT:-1200} bash "$pt_tools/xen/xen-pt-run.sh" -w 600 -p "$payload" "$lab" \
   "$work/guest.cfg" 2>&1 | tr -d '\r' > "$out" || true
 [ -n "${HVMD_XEN_PT_REPORT:-}" ] && cp "$out" "$HVMD_XEN_PT_REPORT"
-grep -E '^== |^\(XEN\) (I/O virt|Interrupt remap|memory_map|ioport_map|d[0-9]+: bind)|^\(d[0-9]+\) pci dev 0[0-9]:0 (bar|INTA)' "$out" |
+# Xen's p2m mappings of the BAR: the first few, then how many (Linux sizes BARs many times).
+grep -E '^\(XEN\) memory_map:' "$out" | head -4
+echo "== Xen memory_map lines: $(grep -c '^(XEN) memory_map:add' "$out") add, $(grep -c '^(XEN) memory_map:remove' "$out") remove"
+grep -E '^== |^\(XEN\) (I/O virt|Interrupt remap|ioport_map|d[0-9]+: bind)|^\(d[0-9]+\) pci dev 0[0-9]:0 (bar|INTA)' "$out" |
   grep -vE '^== (serial: info pci|guest serial|guest kernel)' | head -150
 echo "== run took $(( $(date +%s) - start )) s ($dm)"
 failed=0

@@ -4,7 +4,7 @@
 # spare edu): xl pci-assignable-add, xl create of a guest with pci = [ BDF ] (libxl's QMP
 # device_add xen-pci-passthrough after hvmd started and dropped its privileges), then inside the
 # guest: the edu's IDs, its BAR0 mapped straight into the guest, a DMA into guest RAM through
-# Xen's IOMMU and its INTx as a pirq; then xl pci-detach and xl pci-attach on the running guest
+# Xen's IOMMU, its INTx as a pirq and its MSI; then xl pci-detach and xl pci-attach on the running guest
 # and the same checks again. 4-8 minutes.
 #   run-xen-pt-lab-test.sh HVMD_BINARY
 # Environment: HVMD_XEN_PT_DM=qemu-xen runs the same guest on Debian's qemu-xen (the baseline);
@@ -41,7 +41,10 @@ trap 'rm -rf "$work"' EXIT
 payload=$work/payload; mkdir -p "$payload/overlay"
 cp "$here/setup" "$here/check" "$payload/"
 install -m 755 "$here/guest-init" "$payload/overlay/init"
-(cd "$payload/overlay" && echo init | cpio -o -H newc -R 0:0 --quiet) > "$payload/init-overlay.cpio"
+mkdir -p "$payload/overlay/usr/bin"
+gcc -static -O2 -o "$payload/overlay/usr/bin/edu-msi-test" "$here/edu-msi-test.c"
+(cd "$payload/overlay" && printf 'init\nusr/bin/edu-msi-test\n' | cpio -o -H newc -R 0:0 --quiet) \
+  > "$payload/init-overlay.cpio"
 rm -rf "$payload/overlay"
 if [ "$dm" = hvmd ]; then
   cp "$hvmd" "$payload/hvmd"
@@ -80,6 +83,7 @@ expect '^== serial: PASS edu-bar0: ID register 0x010000ed' "the guest maps BAR0 
 expect '^== serial: PASS edu-liveness' "guest writes reach the device through the mapped BAR"
 expect '^== serial: PASS edu-dma' "the edu DMAs into the guest's RAM (bus mastering reaches the device)"
 expect '^== serial: PASS edu-intx: 3 of 3' "the edu's INTx reaches the guest as a pirq, 3 of 3"
+expect '^== serial: PASS edu-msi: 3 of 3' "the guest enables the edu's MSI: its vector arrives, 3 of 3 (map_pirq_msi + update_msi_irq)"
 expect '^== xl pci-detach rc=0' "xl pci-detach on the running guest (device_del, ACPI eject)"
 expect '^== guest edu removed: seen' "the guest sees the edu leave"
 expect '^== pci-list after detach: \[\]' "libxl lists no device after the detach"
@@ -87,5 +91,6 @@ expect '^== xl pci-attach rc=0' "xl pci-attach on the running guest (device_add 
 expect '^== guest second round: seen' "the guest sees the edu come back and checks it again"
 expect_count '^== serial: PASS edu-dma' 2 "after the re-attach the edu DMAs into guest RAM again"
 expect_count '^== serial: PASS edu-intx: 3 of 3' 2 "after the re-attach the INTx arrives again"
+expect_count '^== serial: PASS edu-msi: 3 of 3' 2 "after the re-attach the MSI arrives again"
 expect '^== dm alive: yes' "the device model is still serving"
 exit $failed

@@ -1,8 +1,13 @@
 #include "passthrough/passthrough_devices.h"
 
+#include <dirent.h>
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "dm/log.h"
 
 #include "passthrough/bdf.h"
 #include "passthrough/passthrough_device.h"
@@ -86,12 +91,51 @@ Result<std::unique_ptr<HostFunction>> PassthroughHosts::open_sysfs(PciAddress ad
   if (auto function = opened(address)) return function;
   if (sealed_)
     return make_error(
-        "host PCI function %s was not opened before hvmd dropped its privileges: name it with "
-        "-device xen-pci-passthrough,hostaddr=%s on the command line",
-        format_host_address(address).c_str(), format_host_address(address).c_str());
+        "host PCI function %s was not opened before hvmd dropped its privileges: bind it to "
+        "pciback (xl pci-assignable-add %s) before the guest starts, or name it with -device "
+        "xen-pci-passthrough,hostaddr=%s on the command line",
+        format_host_address(address).c_str(), format_host_address(address).c_str(),
+        format_host_address(address).c_str());
   auto host = SysfsHost::open(root, address);
   if (!host) return host.error();
   return std::unique_ptr<HostFunction>(std::move(*host));
+}
+
+size_t PassthroughHosts::open_pciback_functions() {
+  std::string driver = sysfs_root_ + "/bus/pci/drivers/pciback";
+  DIR* dir = opendir(driver.c_str());
+  if (!dir) return 0;  // pciback not loaded: nothing can be assigned
+  std::vector<PciAddress> addresses;
+  // Bounded: a driver directory lists its devices and a handful of control files.
+  constexpr size_t kMaxEntries = 4096;
+  size_t seen = 0;
+  while (dirent* entry = readdir(dir)) {
+    if (++seen > kMaxEntries) break;
+    // Devices are the links named like a host address; "new_slot", "slots", "quirks" are not.
+    if (auto address = parse_host_address(entry->d_name);
+        address && format_host_address(*address) == entry->d_name)
+      addresses.push_back(*address);
+  }
+  closedir(dir);
+  size_t ready = 0;
+  for (PciAddress address : addresses) {
+    if (std::any_of(opened_.begin(), opened_.end(), [&](const auto& f) {
+          return f && same_function(f->host_address(), address);
+        })) {
+      ++ready;
+      continue;
+    }
+    auto host = SysfsHost::open(sysfs_root_, address);
+    if (!host) {
+      HVMD_WARN("pciback function %s not ready for passthrough: %s",
+                format_host_address(address).c_str(), host.error().message.c_str());
+      continue;
+    }
+    HVMD_INFO("pciback function %s opened for passthrough", format_host_address(address).c_str());
+    opened_.push_back(std::move(*host));
+    ++ready;
+  }
+  return ready;
 }
 
 Result<std::unique_ptr<HostFunction>> PassthroughHosts::open_vfio(PciAddress address) {

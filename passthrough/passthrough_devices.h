@@ -33,6 +33,13 @@ class PassthroughHosts {
   Result<std::unique_ptr<HostFunction>> open_sysfs(PciAddress address, const std::string& root);
   // A function the caller opened (tests: a SoftFunction), handed out by its address.
   void provide(std::unique_ptr<HostFunction> function) { opened_.push_back(std::move(function)); }
+  // libxl's `pci = [ ... ]` and `xl pci-attach`: libxl adds the device over QMP after hvmd has
+  // dropped its privileges, naming a function it bound to pciback beforehand (xl
+  // pci-assignable-add). So before the drop every function bound to pciback then is opened here
+  // (SYSFS_ROOT/bus/pci/drivers/pciback/SSSS:BB:DD.F), ready for a later device_add; one that
+  // fails to open is skipped with a line saying why. Returns how many are ready (the Xen runner
+  // keeps the privileged handle and its hypercall ioctl only when there are any).
+  size_t open_pciback_functions();
   const std::string& sysfs_root() const { return sysfs_root_; }
   // VFIO for this runner: the guest RAM the devices may DMA to, and where eventfds are watched.
   // Without it there is no vfio-pci type.

@@ -325,7 +325,7 @@ Result<void> start_exit_cleanup(const Config& config) {
 
 }  // namespace
 
-Result<void> drop_privileges(const Config& config) {
+Result<void> drop_privileges(const Config& config, const SandboxExtras& extras) {
   std::optional<RunAs> run_as;
   if (!config.run_as.empty()) {
     // Before chroot: the passwd file is outside it.
@@ -345,7 +345,7 @@ Result<void> drop_privileges(const Config& config) {
       return make_error("-runas %s: %s", config.run_as.c_str(), strerror(errno));
   }
   HVMD_TRY(drop_capabilities());
-  if (config.sandbox) HVMD_TRY(enter_sandbox(config));
+  if (config.sandbox) HVMD_TRY(enter_sandbox(config, extras));
   HVMD_INFO("serving%s%s%s", config.machine.name.empty() ? "" : " guest ",
             config.machine.name.c_str(), config.sandbox ? " (sandboxed)" : "");
   return ok();

@@ -10,6 +10,7 @@
 #include "dm/backends/io_executor.h"
 #include "dm/backends/net.h"
 #include "dm/command_line.h"
+#include "dm/daemon/sandbox.h"
 #include "dm/event_loop.h"
 #include "dm/machine.h"
 #include "dm/qmp/machine_commands.h"
@@ -84,7 +85,7 @@ Result<void> write_pidfile(const std::string& path);
 // no new privileges (with or without -runas), then the sandbox (dm/daemon/sandbox.h) unless
 // -sandbox off: applied once everything is open, before the first guest access. The pid file and
 // listening socket paths are removed at exit by a helper forked here, which keeps the right to.
-Result<void> drop_privileges(const Config& config);
+Result<void> drop_privileges(const Config& config, const SandboxExtras& extras = {});
 
 // Runners, one per transport. Each returns the exit status once the daemon stops.
 Result<int> run_qtest(const Config& config, int daemon_fd);

@@ -133,7 +133,10 @@ constexpr unsigned long kKvmIoctls[] = {
 // (memory/ioport mapping, pirq map/bind, MSI update) made as raw hypercalls on the unrestricted
 // handle the runner keeps for them. A seccomp filter cannot see which hypercall an ioctl carries,
 // so this is the one widening passthrough costs (Xen's dm_restrict does not cover passthrough
-// either); it is allowed only when the command line names a passthrough device.
+// either); it is allowed only when the command line names a passthrough device or, under libxl's
+// pci = [...], when host functions bound to pciback were opened at start for a later device_add
+// (SandboxExtras). Their sysfs files are opened before the sandbox; no open is widened: config
+// space, resourceN and the ROM stay pread/pwrite/mmap on descriptors held since then.
 constexpr unsigned long kXenPassthroughIoctls[] = {IOCTL_PRIVCMD_HYPERCALL};
 
 // A vfio-pci device's run-time requests: arming and disarming MSI/MSI-X eventfds as the guest
@@ -182,7 +185,7 @@ Result<void> allow_ioctls(scmp_filter_ctx ctx, std::span<const unsigned long> re
   return ok();
 }
 
-Result<void> add_rules(scmp_filter_ctx ctx, const Config& config) {
+Result<void> add_rules(scmp_filter_ctx ctx, const Config& config, const SandboxExtras& extras) {
   // Every thread, including ones the C library or the block layer start later.
   if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1); rc < 0)
     return make_error("seccomp TSYNC: %s", strerror(-rc));
@@ -209,8 +212,9 @@ Result<void> add_rules(scmp_filter_ctx ctx, const Config& config) {
   if (config.accel == Accel::kXen) HVMD_TRY(allow_ioctls(ctx, kXenIoctls));
   if (config.accel == Accel::kKvm) HVMD_TRY(allow_ioctls(ctx, kKvmIoctls));
   if (config.accel == Accel::kXen &&
-      std::any_of(config.devices.begin(), config.devices.end(),
-                  [](const SubOptions& d) { return d.get("driver") == "xen-pci-passthrough"; }))
+      (extras.xen_passthrough ||
+       std::any_of(config.devices.begin(), config.devices.end(),
+                   [](const SubOptions& d) { return d.get("driver") == "xen-pci-passthrough"; })))
     HVMD_TRY(allow_ioctls(ctx, kXenPassthroughIoctls));
   if (std::any_of(config.devices.begin(), config.devices.end(),
                   [](const SubOptions& d) { return d.get("driver") == "vfio-pci"; })) {
@@ -242,10 +246,10 @@ Result<void> add_rules(scmp_filter_ctx ctx, const Config& config) {
   return ok();
 }
 
-Result<void> install_filter(const Config& config) {
+Result<void> install_filter(const Config& config, const SandboxExtras& extras) {
   scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
   if (!ctx) return make_error("seccomp_init failed");
-  auto result = add_rules(ctx, config);
+  auto result = add_rules(ctx, config, extras);
   if (result) {
     if (int rc = seccomp_load(ctx); rc < 0) result = make_error("seccomp_load: %s", strerror(-rc));
   }
@@ -255,7 +259,7 @@ Result<void> install_filter(const Config& config) {
 
 }  // namespace
 
-Result<void> enter_sandbox(const Config& config) {
+Result<void> enter_sandbox(const Config& config, const SandboxExtras& extras) {
 #ifdef HVMD_SANITIZER_BUILD
   // The sanitizers' runtimes trace threads and read /proc at exit: not sandboxable.
   HVMD_WARN("sandbox: off in sanitizer builds");
@@ -268,7 +272,7 @@ Result<void> enter_sandbox(const Config& config) {
   action.sa_sigaction = on_blocked_call;
   action.sa_flags = SA_SIGINFO;
   sigaction(SIGSYS, &action, nullptr);
-  return install_filter(config);
+  return install_filter(config, extras);
 }
 
 }  // namespace hvmd::daemon

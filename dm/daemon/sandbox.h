@@ -13,6 +13,13 @@
 
 namespace hvmd::daemon {
 
-Result<void> enter_sandbox(const Config& config);
+// What a runner found at start that the command line does not say.
+struct SandboxExtras {
+  // Host PCI functions are ready for a later QMP device_add (libxl's pci = [...]): keep the
+  // passthrough hypercalls (see kXenPassthroughIoctls).
+  bool xen_passthrough = false;
+};
+
+Result<void> enter_sandbox(const Config& config, const SandboxExtras& extras = {});
 
 }  // namespace hvmd::daemon

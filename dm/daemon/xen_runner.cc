@@ -36,11 +36,15 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   DeviceRegistry registry;
   devices::register_devices(registry);
   // pciback functions: BARs as p2m/ioport mappings, INTx and MSI as pirqs (the privileged
-  // handle stays open for them only when the command line names one).
+  // handle stays open for them only when the command line names one, or when functions bound to
+  // pciback were opened for libxl's device_add after start: pci = [...], xl pci-attach).
   xen::XenHostPassthrough xen_passthrough(**platform);
   passthrough::PassthroughHosts passthrough_hosts("/sys", &xen_passthrough);
   passthrough::register_passthrough_devices(registry, passthrough_hosts);
-  if (passthrough::names_passthrough_device(config.devices)) (*platform)->keep_passthrough();
+  SandboxExtras sandbox_extras;
+  sandbox_extras.xen_passthrough = passthrough_hosts.open_pciback_functions() > 0;
+  if (sandbox_extras.xen_passthrough || passthrough::names_passthrough_device(config.devices))
+    (*platform)->keep_passthrough();
   Chardevs chardevs(config, loop);    // before the machine: its serial ports hold them
   ThreadPoolExecutor block_io(loop);  // before the machine: its drives' I/O runs here
   HVMD_TRY(block_io.start());
@@ -119,7 +123,7 @@ Result<int> run_xen(const Config& config, int daemon_fd) {
   }
 
   HVMD_TRY(write_pidfile(config.pidfile));
-  HVMD_TRY(drop_privileges(config));
+  HVMD_TRY(drop_privileges(config, sandbox_extras));
   passthrough_hosts.seal();
   daemon_ready(daemon_fd);
   int status = loop.run();

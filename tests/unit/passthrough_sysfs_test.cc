@@ -98,6 +98,29 @@ TEST_F(PassthroughSysfs, SealedHostsHandOutOnlyWhatWasOpened) {
   EXPECT_NE(twice.error().message.find("dropped its privileges"), std::string::npos);
 }
 
+// libxl's pci = [...]: the device_add comes after the privilege drop, for a function bound to
+// pciback before the guest started; those are opened at start and handed out after sealing.
+TEST_F(PassthroughSysfs, PcibackFunctionsAreOpenedBeforeTheSeal) {
+  PassthroughHosts none(root, nullptr);
+  EXPECT_EQ(none.open_pciback_functions(), 0u);  // pciback not loaded
+  std::string driver = root + "/bus/pci/drivers/pciback";
+  std::filesystem::create_directories(driver);
+  write_whole(driver + "/new_slot", "", 0);  // the driver's control files are not functions
+  write_whole(driver + "/slots", "", 0);
+  std::filesystem::create_directory_symlink(dir, driver + "/0000:03:00.0");
+  std::filesystem::create_directory_symlink(root + "/bus/pci/devices/0000:07:00.0",
+                                            driver + "/0000:07:00.0");  // gone: skipped
+  PassthroughHosts hosts(root, nullptr);
+  EXPECT_EQ(hosts.open_pciback_functions(), 1u);
+  hosts.seal();
+  auto opened = hosts.open_sysfs(*parse_host_address("0000:03:00.0"), root);
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_EQ((*opened)->read(kVendorId, 4), 0x10d38086u);
+  auto other = hosts.open_sysfs(*parse_host_address("0000:07:00.0"), root);
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message.find("xl pci-assignable-add 0000:07:00.0"), std::string::npos);
+}
+
 TEST_F(PassthroughSysfs, ADeviceOnTheTree) {
   auto host = SysfsHost::open(root, *parse_host_address("0000:03:00.0"));
   ASSERT_TRUE(host);

@@ -119,11 +119,14 @@ TEST_F(XenServerTest, OneWakeUpServesEveryVcpuAndTheBufferedBatch) {
     xen.buffered_write(IOREQ_TYPE_COPY, 0xa0000 + 4 * (i % 64), 4, 0x5500 + i);
   std::atomic<int> wrong{0};
   std::vector<std::thread> vcpus;
+  uint64_t kicks = xen.device_model_kicks();
   for (unsigned v = 0; v < 4; ++v)
     vcpus.emplace_back([&, v] {
       if (pci_read(v, 0x00, 0x00) != 0x12378086u) ++wrong;
     });
-  while (xen.requests_waiting() < 4) std::this_thread::yield();
+  // Every vCPU's request posted and its port kicked (the kick follows the request).
+  while (xen.requests_waiting() < 4 || xen.device_model_kicks() < kicks + 4)
+    std::this_thread::yield();
   SimXen::ChannelCounts before = xen.channel_counts();
   server.process_events();
   for (auto& t : vcpus) t.join();

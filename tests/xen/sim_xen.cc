@@ -110,6 +110,7 @@ void SimXen::kick_device_model(uint32_t remote_port) {
   uint32_t local = local_of_remote_.at(remote_port);
   std::lock_guard guard(evtchn_lock_);
   deliver_locked(local);
+  ++device_model_kicks_;
 }
 
 size_t SimXen::pending(std::span<uint32_t> ports) {

@@ -63,6 +63,8 @@ class SimXen final : public xen::XenPlatform {
   ChannelCounts channel_counts() const;
   // Synchronous requests posted and not yet answered (READY or INPROCESS in their slots).
   unsigned requests_waiting() const;
+  // Kicks of the device model's ports so far (a vCPU kicks just after marking its request READY).
+  uint64_t device_model_kicks() const { return device_model_kicks_.load(); }
 
   // --- XenPlatform (device model side) ---
   Result<void> create_server() override;
@@ -145,7 +147,8 @@ class SimXen final : public xen::XenPlatform {
   ChannelCounts counts_;
   void deliver_locked(uint32_t local_port);
   std::map<uint32_t, uint32_t> local_of_remote_;
-  std::map<uint32_t, int> kick_fd_;  // local port -> eventfd the vCPU waits on
+  std::map<uint32_t, int> kick_fd_;
+  std::atomic<uint64_t> device_model_kicks_{0};  // local port -> eventfd the vCPU waits on
   std::atomic<bool> enabled_{false};
   bool destroyed_ = false;
   std::atomic<size_t> live_mappings_{0};

@@ -34,7 +34,7 @@ const std::vector<Prototype>& prototypes() {
     std::vector<Prototype> p;
     for (const auto& name : synthetic_fixture_names())
       p.push_back({name, make_synthetic_fixture(name)});
-    std::string dir = std::string(HVMD_SOURCE_DIR) + "/tests/passthrough/fixtures";
+    std::string dir = HVMD_SOURCE_DIR "/tests/passthrough/fixtures";
     for (const auto& stem : recorded_fixture_stems(dir))
       if (auto f = load_recorded_fixture(dir, stem)) p.push_back({stem, std::move(*f)});
     return p;

@@ -173,7 +173,7 @@ TEST(CommandLine, LogAndQtestLogFiles) {
 // recorded from its "Spawning device-model" log. Without a hypervisor hvmd parses all of it, then
 // stops with one line naming what is missing.
 TEST(CommandLine, LibxlQemuXenCommandLine) {
-  std::ifstream file(std::string(HVMD_SOURCE_DIR) + "/tests/xen/libxl-4.17-hvm-ide-cirrus.argv");
+  std::ifstream file(HVMD_SOURCE_DIR "/tests/xen/libxl-4.17-hvm-ide-cirrus.argv");
   std::vector<std::string> args;
   for (std::string line; std::getline(file, line);) args.push_back(line);
   ASSERT_GT(args.size(), 20u);

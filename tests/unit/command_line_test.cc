@@ -15,7 +15,7 @@ Result<Config> parse(std::vector<std::string> args) {
 
 // What libxl 4.17 passes for an HVM guest with an IDE disk and cirrus VGA (recorded in the lab).
 TEST(CommandLineParse, LibxlQemuXenCommandLine) {
-  std::ifstream file(std::string(HVMD_SOURCE_DIR) + "/tests/xen/libxl-4.17-hvm-ide-cirrus.argv");
+  std::ifstream file(HVMD_SOURCE_DIR "/tests/xen/libxl-4.17-hvm-ide-cirrus.argv");
   std::vector<std::string> args;
   for (std::string line; std::getline(file, line);) args.push_back(line);
   auto config = parse(args);

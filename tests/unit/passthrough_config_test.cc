@@ -11,7 +11,7 @@ namespace {
 using namespace pci;
 using namespace passthrough;
 
-const std::string kRecorded = std::string(HVMD_SOURCE_DIR) + "/tests/passthrough/fixtures";
+const std::string kRecorded = HVMD_SOURCE_DIR "/tests/passthrough/fixtures";
 
 TEST(PassthroughConfig, HeaderIdentityAndBarsAreTheGuestsNotTheHosts) {
   PassthroughRig rig(make_synthetic_fixture("nic-pcie"));

@@ -14,7 +14,7 @@ namespace {
 
 using namespace pci;
 
-const std::string kRecorded = std::string(HVMD_SOURCE_DIR) + "/tests/passthrough/fixtures";
+const std::string kRecorded = HVMD_SOURCE_DIR "/tests/passthrough/fixtures";
 
 std::vector<uint8_t> cap_ids(SoftFunction& f, const char** broken = nullptr) {
   auto list = walk_capabilities([&f](uint32_t reg) { return f.get8(reg); });

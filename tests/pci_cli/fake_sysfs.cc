@@ -255,7 +255,9 @@ void FakeKernel::operator()(const SysfsWrite& w) {
 }
 
 std::string read_fixture_text(const std::string& file) {
-  std::ifstream in(std::string(HVMD_PCI_FIXTURES) + "/" + file, std::ios::binary);
+  std::string path = HVMD_PCI_FIXTURES "/";  // appended: GCC 12 warns falsely on string + literal
+  path += file;
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("missing fixture " + file);
   std::stringstream s;
   s << in.rdbuf();

@@ -262,25 +262,21 @@ std::string qemu_io(Machine& machine, const std::string& drive, const std::strin
   auto offset = io_number(words[i]);
   auto length = io_number(words[i + 1]);
   if (!offset || !length) return "qemu-io: invalid offset or length\r\n";
-  if (op == "discard") {  // as the drive's discard= says: holes punched, or nothing done
-    if (medium->read_only()) return "discard failed: Permission denied\r\n";
-    int result = -1;
-    medium->discard(*offset, *length, [&result](int error) { result = error; });
-    medium->drain();
-    if (result) return format("discard failed: %s\r\n", strerror(result < 0 ? EIO : result));
-    return format("discard %" PRIu64 "/%" PRIu64 " bytes at offset %" PRIu64 "\r\n", *length,
-                  *length, *offset);
-  }
-  if (*length > kMaxQemuIoBytes)
+  if (op != "discard" && *length > kMaxQemuIoBytes)
     return format("qemu-io: length %" PRIu64 " is over the %" PRIu64 " limit\r\n", *length,
                   kMaxQemuIoBytes);
-  std::vector<uint8_t> buffer(*length, zero ? 0 : pattern.value_or(0xcd));
+  if (op != "read" && medium->read_only()) return op + " failed: Permission denied\r\n";
+  std::vector<uint8_t> buffer;
   int result = -1;
-  if (op == "read") {
-    medium->read(*offset, buffer, [&result](int error) { result = error; });
+  auto done = [&result](int error) { result = error; };
+  if (op == "discard") {
+    medium->discard(*offset, *length, done);  // as the drive's discard= says: holes, or nothing
   } else {
-    if (medium->read_only()) return "write failed: Permission denied\r\n";
-    medium->write(*offset, buffer, [&result](int error) { result = error; });
+    buffer.assign(*length, zero ? 0 : pattern.value_or(0xcd));
+    if (op == "read")
+      medium->read(*offset, buffer, done);
+    else
+      medium->write(*offset, buffer, done);
   }
   medium->drain();
   if (result) return format("%s failed: %s\r\n", op.c_str(), strerror(result < 0 ? EIO : result));
@@ -291,8 +287,9 @@ std::string qemu_io(Machine& machine, const std::string& drive, const std::strin
       out += format("Pattern verification failed at offset %" PRIu64 ", %" PRIu64 " bytes\r\n",
                     *offset + static_cast<uint64_t>(bad - buffer.begin()), *length);
   }
-  out += format("%s %" PRIu64 "/%" PRIu64 " bytes at offset %" PRIu64 "\r\n",
-                op == "read" ? "read" : "wrote", *length, *length, *offset);
+  const char* did = op == "read" ? "read" : op == "write" ? "wrote" : "discard";
+  out += format("%s %" PRIu64 "/%" PRIu64 " bytes at offset %" PRIu64 "\r\n", did, *length, *length,
+                *offset);
   return out;
 }
 

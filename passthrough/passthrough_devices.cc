@@ -74,10 +74,15 @@ Result<std::unique_ptr<Device>> create_vfio(Machine& machine, OptionReader& prop
 
 }  // namespace
 
-Result<std::unique_ptr<HostFunction>> PassthroughHosts::opened(PciAddress address) {
-  auto it = std::find_if(opened_.begin(), opened_.end(), [&](const auto& f) {
+std::vector<std::unique_ptr<HostFunction>>::iterator PassthroughHosts::find_opened(
+    PciAddress address) {
+  return std::find_if(opened_.begin(), opened_.end(), [&](const auto& f) {
     return f && same_function(f->host_address(), address);
   });
+}
+
+Result<std::unique_ptr<HostFunction>> PassthroughHosts::opened(PciAddress address) {
+  auto it = find_opened(address);
   if (it != opened_.end()) {  // handed out once; comes back when its device goes
     std::unique_ptr<HostFunction> function = std::move(*it);
     opened_.erase(it);
@@ -119,9 +124,7 @@ size_t PassthroughHosts::open_pciback_functions() {
   closedir(dir);
   size_t ready = 0;
   for (PciAddress address : addresses) {
-    if (std::any_of(opened_.begin(), opened_.end(), [&](const auto& f) {
-          return f && same_function(f->host_address(), address);
-        })) {
+    if (find_opened(address) != opened_.end()) {
       ++ready;
       continue;
     }

@@ -61,6 +61,8 @@ class PassthroughHosts {
   std::vector<DmaRange> guest_ram_;
   FdWatcher* watcher_ = nullptr;
   Result<std::unique_ptr<HostFunction>> opened(PciAddress address);
+  // The function opened before for address, or opened_.end().
+  std::vector<std::unique_ptr<HostFunction>>::iterator find_opened(PciAddress address);
 };
 
 // An FdWatcher on the runner's event loop.

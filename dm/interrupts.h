@@ -27,6 +27,12 @@ class InterruptSink {
   // The PIIX3 PIRQ route register for link 0..3: isa_irq, or 0 when routing is disabled.
   virtual void set_pci_link_route(unsigned link, unsigned isa_irq) = 0;
   virtual void send_msi(const MsiMessage& message) = 0;
+  // Whether the hypervisor masks this message itself, so the device's own MSI/MSI-X mask bits do
+  // not apply. Under Xen a guest that takes MSIs as event channels (Linux with XENFEAT_hvm_pirqs)
+  // writes a vector of 0 and the pirq in the address, masks through the event channel and never
+  // clears the table's mask bits (it sets pci_msi_ignore_mask): a device that honoured them would
+  // never interrupt.
+  virtual bool masked_by_hypervisor(const MsiMessage&) const { return false; }
 };
 
 // PCI INTx routing for transports without a hypervisor to do it: pins are swizzled onto the four

@@ -48,11 +48,12 @@ MsiMessage Msi::message(unsigned vector) const {
 
 void Msi::notify(InterruptSink* sink, unsigned vector) {
   if (!enabled() || vector >= enabled_vectors() || !sink) return;
-  if (maskable_ && (config_.get32(mask_reg()) >> vector & 1)) {
+  MsiMessage m = message(vector);
+  if (vector_masked(vector) && !sink->masked_by_hypervisor(m)) {
     config_.set32(pending_reg(), config_.get32(pending_reg()) | 1u << vector);
     return;
   }
-  sink->send_msi(message(vector));
+  sink->send_msi(m);
 }
 
 bool Msi::vector_masked(unsigned vector) const {
@@ -153,11 +154,12 @@ void Msix::reset() {
 
 void Msix::notify(InterruptSink* sink, unsigned vector) {
   if (!enabled() || vector >= vectors_ || !sink) return;
-  if (function_masked() || vector_masked(vector)) {
+  MsiMessage m = message(vector);
+  if ((function_masked() || vector_masked(vector)) && !sink->masked_by_hypervisor(m)) {
     pending_[vector / 64] |= 1ull << (vector % 64);
     return;
   }
-  sink->send_msi(message(vector));
+  sink->send_msi(m);
 }
 
 MsiMessage Msix::message(unsigned vector) const {

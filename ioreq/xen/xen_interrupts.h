@@ -7,6 +7,9 @@
 
 namespace hvmd::xen {
 
+// The vector field of an MSI data word.
+inline constexpr uint32_t kMsiDataVector = 0xff;
+
 class XenInterrupts final : public InterruptSink {
  public:
   explicit XenInterrupts(XenPlatform& platform) : platform_(platform) {}
@@ -19,6 +22,10 @@ class XenInterrupts final : public InterruptSink {
   }
   void send_msi(const MsiMessage& message) override {
     platform_.inject_msi(message.address, message.data);
+  }
+  // Xen's hvm_inject_msi takes a message with vector 0 as a pirq (an event channel).
+  bool masked_by_hypervisor(const MsiMessage& message) const override {
+    return (message.data & kMsiDataVector) == 0;
   }
 
  private:

@@ -134,8 +134,11 @@ bool EventLoop::run_posted() {
 void EventLoop::run_once(int timeout_ms) {
   std::unique_lock<std::mutex> device;
   if (device_lock_) device = std::unique_lock(*device_lock_);
-  // Posted work is this round's event: the wait after it only looks (a caller waiting for what
-  // the work did must not sleep past it).
+  // Posted work is this round's event: the round ends after it without a wait (a caller waiting
+  // for what the work did must not sleep past it), and the next round polls the descriptors. So
+  // a command that completes from the page cache costs no epoll_wait of its own. Work that keeps
+  // posting work still lets the descriptors be looked at every kRoundsWithoutPolling rounds.
+  constexpr int kRoundsWithoutPolling = 8;
   bool worked = run_posted();
   if (stopping_) return;
   // Timers the armed timerfd covers run from its callback when it fires; only a deadline set
@@ -145,6 +148,11 @@ void EventLoop::run_once(int timeout_ms) {
     clock_.run_expired();
   if (stopping_) return;  // a timer stopped the loop: no wait for what will not come
   arm_timerfd();
+  if (worked && ++rounds_without_polling_ < kRoundsWithoutPolling) {
+    if (round_end_) round_end_();
+    return;
+  }
+  rounds_without_polling_ = 0;
   int timeout = worked || !posted_.empty() ? 0 : timeout_ms;
   if (device) device.unlock();  // vCPUs run device code while the loop sleeps
   epoll_event events[32];

@@ -70,6 +70,7 @@ class EventLoop {
   int64_t armed_deadline_ = Clock::kNever;
   std::unordered_map<int, std::shared_ptr<Callback>> callbacks_;
   std::vector<std::function<void()>> posted_;
+  int rounds_without_polling_ = 0;
   std::function<void()> round_end_;
   std::mutex* device_lock_ = nullptr;
   int wake_fd_ = -1;

@@ -171,7 +171,11 @@ Result<Device*> Machine::add_device(const SubOptions& description, bool hotplug)
   if (rom) {
     auto* pci_device = dynamic_cast<pci::PciDevice*>(device->get());
     if (!pci_device) return make_error("device '%s' cannot take a romfile", driver->c_str());
-    pci_device->set_rom_image(*rom, device_memory_backing_);
+    auto read = rom->read(pci_device->make_rom(rom->size(), device_memory_backing_));
+    if (!read)
+      return make_error("romfile=%s: %s",
+                        romfile ? romfile->c_str() : type->default_romfile.c_str(),
+                        read.error().message.c_str());
   }
   if (id) (*device)->set_id(*id);
   // PCI hot-plug: a type that may be unplugged can be ejected by the guest; one added while the

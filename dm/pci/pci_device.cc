@@ -122,12 +122,18 @@ std::string PciDevice::firmware_path() const {
 }
 
 void PciDevice::set_rom_image(std::span<const uint8_t> image, DeviceMemoryBacking* backing) {
+  std::span<uint8_t> out = make_rom(image.size(), backing);
+  std::copy(image.begin(), image.end(), out.begin());
+}
+
+std::span<uint8_t> PciDevice::make_rom(size_t image_bytes, DeviceMemoryBacking* backing) {
   // A power of two of at least a page, so a transport can place it in the guest directly.
-  uint64_t size = std::max<uint64_t>(std::bit_ceil(image.size()), 4096);
+  uint64_t size = std::max<uint64_t>(std::bit_ceil(image_bytes), 4096);
   auto rom = std::make_unique<DeviceMemory>(std::string(type()) + ".rom", size,
                                             DeviceMemory::Access::kReadOnly, backing);
-  std::copy(image.begin(), image.end(), rom->host_data().begin());
+  std::span<uint8_t> out = rom->host_data().first(image_bytes);
   set_rom(std::move(rom));
+  return out;
 }
 
 uint8_t PciDevice::add_capability(uint8_t id, unsigned length) {

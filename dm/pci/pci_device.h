@@ -79,6 +79,9 @@ class PciDevice : public Device, public PciConfigTarget {
   const BarInfo& rom_bar() const { return rom_.info; }
   // An option ROM image for the expansion-ROM BAR (romfile=), in device memory of its own.
   void set_rom_image(std::span<const uint8_t> image, DeviceMemoryBacking* backing);
+  // Gives the device ROM memory for an image of image_bytes and returns the part the image goes
+  // in, for the caller to fill (the rest reads as zero).
+  std::span<uint8_t> make_rom(size_t image_bytes, DeviceMemoryBacking* backing);
   Msix* msix() { return msix_.get(); }
   Msi* msi() { return msi_.get(); }
 

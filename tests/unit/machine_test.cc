@@ -182,6 +182,27 @@ TEST_F(MachineTest, RomfileFillsTheExpansionRomBar) {
   EXPECT_EQ(d.mmio_read(0xfeb00000, 2), 0xaa55u);
 }
 
+// The ROM cache keeps the file open, not its bytes: a second device reads the file again, and a
+// file cut short meanwhile fails that device's creation with the reason instead of a short ROM.
+TEST_F(MachineTest, RomfileIsReadForEachDeviceAndATruncatedFileIsRefused) {
+  char path[] = "/tmp/hvmd-rom-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  std::vector<uint8_t> image(6000, 0x22);
+  ASSERT_EQ(write(fd, image.data(), image.size()), ssize_t(image.size()));
+  std::string romfile = std::string(",romfile=") + path;
+  ASSERT_TRUE(add("scratch,addr=5" + romfile).ok());
+  ASSERT_EQ(ftruncate(fd, 100), 0);
+  auto refused = add("scratch,addr=6" + romfile);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find(std::string("romfile=") + path + ": the file shrank"),
+            std::string::npos)
+      << refused.error().message;
+  close(fd);
+  unlink(path);
+  EXPECT_FALSE(add("scratch,addr=6,romfile=/dev/null").ok());  // not a regular file
+}
+
 // A controller with two buses of four ports each, and the devices that plug into them, as a USB
 // host controller and its devices will.
 class TestBus final : public Bus {

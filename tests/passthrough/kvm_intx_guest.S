@@ -1,13 +1,15 @@
 /* A 64 KiB BIOS image for hvmd's kvm runner that takes a passed-through edu's INTx through the
- * 8259 PIC, for run-vfio-kvm-intx.sh. It enters flat 32-bit protected mode, points every IDT
- * vector at an iret and vector 0x2b (IRQ 11 on the slave PIC) at the edu handler, sets the LAPIC's
- * LINT0 to ExtINT (KVM hands the PIC's output only to a CPU that takes it), programs the PICs
- * (IRQ 11 level-triggered in the ELCR, the only one unmasked), gives edu at 00:05.0 its BAR0
+ * IOAPIC, for run-vfio-kvm-intx.sh. It enters flat 32-bit protected mode, points every IDT
+ * vector at an iret and vector 0x2b at the edu handler, enables the LAPIC, masks the 8259 PICs,
+ * routes IOAPIC pin 11 (level-triggered, as PCI INTx) to vector 0x2b, gives edu at 00:05.0 its BAR0
  * (the INTx is bound then, its PIRQ link not yet routed), then routes PIRQ link B (slot 5, INTA#)
  * to IRQ 11 at the PIIX3 (the irqfd follows the route). Three times it asks edu for an interrupt
- * and waits in hlt; the handler reads edu's status, acknowledges it, writes 'I' to the debug port
- * 0x402 and EOIs the PICs. Then "DONE\n" and it halts for good. The interrupt's round trip
- * (VFIO -> KVM_IRQFD -> the guest's EOI -> resample eventfd -> VFIO unmask) never enters hvmd. */
+ * and spins with interrupts on until the handler counted it (not hlt: an interrupt already
+ * pending when hlt comes returns to the hlt, which then waits for good); the handler reads edu's
+ * status, acknowledges it, writes 'I' to the debug port 0x402 and EOIs the LAPIC (KVM's IOAPIC
+ * then runs the irqfd's resampler). Then "DONE\n" and it halts for good. The interrupt's round
+ * trip (VFIO -> KVM_IRQFD -> the guest's EOI -> resample eventfd -> VFIO unmask) never enters
+ * hvmd. */
         .set BASE, 0xf0000          /* where the image runs (its copy below 1 MiB) */
         .set EDU, 0xfe000000        /* edu's BAR0 as this guest places it */
         .set IDT, 0x1000
@@ -50,10 +52,9 @@ start32:
         shrl $16, %eax
         movw %ax, IDT + 0x2b * 8 + 6
         lidt idt_desc + BASE
-        /* LAPIC: software enabled, LINT0 ExtINT */
+        /* LAPIC: software enabled */
         movl $0x1ff, 0xfee000f0
-        movl $0x700, 0xfee00350
-        /* PICs: vectors 0x20 and 0x28, cascade on IRQ 2, IRQ 11 the only one open, level */
+        /* PICs: vectors 0x20 and 0x28, cascade on IRQ 2, all masked (the IOAPIC delivers) */
         movb $0x11, %al
         outb %al, $0x20
         outb %al, $0xa0
@@ -68,13 +69,14 @@ start32:
         movb $0x01, %al
         outb %al, $0x21
         outb %al, $0xa1
-        movb $0xfb, %al
+        movb $0xff, %al
         outb %al, $0x21
-        movb $0xf7, %al
         outb %al, $0xa1
-        movw $0x4d1, %dx
-        movb $0x08, %al
-        outb %al, %dx
+        /* IOAPIC pin 11: vector 0x2b, level-triggered, active low, to APIC 0 */
+        movl $0x27, 0xfec00000
+        movl $0, 0xfec00010
+        movl $0x26, 0xfec00000
+        movl $0x0000a02b, 0xfec00010
         /* edu at 00:05.0: BAR0, memory decoding + bus mastering */
         movw $0xcf8, %dx
         movl $0x80002810, %eax
@@ -100,11 +102,11 @@ start32:
         xorl %esi, %esi
 round:
         movl $1, EDU + 0x60         /* raise interrupt: status bit 0 */
-2:      sti
-        hlt
-        cli
+        sti
+2:      pause                       /* spin, interrupts on, until the handler has counted */
         cmpl %esi, COUNT
         je 2b
+        cli
         incl %esi
         cmpl $3, %esi
         jne round
@@ -128,9 +130,7 @@ edu_irq:
         movw $DEBUG_PORT, %dx
         movb $'I', %al
         outb %al, %dx
-        movb $0x20, %al
-        outb %al, $0xa0
-        outb %al, $0x20
+        movl $0, 0xfee000b0         /* LAPIC EOI */
         popl %edx
         popl %eax
 ignore:

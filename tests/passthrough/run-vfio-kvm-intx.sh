@@ -27,10 +27,10 @@ timeout 60 /opt/lab/hvmd -accel kvm -m 64 -nodefaults -bios /opt/lab/intx-bios.b
   -chardev file,id=dbg,path=/tmp/debug.log -device isa-debugcon,iobase=0x402,chardev=dbg \
   -device vfio-pci,host=$dev,addr=05.0 -display none >/tmp/hvmd.log 2>&1 &
 pid=$!
-for i in $(seq 1 50); do grep -q DONE /tmp/debug.log 2>/dev/null && break; sleep 1; done
+for i in $(seq 1 25); do grep -q DONE /tmp/debug.log 2>/dev/null && break; sleep 1; done
+echo "vfio-intx in /proc/interrupts: $(grep -i vfio /proc/interrupts | tr -s ' ')"
 kill $pid 2>/dev/null; wait $pid 2>/dev/null
 echo "guest debug port: $(cat /tmp/debug.log 2>/dev/null)"
-echo "vfio-intx in /proc/interrupts: $(grep -i vfio-intx /proc/interrupts | tr -s ' ')"
 cat /tmp/hvmd.log
 if grep -q "delivered by hvmd\|INTx not bound" /tmp/hvmd.log; then echo "FAIL: INTx not on the irqfd"; exit 1; fi
 grep -q "IIIDONE" /tmp/debug.log && echo "PASS kvm-intx: 3 edu INTx through KVM_IRQFD with resample" && exit 0

@@ -45,7 +45,10 @@ inline constexpr uint16_t kPcieDevStaErrors = 0x000f;  // correctable..unsupport
 // Extended capabilities (config space 0x100 and up).
 inline constexpr uint32_t kExtCapStart = 0x100;
 inline constexpr uint16_t kExtCapAer = 0x0001;
+inline constexpr uint16_t kExtCapDsn = 0x0003;  // device serial number
+inline constexpr uint16_t kExtCapVendor = 0x000b;
 inline constexpr uint16_t kExtCapAcs = 0x000d;
 inline constexpr uint16_t kExtCapSriov = 0x0010;
+inline constexpr uint16_t kExtCapAts = 0x000f;
 
 }  // namespace hvmd::passthrough

@@ -97,6 +97,34 @@ std::unique_ptr<SoftFunction> nic_pcie() {
   return f;
 }
 
+// A PCI Express physical function with extended capabilities hvmd hides and keeps: SR-IOV at
+// 0x100 (the first: hidden, its VF BAR and counts must not show), AER v2 at 0x140, ACS at 0x188
+// (hidden), device serial number at 0x1a0 (the last).
+std::unique_ptr<SoftFunction> pcie_sriov() {
+  auto f = std::make_unique<SoftFunction>("0000:05:00.0", 4096);
+  Builder b(*f, 0x8086, 0x1521, 0x020000);
+  b.pm();
+  b.msi(/*is_64bit=*/true, /*maskable=*/true, 0);
+  b.pcie(/*flr=*/true);
+  f->add_region(0, {RegionKind::kMemory32, 0x20000, false, 0xfe000000});
+  auto ext = [&](uint32_t at, uint16_t id, uint8_t version, uint32_t next) {
+    f->set32(at, id | uint32_t{version} << 16 | next << 20);
+  };
+  ext(0x100, kExtCapSriov, 1, 0x140);
+  f->set16(0x10e, 8);           // TotalVFs
+  f->set32(0x124, 0xfd00000c);  // VF BAR0: 64-bit prefetchable
+  ext(0x140, kExtCapAer, 2, 0x188);
+  f->set32(0x148, 0x00400000);  // uncorrectable error mask: UR masked
+  f->set_write_mask(0x148, 4, 0x03fff030);
+  f->set_w1c_mask(0x144, 4, 0x03fff030);  // uncorrectable error status
+  ext(0x188, kExtCapAcs, 1, 0x1a0);
+  f->set16(0x18c, 0x001f);  // ACS capabilities
+  ext(0x1a0, kExtCapDsn, 1, 0);
+  f->set32(0x1a4, 0x9abcdef0);  // serial number
+  f->set32(0x1a8, 0x12345678);
+  return f;
+}
+
 // A GPU: 64-bit prefetchable BARs (one of 256 MiB above 4 GiB), an I/O BAR, 32-bit MSI without
 // masking, a vendor capability, and capabilities hvmd hides (AGP, PCI-X) in the middle of the
 // chain.
@@ -155,11 +183,9 @@ struct Synthetic {
   const char* name;
   std::unique_ptr<SoftFunction> (*make)();
 };
-constexpr Synthetic kSynthetic[] = {{"nic-pcie", nic_pcie},
-                                    {"gpu-64bit", gpu_64bit},
-                                    {"sub-page-msix", sub_page_msix},
-                                    {"cyclic-caps", cyclic_caps},
-                                    {"broken-caps", broken_caps}};
+constexpr Synthetic kSynthetic[] = {{"nic-pcie", nic_pcie},       {"gpu-64bit", gpu_64bit},
+                                    {"pcie-sriov", pcie_sriov},   {"sub-page-msix", sub_page_msix},
+                                    {"cyclic-caps", cyclic_caps}, {"broken-caps", broken_caps}};
 
 Result<std::vector<uint8_t>> read_file(const std::string& path, size_t max) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);

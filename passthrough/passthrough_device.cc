@@ -51,6 +51,9 @@ PassthroughDevice::PassthroughDevice(std::unique_ptr<HostFunction> host, Passthr
     : PciDevice(identity_of(*host)), host_(std::move(host)), options_(std::move(options)) {
   for (int i = 0; i < kRegionCount; ++i) regions_[i] = host_->region(i);
   plan_ = plan_config(*host_, regions_);
+  ext_plan_ = plan_extended([this](uint32_t reg) { return host_->extended_read(reg, 4); },
+                            host_->config_size(), options_.extended_config);
+  ext_logged_.resize(ext_plan_.size / 4);
   filter_.host = host_.get();
   filter_.plan = &plan_;
   filter_.permissive = options_.permissive;
@@ -60,6 +63,9 @@ PassthroughDevice::PassthroughDevice(std::unique_ptr<HostFunction> host, Passthr
   if (plan_.broken_chain)
     HVMD_WARN("host %s: capability list broken (%s): the guest sees what came before",
               host_->name().c_str(), plan_.broken_chain);
+  if (ext_plan_.broken_chain)
+    HVMD_WARN("host %s: extended capability list broken (%s): the guest sees what came before",
+              host_->name().c_str(), ext_plan_.broken_chain);
 }
 
 PassthroughDevice::~PassthroughDevice() {
@@ -172,12 +178,71 @@ void PassthroughDevice::Filter::write(uint32_t reg, unsigned size, uint32_t valu
 
 uint32_t PassthroughDevice::config_read(uint32_t reg, unsigned size) {
   bind_intx();
+  if (reg >= kConfigSize) return extended_read(reg, size);
   return PciDevice::config_read(reg, size);
 }
 
 void PassthroughDevice::config_write(uint32_t reg, unsigned size, uint32_t value) {
   bind_intx();
+  if (reg >= kConfigSize) return extended_write(reg, size, value);
   PciDevice::config_write(reg, size, value);
+}
+
+bool PassthroughDevice::extended_emulated(uint32_t reg, uint8_t* value) const {
+  for (const ExtendedPlan::Header& h : ext_plan_.headers)
+    if ((reg & ~3u) == h.offset) {
+      *value = static_cast<uint8_t>(h.value >> (8 * (reg & 3)));
+      return true;
+    }
+  for (const ExtendedPlan::Range& r : ext_plan_.zeroed)
+    if (reg >= r.begin && reg < r.end) {
+      *value = 0;
+      return true;
+    }
+  return false;
+}
+
+// Extended space as the table says: headers and hidden bodies emulated, the rest the host's.
+// Outside it (no extended space, or an access past 0xfff) reads 0 as for any function.
+uint32_t PassthroughDevice::extended_read(uint32_t reg, unsigned size) {
+  if (size == 0 || size > 4 || reg >= ext_plan_.size || size > ext_plan_.size - reg) return 0;
+  uint32_t value = host_->extended_read(reg, size);
+  for (unsigned i = 0; i < size; ++i) {
+    uint8_t byte;
+    if (extended_emulated(reg + i, &byte))
+      value = (value & ~(0xffu << (8 * i))) | uint32_t{byte} << (8 * i);
+  }
+  return size == 4 ? value : value & ((1u << (8 * size)) - 1);
+}
+
+// Headers and hidden bodies are read-only; kept bodies are the host's, written only when
+// permissive (one log line per register otherwise, as for the first 256 bytes).
+void PassthroughDevice::extended_write(uint32_t reg, unsigned size, uint32_t value) {
+  if (size == 0 || size > 4 || reg >= ext_plan_.size || size > ext_plan_.size - reg) return;
+  uint8_t ignored;
+  bool any_emulated = false;
+  for (unsigned i = 0; i < size; ++i) any_emulated |= extended_emulated(reg + i, &ignored);
+  if (options_.permissive && !any_emulated) {  // the register as the guest wrote it
+    host_->extended_write(reg, size, value);
+    return;
+  }
+  for (unsigned i = 0; i < size; ++i) {
+    uint32_t at = reg + i;
+    uint8_t byte;
+    if (extended_emulated(at, &byte)) continue;
+    if (options_.permissive) {
+      host_->extended_write(at, 1, value >> (8 * i) & 0xff);
+      continue;
+    }
+    ++ext_dropped_;
+    if (!ext_logged_[at / 4]) {
+      ext_logged_[at / 4] = true;
+      HVMD_WARN(
+          "host %s: guest write to extended config register %#x dropped: read-only "
+          "(permissive=on lets such writes through)",
+          host_->name().c_str(), at & ~3u);
+    }
+  }
 }
 
 // Once the function has its guest address (the first config access after it was plugged): INTx
@@ -188,22 +253,28 @@ void PassthroughDevice::bind_intx() {
   HostIntx intx = host_->intx();
   uint8_t pin = config().get8(kInterruptPin);
   if (pin < 1 || pin > 4 || (intx.machine_irq == 0 && intx.trigger_fd < 0)) return;
-  if (!options_.transport) {
-    if (intx.trigger_fd < 0 || !options_.watcher) return;
-    if (auto r = options_.watcher->watch(intx.trigger_fd, [this] { intx_fired(); }); !r) {
-      HVMD_WARN("host %s: INTx eventfd: %s", host_->name().c_str(), r.error().message.c_str());
+  if (options_.transport) {
+    auto r = options_.transport->bind_intx(intx, address(), pin - 1u);
+    if (r) {
+      intx_bound_ = true;
+      sync_host_command();
       return;
     }
-    intx_soft_ = true;
-    sync_host_command();
+    if (intx.trigger_fd < 0 || !options_.watcher) {
+      HVMD_WARN("host %s: INTx not bound (%s): INTx stays disabled", host_->name().c_str(),
+                r.error().message.c_str());
+      return;
+    }
+    // An eventfd INTx the transport cannot take (KVM without irqfd resample): hvmd's own path.
+    HVMD_INFO("host %s: INTx not bound by the transport (%s): delivered by hvmd",
+              host_->name().c_str(), r.error().message.c_str());
+  }
+  if (intx.trigger_fd < 0 || !options_.watcher) return;
+  if (auto r = options_.watcher->watch(intx.trigger_fd, [this] { intx_fired(); }); !r) {
+    HVMD_WARN("host %s: INTx eventfd: %s", host_->name().c_str(), r.error().message.c_str());
     return;
   }
-  if (auto r = options_.transport->bind_intx(intx, address(), pin - 1u); !r) {
-    HVMD_WARN("host %s: INTx not bound (%s): INTx stays disabled", host_->name().c_str(),
-              r.error().message.c_str());
-    return;
-  }
-  intx_bound_ = true;
+  intx_soft_ = true;
   sync_host_command();
 }
 
@@ -275,12 +346,31 @@ void PassthroughDevice::unrealize() {
   }
   sync_host_command();
   PciDevice::unrealize();
+  // Through VFIO the next user (a later device_add, or the host) gets the function in its
+  // power-on state, not with the guest's DMA and interrupt set-up still programmed (under Xen
+  // libxl resets it after the detach). Its INTx stays disabled: nothing is bound.
+  if (options_.host_resets) {
+    reset_host("removal");
+    sync_host_command();
+  }
 }
 
 void PassthroughDevice::reset_device() {
-  // Under Xen libxl resets the function; through VFIO the host function resets it, when it can.
-  if (auto r = host_->reset(); r) HVMD_DEBUG("host %s reset", host_->name().c_str());
+  reset_host("system reset");
   sync_host_command();
+}
+
+// Under Xen libxl resets the function (SysfsHost says so, quietly); through VFIO the host function
+// resets it by VFIO_DEVICE_RESET or a bus hot reset, and says why not when it cannot (said once:
+// a guest may reset often).
+void PassthroughDevice::reset_host(const char* why) {
+  if (auto r = host_->reset(); r) {
+    HVMD_DEBUG("host %s reset (%s)", host_->name().c_str(), why);
+    ++host_resets_;
+  } else if (options_.host_resets && !reset_refusal_logged_) {
+    reset_refusal_logged_ = true;
+    HVMD_WARN("host %s not reset on %s: %s", host_->name().c_str(), why, r.error().message.c_str());
+  }
 }
 
 uint64_t PassthroughDevice::bar_read(int index, uint64_t offset, unsigned size) {

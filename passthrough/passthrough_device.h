@@ -15,6 +15,7 @@
 #include "dm/host_passthrough.h"
 #include "dm/pci/pci_device.h"
 #include "passthrough/config_table.h"
+#include "passthrough/ext_config.h"
 #include "passthrough/fd_watcher.h"
 #include "passthrough/host_function.h"
 
@@ -24,7 +25,13 @@ struct PassthroughOptions {
   std::string type = "xen-pci-passthrough";  // the driver name users gave
   HostPassthrough* transport = nullptr;      // nullptr: every BAR trapped, no interrupt bound
   bool permissive = false;  // writes to registers without a table entry reach the host
-  bool rom = true;          // expose the host's expansion ROM (rombar=0: none)
+  // The guest sees the host's extended config space (0x100-0xfff) through the extended table
+  // (ext_config.h): VFIO yes; Xen no (256 bytes, as qemu-xen).
+  bool extended_config = false;
+  // The host function is hvmd's to reset (VFIO: on system reset and removal, a failure logged
+  // once); under Xen libxl resets pciback functions.
+  bool host_resets = false;
+  bool rom = true;  // expose the host's expansion ROM (rombar=0: none)
   DeviceMemoryBacking* rom_backing = nullptr;
   // Takes the host function back when the device goes (device_del), so a later device_add of
   // the same function finds it open: hvmd cannot open it again once its privileges are gone.
@@ -43,26 +50,36 @@ class PassthroughDevice final : public pci::PciDevice {
   ~PassthroughDevice() override;
   std::string_view type() const override { return options_.type; }
 
+  // reg >= 0x100: the extended table (an ECAM access; the i440FX board's mechanism #1 never
+  // reaches it).
   uint32_t config_read(uint32_t reg, unsigned size) override;
   void config_write(uint32_t reg, unsigned size, uint32_t value) override;
   void unrealize() override;
 
   const ConfigPlan& plan() const { return plan_; }
+  const ExtendedPlan& extended_plan() const { return ext_plan_; }
   HostFunction& host() { return *host_; }
   bool intx_bound() const { return intx_bound_ || intx_soft_; }
   // Guest writes dropped because no table entry covers them (one log line per register).
-  unsigned dropped_writes() const { return filter_.dropped; }
+  unsigned dropped_writes() const { return filter_.dropped + ext_dropped_; }
+  // Host function resets that succeeded (system resets and removal).
+  unsigned host_resets() const { return host_resets_; }
 
  private:
   PassthroughDevice(std::unique_ptr<HostFunction> host, PassthroughOptions options);
   Result<void> lay_out_bars();
   void apply_plan();
+  uint32_t extended_read(uint32_t reg, unsigned size);
+  void extended_write(uint32_t reg, unsigned size, uint32_t value);
+  // The guest's value of an extended byte the table emulates (a header or a hidden body).
+  bool extended_emulated(uint32_t reg, uint8_t* value) const;
   void bind_intx();
   void sync_host_command();
   uint64_t bar_read(int index, uint64_t offset, unsigned size);
   void bar_write(int index, uint64_t offset, unsigned size, uint64_t value);
   void bar_relocated(int index);
   void reset_device() override;
+  void reset_host(const char* why);
   void intx_fired();
   void end_of_intx();
   void watch_vectors(bool msix);
@@ -109,6 +126,11 @@ class PassthroughDevice final : public pci::PciDevice {
   PassthroughOptions options_;
   std::array<HostRegion, kRegionCount> regions_{};
   ConfigPlan plan_;
+  ExtendedPlan ext_plan_;
+  std::vector<bool> ext_logged_;  // per extended dword: its dropped write was logged
+  unsigned ext_dropped_ = 0;
+  unsigned host_resets_ = 0;
+  bool reset_refusal_logged_ = false;
   Filter filter_;
   std::array<BarTrap, pci::kBarCount> traps_{};
   VectorRouter msi_router_, msix_router_;

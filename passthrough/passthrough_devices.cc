@@ -57,12 +57,17 @@ Result<std::unique_ptr<Device>> create_vfio(Machine& machine, OptionReader& prop
     return make_error("%s: host=%s", props.what().c_str(), address.error().message.c_str());
   auto rombar = props.number("rombar", 1);
   if (!rombar) return rombar.error();
+  auto permissive = props.boolean("permissive");
+  if (!permissive) return permissive.error();
   auto host = hosts.open_vfio(*address);
   if (!host) return host.error();
   auto device = PassthroughDevice::create(
       std::move(*host),
       {.type = "vfio-pci",
        .transport = hosts.transport(),
+       .permissive = permissive->value_or(false),
+       .extended_config = true,
+       .host_resets = true,
        .rom = rombar->value_or(1) != 0,
        .rom_backing = machine.device_memory_backing(),
        .release =
@@ -161,11 +166,12 @@ void register_passthrough_devices(DeviceRegistry& registry, PassthroughHosts& ho
   if (hosts.vfio())
     registry.add({.name = "vfio-pci",
                   .description = "host PCI function bound to vfio-pci (host=[SSSS:]BB:DD.F, "
-                                 "rombar=0)",
+                                 "rombar=0, permissive=on)",
                   .pci = true,
                   .hotpluggable = true,
                   .properties = {{"host", "str", "host address [SSSS:]BB:DD.F"},
-                                 {"rombar", "uint32", "0: no ROM BAR"}},
+                                 {"rombar", "uint32", "0: no ROM BAR"},
+                                 {"permissive", "bool", "on/off"}},
                   .create = [&hosts](Machine& machine, OptionReader& props) {
                     return create_vfio(machine, props, hosts);
                   }});

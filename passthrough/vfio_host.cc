@@ -7,8 +7,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "dm/log.h"
@@ -25,7 +27,34 @@ void close_fd(int& fd) {
   fd = -1;
 }
 
+// The IOMMU groups this process holds (group id -> fd), for hot resets: VFIO wants the fd of
+// every group a bus reset touches, as proof that their devices are ours to reset.
+std::map<int, int>& owned_groups() {
+  static std::map<int, int> groups;
+  return groups;
+}
+
 }  // namespace
+
+Result<std::vector<int>> hot_reset_group_fds(const std::string& name,
+                                             const std::vector<HotResetDevice>& affected,
+                                             const std::map<int, int>& owned_groups) {
+  std::vector<int> fds;
+  std::vector<int> seen;
+  for (const HotResetDevice& d : affected) {
+    if (std::find(seen.begin(), seen.end(), d.group_id) != seen.end()) continue;
+    auto it = owned_groups.find(d.group_id);
+    if (it == owned_groups.end())
+      return make_error(
+          "%s: a bus reset would also reset %s in IOMMU group %d, which hvmd does not hold "
+          "(give that device to this guest too, or unbind it): not reset",
+          name.c_str(), format_host_address(d.address).c_str(), d.group_id);
+    seen.push_back(d.group_id);
+    fds.push_back(it->second);
+  }
+  if (fds.empty()) return make_error("%s: the bus reset names no function", name.c_str());
+  return fds;
+}
 
 Result<std::unique_ptr<VfioHost>> VfioHost::open(const std::string& sysfs_root, PciAddress address,
                                                  const std::vector<DmaRange>& ram) {
@@ -47,6 +76,10 @@ Result<void> VfioHost::setup(const std::string& sysfs_root, const std::vector<Dm
   target[n] = 0;
   const char* group_name = strrchr(target, '/');
   group_name = group_name ? group_name + 1 : target;
+  char* end = nullptr;
+  long id = strtol(group_name, &end, 10);
+  if (*group_name == 0 || *end != 0 || id < 0 || id > INT_MAX)
+    return make_error("%s: IOMMU group %s is not a number", link.c_str(), group_name);
   container_ = ::open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
   if (container_ < 0) return make_error("/dev/vfio/vfio: %s", strerror(errno));
   if (ioctl(container_, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
@@ -66,6 +99,8 @@ Result<void> VfioHost::setup(const std::string& sysfs_root, const std::vector<Dm
   if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
     return make_error("IOMMU group %s is not viable: bind every device in it to vfio-pci",
                       group_name);
+  group_id_ = static_cast<int>(id);
+  owned_groups()[group_id_] = group_;
   if (ioctl(group_, VFIO_GROUP_SET_CONTAINER, &container_) < 0)
     return make_error("%s: VFIO_GROUP_SET_CONTAINER: %s", group_path.c_str(), strerror(errno));
   if (ioctl(container_, VFIO_SET_IOMMU, iommu) < 0)
@@ -77,6 +112,9 @@ Result<void> VfioHost::setup(const std::string& sysfs_root, const std::vector<Dm
     return make_error("VFIO_DEVICE_GET_INFO: %s", strerror(errno));
   if (!(info.flags & VFIO_DEVICE_FLAGS_PCI)) return make_error("not a PCI device");
   device_flags_ = info.flags;
+  if (!(device_flags_ & VFIO_DEVICE_FLAGS_RESET)) {
+    if (auto r = query_hot_reset(); !r) hot_reset_error_ = r.error().message;
+  }
   vfio_region_info config{.argsz = sizeof(config), .index = VFIO_PCI_CONFIG_REGION_INDEX};
   if (info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX ||
       ioctl(device_, VFIO_DEVICE_GET_REGION_INFO, &config) < 0 || config.size < kConfigSize)
@@ -164,8 +202,34 @@ VfioHost::~VfioHost() {
   for (Region& r : vfio_regions_)
     if (r.map) munmap(r.map, r.size);
   close_fd(device_);
+  if (group_id_ >= 0) owned_groups().erase(group_id_);
   close_fd(group_);
   close_fd(container_);
+}
+
+// The functions a bus or slot reset would reach (VFIO asks for the count first: ENOSPC).
+Result<void> VfioHost::query_hot_reset() {
+  vfio_pci_hot_reset_info probe{.argsz = sizeof(probe)};
+  if (ioctl(device_, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &probe) < 0 && errno != ENOSPC)
+    return make_error("no bus or slot reset (VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: %s)",
+                      strerror(errno));
+  constexpr uint32_t kMaxFunctions = 256;  // one bus
+  if (probe.count == 0 || probe.count > kMaxFunctions)
+    return make_error("the bus reset names %u functions", probe.count);
+  std::vector<uint8_t> buf(sizeof(vfio_pci_hot_reset_info) +
+                           probe.count * sizeof(vfio_pci_dependent_device));
+  auto* info = reinterpret_cast<vfio_pci_hot_reset_info*>(buf.data());
+  info->argsz = static_cast<uint32_t>(buf.size());
+  info->count = probe.count;
+  if (ioctl(device_, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info) < 0)
+    return make_error("VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: %s", strerror(errno));
+  auto* devices = reinterpret_cast<const vfio_pci_dependent_device*>(info + 1);
+  for (uint32_t i = 0; i < std::min(info->count, probe.count); ++i)
+    hot_reset_.push_back({.address = {.segment = devices[i].segment,
+                                      .bus = devices[i].bus,
+                                      .devfn = devices[i].devfn},
+                          .group_id = static_cast<int>(devices[i].group_id)});
+  return ok();
 }
 
 Result<void> VfioHost::set_irqs(unsigned index, unsigned count, const int* fds) {
@@ -299,11 +363,30 @@ int VfioHost::vector_fd(bool msix, unsigned vector) const {
   return vector < fds.size() ? fds[vector] : -1;
 }
 
+std::string VfioHost::reset_method() const {
+  if (device_flags_ & VFIO_DEVICE_FLAGS_RESET) return "function";
+  if (!hot_reset_error_.empty()) return "none: no function reset, " + hot_reset_error_;
+  return "hot reset";
+}
+
 Result<void> VfioHost::reset() {
-  if (!(device_flags_ & VFIO_DEVICE_FLAGS_RESET))
-    return make_error("%s has no reset method", name_.c_str());
-  if (ioctl(device_, VFIO_DEVICE_RESET) < 0)
-    return make_error("%s: VFIO_DEVICE_RESET: %s", name_.c_str(), strerror(errno));
+  if (device_flags_ & VFIO_DEVICE_FLAGS_RESET) {
+    if (ioctl(device_, VFIO_DEVICE_RESET) < 0)
+      return make_error("%s: VFIO_DEVICE_RESET: %s", name_.c_str(), strerror(errno));
+    return ok();
+  }
+  if (!hot_reset_error_.empty())
+    return make_error("%s has no reset method: no function reset, %s", name_.c_str(),
+                      hot_reset_error_.c_str());
+  auto fds = hot_reset_group_fds(name_, hot_reset_, owned_groups());
+  if (!fds) return fds.error();
+  std::vector<uint8_t> buf(sizeof(vfio_pci_hot_reset) + fds->size() * sizeof(int32_t));
+  auto* reset = reinterpret_cast<vfio_pci_hot_reset*>(buf.data());
+  reset->argsz = static_cast<uint32_t>(buf.size());
+  reset->count = static_cast<uint32_t>(fds->size());
+  memcpy(reset + 1, fds->data(), fds->size() * sizeof(int32_t));
+  if (ioctl(device_, VFIO_DEVICE_PCI_HOT_RESET, reset) < 0)
+    return make_error("%s: VFIO_DEVICE_PCI_HOT_RESET: %s", name_.c_str(), strerror(errno));
   return ok();
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +15,20 @@
 #include "passthrough/host_function.h"
 
 namespace hvmd::passthrough {
+
+// A function a bus/slot hot reset of another would reset too, as VFIO_DEVICE_GET_PCI_HOT_RESET_INFO
+// lists it (the function itself included).
+struct HotResetDevice {
+  PciAddress address;
+  int group_id = -1;
+};
+
+// The group fds VFIO_DEVICE_PCI_HOT_RESET needs: one per IOMMU group among affected, each owned by
+// this process (owned_groups: group id -> fd). An error names the first group hvmd does not own
+// and its device: resetting it would take a device from under another user.
+Result<std::vector<int>> hot_reset_group_fds(const std::string& name,
+                                             const std::vector<HotResetDevice>& affected,
+                                             const std::map<int, int>& owned_groups);
 
 struct DmaRange {
   uint64_t iova = 0;  // the guest-physical address
@@ -44,7 +59,13 @@ class VfioHost final : public HostFunction {
   HostIntx intx() const override { return {.trigger_fd = intx_fd_, .resample_fd = resample_fd_}; }
   Result<void> set_msi(bool msix, unsigned count) override;
   int vector_fd(bool msix, unsigned vector) const override;
+  // VFIO_DEVICE_RESET where the device has a function reset (FLR, PM reset, a device-specific
+  // one); otherwise a bus or slot hot reset, when every function it affects is in a group hvmd
+  // holds; otherwise an error saying which.
   Result<void> reset() override;
+  // How reset() would reset the function, for logs and tests: "function", "hot reset" or the
+  // reason there is none.
+  std::string reset_method() const;
 
  private:
   VfioHost() = default;
@@ -72,6 +93,12 @@ class VfioHost final : public HostFunction {
   int intx_fd_ = -1;
   int resample_fd_ = -1;
   std::vector<int> msi_fds_, msix_fds_;
+  int group_id_ = -1;
+  // The hot reset's reach, asked at open (the sandbox allows only the reset itself later);
+  // hot_reset_error_ says why there is none.
+  std::vector<HotResetDevice> hot_reset_;
+  std::string hot_reset_error_;
+  Result<void> query_hot_reset();
   unsigned msi_count_ = 0, msix_count_ = 0;  // vectors VFIO offers
 };
 

@@ -124,10 +124,12 @@ constexpr unsigned long kXenIoctls[] = {IOCTL_PRIVCMD_DM_OP,           IOCTL_PRI
 
 // KVM's run-time requests: running vCPUs, interrupts in, device memory slots following BARs,
 // dirty VRAM, and the power-on state a guest reset restores. Creating VMs and vCPUs is set-up.
+// KVM_IRQFD: a passthrough function's INTx irqfd follows the guest's PIRQ routing.
 constexpr unsigned long kKvmIoctls[] = {
     KVM_RUN,           KVM_IRQ_LINE,    KVM_SIGNAL_MSI, KVM_SET_USER_MEMORY_REGION,
     KVM_GET_DIRTY_LOG, KVM_SET_IRQCHIP, KVM_SET_PIT2,   KVM_SET_SREGS,
-    KVM_SET_REGS,      KVM_SET_FPU,     KVM_SET_LAPIC,  KVM_SET_MP_STATE};
+    KVM_SET_REGS,      KVM_SET_FPU,     KVM_SET_LAPIC,  KVM_SET_MP_STATE,
+    KVM_IRQFD};
 
 // Passthrough under Xen: BAR moves and interrupt programming are domctls and physdev ops
 // (memory/ioport mapping, pirq map/bind, MSI update) made as raw hypercalls on the unrestricted
@@ -142,7 +144,10 @@ constexpr unsigned long kXenPassthroughIoctls[] = {IOCTL_PRIVCMD_HYPERCALL};
 // A vfio-pci device's run-time requests: arming and disarming MSI/MSI-X eventfds as the guest
 // enables them, and the function reset a guest's system reset asks for. Container, group, DMA
 // mapping and region set-up happen while the device is opened, before the sandbox.
-constexpr unsigned long kVfioIoctls[] = {VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET};
+// (VFIO_DEVICE_PCI_HOT_RESET: a bus reset for a function without its own; its reach is asked
+// at open.)
+constexpr unsigned long kVfioIoctls[] = {VFIO_DEVICE_SET_IRQS, VFIO_DEVICE_RESET,
+                                         VFIO_DEVICE_PCI_HOT_RESET};
 
 // The SIGSYS a blocked call raises: say which call, then end (async-signal-safe only).
 void on_blocked_call(int, siginfo_t* info, void*) {

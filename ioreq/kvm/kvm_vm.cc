@@ -64,6 +64,7 @@ Result<std::unique_ptr<KvmVm>> KvmVm::create() {
     return make_error("KVM is not available: cannot open %s: %s", kKvmDevice, strerror(errno));
   if (ioctl(vm->kvm_fd_, KVM_GET_API_VERSION, 0) != kKvmApiVersion)
     return make_error("KVM is not available: unexpected API version");
+  vm->irqfd_resample_ = ioctl(vm->kvm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) > 0;
   for (int cap : {KVM_CAP_IRQCHIP, KVM_CAP_USER_MEMORY, KVM_CAP_READONLY_MEM, KVM_CAP_PIT2,
                   KVM_CAP_SIGNAL_MSI, KVM_CAP_IMMEDIATE_EXIT})
     if (ioctl(vm->kvm_fd_, KVM_CHECK_EXTENSION, cap) <= 0)
@@ -241,8 +242,45 @@ Result<void> KvmVm::unmap_mmio(uint64_t guest_address, const HostMmioRegion&, ui
 Result<void> KvmVm::map_ports(uint32_t, uint32_t, uint32_t) {
   return make_error("kvm cannot give the guest host I/O ports");
 }
-Result<void> KvmVm::bind_intx(const HostIntx&, PciAddress, unsigned) {
-  return make_error("kvm: host INTx binding (irqfd with resample) is not implemented");
+Result<void> KvmVm::bind_intx(const HostIntx& host, PciAddress guest_function, unsigned pin) {
+  if (host.trigger_fd < 0 || host.resample_fd < 0)
+    return make_error("kvm: the host INTx has no trigger and resample eventfds");
+  if (!irqfd_resample_) return make_error("kvm: KVM_CAP_IRQFD_RESAMPLE is not available");
+  IntxIrqfd irqfd{.trigger_fd = host.trigger_fd,
+                  .resample_fd = host.resample_fd,
+                  .link = IntxRouter::link_of(guest_function, pin),
+                  .gsi = 0};
+  if (unsigned route = link_routes_[irqfd.link]; route) HVMD_TRY(assign_irqfd(irqfd, route));
+  intx_irqfds_.push_back(irqfd);
+  return ok();
+}
+
+Result<void> KvmVm::assign_irqfd(IntxIrqfd& irqfd, unsigned gsi) {
+  kvm_irqfd request{};
+  request.fd = static_cast<uint32_t>(irqfd.trigger_fd);
+  request.gsi = gsi;
+  request.flags = KVM_IRQFD_FLAG_RESAMPLE;
+  request.resamplefd = static_cast<uint32_t>(irqfd.resample_fd);
+  if (ioctl(vm_fd_, KVM_IRQFD, &request) < 0) return os_error("KVM_IRQFD (resample)");
+  irqfd.gsi = gsi;
+  return ok();
+}
+
+void KvmVm::deassign_irqfd(IntxIrqfd& irqfd) {
+  if (irqfd.gsi == 0) return;
+  kvm_irqfd request{};
+  request.fd = static_cast<uint32_t>(irqfd.trigger_fd);
+  request.gsi = irqfd.gsi;
+  request.flags = KVM_IRQFD_FLAG_DEASSIGN;
+  if (ioctl(vm_fd_, KVM_IRQFD, &request) < 0)
+    HVMD_WARN("KVM_IRQFD deassign of IRQ %u: %s", irqfd.gsi, strerror(errno));
+  irqfd.gsi = 0;
+}
+
+std::vector<unsigned> KvmVm::intx_irqfd_gsis() const {
+  std::vector<unsigned> gsis;
+  for (const IntxIrqfd& irqfd : intx_irqfds_) gsis.push_back(irqfd.gsi);
+  return gsis;
 }
 Result<void> KvmVm::route_msi(const HostMsiVector&, const MsiMessage&, bool) {
   return make_error("kvm: host MSI routing (irqfd with GSI routing) is not implemented");
@@ -252,7 +290,13 @@ Result<void> KvmVm::route_msi(const HostMsiVector&, const MsiMessage&, bool) {
 Result<void> KvmVm::unmap_ports(uint32_t, uint32_t, uint32_t) {
   return ok();
 }
-Result<void> KvmVm::unbind_intx(const HostIntx&, PciAddress, unsigned) {
+Result<void> KvmVm::unbind_intx(const HostIntx& host, PciAddress, unsigned) {
+  for (auto it = intx_irqfds_.begin(); it != intx_irqfds_.end(); ++it)
+    if (it->trigger_fd == host.trigger_fd) {
+      deassign_irqfd(*it);
+      intx_irqfds_.erase(it);
+      break;
+    }
   return ok();
 }
 Result<void> KvmVm::unroute_msi(const HostMsiVector&) {
@@ -431,6 +475,18 @@ void KvmVm::set_pci_intx(PciAddress device, unsigned pin, bool level) {
 
 void KvmVm::set_pci_link_route(unsigned link, unsigned isa_irq) {
   router_.set_link_route(link, isa_irq);
+  link &= 3;
+  if (isa_irq >= 16) isa_irq = 0;  // as the router: disabled
+  link_routes_[link] = isa_irq;
+  // Host INTx irqfds follow the guest's routing.
+  for (IntxIrqfd& irqfd : intx_irqfds_) {
+    if (irqfd.link != link || irqfd.gsi == isa_irq) continue;
+    deassign_irqfd(irqfd);
+    if (isa_irq == 0) continue;
+    if (auto r = assign_irqfd(irqfd, isa_irq); !r)
+      HVMD_WARN("host INTx on PIRQ link %u not routed to IRQ %u: %s", link, isa_irq,
+                r.error().message.c_str());
+  }
 }
 
 void KvmVm::send_msi(const MsiMessage& message) {

@@ -5,6 +5,7 @@
 // routing) and KVM_SIGNAL_MSI.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -76,8 +77,12 @@ class KvmVm final : public InterruptSink,
   void sync_dirty(DeviceMemory& memory) override;
 
   // HostPassthrough. A host region is a memory slot over its host_virtual mapping. KVM cannot
-  // give the guest host ports (the BAR stays trapped), and interrupt binding (KVM_IRQFD, with
-  // GSI routing for MSI) is not written yet: those calls fail, saying so.
+  // give the guest host ports (the BAR stays trapped). INTx is a KVM_IRQFD with a resample fd on
+  // the ISA IRQ the guest routed the pin's PIRQ link to (re-bound when the guest re-routes it):
+  // VFIO signals the trigger eventfd, KVM asserts the line, and at the guest's EOI KVM lowers it
+  // and signals the resample eventfd, on which VFIO unmasks the host line, with no exit to hvmd.
+  // Without KVM_CAP_IRQFD_RESAMPLE bind_intx fails and the device delivers INTx itself. MSI
+  // routing (irqfd with GSI routing) is not written yet: route_msi fails, saying so.
   Result<void> map_mmio(uint64_t guest_address, const HostMmioRegion& region, uint64_t offset,
                         uint64_t length) override;
   Result<void> unmap_mmio(uint64_t guest_address, const HostMmioRegion& region, uint64_t offset,
@@ -91,6 +96,8 @@ class KvmVm final : public InterruptSink,
   Result<void> unroute_msi(const HostMsiVector& vector) override;
 
   uint64_t exits() const { return exits_; }
+  // The ISA IRQ each bound INTx's irqfd is assigned to (0: its link is not routed), for tests.
+  std::vector<unsigned> intx_irqfd_gsis() const;
 
  private:
   struct Vcpu;
@@ -121,6 +128,19 @@ class KvmVm final : public InterruptSink,
     uint64_t size;
   };
   std::map<uint64_t, HostRegion> host_regions_;  // passthrough regions, by guest address
+  // Host INTx lines as irqfds: the PIRQ link the guest's pin swizzles to, and the ISA IRQ the
+  // irqfd is assigned to now (0: none, the link is not routed).
+  struct IntxIrqfd {
+    int trigger_fd;
+    int resample_fd;
+    unsigned link;
+    unsigned gsi;
+  };
+  std::vector<IntxIrqfd> intx_irqfds_;
+  std::array<unsigned, 4> link_routes_{};  // the guest's PIRQ routes (0: disabled)
+  bool irqfd_resample_ = false;
+  Result<void> assign_irqfd(IntxIrqfd& irqfd, unsigned gsi);
+  void deassign_irqfd(IntxIrqfd& irqfd);
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<CpuidEntry> cpuid_;
   IntxRouter router_{[this](unsigned irq, bool level) { set_isa_irq(irq, level); }};

@@ -228,6 +228,30 @@ uint64_t drain(int fd) {
 }
 
 // VFIO under qtest: no hypervisor takes the eventfds, so the device delivers them itself.
+// A transport that cannot take an eventfd INTx (KVM without irqfd resample): hvmd's own path,
+// as without a transport.
+TEST(PassthroughDevice, IntxTheTransportRefusesFallsBackToTheDevice) {
+  auto f = make_synthetic_fixture("nic-pcie");
+  f->use_eventfds();
+  ManualWatcher watcher;
+  PassthroughRig rig(std::move(f), /*with_transport=*/true, false, &watcher);
+  rig.transport.refuse_intx = true;
+  rig.transport.refuse = true;  // BARs trapped, so the guest's acknowledgement is seen
+  int trigger = rig.soft->intx().trigger_fd, resample = rig.soft->intx().resample_fd;
+  rig.write(kBar0, 0xe0000000);
+  rig.write(kCommand, kCommandMemory, 2);
+  EXPECT_TRUE(rig.device->intx_bound());
+  EXPECT_FALSE(rig.soft->get16(kCommand) & kCommandIntxDisable);
+  ASSERT_TRUE(watcher.signal(trigger));
+  EXPECT_TRUE(rig.irq.intx_level(0x20, 0));
+  rig.dispatcher.mmio_write(0xe0000004, 4, 1);
+  EXPECT_FALSE(rig.irq.intx_level(0x20, 0));
+  EXPECT_EQ(drain(resample), 1u);
+  rig.device->unrealize();
+  EXPECT_FALSE(watcher.signal(trigger));  // no longer watched
+  EXPECT_TRUE(rig.soft->get16(kCommand) & kCommandIntxDisable);
+}
+
 TEST(PassthroughDevice, EventfdInterruptsWithoutATransportAreDeliveredByTheDevice) {
   auto f = make_synthetic_fixture("nic-pcie");
   f->use_eventfds();

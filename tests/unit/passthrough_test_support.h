@@ -80,11 +80,12 @@ class RecordingPassthrough final : public HostPassthrough {
 struct PassthroughRig {
   explicit PassthroughRig(std::unique_ptr<passthrough::SoftFunction> function,
                           bool with_transport = true, bool permissive = false,
-                          passthrough::FdWatcher* watcher = nullptr)
+                          passthrough::FdWatcher* watcher = nullptr, bool extended_config = false)
       : soft(function.get()) {
     auto created = passthrough::PassthroughDevice::create(
         std::move(function), {.transport = with_transport ? &transport : nullptr,
                               .permissive = permissive,
+                              .extended_config = extended_config,
                               .watcher = watcher});
     if (!created) {
       error = created.error().message;

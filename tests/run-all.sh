@@ -3,25 +3,26 @@
 #   build/        GCC, warnings as errors: unit, black-box qtest, simulated-Xen and fuzz-corpus
 #                 tests, the kvm-runner tests (directly on /dev/kvm, or inside ../shared/pt-lab's
 #                 VFIO lab where this host has none), and hvmd under real Xen 4.17 in
-#                 ../shared/xen-lab (5-6 minutes of one core under QEMU's software CPU once the lab
-#                 is built; it skips with a reason where it cannot run), which runs in the
-#                 background beside the clang half
+#                 ../shared/xen-lab (4-6 minutes of one core under QEMU's software CPU once the lab
+#                 is built) and then a Linux guest under real Xen on hvmd (tests/xen/linux-lab:
+#                 Linux's own drivers on every device, its PV drivers, the life-cycle; 10-15
+#                 minutes of one core), both in the background beside the clang half; each skips
+#                 with a reason where it cannot run
 #   build-clang/  clang 14 with ASan+UBSan and libFuzzer: the same tests under sanitizers, plus a
 #                 short coverage-guided fuzzing run of each hvmd-fuzz target
-# Benchmarks are not run here (tests/bench/run.sh prints them); the Linux-guest lab is asked for
-# by name (tests/CMakeLists.txt, HVMD_LINUX_LAB).
+# Benchmarks are not run here (tests/bench/run.sh prints them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHVMD_WERROR=ON -DHVMD_XEN_LAB=ON \
-  -DHVMD_VFIO_LAB=ON
+  -DHVMD_LINUX_LAB=ON -DHVMD_VFIO_LAB=ON
 cmake --build build -j "$jobs"
-ctest --test-dir build --output-on-failure -j "$jobs" -E '^xen\.lab$'
+ctest --test-dir build --output-on-failure -j "$jobs" -E '^xen\.(lab|linux_lab)$'
 
-# The Xen lab keeps one core busy for most of its run; the clang work beside it is niced so the
-# lab keeps the pace its limits assume.
-ctest --test-dir build --output-on-failure -R '^xen\.lab$' >build/xen-lab.log 2>&1 &
+# The Xen labs keep one core busy for most of their run (one after the other: they share the
+# lab); the clang work beside them is niced so the labs keep the pace their limits assume.
+ctest --test-dir build --output-on-failure -R '^xen\.(lab|linux_lab)$' >build/xen-lab.log 2>&1 &
 xen_lab=$!
 clang_rc=0
 (

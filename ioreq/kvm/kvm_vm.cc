@@ -357,7 +357,8 @@ Error KvmVm::msi_routing_failed(Error error) {
 
 Result<void> KvmVm::route_msi(const HostMsiVector& vector, const MsiMessage& message, bool masked) {
   if (!msi_routing_)
-    return make_error("kvm: KVM_CAP_IRQ_ROUTING or KVM_CAP_IRQFD is not available");
+    return msi_routing_failed(
+        make_error("kvm: KVM_CAP_IRQ_ROUTING or KVM_CAP_IRQFD is not available"));
   if (vector.trigger_fd < 0) return make_error("kvm: the host vector has no eventfd");
   auto it = std::find_if(msi_irqfds_.begin(), msi_irqfds_.end(), [&](const MsiIrqfd& i) {
     return i.function == vector.host_function && i.msix == vector.msix && i.entry == vector.entry;

@@ -4,8 +4,12 @@
 #include "ioreq/kvm/gsi_routing.h"
 
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+
+#include "ioreq/kvm/kvm_vm.h"
 
 namespace hvmd::kvm {
 namespace {
@@ -100,6 +104,44 @@ TEST(KvmMsiRouting, GsisRunOutAtTheLimit) {
   EXPECT_TRUE(routing.remove_msi(26));
   EXPECT_EQ(routing.add_msi(0xfee00000, 9), 26u);
   EXPECT_EQ(routing.msi_routes(), 4u);
+}
+
+// KvmVm's HostPassthrough side against the real /dev/kvm (skipped without it): each vector gets
+// a GSI and an irqfd the kernel accepted, masking detaches it, a new message keeps the GSI,
+// unrouting frees it.
+TEST(KvmMsiRouting, KvmVmRoutesVectorsAsIrqfdsOnMsiRoutes) {
+  auto vm = KvmVm::create();
+  if (!vm) GTEST_SKIP() << vm.error().message;
+  int fd0 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), fd1 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  ASSERT_GE(fd0, 0);
+  ASSERT_GE(fd1, 0);
+  PciAddress function{.bus = 0, .devfn = 0x28};
+  HostMsiVector v0{.msix = true, .entry = 0, .host_function = function, .trigger_fd = fd0};
+  HostMsiVector v1{.msix = true, .entry = 1, .host_function = function, .trigger_fd = fd1};
+  using Irqfds = std::vector<std::pair<unsigned, bool>>;
+  auto r = (*vm)->route_msi(v0, {0xfee00000, 0x40}, /*masked=*/true);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ((*vm)->msi_irqfds(), (Irqfds{{24, false}}));  // masked: no irqfd
+  ASSERT_TRUE((*vm)->route_msi(v0, {0xfee00000, 0x40}, false));
+  EXPECT_EQ((*vm)->msi_irqfds(), (Irqfds{{24, true}}));
+  ASSERT_TRUE((*vm)->route_msi(v1, {0xfee00000, 0x41}, false));
+  ASSERT_TRUE((*vm)->route_msi(v0, {0xfee01000, 0x42}, false));  // new message, same GSI
+  EXPECT_EQ((*vm)->msi_irqfds(), (Irqfds{{24, true}, {25, true}}));
+  ASSERT_TRUE((*vm)->route_msi(v0, {0xfee01000, 0x42}, true));
+  EXPECT_EQ((*vm)->msi_irqfds(), (Irqfds{{24, false}, {25, true}}));
+  EXPECT_TRUE((*vm)->unroute_msi(v0));
+  EXPECT_TRUE((*vm)->unroute_msi(v0));  // unrouted already: nothing to do
+  EXPECT_EQ((*vm)->msi_irqfds(), (Irqfds{{25, true}}));
+  // A vector without an eventfd is refused (the device then delivers it itself).
+  EXPECT_FALSE((*vm)->route_msi({.msix = false, .entry = 0, .host_function = function},
+                                {0xfee00000, 0x43}, false));
+  ASSERT_TRUE((*vm)->route_msi(v0, {0xfee00000, 0x44}, false));  // the freed GSI again
+  EXPECT_EQ((*vm)->msi_irqfds(), (Irqfds{{25, true}, {24, true}}));
+  EXPECT_TRUE((*vm)->unroute_msi(v0));
+  EXPECT_TRUE((*vm)->unroute_msi(v1));
+  EXPECT_TRUE((*vm)->msi_irqfds().empty());
+  close(fd0);
+  close(fd1);
 }
 
 }  // namespace

@@ -61,6 +61,9 @@ class HostFunction : public pci::HostConfigAccess {
   virtual Result<void> set_msi(bool msix, unsigned count) = 0;
   // The eventfd a vector signals (VFIO), -1 where the hypervisor delivers it directly.
   virtual int vector_fd(bool /*msix*/, unsigned /*vector*/) const { return -1; }
+  // Vectors arrive on eventfds that exist only once set_msi enabled them (VFIO): the device
+  // enables the capability before it routes a vector, so the transport gets the eventfd.
+  virtual bool eventfd_vectors() const { return false; }
   // Function-level reset if the host offers one (VFIO_DEVICE_RESET); under Xen libxl resets.
   virtual Result<void> reset() = 0;
 };

@@ -307,28 +307,6 @@ void PassthroughDevice::end_of_intx() {
   if (int fd = host_->intx().resample_fd; fd >= 0) (void)!::write(fd, &one, sizeof(one));
 }
 
-void PassthroughDevice::watch_vectors(bool msix) {
-  VectorRouter& router = msix ? msix_router_ : msi_router_;
-  std::vector<int>& watched = msix ? watched_msix_ : watched_msi_;
-  if (!options_.watcher) return;
-  for (unsigned v = 0; v < router.routed.size(); ++v) {
-    int fd = host_->vector_fd(msix, v);
-    if (fd < 0 || router.routed[v]) continue;  // none, or the hypervisor delivers it
-    auto fired = [this, fd, msix, v] {
-      uint64_t count;
-      if (::read(fd, &count, sizeof(count)) < 0) return;
-      msix ? notify_msix(v) : notify_msi(v);
-    };
-    if (options_.watcher->watch(fd, fired)) watched.push_back(fd);
-  }
-}
-
-void PassthroughDevice::unwatch_vectors(bool msix) {
-  std::vector<int>& watched = msix ? watched_msix_ : watched_msi_;
-  for (int fd : watched) options_.watcher->unwatch(fd);
-  watched.clear();
-}
-
 void PassthroughDevice::unrealize() {
   msi_router_.vectors_disabled();
   msix_router_.vectors_disabled();
@@ -410,12 +388,67 @@ HostMsiVector PassthroughDevice::VectorRouter::host_vector(unsigned vector) cons
 void PassthroughDevice::VectorRouter::route(unsigned vector) {
   HostPassthrough* transport = device->options_.transport;
   if (!transport) return;
-  if (auto r = transport->route_msi(host_vector(vector), messages[vector], masked[vector]); !r) {
+  HostMsiVector host = host_vector(vector);
+  if (auto r = transport->route_msi(host, messages[vector], masked[vector]); !r) {
     HVMD_GUEST_LOG("host %s: %s vector %u not routed: %s", device->host_->name().c_str(),
                    msix ? "MSI-X" : "MSI", vector, r.error().message.c_str());
+    // A vector the device can deliver itself (an eventfd) is no longer the transport's; without
+    // one (Xen) the earlier route stays as it was.
+    if (routed[vector] && host.trigger_fd >= 0) {
+      (void)transport->unroute_msi(host);
+      routed[vector] = false;
+    }
     return;
   }
   routed[vector] = true;
+}
+
+// The vector after a change of message or mask: routed again, and watched on the loop while the
+// device has to deliver it. Unmasking stops the watch before the route attaches KVM's irqfd, so
+// no interrupt is read by both; masking routes (detaches) before the watch starts.
+void PassthroughDevice::VectorRouter::update(unsigned vector) {
+  if (!masked[vector]) unwatch(vector);
+  route(vector);
+  sync_watch(vector);
+}
+
+void PassthroughDevice::VectorRouter::sync_watch(unsigned vector) {
+  FdWatcher* watcher = device->options_.watcher;
+  if (!watcher || vector >= watched.size()) return;
+  int fd = host_enabled ? device->host_->vector_fd(msix, vector) : -1;
+  bool want = fd >= 0 && (!routed[vector] || masked[vector]);
+  if (want && watched[vector] == fd) return;
+  unwatch(vector);
+  if (!want) return;
+  auto fired = [d = device, fd, is_msix = msix, vector] {
+    uint64_t count;
+    if (::read(fd, &count, sizeof(count)) < 0) return;  // spurious wake-up
+    HVMD_DEBUG("host %s: %s vector %u delivered by hvmd from its eventfd", d->host_->name().c_str(),
+               is_msix ? "MSI-X" : "MSI", vector);
+    is_msix ? d->notify_msix(vector) : d->notify_msi(vector);
+  };
+  if (watcher->watch(fd, fired)) watched[vector] = fd;
+}
+
+void PassthroughDevice::VectorRouter::unwatch(unsigned vector) {
+  if (vector >= watched.size() || watched[vector] < 0) return;
+  device->options_.watcher->unwatch(watched[vector]);
+  watched[vector] = -1;
+}
+
+// The capability on the host with as many vectors as the guest enabled (VFIO arms its eventfds
+// here), then every vector no transport took is watched.
+void PassthroughDevice::VectorRouter::enable_host() {
+  unsigned vectors = msix ? static_cast<unsigned>(routed.size()) : 1;
+  if (!msix) {
+    uint16_t control = device->config().get16(device->plan_.msi->offset + kMsiControl);
+    vectors = 1u << std::min(5, (control & kMsiControlMmeMask) >> kMsiControlMmeShift);
+  }
+  if (auto r = device->host_->set_msi(msix, vectors); !r)
+    HVMD_GUEST_LOG("host %s: %s not enabled: %s", device->host_->name().c_str(),
+                   msix ? "MSI-X" : "MSI", r.error().message.c_str());
+  host_enabled = true;
+  for (unsigned v = 0; v < routed.size(); ++v) sync_watch(v);
 }
 
 void PassthroughDevice::VectorRouter::vector_programmed(unsigned vector, const MsiMessage& message,
@@ -426,42 +459,35 @@ void PassthroughDevice::VectorRouter::vector_programmed(unsigned vector, const M
     routed.resize(count);
     messages.resize(count);
     masked.resize(count);
+    watched.resize(count, -1);
   }
   messages[vector] = message;
   masked[vector] = is_masked;
-  route(vector);
-  if (!host_enabled) {
-    // The capability is enabled on the host once its first vector is bound (Xen maps the pirq
-    // first; VFIO arms its eventfds here).
-    unsigned vectors = msix ? count : 1;
-    if (!msix) {
-      uint16_t control = device->config().get16(device->plan_.msi->offset + kMsiControl);
-      vectors = 1u << std::min(5, (control & kMsiControlMmeMask) >> kMsiControlMmeShift);
-    }
-    if (auto r = device->host_->set_msi(msix, vectors); !r)
-      HVMD_GUEST_LOG("host %s: %s not enabled: %s", device->host_->name().c_str(),
-                     msix ? "MSI-X" : "MSI", r.error().message.c_str());
-    host_enabled = true;
-    device->watch_vectors(msix);
-  }
+  // With eventfds (VFIO) the capability is enabled first, so the route gets the vector's eventfd;
+  // otherwise once the first vector is bound (Xen maps the pirq before the hardware enables it).
+  if (!host_enabled && device->host_->eventfd_vectors()) enable_host();
+  update(vector);
+  if (!host_enabled) enable_host();
 }
 
 void PassthroughDevice::VectorRouter::vector_masked(unsigned vector, bool is_masked) {
   if (vector >= masked.size()) return;
   masked[vector] = is_masked;
-  route(vector);
+  update(vector);
 }
 
+// Unrouted while the eventfds still exist (KVM detaches its irqfds from them), then disabled on
+// the host.
 void PassthroughDevice::VectorRouter::vectors_disabled() {
   HostPassthrough* transport = device->options_.transport;
   for (unsigned v = 0; v < routed.size(); ++v) {
+    unwatch(v);
     if (!routed[v]) continue;
     routed[v] = false;
     if (transport) (void)transport->unroute_msi(host_vector(v));
   }
   if (host_enabled) {
     host_enabled = false;
-    device->unwatch_vectors(msix);
     (void)device->host_->set_msi(msix, 0);
   }
 }

@@ -82,8 +82,6 @@ class PassthroughDevice final : public pci::PciDevice {
   void reset_host(const char* why);
   void intx_fired();
   void end_of_intx();
-  void watch_vectors(bool msix);
-  void unwatch_vectors(bool msix);
 
   // Unclaimed bytes: read from the host; written to it only where the table allows (vendor
   // capabilities, VPD) or permissive says so; other writes are dropped, logged once per register.
@@ -107,7 +105,10 @@ class PassthroughDevice final : public pci::PciDevice {
       device->bar_write(index, offset, size, value);
     }
   };
-  // Follows one capability's vectors and routes them through the transport.
+  // Follows one capability's vectors and routes them through the transport. A vector with an
+  // eventfd (VFIO) is watched on the loop, and delivered by the device, while no transport takes
+  // it: its route was refused or missing, or it is masked (KVM detaches its irqfd then, and the
+  // device records the interrupt as pending; the unmask delivers it and re-attaches the irqfd).
   struct VectorRouter final : pci::MsiListener {
     PassthroughDevice* device = nullptr;
     bool msix = false;
@@ -115,10 +116,15 @@ class PassthroughDevice final : public pci::PciDevice {
     std::vector<bool> routed;
     std::vector<MsiMessage> messages;
     std::vector<bool> masked;
+    std::vector<int> watched;  // the eventfd watched for each vector, -1 none
     void vector_programmed(unsigned vector, const MsiMessage& message, bool is_masked) override;
     void vector_masked(unsigned vector, bool is_masked) override;
     void vectors_disabled() override;
+    void enable_host();
+    void update(unsigned vector);
     void route(unsigned vector);
+    void sync_watch(unsigned vector);
+    void unwatch(unsigned vector);
     HostMsiVector host_vector(unsigned vector) const;
   };
 
@@ -138,7 +144,6 @@ class PassthroughDevice final : public pci::PciDevice {
   bool intx_bound_ = false;
   bool intx_soft_ = false;     // delivered from the trigger eventfd by this device
   bool intx_pending_ = false;  // raised, waiting for the guest's next BAR write
-  std::vector<int> watched_msi_, watched_msix_;
 };
 
 }  // namespace hvmd::passthrough

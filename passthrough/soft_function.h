@@ -72,6 +72,7 @@ class SoftFunction final : public HostFunction {
     return {.machine_irq = irq_, .trigger_fd = intx_fd_, .resample_fd = resample_fd_};
   }
   int vector_fd(bool msix, unsigned vector) const override;
+  bool eventfd_vectors() const override { return eventfds_; }
   ~SoftFunction() override;
   SoftFunction(const SoftFunction& other);  // eventfds are not copied
   Result<void> set_msi(bool msix, unsigned count) override;

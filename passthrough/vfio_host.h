@@ -59,6 +59,7 @@ class VfioHost final : public HostFunction {
   HostIntx intx() const override { return {.trigger_fd = intx_fd_, .resample_fd = resample_fd_}; }
   Result<void> set_msi(bool msix, unsigned count) override;
   int vector_fd(bool msix, unsigned vector) const override;
+  bool eventfd_vectors() const override { return true; }
   // VFIO_DEVICE_RESET where the device has a function reset (FLR, PM reset, a device-specific
   // one); otherwise a bus or slot hot reset, when every function it affects is in a group hvmd
   // holds; otherwise an error saying which.

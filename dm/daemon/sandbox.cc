@@ -124,12 +124,15 @@ constexpr unsigned long kXenIoctls[] = {IOCTL_PRIVCMD_DM_OP,           IOCTL_PRI
 
 // KVM's run-time requests: running vCPUs, interrupts in, device memory slots following BARs,
 // dirty VRAM, and the power-on state a guest reset restores. Creating VMs and vCPUs is set-up.
-// KVM_IRQFD: a passthrough function's INTx irqfd follows the guest's PIRQ routing.
+// KVM_IRQFD: a passthrough function's INTx irqfd follows the guest's PIRQ routing, its MSI/MSI-X
+// irqfds the guest's masking; KVM_SET_GSI_ROUTING: their MSI routes follow the guest's messages
+// (C's encoding: C++ sizes kvm_irq_routing's flexible array differently, see kvm_vm.cc).
+constexpr unsigned long kKvmSetGsiRouting = _IOW(KVMIO, 0x6a, uint64_t);
 constexpr unsigned long kKvmIoctls[] = {
-    KVM_RUN,           KVM_IRQ_LINE,    KVM_SIGNAL_MSI, KVM_SET_USER_MEMORY_REGION,
-    KVM_GET_DIRTY_LOG, KVM_SET_IRQCHIP, KVM_SET_PIT2,   KVM_SET_SREGS,
-    KVM_SET_REGS,      KVM_SET_FPU,     KVM_SET_LAPIC,  KVM_SET_MP_STATE,
-    KVM_IRQFD};
+    KVM_RUN,           KVM_IRQ_LINE,     KVM_SIGNAL_MSI, KVM_SET_USER_MEMORY_REGION,
+    KVM_GET_DIRTY_LOG, KVM_SET_IRQCHIP,  KVM_SET_PIT2,   KVM_SET_SREGS,
+    KVM_SET_REGS,      KVM_SET_FPU,      KVM_SET_LAPIC,  KVM_SET_MP_STATE,
+    KVM_IRQFD,         kKvmSetGsiRouting};
 
 // Passthrough under Xen: BAR moves and interrupt programming are domctls and physdev ops
 // (memory/ioport mapping, pirq map/bind, MSI update) made as raw hypercalls on the unrestricted

@@ -37,6 +37,16 @@ struct CpuidHeader {
 };
 constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
 constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
+// kvm_irq_routing likewise: its entries start at offset 8 in C.
+struct RoutingHeader {
+  uint32_t nr;
+  uint32_t flags;
+};
+constexpr unsigned long kSetGsiRouting = _IOW(KVMIO, 0x6a, RoutingHeader);
+static_assert(kSetGsiRouting == 0x4008ae6a, "KVM_SET_GSI_ROUTING as C encodes it");
+static_assert(alignof(kvm_irq_routing_entry) <= sizeof(RoutingHeader));
+static_assert(KVM_IRQCHIP_PIC_MASTER == 0 && KVM_IRQCHIP_PIC_SLAVE == 1 && KVM_IRQCHIP_IOAPIC == 2,
+              "gsi_routing.cc numbers the irqchips so");
 
 Error os_error(const char* what) {
   return make_error("%s: %s", what, strerror(errno));
@@ -65,6 +75,8 @@ Result<std::unique_ptr<KvmVm>> KvmVm::create() {
   if (ioctl(vm->kvm_fd_, KVM_GET_API_VERSION, 0) != kKvmApiVersion)
     return make_error("KVM is not available: unexpected API version");
   vm->irqfd_resample_ = ioctl(vm->kvm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD_RESAMPLE) > 0;
+  vm->msi_routing_ = ioctl(vm->kvm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_IRQ_ROUTING) > 0 &&
+                     ioctl(vm->kvm_fd_, KVM_CHECK_EXTENSION, KVM_CAP_IRQFD) > 0;
   for (int cap : {KVM_CAP_IRQCHIP, KVM_CAP_USER_MEMORY, KVM_CAP_READONLY_MEM, KVM_CAP_PIT2,
                   KVM_CAP_SIGNAL_MSI, KVM_CAP_IMMEDIATE_EXIT})
     if (ioctl(vm->kvm_fd_, KVM_CHECK_EXTENSION, cap) <= 0)
@@ -282,11 +294,112 @@ std::vector<unsigned> KvmVm::intx_irqfd_gsis() const {
   for (const IntxIrqfd& irqfd : intx_irqfds_) gsis.push_back(irqfd.gsi);
   return gsis;
 }
-Result<void> KvmVm::route_msi(const HostMsiVector&, const MsiMessage&, bool) {
-  return make_error("kvm: host MSI routing (irqfd with GSI routing) is not implemented");
+std::vector<std::pair<unsigned, bool>> KvmVm::msi_irqfds() const {
+  std::vector<std::pair<unsigned, bool>> out;
+  for (const MsiIrqfd& irqfd : msi_irqfds_) out.emplace_back(irqfd.gsi, irqfd.attached);
+  return out;
 }
 
-// Nothing can have been mapped or bound by the calls above, so there is nothing to undo.
+// The whole table: KVM replaces what it had with it.
+Result<void> KvmVm::set_gsi_routing() {
+  std::vector<GsiRoute> table = gsi_routing_.table();
+  std::vector<uint8_t> buffer(sizeof(RoutingHeader) + table.size() * sizeof(kvm_irq_routing_entry));
+  auto* header = reinterpret_cast<RoutingHeader*>(buffer.data());
+  auto* entries = reinterpret_cast<kvm_irq_routing_entry*>(buffer.data() + sizeof(RoutingHeader));
+  header->nr = static_cast<uint32_t>(table.size());
+  for (size_t i = 0; i < table.size(); ++i) {
+    const GsiRoute& route = table[i];
+    kvm_irq_routing_entry& e = entries[i];
+    e.gsi = route.gsi;
+    if (route.kind == GsiRoute::Kind::kIrqchip) {
+      e.type = KVM_IRQ_ROUTING_IRQCHIP;
+      e.u.irqchip.irqchip = route.irqchip;
+      e.u.irqchip.pin = route.pin;
+    } else {
+      e.type = KVM_IRQ_ROUTING_MSI;
+      e.u.msi.address_lo = static_cast<uint32_t>(route.address);
+      e.u.msi.address_hi = static_cast<uint32_t>(route.address >> 32);
+      e.u.msi.data = route.data;
+    }
+  }
+  if (ioctl(vm_fd_, kSetGsiRouting, header) < 0) return os_error("KVM_SET_GSI_ROUTING");
+  return ok();
+}
+
+Result<void> KvmVm::attach_msi_irqfd(MsiIrqfd& irqfd, bool attach) {
+  if (irqfd.attached == attach) return ok();
+  kvm_irqfd request{};
+  request.fd = static_cast<uint32_t>(irqfd.fd);
+  request.gsi = irqfd.gsi;
+  request.flags = attach ? 0 : KVM_IRQFD_FLAG_DEASSIGN;
+  if (ioctl(vm_fd_, KVM_IRQFD, &request) < 0)
+    return os_error(attach ? "KVM_IRQFD (MSI)" : "KVM_IRQFD deassign (MSI)");
+  irqfd.attached = attach;
+  return ok();
+}
+
+// The vector is no longer KVM's: irqfd detached, GSI freed, the table set without it.
+void KvmVm::drop_msi_irqfd(std::vector<MsiIrqfd>::iterator it) {
+  if (auto r = attach_msi_irqfd(*it, false); !r) HVMD_WARN("%s", r.error().message.c_str());
+  gsi_routing_.remove_msi(it->gsi);
+  msi_irqfds_.erase(it);
+  if (auto r = set_gsi_routing(); !r) HVMD_WARN("%s", r.error().message.c_str());
+}
+
+Error KvmVm::msi_routing_failed(Error error) {
+  if (!msi_failure_logged_) {
+    msi_failure_logged_ = true;
+    HVMD_WARN("kvm: MSI routing failed (%s): hvmd delivers such vectors from their eventfds",
+              error.message.c_str());
+  }
+  return error;
+}
+
+Result<void> KvmVm::route_msi(const HostMsiVector& vector, const MsiMessage& message, bool masked) {
+  if (!msi_routing_)
+    return msi_routing_failed(
+        make_error("kvm: KVM_CAP_IRQ_ROUTING or KVM_CAP_IRQFD is not available"));
+  if (vector.trigger_fd < 0) return make_error("kvm: the host vector has no eventfd");
+  auto it = std::find_if(msi_irqfds_.begin(), msi_irqfds_.end(), [&](const MsiIrqfd& i) {
+    return i.function == vector.host_function && i.msix == vector.msix && i.entry == vector.entry;
+  });
+  if (it == msi_irqfds_.end()) {
+    auto gsi = gsi_routing_.add_msi(message.address, message.data);
+    if (!gsi) return msi_routing_failed(make_error("kvm: no free GSI for an MSI route"));
+    if (auto r = set_gsi_routing(); !r) {
+      gsi_routing_.remove_msi(*gsi);
+      return msi_routing_failed(r.error());
+    }
+    it = msi_irqfds_.insert(msi_irqfds_.end(), {.function = vector.host_function,
+                                                .msix = vector.msix,
+                                                .entry = vector.entry,
+                                                .fd = vector.trigger_fd,
+                                                .gsi = *gsi,
+                                                .attached = false});
+    HVMD_DEBUG("kvm: %s vector %u of %02x:%02x.%x on GSI %u (irqfd)", vector.msix ? "MSI-X" : "MSI",
+               vector.entry, vector.host_function.bus, vector.host_function.device(),
+               vector.host_function.function(), *gsi);
+  } else {
+    if (it->fd != vector.trigger_fd) {  // re-enabled: VFIO signals a new eventfd
+      if (auto r = attach_msi_irqfd(*it, false); !r) HVMD_WARN("%s", r.error().message.c_str());
+      it->attached = false;
+      it->fd = vector.trigger_fd;
+    }
+    // An attached irqfd follows the new route as KVM sets the table.
+    if (gsi_routing_.set_msi(it->gsi, message.address, message.data))
+      if (auto r = set_gsi_routing(); !r) {
+        drop_msi_irqfd(it);
+        return msi_routing_failed(r.error());
+      }
+  }
+  if (auto r = attach_msi_irqfd(*it, !masked); !r) {
+    drop_msi_irqfd(it);
+    return msi_routing_failed(r.error());
+  }
+  return ok();
+}
+
+// Nothing can have been mapped by map_ports, so there is nothing to undo.
 Result<void> KvmVm::unmap_ports(uint32_t, uint32_t, uint32_t) {
   return ok();
 }
@@ -299,7 +412,11 @@ Result<void> KvmVm::unbind_intx(const HostIntx& host, PciAddress, unsigned) {
     }
   return ok();
 }
-Result<void> KvmVm::unroute_msi(const HostMsiVector&) {
+Result<void> KvmVm::unroute_msi(const HostMsiVector& vector) {
+  auto it = std::find_if(msi_irqfds_.begin(), msi_irqfds_.end(), [&](const MsiIrqfd& i) {
+    return i.function == vector.host_function && i.msix == vector.msix && i.entry == vector.entry;
+  });
+  if (it != msi_irqfds_.end()) drop_msi_irqfd(it);
   return ok();
 }
 

@@ -2,7 +2,8 @@
 // and the BIOS are memory slots; one thread per vCPU runs KVM_RUN and turns each port-I/O and
 // MMIO exit into a dispatcher access, under the event loop's device lock, so device code never
 // runs twice at once. Interrupts go in with KVM_IRQ_LINE (ISA IRQs, PCI INTx after the PIIX3
-// routing) and KVM_SIGNAL_MSI.
+// routing) and KVM_SIGNAL_MSI; a passed-through function's interrupts go straight from VFIO's
+// eventfds to KVM as irqfds (INTx on the ISA IRQ, MSI/MSI-X on GSIs of hvmd's routing table).
 #pragma once
 
 #include <array>
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "dm/device_memory.h"
@@ -24,6 +26,7 @@
 #include "dm/interrupts.h"
 #include "dm/result.h"
 #include "ioreq/kvm/cpu_model.h"
+#include "ioreq/kvm/gsi_routing.h"
 
 struct kvm_run;
 
@@ -81,8 +84,15 @@ class KvmVm final : public InterruptSink,
   // the ISA IRQ the guest routed the pin's PIRQ link to (re-bound when the guest re-routes it):
   // VFIO signals the trigger eventfd, KVM asserts the line, and at the guest's EOI KVM lowers it
   // and signals the resample eventfd, on which VFIO unmasks the host line, with no exit to hvmd.
-  // Without KVM_CAP_IRQFD_RESAMPLE bind_intx fails and the device delivers INTx itself. MSI
-  // routing (irqfd with GSI routing) is not written yet: route_msi fails, saying so.
+  // Without KVM_CAP_IRQFD_RESAMPLE bind_intx fails and the device delivers INTx itself.
+  // An MSI/MSI-X vector gets a GSI with an MSI route carrying the guest's message (the whole
+  // table, KVM's default irqchip routes included, set again with KVM_SET_GSI_ROUTING when a
+  // message changes) and a KVM_IRQFD from the vector's eventfd to that GSI, so VFIO's interrupt
+  // reaches the guest without hvmd. A masked vector's irqfd is detached: the eventfd is then the
+  // device's to watch (it records the vector as pending), and re-attaching it on unmask lets KVM
+  // deliver an interrupt that came in between (KVM checks the eventfd at assignment).
+  // Without KVM_CAP_IRQ_ROUTING or KVM_CAP_IRQFD, or when a call fails (logged once),
+  // route_msi fails and the device delivers the vector from its eventfd itself.
   Result<void> map_mmio(uint64_t guest_address, const HostMmioRegion& region, uint64_t offset,
                         uint64_t length) override;
   Result<void> unmap_mmio(uint64_t guest_address, const HostMmioRegion& region, uint64_t offset,
@@ -98,6 +108,8 @@ class KvmVm final : public InterruptSink,
   uint64_t exits() const { return exits_; }
   // The ISA IRQ each bound INTx's irqfd is assigned to (0: its link is not routed), for tests.
   std::vector<unsigned> intx_irqfd_gsis() const;
+  // The GSIs of routed MSI/MSI-X vectors and whether their irqfd is attached, for tests.
+  std::vector<std::pair<unsigned, bool>> msi_irqfds() const;
 
  private:
   struct Vcpu;
@@ -141,6 +153,23 @@ class KvmVm final : public InterruptSink,
   bool irqfd_resample_ = false;
   Result<void> assign_irqfd(IntxIrqfd& irqfd, unsigned gsi);
   void deassign_irqfd(IntxIrqfd& irqfd);
+  // Host MSI/MSI-X vectors as irqfds on MSI routes, one per (function, capability, entry).
+  struct MsiIrqfd {
+    PciAddress function;
+    bool msix;
+    unsigned entry;
+    int fd;         // the vector's eventfd (VFIO makes new ones each time MSI is enabled)
+    unsigned gsi;   // its route in gsi_routing_
+    bool attached;  // the irqfd is assigned (the vector is unmasked)
+  };
+  std::vector<MsiIrqfd> msi_irqfds_;
+  GsiRouting gsi_routing_;
+  bool msi_routing_ = false;  // KVM_CAP_IRQ_ROUTING and KVM_CAP_IRQFD
+  bool msi_failure_logged_ = false;
+  Result<void> set_gsi_routing();
+  Result<void> attach_msi_irqfd(MsiIrqfd& irqfd, bool attach);
+  void drop_msi_irqfd(std::vector<MsiIrqfd>::iterator it);
+  Error msi_routing_failed(Error error);
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
   std::vector<CpuidEntry> cpuid_;
   IntxRouter router_{[this](unsigned irq, bool level) { set_isa_irq(irq, level); }};

@@ -299,3 +299,118 @@ TEST(PassthroughDevice, EventfdInterruptsWithoutATransportAreDeliveredByTheDevic
 
 }  // namespace
 }  // namespace hvmd::test
+
+namespace hvmd::test {
+namespace {
+
+using namespace pci;
+using namespace passthrough;
+using Calls = std::vector<std::string>;
+
+// A VFIO function's MSI-X under a transport that takes eventfd vectors (KVM's irqfds): the
+// transport delivers an unmasked routed vector and hvmd's loop never watches its eventfd; a
+// masked one is the device's again, which records it in the PBA and sends it on unmask.
+TEST(PassthroughDevice, RoutedEventfdVectorsAreWatchedOnlyWhileMasked) {
+  auto f = make_synthetic_fixture("nic-pcie");
+  f->use_eventfds();
+  ManualWatcher watcher;
+  PassthroughRig rig(std::move(f), /*with_transport=*/true, false, &watcher);
+  uint8_t msix = rig.guest_cap(kCapMsix);
+  const MsixPlan& plan = *rig.device->plan().msix;
+  rig.write(kBar0 + 12, 0xe0020000);
+  rig.write(kCommand, kCommandMemory, 2);
+  rig.transport.take();
+  auto entry = [&](unsigned v, uint32_t reg, uint32_t value) {
+    rig.dispatcher.mmio_write(0xe0020000 + plan.table + v * kMsixEntrySize + reg, 4, value);
+  };
+  auto pba = [&] { return rig.dispatcher.mmio_read(0xe0020000 + plan.pba, 4); };
+  entry(2, kMsixEntryAddressLow, 0xfee00000);
+  entry(2, kMsixEntryData, 0x4052);
+  rig.write(msix + kMsixControl, kMsixControlEnable, 2);
+  // Every vector was routed with its eventfd (MSI-X was enabled on the host first), the first
+  // one included.
+  ASSERT_EQ(rig.transport.take().size(), 5u);
+  ASSERT_EQ(rig.transport.trigger_fds.size(), 5u);
+  for (unsigned v = 0; v < 5; ++v)
+    EXPECT_EQ(rig.transport.trigger_fds[v], rig.soft->vector_fd(true, v));
+  int fd = rig.soft->vector_fd(true, 2);
+  EXPECT_TRUE(watcher.callbacks.count(fd));  // masked, as after reset: the device's
+  entry(2, kMsixEntryControl, 0);            // unmasked: the transport's alone
+  EXPECT_EQ(rig.transport.take(),
+            (Calls{"route_msix 2 0xfee00000/0x4052 host_table=0xfebe0000 guest_table=0xe0020000 "
+                   "fn=03:00.0"}));
+  EXPECT_FALSE(watcher.callbacks.count(fd));
+  EXPECT_FALSE(watcher.signal(fd));  // the loop does not read it (KVM's irqfd would)
+  EXPECT_EQ(drain(fd), 1u);
+  EXPECT_TRUE(rig.irq.msis.empty());
+  // Masked: the transport is told (KVM detaches the irqfd) and the device watches again; an
+  // interrupt now is pending, not sent.
+  entry(2, kMsixEntryControl, kMsixEntryMasked);
+  EXPECT_EQ(rig.transport.take(),
+            (Calls{"route_msix 2 0xfee00000/0x4052 masked host_table=0xfebe0000 "
+                   "guest_table=0xe0020000 fn=03:00.0"}));
+  ASSERT_TRUE(watcher.signal(fd));
+  EXPECT_TRUE(rig.irq.msis.empty());
+  EXPECT_EQ(pba() & 0x1f, 1u << 2);
+  // Unmasked: the pending interrupt is sent, the watch stops and the route is unmasked.
+  entry(2, kMsixEntryControl, 0);
+  ASSERT_EQ(rig.irq.msis.size(), 1u);
+  EXPECT_EQ(rig.irq.msis[0].address, 0xfee00000u);
+  EXPECT_EQ(rig.irq.msis[0].data, 0x4052u);
+  EXPECT_EQ(pba() & 0x1f, 0u);
+  EXPECT_FALSE(watcher.callbacks.count(fd));
+  EXPECT_EQ(rig.transport.take().back(),
+            "route_msix 2 0xfee00000/0x4052 host_table=0xfebe0000 guest_table=0xe0020000 "
+            "fn=03:00.0");
+  // A new message while unmasked is routed again, still not watched.
+  entry(2, kMsixEntryData, 0x4053);
+  EXPECT_EQ(rig.transport.take().back(),
+            "route_msix 2 0xfee00000/0x4053 host_table=0xfebe0000 guest_table=0xe0020000 "
+            "fn=03:00.0");
+  EXPECT_FALSE(watcher.callbacks.count(fd));
+  // Disabled: every vector unrouted while its eventfd still exists, nothing watched.
+  rig.write(msix + kMsixControl, 0, 2);
+  Calls calls = rig.transport.take();
+  EXPECT_EQ(std::count_if(calls.begin(), calls.end(),
+                          [](const std::string& c) { return c.rfind("unroute_msix", 0) == 0; }),
+            5);
+  EXPECT_TRUE(watcher.callbacks.empty());
+  EXPECT_EQ(rig.soft->interrupt_log.back(), "msix 0");
+}
+
+// A transport that refuses the routes (KVM without KVM_CAP_IRQ_ROUTING, or a failed call): the
+// device delivers every vector from its eventfd, as under qtest.
+TEST(PassthroughDevice, RefusedEventfdVectorsFallBackToTheDevice) {
+  auto f = make_synthetic_fixture("nic-pcie");
+  f->use_eventfds();
+  ManualWatcher watcher;
+  PassthroughRig rig(std::move(f), /*with_transport=*/true, false, &watcher);
+  rig.transport.refuse_msi = true;
+  uint8_t msi = rig.guest_cap(kCapMsi);
+  rig.write(msi + kMsiAddressLow, 0xfee02000);
+  rig.write(msi + 0x0c, 0x4061, 2);
+  rig.write(msi + kMsiControl, kMsiControlEnable, 2);
+  int fd = rig.soft->vector_fd(false, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(watcher.signal(fd));
+  ASSERT_EQ(rig.irq.msis.size(), 1u);
+  EXPECT_EQ(rig.irq.msis[0].data, 0x4061u);
+  // Routing works again later (a new message): the transport takes it, the watch stops.
+  rig.transport.refuse_msi = false;
+  rig.write(msi + 0x0c, 0x4062, 2);
+  EXPECT_EQ(rig.transport.trigger_fds, (std::vector<int>{fd}));
+  EXPECT_FALSE(watcher.callbacks.count(fd));
+  // And fails again: the transport forgets the vector and the device takes it back.
+  rig.transport.refuse_msi = true;
+  rig.transport.take();
+  rig.write(msi + 0x0c, 0x4063, 2);
+  EXPECT_EQ(rig.transport.take(), (Calls{"unroute_msi 0"}));
+  ASSERT_TRUE(watcher.signal(fd));
+  ASSERT_EQ(rig.irq.msis.size(), 2u);
+  EXPECT_EQ(rig.irq.msis[1].data, 0x4063u);
+  rig.device->unrealize();
+  EXPECT_TRUE(watcher.callbacks.empty());
+}
+
+}  // namespace
+}  // namespace hvmd::test

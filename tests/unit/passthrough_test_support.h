@@ -58,6 +58,8 @@ class RecordingPassthrough final : public HostPassthrough {
     return ok();
   }
   Result<void> route_msi(const HostMsiVector& v, const MsiMessage& m, bool masked) override {
+    if (refuse_msi) return make_error("no MSI routing");
+    if (v.trigger_fd >= 0) trigger_fds.push_back(v.trigger_fd);
     calls.push_back(
         line("route_%s %u %#llx/%#x%s host_table=%#llx guest_table=%#llx fn=%02x:%02x.%x",
              v.msix ? "msix" : "msi", v.entry, ull(m.address), m.data, masked ? " masked" : "",
@@ -73,7 +75,9 @@ class RecordingPassthrough final : public HostPassthrough {
 
   bool refuse = false;
   bool refuse_intx = false;
+  bool refuse_msi = false;
   std::vector<std::string> calls;
+  std::vector<int> trigger_fds;  // the eventfds routes were given (VFIO functions)
 };
 
 // A bus with one passthrough function at 00:04.0 (devfn 0x20).

@@ -228,7 +228,7 @@ void VncServer::client_closed(VncClient* client) {
     update_timer();
     resume_accepting();
     if (clients_.empty()) {
-      surface_pixels_ = {};  // no one watching: no memory kept for them
+      std::vector<uint32_t>().swap(surface_pixels_);  // no one watching: no memory kept for them
       surface_ = {};
     }
   });

@@ -53,7 +53,7 @@ PassthroughDevice::PassthroughDevice(std::unique_ptr<HostFunction> host, Passthr
   plan_ = plan_config(*host_, regions_);
   ext_plan_ = plan_extended([this](uint32_t reg) { return host_->extended_read(reg, 4); },
                             host_->config_size(), options_.extended_config);
-  ext_logged_.resize(ext_plan_.size / 4);
+  filter_.device = this;
   filter_.host = host_.get();
   filter_.plan = &plan_;
   filter_.permissive = options_.permissive;
@@ -146,34 +146,49 @@ void PassthroughDevice::apply_plan() {
   host_->write(kCommand, 2, command | decode | kCommandIntxDisable);
 }
 
+template <typename Route, typename HostWrite>
+void PassthroughDevice::filter_write(uint32_t reg, unsigned size, uint32_t value, const char* what,
+                                     const char* why, Route route, HostWrite host_write) {
+  bool whole = true;
+  for (unsigned i = 0; i < size; ++i) whole &= route(reg + i) == ByteRoute::kHost;
+  if (whole) {  // the register as the guest wrote it
+    host_write(reg, size, value);
+    return;
+  }
+  for (unsigned i = 0; i < size; ++i) {
+    uint32_t at = reg + i;
+    switch (route(at)) {
+      case ByteRoute::kHost:
+        host_write(at, 1, value >> (8 * i) & 0xff);
+        break;
+      case ByteRoute::kEmulated:
+        break;
+      case ByteRoute::kDropped:
+        ++dropped_.count;
+        if (!dropped_.logged[at / 4]) {
+          dropped_.logged[at / 4] = true;
+          HVMD_WARN(
+              "host %s: guest write to %s %#x dropped: %s (permissive=on lets such writes "
+              "through)",
+              host_->name().c_str(), what, at & ~3u, why);
+        }
+        break;
+    }
+  }
+}
+
 void PassthroughDevice::Filter::write(uint32_t reg, unsigned size, uint32_t value) {
   // A register's host bits: the table already decided what may change.
   if (plan->claimed[reg]) {
     host->write(reg, size, value);
     return;
   }
-  bool through = permissive ||
-                 std::all_of(plan->writable_through.begin() + reg,
-                             plan->writable_through.begin() + reg + size, [](bool b) { return b; });
-  if (through) {
-    host->write(reg, size, value);
-    return;
-  }
-  for (unsigned i = 0; i < size; ++i) {
-    uint32_t at = reg + i;
-    if (plan->writable_through[at]) {
-      host->write(at, 1, value >> (8 * i) & 0xff);
-      continue;
-    }
-    ++dropped;
-    if (!logged[at / 4]) {
-      logged[at / 4] = true;
-      HVMD_WARN(
-          "host %s: guest write to config register %#x dropped: no table entry for it "
-          "(permissive=on lets such writes through)",
-          host->name().c_str(), at & ~3u);
-    }
-  }
+  device->filter_write(
+      reg, size, value, "config register", "no table entry for it",
+      [this](uint32_t at) {
+        return permissive || plan->writable_through[at] ? ByteRoute::kHost : ByteRoute::kDropped;
+      },
+      [this](uint32_t at, unsigned n, uint32_t v) { host->write(at, n, v); });
 }
 
 uint32_t PassthroughDevice::config_read(uint32_t reg, unsigned size) {
@@ -219,30 +234,14 @@ uint32_t PassthroughDevice::extended_read(uint32_t reg, unsigned size) {
 // permissive (one log line per register otherwise, as for the first 256 bytes).
 void PassthroughDevice::extended_write(uint32_t reg, unsigned size, uint32_t value) {
   if (size == 0 || size > 4 || reg >= ext_plan_.size || size > ext_plan_.size - reg) return;
-  uint8_t ignored;
-  bool any_emulated = false;
-  for (unsigned i = 0; i < size; ++i) any_emulated |= extended_emulated(reg + i, &ignored);
-  if (options_.permissive && !any_emulated) {  // the register as the guest wrote it
-    host_->extended_write(reg, size, value);
-    return;
-  }
-  for (unsigned i = 0; i < size; ++i) {
-    uint32_t at = reg + i;
-    uint8_t byte;
-    if (extended_emulated(at, &byte)) continue;
-    if (options_.permissive) {
-      host_->extended_write(at, 1, value >> (8 * i) & 0xff);
-      continue;
-    }
-    ++ext_dropped_;
-    if (!ext_logged_[at / 4]) {
-      ext_logged_[at / 4] = true;
-      HVMD_WARN(
-          "host %s: guest write to extended config register %#x dropped: read-only "
-          "(permissive=on lets such writes through)",
-          host_->name().c_str(), at & ~3u);
-    }
-  }
+  filter_write(
+      reg, size, value, "extended config register", "read-only",
+      [this](uint32_t at) {
+        uint8_t ignored;
+        if (extended_emulated(at, &ignored)) return ByteRoute::kEmulated;
+        return options_.permissive ? ByteRoute::kHost : ByteRoute::kDropped;
+      },
+      [this](uint32_t at, unsigned n, uint32_t v) { host_->extended_write(at, n, v); });
 }
 
 // Once the function has its guest address (the first config access after it was plugged): INTx

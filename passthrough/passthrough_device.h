@@ -61,7 +61,7 @@ class PassthroughDevice final : public pci::PciDevice {
   HostFunction& host() { return *host_; }
   bool intx_bound() const { return intx_bound_ || intx_soft_; }
   // Guest writes dropped because no table entry covers them (one log line per register).
-  unsigned dropped_writes() const { return filter_.dropped + ext_dropped_; }
+  unsigned dropped_writes() const { return dropped_.count; }
   // Host function resets that succeeded (system resets and removal).
   unsigned host_resets() const { return host_resets_; }
 
@@ -73,6 +73,15 @@ class PassthroughDevice final : public pci::PciDevice {
   void extended_write(uint32_t reg, unsigned size, uint32_t value);
   // The guest's value of an extended byte the table emulates (a header or a hidden body).
   bool extended_emulated(uint32_t reg, uint8_t* value) const;
+  // Where one byte of a guest config write goes: to the host, nowhere (the table emulates it), or
+  // nowhere with a log line (nothing lets it through).
+  enum class ByteRoute { kHost, kEmulated, kDropped };
+  // A guest write to bytes the table does not claim (the first 256 bytes or extended space), as
+  // route(reg) says per byte: whole to the host when every byte goes there, else byte by byte.
+  // what/why name the register and the reason in the drop's log line.
+  template <typename Route, typename HostWrite>
+  void filter_write(uint32_t reg, unsigned size, uint32_t value, const char* what, const char* why,
+                    Route route, HostWrite host_write);
   void bind_intx();
   void sync_host_command();
   uint64_t bar_read(int index, uint64_t offset, unsigned size);
@@ -86,11 +95,10 @@ class PassthroughDevice final : public pci::PciDevice {
   // Unclaimed bytes: read from the host; written to it only where the table allows (vendor
   // capabilities, VPD) or permissive says so; other writes are dropped, logged once per register.
   struct Filter final : pci::HostConfigAccess {
+    PassthroughDevice* device = nullptr;
     HostFunction* host = nullptr;
     const ConfigPlan* plan = nullptr;
     bool permissive = false;
-    unsigned dropped = 0;
-    std::array<bool, pci::kConfigSize / 4> logged{};
     uint32_t read(uint32_t reg, unsigned size) override { return host->read(reg, size); }
     void write(uint32_t reg, unsigned size, uint32_t value) override;
   };
@@ -133,8 +141,12 @@ class PassthroughDevice final : public pci::PciDevice {
   std::array<HostRegion, kRegionCount> regions_{};
   ConfigPlan plan_;
   ExtendedPlan ext_plan_;
-  std::vector<bool> ext_logged_;  // per extended dword: its dropped write was logged
-  unsigned ext_dropped_ = 0;
+  // Guest writes dropped, in the first 256 bytes and in extended space: how many, and per config
+  // dword (0-0x3ff) whether its drop was logged.
+  struct DroppedWrites {
+    unsigned count = 0;
+    std::vector<bool> logged = std::vector<bool>(kExtConfigSize / 4);
+  } dropped_;
   unsigned host_resets_ = 0;
   bool reset_refusal_logged_ = false;
   Filter filter_;

@@ -55,6 +55,23 @@ class FakeInterrupts final : public InterruptSink {
   std::vector<MsiMessage> msis;
 };
 
+// The BAR handler of a test device whose BAR holds its MSI-X table and PBA: the guest programs,
+// masks and reads its vectors through it (add_msix places them; the handler may be passed to
+// add_bar before that, as it asks the device on each access).
+class MsixBarHandler final : public IoHandler {
+ public:
+  explicit MsixBarHandler(pci::PciDevice& device) : device_(device) {}
+  uint64_t read(uint64_t offset, unsigned size) override {
+    return device_.msix()->read(offset, size);
+  }
+  void write(uint64_t offset, unsigned size, uint64_t value) override {
+    device_.msix()->write(offset, size, value);
+  }
+
+ private:
+  pci::PciDevice& device_;
+};
+
 // A PCI function with one 32-bit register behind an I/O BAR (BAR0, 4 ports) and a 4 KiB memory
 // BAR (BAR1) whose dwords are a small register file; state is saved. Hot-pluggable in the tests'
 // registries.

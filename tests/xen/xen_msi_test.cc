@@ -35,13 +35,7 @@ class MsiDevice final : public PciDevice {
   void fire_msix(unsigned v) { notify_msix(v); }
 
  private:
-  class Table final : public IoHandler {
-   public:
-    explicit Table(MsiDevice& d) : d_(d) {}
-    uint64_t read(uint64_t o, unsigned s) override { return d_.msix()->read(o, s); }
-    void write(uint64_t o, unsigned s, uint64_t v) override { d_.msix()->write(o, s, v); }
-    MsiDevice& d_;
-  } table_handler_{*this};
+  MsixBarHandler table_handler_{*this};
 };
 
 class XenMsiTest : public ::testing::Test {

@@ -41,13 +41,7 @@ class TestPciDevice final : public PciDevice {
   RecordingDevice io;
 
  private:
-  class MsixBar final : public IoHandler {
-   public:
-    explicit MsixBar(TestPciDevice& d) : d_(d) {}
-    uint64_t read(uint64_t o, unsigned s) override { return d_.msix()->read(o, s); }
-    void write(uint64_t o, unsigned s, uint64_t v) override { d_.msix()->write(o, s, v); }
-    TestPciDevice& d_;
-  } msix_bar_handler{*this};
+  MsixBarHandler msix_bar_handler{*this};
 };
 
 class PciDeviceTest : public ::testing::Test {

@@ -70,7 +70,7 @@ expect '^== disk reads after restore: more' "after the restore the guest's disk 
 expect '^== xl migrate rc=0' "xl migrate (live, to this host) with hvmd on both ends, log-dirty reported by hvmd"
 expect '^== migrated domain: .*dm state: running' "the migrated domain runs with the receiving hvmd"
 expect '^== disk reads after migrate: more' "after the migration the guest's disk and serial port still work"
-expect '^== after destroy: nothing left' "xl destroy leaves nothing behind"
+expect '^== after destroy: nothing left' "xl destroy leaves nothing behind (device model, xenstore node, QMP socket, tap or vif, domain)"
 
 expect '^== restricted: xl create rc=0' "dm_restrict=1: libxl starts hvmd with -S, fd-passed QMP, -xen-domid-restrict, -chroot, -runas UID:GID"
 expect '^== restricted: dm uid ([0-9]+) expected \1 root (/var)?/run/xen/qemu-root-[0-9]+ seccomp 2' "dm_restrict=1: hvmd runs as the range-base uid + domid, in its chroot, sandboxed"

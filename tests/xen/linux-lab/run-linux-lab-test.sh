@@ -210,6 +210,10 @@ for boot in $boots; do
   expect "^== $boot xl restore rc=0" "xl restore: a new device model takes the saved state"
   expect "^== $boot xl migrate rc=0" "xl migrate (live, to this host)"
   expect "^== $boot after lifecycle: domain [-rb]+, device models 1 " "after the life-cycle one domain runs with one device model"
+  if [ "$boot" = pv ]; then
+    expect "^== $boot after restore: PV devices reconnected after [0-9]+s$" "after xl restore every PV device reconnects (disk, NIC, the device model's vkbd)"
+    expect "^== $boot after migrate: PV devices reconnected after [0-9]+s$" "after xl migrate every PV device reconnects"
+  fi
   expect "$s AFTER LIFECYCLE at60 md5=${written:-none} " "after pause, save/restore and migration the disk reads the bytes written before"
   expect "$s AFTER LIFECYCLE ping 3 packets transmitted, 3 (packets )?received" "after pause, save/restore and migration the network works (3/3 pings)"
   hcd=uhci_hcd; hc_id=8086:7020; [ "$boot" = pv ] && hcd=xhci_hcd && hc_id=1033:0194

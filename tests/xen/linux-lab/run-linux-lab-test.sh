@@ -270,6 +270,7 @@ for boot in $boots; do
   expect_none "$s dmesg .*(ACPI Error|GPE.*(disabling|No handler))" "ACPI: no GPE errors"
   expect_none "$s dmesg .*(Timeout connecting to device|vkbd.*timeout)" "xenbus: no frontend timeout (vkbd)"
   expect_none "$s STILL RUNNING" "poweroff is not ignored"
+  expect_none "^== $boot serial: .*(kernel BUG|Oops|general protection|Call Trace)" "the guest's kernel reports no BUG, oops or warning trace"
   if [ "$failed" != "$failed_before" ]; then  # what CI's log needs to tell why
     echo "-- $boot, for the failures above: the lab's diagnosis, the console's and the device model's last lines"
     grep -E "^== $boot diag: " "$report" || true

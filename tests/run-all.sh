@@ -5,7 +5,7 @@
 #                 VFIO lab where this host has none), and hvmd under real Xen 4.17 in
 #                 ../shared/xen-lab (4-6 minutes of one core under QEMU's software CPU once the lab
 #                 is built) and then a Linux guest under real Xen on hvmd (tests/xen/linux-lab:
-#                 Linux's own drivers on every device, its PV drivers, the life-cycle; 10-15
+#                 Linux's own drivers on every device, its PV drivers, the life-cycle; 15-25
 #                 minutes of one core), both in the background beside the clang half; each skips
 #                 with a reason where it cannot run
 #   build-clang/  clang 14 with ASan+UBSan and libFuzzer: the same tests under sanitizers, plus a

@@ -99,7 +99,7 @@ elif [ "$dm" = hvmd ]; then
   cp "$hvmd" "$payload/hvmd"
 fi
 install -m 755 "$here/setup" "$here/check" "$here/lab-driver" "$vnc_capture" "$payload/"
-boot_limit=${HVMD_LINUX_LAB_BOOT_LIMIT:-$([ "$boot_from" = direct ] && echo 900 || echo 1200)}
+boot_limit=${HVMD_LINUX_LAB_BOOT_LIMIT:-$([ "$boot_from" = direct ] && echo 1200 || echo 1500)}
 echo "$boot_limit" > "$payload/boot-limit"
 echo "$boots" > "$payload/boots"
 echo "guest built in $(( $(date +%s) - start )) s; device model: $dm; boots: $boots ($boot_from)"

@@ -54,9 +54,6 @@ PassthroughDevice::PassthroughDevice(std::unique_ptr<HostFunction> host, Passthr
   ext_plan_ = plan_extended([this](uint32_t reg) { return host_->extended_read(reg, 4); },
                             host_->config_size(), options_.extended_config);
   filter_.device = this;
-  filter_.host = host_.get();
-  filter_.plan = &plan_;
-  filter_.permissive = options_.permissive;
   msi_router_.device = this;
   msix_router_.device = this;
   msix_router_.msix = true;
@@ -178,17 +175,19 @@ void PassthroughDevice::filter_write(uint32_t reg, unsigned size, uint32_t value
 }
 
 void PassthroughDevice::Filter::write(uint32_t reg, unsigned size, uint32_t value) {
+  HostFunction& host = *device->host_;
+  const ConfigPlan& plan = device->plan_;
   // A register's host bits: the table already decided what may change.
-  if (plan->claimed[reg]) {
-    host->write(reg, size, value);
+  if (plan.claimed[reg]) {
+    host.write(reg, size, value);
     return;
   }
   device->filter_write(
       reg, size, value, "config register", "no table entry for it",
-      [this](uint32_t at) {
-        return permissive || plan->writable_through[at] ? ByteRoute::kHost : ByteRoute::kDropped;
+      [&, permissive = device->options_.permissive](uint32_t at) {
+        return permissive || plan.writable_through[at] ? ByteRoute::kHost : ByteRoute::kDropped;
       },
-      [this](uint32_t at, unsigned n, uint32_t v) { host->write(at, n, v); });
+      [&host](uint32_t at, unsigned n, uint32_t v) { host.write(at, n, v); });
 }
 
 uint32_t PassthroughDevice::config_read(uint32_t reg, unsigned size) {

@@ -96,10 +96,7 @@ class PassthroughDevice final : public pci::PciDevice {
   // capabilities, VPD) or permissive says so; other writes are dropped, logged once per register.
   struct Filter final : pci::HostConfigAccess {
     PassthroughDevice* device = nullptr;
-    HostFunction* host = nullptr;
-    const ConfigPlan* plan = nullptr;
-    bool permissive = false;
-    uint32_t read(uint32_t reg, unsigned size) override { return host->read(reg, size); }
+    uint32_t read(uint32_t reg, unsigned size) override { return device->host_->read(reg, size); }
     void write(uint32_t reg, unsigned size, uint32_t value) override;
   };
   // A BAR's trapped accesses, with offsets from the BAR's start.
